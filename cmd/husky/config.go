@@ -1,0 +1,120 @@
+package main
+
+import (
+	"cmp"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the service, read from HUSKY_* environment
+// variables and overridden by flags of `husky serve`.
+type Config struct {
+	DB                    string
+	Addr                  string
+	RetrySchedule         []time.Duration
+	FiscalYearStart       int
+	FiscalTZ              *time.Location
+	RetentionYears        int
+	AllowPrivateEndpoints bool
+	AuditKey              string
+	Demo                  bool
+	LogFormat             string // json or text; default json unless stderr is a terminal
+}
+
+// DefaultRetrySchedule is about three days of retries after the immediate
+// first attempt.
+const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
+
+// rawConfig holds the settings as text, before validation.
+type rawConfig struct {
+	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
+}
+
+func envConfig() rawConfig {
+	return rawConfig{
+		db:           cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
+		addr:         cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
+		retry:        cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
+		fyStart:      cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
+		fyTZ:         cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
+		retention:    cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
+		allowPrivate: cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
+		auditKey:     os.Getenv("HUSKY_AUDIT_KEY"),
+		logFormat:    os.Getenv("HUSKY_LOG_FORMAT"),
+	}
+}
+
+// bind registers a flag for each setting on fs, defaulting to the
+// environment's value. Commands other than serve bind only --db.
+func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
+	fs.StringVar(&r.db, "db", r.db, "SQLite database file (HUSKY_DB)")
+	fs.BoolFunc("allow-private-endpoints", "allow webhook endpoints on loopback and private networks (HUSKY_ALLOW_PRIVATE_ENDPOINTS)",
+		func(string) error { r.allowPrivate = "true"; return nil })
+	if !all {
+		return
+	}
+	fs.StringVar(&r.addr, "addr", r.addr, "listen address (HUSKY_ADDR)")
+	fs.StringVar(&r.retry, "retry-schedule", r.retry, "delays between delivery attempts (HUSKY_RETRY_SCHEDULE)")
+	fs.StringVar(&r.fyStart, "fiscal-year-start", r.fyStart, "first month of the fiscal year, 1-12 (HUSKY_FISCAL_YEAR_START)")
+	fs.StringVar(&r.fyTZ, "fiscal-tz", r.fyTZ, "time zone of the fiscal calendar (HUSKY_FISCAL_TZ)")
+	fs.StringVar(&r.retention, "retention-years", r.retention, "years personal data is kept after the fiscal year ends (HUSKY_RETENTION_YEARS)")
+	fs.StringVar(&r.auditKey, "audit-key", r.auditKey, "audit signing key file (HUSKY_AUDIT_KEY; default: beside the database)")
+	fs.StringVar(&r.logFormat, "log-format", r.logFormat, "json or text (HUSKY_LOG_FORMAT)")
+}
+
+// config validates the raw settings once, with messages a person can act on.
+func (r rawConfig) config() (Config, error) {
+	var errs []error
+	c := Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"), LogFormat: r.logFormat}
+	if c.DB == "" {
+		errs = append(errs, errors.New("HUSKY_DB: must name a database file"))
+	}
+	sched, err := ParseSchedule(r.retry)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("HUSKY_RETRY_SCHEDULE: %w", err))
+	}
+	c.RetrySchedule = sched
+	if n, err := strconv.Atoi(r.fyStart); err != nil || n < 1 || n > 12 {
+		errs = append(errs, fmt.Errorf("HUSKY_FISCAL_YEAR_START: %q is not a month number from 1 to 12", r.fyStart))
+	} else {
+		c.FiscalYearStart = n
+	}
+	if loc, err := time.LoadLocation(r.fyTZ); err != nil {
+		errs = append(errs, fmt.Errorf("HUSKY_FISCAL_TZ: %q is not an IANA time zone such as Europe/Copenhagen", r.fyTZ))
+	} else {
+		c.FiscalTZ = loc
+	}
+	if n, err := strconv.Atoi(r.retention); err != nil || n < 1 || n > 100 {
+		errs = append(errs, fmt.Errorf("HUSKY_RETENTION_YEARS: %q is not a number of years from 1 to 100", r.retention))
+	} else {
+		c.RetentionYears = n
+	}
+	if b, err := strconv.ParseBool(r.allowPrivate); err != nil {
+		errs = append(errs, fmt.Errorf("HUSKY_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", r.allowPrivate))
+	} else {
+		c.AllowPrivateEndpoints = b
+	}
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("HUSKY_LOG_FORMAT: %q is not json or text", c.LogFormat))
+	}
+	return c, errors.Join(errs...)
+}
+
+// ParseSchedule parses a comma-separated list of Go durations, each
+// positive, such as "5s,5m,30m".
+func ParseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, p := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a comma-separated list of positive durations such as 5s,5m,2h", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,191 @@
+// Command husky is the Husky order service: the HTTP API and its workers
+// (`husky serve`) and the operators' commands. It only wires the packages
+// together; every rule lives in them.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/milestone/husky/problem"
+)
+
+const usage = `husky — Husky order fulfilment and partner data-sharing service
+
+Usage:
+  husky serve [--demo] [flags]        run the API and the delivery workers
+  husky migrate                       apply database migrations
+  husky partners add --kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address]
+  husky partners list
+  husky partners rotate-secret ID [--grace 24h]
+  husky partners enable|disable ID
+  husky keys create --role reseller --partner ID | --role finance | --role admin
+  husky keys list
+  husky keys revoke ID
+
+Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
+Run "husky COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := &command{stdout: stdout, stderr: stderr}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmd.serve(ctx, args[1:])
+	case "migrate":
+		err = cmd.migrate(ctx, args[1:])
+	case "partners":
+		err = cmd.partners(ctx, args[1:])
+	case "keys":
+		err = cmd.keys(ctx, args[1:])
+	default:
+		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "husky: %v\n", err)
+		return 2
+	}
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "husky: %s\n", pe.Detail)
+		return 1
+	}
+	fmt.Fprintf(stderr, "husky: %v\n", err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// command carries what every subcommand shares: where it writes, and
+// whether it writes JSON.
+type command struct {
+	stdout, stderr io.Writer
+	json           bool
+}
+
+// flags returns a flag set bound to the common settings (--db, --json).
+func (c *command) flags(name string, raw *rawConfig, all bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("husky "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	raw.bind(fs, all)
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+	return fs
+}
+
+// open loads the configuration and opens the app without serving.
+func (c *command) open(ctx context.Context, raw rawConfig) (*App, error) {
+	cfg, err := raw.config()
+	if err != nil {
+		return nil, err
+	}
+	return NewApp(ctx, cfg, c.logger(cfg))
+}
+
+// logger builds the one slog logger: JSON unless stderr is a terminal or
+// the configuration asks for text.
+func (c *command) logger(cfg Config) *slog.Logger {
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := c.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(c.stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(c.stderr, nil))
+}
+
+// print writes v as indented JSON with --json, or text otherwise.
+func (c *command) print(v any, text func(w io.Writer)) {
+	if c.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+		return
+	}
+	text(c.stdout)
+}
+
+func (c *command) migrate(ctx context.Context, args []string) error {
+	raw := envConfig()
+	fs := c.flags("migrate", &raw, false)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := raw.config()
+	if err != nil {
+		return err
+	}
+	a, err := NewApp(ctx, cfg, c.logger(cfg))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	var v int64
+	if err := a.DB.Reader.GetContext(ctx, &v, "SELECT MAX(version_id) FROM goose_db_version"); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	c.print(map[string]any{"db": cfg.DB, "version": v}, func(w io.Writer) {
+		fmt.Fprintf(w, "%s: schema at version %d\n", cfg.DB, v)
+	})
+	return nil
+}
+
+func (c *command) serve(ctx context.Context, args []string) error {
+	raw := envConfig()
+	fs := c.flags("serve", &raw, true)
+	demo := fs.Bool("demo", false, "add a demo reseller key and two in-process demo recipients")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := raw.config()
+	if err != nil {
+		return err
+	}
+	cfg.Demo = *demo
+	a, err := NewApp(ctx, cfg, c.logger(cfg))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if cfg.Demo {
+		if err := a.startDemo(ctx, c.stdout); err != nil {
+			return err
+		}
+	}
+	return a.Run(ctx, nil)
+}

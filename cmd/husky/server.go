@@ -1,0 +1,105 @@
+package main
+
+import (
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/problem"
+)
+
+// idPattern matches the service's own ids. Only such ids are logged from a
+// path: a caller could put anything, personal data included, in a URL.
+var idPattern = regexp.MustCompile(`^[a-z]{2,4}_[0-9a-f]{32}$`)
+
+//go:embed openapi.json
+var openAPI []byte
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// Handler builds the HTTP router with every route of the API.
+func (a *App) Handler() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(a.requestID, a.accessLog, gin.CustomRecovery(func(c *gin.Context, _ any) {
+		problem.Abort(c, problem.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
+	}))
+	r.NoRoute(func(c *gin.Context) { problem.Abort(c, problem.New(http.StatusNotFound, "not_found", "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		problem.Abort(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept %s", c.Request.Method))
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		if err := a.DB.Ping(c.Request.Context()); err != nil {
+			problem.Abort(c, problem.New(http.StatusServiceUnavailable, "not_ready", "the database is not reachable"))
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	})
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+
+	auth := partners.Authenticator{Store: a.Partners}
+	reseller := r.Group("", auth.Require(partners.RoleReseller))
+	(&orders.API{Service: a.Orders, Caller: resellerCaller}).Register(reseller)
+	return r
+}
+
+// resellerCaller gives the orders package the authenticated reseller.
+func resellerCaller(c *gin.Context) (string, string) {
+	p := partners.PrincipalOf(c)
+	return p.PartnerID, p.Actor()
+}
+
+// requestID gives every request a Request-Id, reusing a sane one the
+// client sent so that both sides can correlate logs.
+func (a *App) requestID(c *gin.Context) {
+	id := c.GetHeader("Request-Id")
+	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id = "req_" + hex.EncodeToString(b)
+	}
+	c.Set("request_id", id)
+	c.Set("logger", a.Logger)
+	c.Header("Request-Id", id)
+	c.Next()
+}
+
+// accessLog writes one line per request. It logs ids and the route, never
+// bodies, query values or headers, which may hold personal data or keys.
+func (a *App) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	attrs := []any{
+		"request_id", c.GetString("request_id"),
+		"method", c.Request.Method,
+		"route", route,
+		"status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"bytes", c.Writer.Size(),
+	}
+	if id := c.Param("id"); idPattern.MatchString(id) {
+		attrs = append(attrs, "subject_id", id)
+	}
+	if k := c.GetString("key_id"); k != "" {
+		attrs = append(attrs, "key_id", k)
+	}
+	if o := c.GetString("order_id"); o != "" {
+		attrs = append(attrs, "order_id", o)
+	}
+	a.Logger.InfoContext(c.Request.Context(), "request", attrs...)
+}

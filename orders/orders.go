@@ -1,0 +1,144 @@
+// Package orders owns Husky orders: their types, validation, storage, the
+// reseller API and the order lifecycle.
+package orders
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/problem"
+)
+
+// Status is where an order stands in its lifecycle.
+type Status string
+
+// The lifecycle states. Delivered, cancelled and rejected are final: the
+// time an order reaches one is what retention counts from.
+const (
+	StatusReceived  Status = "received"
+	StatusShared    Status = "shared"
+	StatusAccepted  Status = "accepted"
+	StatusShipped   Status = "shipped"
+	StatusDelivered Status = "delivered"
+	StatusCancelled Status = "cancelled"
+	StatusRejected  Status = "rejected"
+)
+
+// Statuses lists every state, in lifecycle order.
+var Statuses = []Status{StatusReceived, StatusShared, StatusAccepted, StatusShipped, StatusDelivered, StatusCancelled, StatusRejected}
+
+// Final reports whether s is a final state.
+func (s Status) Final() bool {
+	return s == StatusDelivered || s == StatusCancelled || s == StatusRejected
+}
+
+// Valid reports whether s names a state.
+func (s Status) Valid() bool {
+	for _, x := range Statuses {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Customer is the contact person. Every field is personal data.
+type Customer struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+}
+
+// Address is the delivery address. Every line is personal data.
+type Address struct {
+	Organization string `json:"organization"`
+	Line1        string `json:"line1"`
+	Line2        string `json:"line2"`
+	City         string `json:"city"`
+	PostalCode   string `json:"postal_code"`
+	Region       string `json:"region"`
+	Country      string `json:"country"`
+}
+
+// Item is one order line: non-personal.
+type Item struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// Draft is a validated order request, not yet stored.
+type Draft struct {
+	Reference string   `json:"reference"`
+	Customer  Customer `json:"customer"`
+	ShipTo    Address  `json:"ship_to"`
+	Items     []Item   `json:"items"`
+	Notes     string   `json:"notes"`
+}
+
+// Order is a stored order.
+type Order struct {
+	ID         string     `json:"id"`
+	ResellerID string     `json:"reseller_id"`
+	Reference  string     `json:"reference"`
+	Status     Status     `json:"status"`
+	Customer   Customer   `json:"customer"`
+	ShipTo     Address    `json:"ship_to"`
+	Items      []Item     `json:"items"`
+	Notes      string     `json:"notes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+}
+
+// CatalogItem is an orderable SKU.
+type CatalogItem struct {
+	SKU  string `json:"sku" db:"sku"`
+	Name string `json:"name" db:"name"`
+}
+
+// ChangeKind says what happened to an order.
+type ChangeKind string
+
+// The kinds of change that hooks see.
+const (
+	ChangeCreated   ChangeKind = "created"
+	ChangeCancelled ChangeKind = "cancelled"
+)
+
+// Change is one change to an order, seen by hooks inside its transaction.
+type Change struct {
+	Kind  ChangeKind
+	Order *Order
+	Actor string
+}
+
+// Hook runs inside the transaction that changes an order, so that what it
+// writes (the sharing outbox) commits or rolls back with the order. An
+// error aborts the change.
+type Hook interface {
+	OrderChanged(ctx context.Context, tx *sqlx.Tx, ch Change) error
+}
+
+// Auditor records an action in the audit trail inside the caller's
+// transaction. Subjects and details hold ids and field names, never values.
+type Auditor interface {
+	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
+}
+
+// Errors returned by this package.
+var (
+	ErrNotFound         = problem.New(http.StatusNotFound, "order_not_found", "no such order")
+	ErrIdempotencyReuse = problem.New(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+	ErrNotCancellable   = problem.New(http.StatusConflict, "not_cancellable", "the order has shipped or reached a final state and can no longer be cancelled")
+)
+
+// duplicateReference is the 409 for a reference the reseller already used.
+func duplicateReference(id string) error {
+	e := problem.New(http.StatusConflict, "duplicate_reference", "an order with this reference already exists")
+	e.Location = "/v1/orders/" + id
+	return e
+}

@@ -1,0 +1,252 @@
+package orders
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
+// Service is the order use cases over the database.
+type Service struct {
+	DB    *sqlite.DB
+	Hooks []Hook
+	Audit Auditor
+	Now   func() time.Time
+
+	catOnce sync.Once
+	catErr  error
+	cat     []CatalogItem
+	skus    map[string]bool
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+	if s.Audit == nil {
+		return nil
+	}
+	return s.Audit.Record(ctx, tx, actor, action, subjects, details)
+}
+
+func (s *Service) emit(ctx context.Context, tx *sqlx.Tx, ch Change) error {
+	for _, h := range s.Hooks {
+		if err := h.OrderChanged(ctx, tx, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadCatalog reads the catalogue once; it changes only with a migration.
+func (s *Service) loadCatalog(ctx context.Context) error {
+	s.catOnce.Do(func() {
+		s.cat, s.catErr = catalog(ctx, s.DB.Reader)
+		s.skus = make(map[string]bool, len(s.cat))
+		for _, c := range s.cat {
+			s.skus[c.SKU] = true
+		}
+	})
+	return s.catErr
+}
+
+// Catalog returns the orderable SKUs.
+func (s *Service) Catalog(ctx context.Context) ([]CatalogItem, error) {
+	if err := s.loadCatalog(ctx); err != nil {
+		return nil, err
+	}
+	return s.cat, nil
+}
+
+// Orderable reports whether sku is in the catalogue.
+func (s *Service) Orderable(sku string) bool { return s.skus[sku] }
+
+// Decode validates a request body against the catalogue; see Decode.
+func (s *Service) Decode(ctx context.Context, body []byte) (Draft, error) {
+	if err := s.loadCatalog(ctx); err != nil {
+		return Draft{}, err
+	}
+	return Decode(body, s)
+}
+
+// CreateRequest is a validated order submission.
+type CreateRequest struct {
+	ResellerID     string
+	Actor          string
+	Draft          Draft
+	IdempotencyKey string
+	Body           []byte // the raw request, hashed for idempotency
+}
+
+// Created is the outcome of Create. Replayed is true when an earlier
+// request with the same Idempotency-Key produced the order.
+type Created struct {
+	Order    *Order
+	Replayed bool
+}
+
+// Create stores a new order and, in the same transaction, runs the hooks
+// (the sharing outbox) and the audit record, so an acknowledged order always
+// has its deliveries. It fails with a 409 for a reference the reseller used
+// before and a 422 for an Idempotency-Key reused with another body.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error) {
+	now := s.now()
+	o := &Order{
+		ID: NewID(), ResellerID: req.ResellerID, Reference: req.Draft.Reference, Status: StatusReceived,
+		Customer: req.Draft.Customer, ShipTo: req.Draft.ShipTo, Items: req.Draft.Items, Notes: req.Draft.Notes,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	var hash []byte
+	if req.IdempotencyKey != "" {
+		h := sha256.Sum256(req.Body)
+		hash = h[:]
+	}
+	var out Created
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if req.IdempotencyKey != "" {
+			var prev struct {
+				Hash    []byte `db:"request_hash"`
+				OrderID string `db:"order_id"`
+				Status  int    `db:"status_code"`
+			}
+			err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, sqlite.FormatTime(now))
+			switch {
+			case err == nil:
+				if string(prev.Hash) != string(hash) {
+					return ErrIdempotencyReuse
+				}
+				po, err := getOrder(ctx, tx, prev.OrderID)
+				if err != nil {
+					return err
+				}
+				out = Created{Order: po, Replayed: true}
+				return nil
+			case !sqlite.IsNoRows(err):
+				return fmt.Errorf("read idempotency key: %w", err)
+			}
+		}
+		var existing string
+		err := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference)
+		switch {
+		case err == nil:
+			return duplicateReference(existing)
+		case !sqlite.IsNoRows(err):
+			return fmt.Errorf("check reference: %w", err)
+		}
+		if err := insertOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		if req.IdempotencyKey != "" {
+			if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
+				http.StatusCreated, sqlite.FormatTime(now), sqlite.FormatTime(now.Add(IdempotencyTTL))); err != nil {
+				return fmt.Errorf("store idempotency key: %w", err)
+			}
+		}
+		if err := s.record(ctx, tx, req.Actor, "order.created", map[string]string{"order_id": o.ID, "partner_id": o.ResellerID},
+			map[string]string{"status": string(o.Status), "items": fmt.Sprint(len(o.Items))}); err != nil {
+			return err
+		}
+		out = Created{Order: o}
+		return s.emit(ctx, tx, Change{Kind: ChangeCreated, Order: o, Actor: req.Actor})
+	})
+	if err != nil {
+		return Created{}, fmt.Errorf("create order: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns an order of the reseller. Another reseller's order is
+// ErrNotFound, exactly as a missing one, so ids cannot be probed. An empty
+// resellerID reads any order (operators).
+func (s *Service) Get(ctx context.Context, resellerID, id string) (*Order, error) {
+	o, err := getOrder(ctx, s.DB.Reader, id)
+	if err != nil {
+		return nil, err
+	}
+	if resellerID != "" && o.ResellerID != resellerID {
+		return nil, ErrNotFound
+	}
+	return o, nil
+}
+
+// List returns one page of the reseller's orders, newest first, and whether
+// more follow.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Order, bool, error) {
+	want := f.Limit
+	f.Limit++
+	os, err := listOrders(ctx, s.DB.Reader, f)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(os) > want {
+		return os[:want], true, nil
+	}
+	return os, false, nil
+}
+
+// Cancel cancels the reseller's order. Cancelling is allowed until a
+// recipient reports it shipped; it is final at once, and the hooks send
+// order.cancelled to the recipients. Cancelling a cancelled order returns it
+// unchanged.
+func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Order, error) {
+	var out *Order
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		o, err := getOrder(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if resellerID != "" && o.ResellerID != resellerID {
+			return ErrNotFound
+		}
+		out = o
+		switch o.Status {
+		case StatusCancelled:
+			return nil
+		case StatusReceived, StatusShared, StatusAccepted:
+		default:
+			return ErrNotCancellable
+		}
+		from := o.Status
+		if err := setStatus(ctx, tx, o, StatusCancelled, s.now()); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, actor, "order.cancelled", map[string]string{"order_id": o.ID},
+			map[string]string{"from": string(from), "to": string(o.Status)}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, Change{Kind: ChangeCancelled, Order: o, Actor: actor})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel order: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeExpiredIdempotencyKeys deletes keys older than their 24 hours and
+// returns how many went.
+func (s *Service) PurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, sqlite.FormatTime(s.now()))
+		if err != nil {
+			return fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,200 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+const (
+	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
+		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
+		notes, created_at, updated_at, closed_at, erased_at`
+	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertItem      = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
+	sqlSelectOrder     = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
+	sqlSelectItems     = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
+	sqlOrderByRef      = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
+	sqlUpdateStatus    = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ? WHERE id = ?`
+	sqlCatalog         = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
+	sqlIdempotencyGet  = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = ? AND key = ? AND expires_at > ?`
+	sqlIdempotencyPut  = `INSERT INTO idempotency_keys (reseller_id, key, request_hash, order_id, status_code, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (reseller_id, key) DO UPDATE SET request_hash = excluded.request_hash, order_id = excluded.order_id,
+			status_code = excluded.status_code, created_at = excluded.created_at, expires_at = excluded.expires_at`
+	sqlIdempotencyPurge = `DELETE FROM idempotency_keys WHERE expires_at <= ?`
+)
+
+type orderRow struct {
+	ID               string      `db:"id"`
+	ResellerID       string      `db:"reseller_id"`
+	Reference        string      `db:"reference"`
+	Status           string      `db:"status"`
+	CustomerName     string      `db:"customer_name"`
+	CustomerEmail    string      `db:"customer_email"`
+	CustomerPhone    string      `db:"customer_phone"`
+	ShipOrganization string      `db:"ship_organization"`
+	ShipLine1        string      `db:"ship_line1"`
+	ShipLine2        string      `db:"ship_line2"`
+	ShipCity         string      `db:"ship_city"`
+	ShipPostalCode   string      `db:"ship_postal_code"`
+	ShipRegion       string      `db:"ship_region"`
+	ShipCountry      string      `db:"ship_country"`
+	Notes            string      `db:"notes"`
+	CreatedAt        sqlite.Time `db:"created_at"`
+	UpdatedAt        sqlite.Time `db:"updated_at"`
+	ClosedAt         sqlite.Time `db:"closed_at"`
+	ErasedAt         sqlite.Time `db:"erased_at"`
+}
+
+func (r orderRow) order() *Order {
+	o := &Order{
+		ID: r.ID, ResellerID: r.ResellerID, Reference: r.Reference, Status: Status(r.Status),
+		Customer: Customer{Name: r.CustomerName, Email: r.CustomerEmail, Phone: r.CustomerPhone},
+		ShipTo: Address{Organization: r.ShipOrganization, Line1: r.ShipLine1, Line2: r.ShipLine2, City: r.ShipCity,
+			PostalCode: r.ShipPostalCode, Region: r.ShipRegion, Country: r.ShipCountry},
+		Notes: r.Notes, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Items: []Item{},
+	}
+	if !r.ClosedAt.IsZero() {
+		t := r.ClosedAt.Time
+		o.ClosedAt = &t
+	}
+	if !r.ErasedAt.IsZero() {
+		t := r.ErasedAt.Time
+		o.ErasedAt = &t
+	}
+	return o
+}
+
+func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
+	closed := sqlite.Time{}
+	if o.ClosedAt != nil {
+		closed.Time = *o.ClosedAt
+	}
+	if _, err := tx.ExecContext(ctx, sqlInsertOrder, o.ID, o.ResellerID, o.Reference, o.Status,
+		o.Customer.Name, o.Customer.Email, o.Customer.Phone,
+		o.ShipTo.Organization, o.ShipTo.Line1, o.ShipTo.Line2, o.ShipTo.City, o.ShipTo.PostalCode, o.ShipTo.Region, o.ShipTo.Country,
+		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{}); err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	for i, it := range o.Items {
+		if _, err := tx.ExecContext(ctx, sqlInsertItem, o.ID, i+1, it.SKU, it.Quantity); err != nil {
+			return fmt.Errorf("insert order item: %w", err)
+		}
+	}
+	return nil
+}
+
+// getOrder reads one order with its items through q.
+func getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
+	var r orderRow
+	if err := sqlx.GetContext(ctx, q, &r, sqlSelectOrder, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("get order: %w", err)
+	}
+	o := r.order()
+	if err := loadItems(ctx, q, []*Order{o}); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func loadItems(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
+	if len(os) == 0 {
+		return nil
+	}
+	ids := make([]string, len(os))
+	byID := make(map[string]*Order, len(os))
+	for i, o := range os {
+		ids[i] = o.ID
+		byID[o.ID] = o
+	}
+	query, args, err := sqlx.In(sqlSelectItems, ids)
+	if err != nil {
+		return fmt.Errorf("load items: %w", err)
+	}
+	var rows []struct {
+		OrderID  string `db:"order_id"`
+		SKU      string `db:"sku"`
+		Quantity int    `db:"quantity"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return fmt.Errorf("load items: %w", err)
+	}
+	for _, r := range rows {
+		o := byID[r.OrderID]
+		o.Items = append(o.Items, Item{SKU: r.SKU, Quantity: r.Quantity})
+	}
+	return nil
+}
+
+// ListFilter selects a page of one reseller's orders, newest first.
+type ListFilter struct {
+	ResellerID string
+	Status     Status
+	After      string // exclusive: the last id of the previous page
+	Limit      int
+}
+
+func listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Order, error) {
+	var (
+		where = []string{"reseller_id = ?"}
+		args  = []any{f.ResellerID}
+	)
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.After != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.After)
+	}
+	args = append(args, f.Limit)
+	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
+	var rows []orderRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	out := make([]*Order, len(rows))
+	for i, r := range rows {
+		out[i] = r.order()
+	}
+	return out, loadItems(ctx, q, out)
+}
+
+// catalog reads the orderable SKUs.
+func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) {
+	var out []CatalogItem
+	if err := sqlx.SelectContext(ctx, q, &out, sqlCatalog); err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	return out, nil
+}
+
+func setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, s Status, now time.Time) error {
+	o.Status, o.UpdatedAt = s, now
+	closed := sqlite.Time{}
+	if s.Final() {
+		o.ClosedAt = &now
+		closed.Time = now
+	}
+	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, s, sqlite.FormatTime(now), closed, o.ID); err != nil {
+		return fmt.Errorf("update order status: %w", err)
+	}
+	return nil
+}
+
+// NewID returns a new time-ordered order id, so that ids sort newest last
+// and serve as pagination cursors.
+func NewID() string {
+	return "ord_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}

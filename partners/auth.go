@@ -1,0 +1,50 @@
+package partners
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/milestone/husky/problem"
+)
+
+const principalKey = "principal"
+
+// Authenticator is gin middleware that resolves the request's API key.
+type Authenticator struct{ Store *Store }
+
+// Require admits a request whose "Authorization: Bearer <key>" names a live
+// key with one of roles. A missing, malformed, unknown or revoked key gets
+// 401; a key of another role gets 403.
+func (a Authenticator) Require(roles ...Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		key, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || key == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
+			problem.Abort(c, problem.ErrUnauthorized)
+			return
+		}
+		p, err := a.Store.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		if err != nil {
+			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
+			problem.Abort(c, err)
+			return
+		}
+		if !slices.Contains(roles, p.Role) {
+			problem.Abort(c, problem.ErrForbidden)
+			return
+		}
+		c.Set(principalKey, p)
+		c.Set("key_id", p.KeyID)
+		c.Next()
+	}
+}
+
+// PrincipalOf returns the principal Require stored on the request.
+func PrincipalOf(c *gin.Context) Principal {
+	p, _ := c.Get(principalKey)
+	pr, _ := p.(Principal)
+	return pr
+}

@@ -1,0 +1,354 @@
+package partners
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/sqlite"
+)
+
+// Store keeps partners, their webhook secrets and API keys.
+type Store struct {
+	DB    *sqlite.DB
+	Audit Auditor
+	Now   func() time.Time
+	// AllowPrivateEndpoints permits loopback and private webhook URLs
+	// (development and tests only).
+	AllowPrivateEndpoints bool
+}
+
+const (
+	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, created_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?)`
+	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, created_at FROM partners`
+	sqlSetEnabled    = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
+	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`
+	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = ? WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)`
+	sqlActiveSecrets = `SELECT secret FROM partner_secrets WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)
+		ORDER BY created_at DESC`
+	sqlInsertKey = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
+	sqlRevokeKey = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	sqlSelectKey = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
+	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id, k.revoked_at IS NOT NULL AS revoked
+		FROM api_keys k WHERE k.hash = ?`
+)
+
+type partnerRow struct {
+	ID             string      `db:"id"`
+	Kind           string      `db:"kind"`
+	Name           string      `db:"name"`
+	EndpointURL    string      `db:"endpoint_url"`
+	Fields         string      `db:"fields"`
+	Enabled        bool        `db:"enabled"`
+	DisabledReason string      `db:"disabled_reason"`
+	CreatedAt      sqlite.Time `db:"created_at"`
+}
+
+func (r partnerRow) partner() Partner {
+	p := Partner{ID: r.ID, Kind: Kind(r.Kind), Name: r.Name, EndpointURL: r.EndpointURL, Enabled: r.Enabled,
+		DisabledReason: r.DisabledReason, CreatedAt: r.CreatedAt.Time}
+	if r.Fields != "" {
+		p.Fields, _ = ParseFields(r.Fields)
+	}
+	return p
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Store) record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+	if s.Audit == nil {
+		return nil
+	}
+	return s.Audit.Record(ctx, tx, actor, action, subjects, details)
+}
+
+// NewPartner is what Add needs to create a partner.
+type NewPartner struct {
+	Kind        Kind
+	Name        string
+	EndpointURL string
+	Fields      string // comma-separated allow-list; empty means all
+}
+
+// Add creates a partner. A recipient gets its first webhook secret, which is
+// returned once and never shown again. It fails with a problem error when the
+// name, endpoint or fields are invalid.
+func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, string, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || len(name) > 200 {
+		return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
+	}
+	p := Partner{ID: "ptn_" + newID(), Kind: in.Kind, Name: name, Enabled: true, CreatedAt: s.now()}
+	var secret string
+	if in.Kind.IsRecipient() || in.EndpointURL != "" {
+		if in.EndpointURL == "" {
+			return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "endpoint_required", "a recipient needs --endpoint URL")
+		}
+		if err := ValidateEndpoint(in.EndpointURL, s.AllowPrivateEndpoints); err != nil {
+			return Partner{}, "", err
+		}
+		p.EndpointURL = in.EndpointURL
+		var err error
+		if secret, err = NewSecret(); err != nil {
+			return Partner{}, "", err
+		}
+	}
+	if in.Kind.IsRecipient() {
+		fs, err := ParseFields(in.Fields)
+		if err != nil {
+			return Partner{}, "", err
+		}
+		p.Fields = fs
+	} else if in.Fields != "" {
+		return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
+	}
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), sqlite.FormatTime(p.CreatedAt)); err != nil {
+			return fmt.Errorf("insert partner: %w", err)
+		}
+		if secret != "" {
+			if _, err := tx.ExecContext(ctx, sqlInsertSecret, p.ID, secret, sqlite.FormatTime(p.CreatedAt)); err != nil {
+				return fmt.Errorf("insert partner secret: %w", err)
+			}
+		}
+		return s.record(ctx, tx, actor, "partner.created", map[string]string{"partner_id": p.ID},
+			map[string]string{"kind": string(p.Kind), "fields": FieldsString(p.Fields)})
+	})
+	if err != nil {
+		return Partner{}, "", fmt.Errorf("add partner: %w", err)
+	}
+	return p, secret, nil
+}
+
+// Get returns the partner with id, or ErrPartnerNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Partner, error) {
+	var r partnerRow
+	if err := s.DB.Reader.GetContext(ctx, &r, sqlSelectPartner+` WHERE id = ?`, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return Partner{}, ErrPartnerNotFound
+		}
+		return Partner{}, fmt.Errorf("get partner: %w", err)
+	}
+	return r.partner(), nil
+}
+
+// List returns every partner, oldest first.
+func (s *Store) List(ctx context.Context) ([]Partner, error) {
+	var rows []partnerRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlSelectPartner+` ORDER BY created_at, id`); err != nil {
+		return nil, fmt.Errorf("list partners: %w", err)
+	}
+	out := make([]Partner, len(rows))
+	for i, r := range rows {
+		out[i] = r.partner()
+	}
+	return out, nil
+}
+
+// Recipients returns the recipients (logistics and manufacturer) in the
+// given transaction, enabled or not: deliveries to a disabled recipient are
+// queued and wait for it to be enabled again.
+func (s *Store) Recipients(ctx context.Context, q sqlx.QueryerContext) ([]Partner, error) {
+	var rows []partnerRow
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlSelectPartner+` WHERE kind IN ('logistics', 'manufacturer') ORDER BY created_at, id`); err != nil {
+		return nil, fmt.Errorf("list recipients: %w", err)
+	}
+	out := make([]Partner, len(rows))
+	for i, r := range rows {
+		out[i] = r.partner()
+	}
+	return out, nil
+}
+
+// SetEnabled enables or disables a partner; reason says why it was disabled
+// ("operator", "gone", "failing"). It fails with ErrPartnerNotFound.
+func (s *Store) SetEnabled(ctx context.Context, actor, id string, enabled bool, reason string) error {
+	if enabled {
+		reason = ""
+	}
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		return s.SetEnabledTx(ctx, tx, actor, id, enabled, reason)
+	})
+}
+
+// SetEnabledTx is SetEnabled inside the caller's transaction.
+func (s *Store) SetEnabledTx(ctx context.Context, tx *sqlx.Tx, actor, id string, enabled bool, reason string) error {
+	res, err := tx.ExecContext(ctx, sqlSetEnabled, enabled, reason, id)
+	if err != nil {
+		return fmt.Errorf("set partner enabled: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrPartnerNotFound
+	}
+	action := "partner.enabled"
+	if !enabled {
+		action = "partner.disabled"
+	}
+	return s.record(ctx, tx, actor, action, map[string]string{"partner_id": id}, map[string]string{"reason": reason})
+}
+
+// RotateSecret creates a new webhook secret for the partner. The old
+// secrets keep signing alongside it until grace has passed, so receivers can
+// switch without dropping a message. It returns the new secret, shown once.
+func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.Duration) (string, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if p.EndpointURL == "" {
+		return "", problem.New(http.StatusUnprocessableEntity, "no_endpoint", "partner %s has no webhook endpoint", id)
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, sqlite.FormatTime(now.Add(grace)), id, sqlite.FormatTime(now)); err != nil {
+			return fmt.Errorf("expire old secrets: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlInsertSecret, id, secret, sqlite.FormatTime(now)); err != nil {
+			return fmt.Errorf("insert secret: %w", err)
+		}
+		return s.record(ctx, tx, actor, "partner.secret_rotated", map[string]string{"partner_id": id},
+			map[string]string{"grace": grace.String()})
+	})
+	if err != nil {
+		return "", fmt.Errorf("rotate secret: %w", err)
+	}
+	return secret, nil
+}
+
+// Secrets returns the partner's secrets valid now, newest first.
+func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
+	var out []string
+	if err := s.DB.Reader.SelectContext(ctx, &out, sqlActiveSecrets, id, sqlite.FormatTime(s.now())); err != nil {
+		return nil, fmt.Errorf("read secrets: %w", err)
+	}
+	return out, nil
+}
+
+// CreateKey issues an API key. A reseller key is bound to partnerID, which
+// must be a reseller; finance and admin keys take none. The key is returned
+// once; only its SHA-256 is stored.
+func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerID string) (Key, string, error) {
+	if role == RoleReseller {
+		p, err := s.Get(ctx, partnerID)
+		if err != nil {
+			return Key{}, "", err
+		}
+		if p.Kind != KindReseller {
+			return Key{}, "", problem.New(http.StatusUnprocessableEntity, "not_a_reseller", "partner %s is a %s, not a reseller", partnerID, p.Kind)
+		}
+	} else if partnerID != "" {
+		return Key{}, "", problem.New(http.StatusUnprocessableEntity, "unexpected_partner", "only reseller keys are bound to a partner")
+	}
+	secret, err := newKeySecret(role)
+	if err != nil {
+		return Key{}, "", err
+	}
+	k := Key{ID: "key_" + newID(), Role: role, PartnerID: partnerID, CreatedAt: s.now()}
+	h := sha256.Sum256([]byte(secret))
+	var pid any
+	if partnerID != "" {
+		pid = partnerID
+	}
+	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, sqlInsertKey, k.ID, k.Role, pid, h[:], sqlite.FormatTime(k.CreatedAt)); err != nil {
+			return fmt.Errorf("insert key: %w", err)
+		}
+		return s.record(ctx, tx, actor, "key.created", map[string]string{"key_id": k.ID, "partner_id": partnerID},
+			map[string]string{"role": string(role)})
+	})
+	if err != nil {
+		return Key{}, "", fmt.Errorf("create key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// RevokeKey revokes a key at once. It fails with ErrKeyNotFound for an
+// unknown or already revoked key.
+func (s *Store) RevokeKey(ctx context.Context, actor, id string) error {
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, sqlRevokeKey, sqlite.FormatTime(s.now()), id)
+		if err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrKeyNotFound
+		}
+		return s.record(ctx, tx, actor, "key.revoked", map[string]string{"key_id": id}, nil)
+	})
+}
+
+type keyRow struct {
+	ID        string      `db:"id"`
+	Role      string      `db:"role"`
+	PartnerID *string     `db:"partner_id"`
+	CreatedAt sqlite.Time `db:"created_at"`
+	RevokedAt sqlite.Time `db:"revoked_at"`
+}
+
+// Keys lists every API key record, oldest first.
+func (s *Store) Keys(ctx context.Context) ([]Key, error) {
+	var rows []keyRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlSelectKey+` ORDER BY created_at, id`); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	out := make([]Key, len(rows))
+	for i, r := range rows {
+		k := Key{ID: r.ID, Role: Role(r.Role), CreatedAt: r.CreatedAt.Time}
+		if r.PartnerID != nil {
+			k.PartnerID = *r.PartnerID
+		}
+		if !r.RevokedAt.IsZero() {
+			t := r.RevokedAt.Time
+			k.RevokedAt = &t
+		}
+		out[i] = k
+	}
+	return out, nil
+}
+
+// Authenticate returns the principal of a presented API key. A malformed,
+// unknown or revoked key is ErrUnauthorized.
+func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error) {
+	if !wellFormedKey(key) {
+		return Principal{}, problem.ErrUnauthorized
+	}
+	h := sha256.Sum256([]byte(key))
+	var r struct {
+		ID        string `db:"id"`
+		Role      string `db:"role"`
+		PartnerID string `db:"partner_id"`
+		Revoked   bool   `db:"revoked"`
+	}
+	if err := s.DB.Reader.GetContext(ctx, &r, sqlKeyByHash, h[:]); err != nil {
+		if sqlite.IsNoRows(err) {
+			return Principal{}, problem.ErrUnauthorized
+		}
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if r.Revoked {
+		return Principal{}, problem.ErrUnauthorized
+	}
+	return Principal{KeyID: r.ID, Role: Role(r.Role), PartnerID: r.PartnerID}, nil
+}
+
+// newID returns a time-ordered unique id (UUIDv7 without dashes).
+func newID() string {
+	return strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}

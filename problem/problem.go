@@ -1,0 +1,111 @@
+// Package problem is the API's error format: RFC 9457 problem details, the
+// domain error that carries an HTTP status, and the one function that turns
+// any error into a response.
+package problem
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ContentType is the media type of every error response.
+const ContentType = "application/problem+json"
+
+// FieldError is one invalid field of a request. Pointer is an RFC 6901 JSON
+// pointer into the request body ("/customer/email"); Detail never repeats the
+// submitted value, which may be personal data.
+type FieldError struct {
+	Pointer string `json:"pointer,omitempty"`
+	// Parameter names an invalid query parameter instead of a body field.
+	Parameter string `json:"parameter,omitempty"`
+	Code    string `json:"code"`
+	Detail  string `json:"detail"`
+}
+
+// Details is an RFC 9457 problem details document.
+type Details struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Instance string       `json:"instance,omitempty"`
+	Errors   []FieldError `json:"errors,omitempty"`
+	// Location names an existing resource, as for a duplicate reference.
+	Location string `json:"location,omitempty"`
+}
+
+// Error is a domain error with the HTTP status it maps to. Code is a short
+// stable word that becomes the problem type ("validation", "not_found").
+type Error struct {
+	Status   int
+	Code     string
+	Title    string
+	Detail   string
+	Fields   []FieldError
+	Location string
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return e.Code + ": " + e.Detail
+	}
+	return e.Code
+}
+
+// New returns an Error with the given status, code and detail; the title is
+// the status text.
+func New(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Title: http.StatusText(status), Detail: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a 422 validation error listing every bad field.
+func Invalid(fields []FieldError) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation", Title: "Invalid request",
+		Detail: fmt.Sprintf("%d field(s) are invalid", len(fields)), Fields: fields}
+}
+
+// Common errors shared by every package.
+var (
+	ErrNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Title: "Not Found", Detail: "no such resource"}
+	ErrUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Title: "Unauthorized", Detail: "a valid API key is required"}
+	ErrForbidden    = &Error{Status: http.StatusForbidden, Code: "forbidden", Title: "Forbidden", Detail: "this API key's role may not use this endpoint"}
+)
+
+// TypeBase prefixes every problem type URI.
+const TypeBase = "https://husky.milestone.dev/problems/"
+
+// From converts any error into problem details. An error that is not an
+// *Error becomes a generic 500 so that no driver or internal message leaks.
+func From(err error) Details {
+	var e *Error
+	if errors.As(err, &e) {
+		return Details{Type: TypeBase + e.Code, Title: e.Title, Status: e.Status, Detail: e.Detail,
+			Errors: e.Fields, Location: e.Location}
+	}
+	return Details{Type: TypeBase + "internal", Title: "Internal Server Error", Status: http.StatusInternalServerError,
+		Detail: "the server could not complete the request; it has been logged"}
+}
+
+// Abort writes err as problem+json and stops the handler chain. Unknown
+// errors are logged with the request id; their text never reaches the client.
+func Abort(c *gin.Context, err error) {
+	d := From(err)
+	d.Instance = c.Request.URL.Path
+	if d.Status == http.StatusInternalServerError {
+		if l, ok := c.Get("logger"); ok {
+			if lg, ok := l.(*slog.Logger); ok {
+				lg.ErrorContext(c.Request.Context(), "request failed", "error", err.Error(), "request_id", c.GetString("request_id"))
+			}
+		}
+		_ = c.Error(err)
+	}
+	if d.Location != "" {
+		c.Header("Location", d.Location)
+	}
+	c.Header("Content-Type", ContentType)
+	c.AbortWithStatusJSON(d.Status, d)
+}

@@ -1,0 +1,186 @@
+// Package sqlite opens the service's one SQLite database: a single writer
+// connection that serialises every write in an immediate transaction, and a
+// read-only pool for queries. It also applies the embedded migrations.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// DB is the service's database: Writer has exactly one connection, Reader is a
+// read-only pool. Writes go through Tx; reads may use either.
+type DB struct {
+	Path   string
+	Writer *sqlx.DB
+	Reader *sqlx.DB
+}
+
+// dsn builds a mattn/go-sqlite3 connection string. Every connection gets WAL,
+// a busy timeout, foreign keys and secure_delete, so that erased rows are
+// overwritten with zeros rather than left in free pages.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_secure_delete", "on")
+	// FULL: an acknowledged write has reached the disk, not just the OS.
+	q.Set("_synchronous", "FULL")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Set("_query_only", "on")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + url.PathEscape(path) + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path. It fails when the
+// file cannot be opened or is not a SQLite database.
+func Open(ctx context.Context, path string) (*DB, error) {
+	w, err := sqlx.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	r, err := sqlx.Open("sqlite3", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s read pool: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU()*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &DB{Path: path, Writer: w, Reader: r}, nil
+}
+
+// Close checkpoints the write-ahead log into the main file and closes both
+// pools.
+func (db *DB) Close() error {
+	_, cerr := db.Writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	rerr := db.Reader.Close()
+	werr := db.Writer.Close()
+	return errors.Join(cerr, rerr, werr)
+}
+
+// Ping reports whether the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.Reader.GetContext(ctx, &one, "SELECT 1"); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Tx runs fn inside one immediate write transaction. It commits when fn
+// returns nil and rolls back when fn returns an error or panics; the panic is
+// re-raised after the rollback.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.Writer.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint copies the write-ahead log into the main file and truncates it,
+// so that nothing erased lingers in the log.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	if _, err := db.Writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint wal: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint
+// failure.
+func IsUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return false
+}
+
+// IsNoRows reports whether err means a query matched no row.
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// timeLayout is fixed-width so that stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// FormatTime renders t in the stored form: UTC, microseconds, fixed width.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// ParseTime parses the stored form written by FormatTime.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// Time is a time.Time stored as fixed-width UTC text. The zero value is
+// stored as NULL and NULL scans to the zero value.
+type Time struct{ time.Time }
+
+// Scan implements sql.Scanner.
+func (t *Time) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		t.Time = time.Time{}
+		return nil
+	case string:
+		p, err := ParseTime(x)
+		t.Time = p
+		return err
+	case []byte:
+		p, err := ParseTime(string(x))
+		t.Time = p
+		return err
+	case time.Time:
+		t.Time = x.UTC()
+		return nil
+	}
+	return fmt.Errorf("scan time from %T", v)
+}
+
+// Value implements driver.Valuer.
+func (t Time) Value() (driver.Value, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	return FormatTime(t.Time), nil
+}

@@ -1,0 +1,37 @@
+// Package sqlitetest opens a real, migrated database in a test's temporary
+// directory, with the same code and settings as production.
+package sqlitetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+// Open returns a migrated database file in t.TempDir(), closed at cleanup.
+func Open(t testing.TB) *sqlite.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "husky.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// AddPartner inserts a partner row directly, for packages whose tests need
+// one without importing the partners package.
+func AddPartner(t testing.TB, db *sqlite.DB, id, kind string) {
+	t.Helper()
+	_, err := db.Writer.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, ?, ?, ?)`,
+		id, kind, "Test "+kind, "2026-01-01T00:00:00.000000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+}
