@@ -22,8 +22,8 @@ type FieldError struct {
 	Pointer string `json:"pointer,omitempty"`
 	// Parameter names an invalid query parameter instead of a body field.
 	Parameter string `json:"parameter,omitempty"`
-	Code    string `json:"code"`
-	Detail  string `json:"detail"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail"`
 }
 
 // Details is an RFC 9457 problem details document.

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/milestone/husky/partners"
+)
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is an App on a temp database behind a real HTTP server, with two
+// resellers and keys of every role.
+type testEnv struct {
+	app                  *App
+	srv                  *httptest.Server
+	logs                 *syncBuffer
+	resellerA, resellerB partners.Partner
+	keyA, keyB           string
+	finance, admin       string
+}
+
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	raw := envConfig()
+	raw.db = filepath.Join(t.TempDir(), "husky.db")
+	raw.allowPrivate = "true"
+	raw.retry = "50ms,100ms,200ms"
+	cfg, err := raw.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newTestEnv(t testing.TB) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	a, err := NewApp(ctx, testConfig(t), slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e := &testEnv{app: a, logs: logs}
+	e.resellerA, e.keyA = e.addReseller(t, "Reseller A")
+	e.resellerB, e.keyB = e.addReseller(t, "Reseller B")
+	_, e.finance, err = a.Partners.CreateKey(ctx, "test", partners.RoleFinance, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e.admin, err = a.Partners.CreateKey(ctx, "test", partners.RoleAdmin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(a.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *testEnv) addReseller(t testing.TB, name string) (partners.Partner, string) {
+	t.Helper()
+	ctx := context.Background()
+	p, _, err := e.app.Partners.Add(ctx, "test", partners.NewPartner{Kind: partners.KindReseller, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := e.app.Partners.CreateKey(ctx, "test", partners.RoleReseller, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, key
+}
+
+// response is a decoded HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON (%d): %s", r.status, r.body)
+	}
+	return m
+}
+
+// do sends a request; headers alternate name, value.
+func (e *testEnv) do(t *testing.T, method, path, key string, body io.Reader, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func sampleOrder(t testing.TB, edits ...func(m map[string]any)) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../testdata/orders/valid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range edits {
+		e(m)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func withRef(ref string) func(map[string]any) {
+	return func(m map[string]any) { m["reference"] = ref }
+}
+
+func (e *testEnv) submit(t *testing.T, key string, body string) map[string]any {
+	t.Helper()
+	r := e.do(t, "POST", "/v1/orders", key, strings.NewReader(body))
+	if r.status != http.StatusCreated {
+		t.Fatalf("submit: %d %s", r.status, r.body)
+	}
+	return r.json(t)
+}
