@@ -9,7 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 // Status is where an order stands in its lifecycle.
@@ -131,14 +131,14 @@ type Auditor interface {
 
 // Errors returned by this package.
 var (
-	ErrNotFound         = problem.New(http.StatusNotFound, "order_not_found", "no such order")
-	ErrIdempotencyReuse = problem.New(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
-	ErrNotCancellable   = problem.New(http.StatusConflict, "not_cancellable", "the order has shipped or reached a final state and can no longer be cancelled")
+	ErrNotFound         = api.New(http.StatusNotFound, "order_not_found", "no such order")
+	ErrIdempotencyReuse = api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+	ErrNotCancellable   = api.New(http.StatusConflict, "not_cancellable", "the order has shipped or reached a final state and can no longer be cancelled")
 )
 
 // duplicateReference is the 409 for a reference the reseller already used.
 func duplicateReference(id string) error {
-	e := problem.New(http.StatusConflict, "duplicate_reference", "an order with this reference already exists")
+	e := api.New(http.StatusConflict, "duplicate_reference", "an order with this reference already exists")
 	e.Location = "/v1/orders/" + id
 	return e
 }

@@ -22,6 +22,9 @@ type Service struct {
 	Hooks []Hook
 	Audit Auditor
 	Now   func() time.Time
+	// AfterCommit runs after a change has committed (it wakes the
+	// dispatcher so that delivery starts at once).
+	AfterCommit func(Change)
 
 	catOnce sync.Once
 	catErr  error
@@ -166,6 +169,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 	if err != nil {
 		return Created{}, fmt.Errorf("create order: %w", err)
 	}
+	if !out.Replayed && s.AfterCommit != nil {
+		s.AfterCommit(Change{Kind: ChangeCreated, Order: out.Order, Actor: req.Actor})
+	}
 	return out, nil
 }
 
@@ -203,7 +209,10 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*Order, bool, error
 // order.cancelled to the recipients. Cancelling a cancelled order returns it
 // unchanged.
 func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Order, error) {
-	var out *Order
+	var (
+		out     *Order
+		changed bool
+	)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		o, err := getOrder(ctx, tx, id)
 		if err != nil {
@@ -228,10 +237,14 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 			map[string]string{"from": string(from), "to": string(o.Status)}); err != nil {
 			return err
 		}
+		changed = true
 		return s.emit(ctx, tx, Change{Kind: ChangeCancelled, Order: o, Actor: actor})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel order: %w", err)
+	}
+	if changed && s.AfterCommit != nil {
+		s.AfterCommit(Change{Kind: ChangeCancelled, Order: out, Actor: actor})
 	}
 	return out, nil
 }

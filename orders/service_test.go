@@ -10,7 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/sqlite"
 	"github.com/milestone/husky/sqlite/sqlitetest"
 )
@@ -85,7 +85,7 @@ func TestCreateRefusesDuplicateReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = create(t, s, "ptn_a", "PO-1", "")
-	d := problem.From(err)
+	d := api.From(err)
 	if d.Status != http.StatusConflict || d.Location != "/v1/orders/"+first.Order.ID {
 		t.Errorf("duplicate: %+v", d)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 // Field limits. They are generous for real addresses and small enough that
@@ -50,7 +50,7 @@ func Decode(body []byte, cat Catalog) (Draft, error) {
 	v := &validator{}
 	d := v.draft(raw, cat)
 	if len(v.errs) > 0 {
-		return Draft{}, problem.Invalid(v.errs)
+		return Draft{}, api.Invalid(v.errs)
 	}
 	return d, nil
 }
@@ -58,7 +58,7 @@ func Decode(body []byte, cat Catalog) (Draft, error) {
 // parseJSON decodes one JSON value, keeping numbers exact.
 func parseJSON(body []byte) (any, error) {
 	if !utf8.Valid(body) {
-		return nil, problem.New(http.StatusBadRequest, "invalid_encoding", "the request body is not valid UTF-8 text")
+		return nil, api.New(http.StatusBadRequest, "invalid_encoding", "the request body is not valid UTF-8 text")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -67,7 +67,7 @@ func parseJSON(body []byte) (any, error) {
 		return nil, malformed(err, dec.InputOffset())
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, problem.New(http.StatusBadRequest, "malformed_json", "the request body holds more than one JSON value")
+		return nil, api.New(http.StatusBadRequest, "malformed_json", "the request body holds more than one JSON value")
 	}
 	return raw, nil
 }
@@ -78,15 +78,15 @@ func malformed(err error, off int64) error {
 		off = se.Offset
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return problem.New(http.StatusBadRequest, "malformed_json", "the request body is empty or ends early")
+		return api.New(http.StatusBadRequest, "malformed_json", "the request body is empty or ends early")
 	}
-	return problem.New(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON (error near byte %d)", off)
+	return api.New(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON (error near byte %d)", off)
 }
 
-type validator struct{ errs []problem.FieldError }
+type validator struct{ errs []api.FieldError }
 
 func (v *validator) add(ptr, code, detail string) {
-	v.errs = append(v.errs, problem.FieldError{Pointer: ptr, Code: code, Detail: detail})
+	v.errs = append(v.errs, api.FieldError{Pointer: ptr, Code: code, Detail: detail})
 }
 
 // object checks that x is an object with only the allowed keys.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 type skuSet map[string]bool
@@ -128,7 +128,7 @@ func TestDecodeReportsEveryInvalidField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Decode(body(t, tt.edit), testCatalog)
-			d := problem.From(err)
+			d := api.From(err)
 			if d.Status != http.StatusUnprocessableEntity {
 				t.Fatalf("status = %d (%v), want 422", d.Status, err)
 			}
@@ -166,7 +166,7 @@ func TestDecodeRefusesMalformedBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Decode([]byte(tt.body), testCatalog)
-			if got := problem.From(err).Status; got != tt.want {
+			if got := api.From(err).Status; got != tt.want {
 				t.Errorf("status = %d, want %d (%v)", got, tt.want, err)
 			}
 		})
@@ -183,7 +183,7 @@ func TestErrorsNeverEchoSubmittedValues(t *testing.T) {
 		m["reference"] = strings.Repeat(secret, 10)
 	})
 	_, err := Decode(b, testCatalog)
-	out, _ := json.Marshal(problem.From(err))
+	out, _ := json.Marshal(api.From(err))
 	if strings.Contains(string(out), secret) {
 		t.Fatalf("problem details echo a submitted value: %s", out)
 	}

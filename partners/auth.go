@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 const principalKey = "principal"
@@ -23,17 +23,17 @@ func (a Authenticator) Require(roles ...Role) gin.HandlerFunc {
 		key, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || key == "" {
 			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
-			problem.Abort(c, problem.ErrUnauthorized)
+			api.Abort(c, api.ErrUnauthorized)
 			return
 		}
 		p, err := a.Store.Authenticate(c.Request.Context(), strings.TrimSpace(key))
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
-			problem.Abort(c, err)
+			api.Abort(c, err)
 			return
 		}
 		if !slices.Contains(roles, p.Role) {
-			problem.Abort(c, problem.ErrForbidden)
+			api.Abort(c, api.ErrForbidden)
 			return
 		}
 		c.Set(principalKey, p)

@@ -6,8 +6,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 // ValidateEndpoint checks a webhook URL. Unless allowPrivate, it must be
@@ -17,7 +18,7 @@ import (
 // since DNS can change after configuration.
 func ValidateEndpoint(raw string, allowPrivate bool) error {
 	bad := func(why string) error {
-		return problem.New(http.StatusUnprocessableEntity, "invalid_endpoint", "endpoint URL %s", why)
+		return api.New(http.StatusUnprocessableEntity, "invalid_endpoint", "endpoint URL %s", why)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
@@ -75,7 +76,7 @@ var forbiddenPrefixes = []netip.Prefix{
 
 // DialControl is a net.Dialer Control function that refuses forbidden
 // addresses: it sees the address actually dialled, after DNS resolution.
-func DialControl(network, address string, _ any) error {
+func DialControl(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err

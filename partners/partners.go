@@ -13,7 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 // Kind is what a partner is to the service.
@@ -32,7 +32,7 @@ func ParseKind(s string) (Kind, error) {
 	case KindReseller, KindLogistics, KindManufacturer:
 		return k, nil
 	}
-	return "", problem.New(http.StatusUnprocessableEntity, "invalid_kind", "kind must be reseller, logistics or manufacturer")
+	return "", api.New(http.StatusUnprocessableEntity, "invalid_kind", "kind must be reseller, logistics or manufacturer")
 }
 
 // IsRecipient reports whether partners of this kind receive order data.
@@ -65,7 +65,7 @@ func ParseFields(s string) ([]Field, error) {
 	for _, p := range strings.Split(s, ",") {
 		f := Field(strings.TrimSpace(strings.ToLower(p)))
 		if !slices.Contains(AllFields, f) {
-			return nil, problem.New(http.StatusUnprocessableEntity, "invalid_field",
+			return nil, api.New(http.StatusUnprocessableEntity, "invalid_field",
 				"field %q may not be disclosed: a recipient's allow-list is a subset of phone, email, address (GDPR Art. 5(1)(c))", p)
 		}
 		if !slices.Contains(out, f) {
@@ -114,7 +114,7 @@ func ParseRole(s string) (Role, error) {
 	case RoleReseller, RoleFinance, RoleAdmin:
 		return r, nil
 	}
-	return "", problem.New(http.StatusUnprocessableEntity, "invalid_role", "role must be reseller, finance or admin")
+	return "", api.New(http.StatusUnprocessableEntity, "invalid_role", "role must be reseller, finance or admin")
 }
 
 // Key is an API key's record; the key itself is never stored.
@@ -144,6 +144,6 @@ type Auditor interface {
 
 // Errors returned by this package.
 var (
-	ErrPartnerNotFound = problem.New(http.StatusNotFound, "partner_not_found", "no such partner")
-	ErrKeyNotFound     = problem.New(http.StatusNotFound, "key_not_found", "no such API key")
+	ErrPartnerNotFound = api.New(http.StatusNotFound, "partner_not_found", "no such partner")
+	ErrKeyNotFound     = api.New(http.StatusNotFound, "key_not_found", "no such API key")
 )

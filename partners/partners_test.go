@@ -9,7 +9,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/sqlite/sqlitetest"
 )
 
@@ -52,7 +52,7 @@ func TestAddRefusesFieldsOutsideAllowList(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	_, _, err := s.Add(context.Background(), "test", NewPartner{Kind: KindLogistics, Name: "PostNord", EndpointURL: "http://127.0.0.1:1/hook", Fields: "phone,name"})
-	if problem.From(err).Status != http.StatusUnprocessableEntity {
+	if api.From(err).Status != http.StatusUnprocessableEntity {
 		t.Fatalf("err = %v, want 422", err)
 	}
 	ps, _ := s.List(context.Background())
@@ -86,14 +86,14 @@ func TestKeysAuthenticateByRoleAndRevoke(t *testing.T) {
 		"unknown":   unknown,
 		"truncated": secret[:20],
 	} {
-		if _, err := s.Authenticate(ctx, key); err != problem.ErrUnauthorized {
+		if _, err := s.Authenticate(ctx, key); err != api.ErrUnauthorized {
 			t.Errorf("%s key: %v, want ErrUnauthorized", name, err)
 		}
 	}
 	if err := s.RevokeKey(ctx, "test", k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, secret); err != problem.ErrUnauthorized {
+	if _, err := s.Authenticate(ctx, secret); err != api.ErrUnauthorized {
 		t.Errorf("revoked key: %v", err)
 	}
 	// Only the hash is stored.

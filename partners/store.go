@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/sqlite"
 )
 
@@ -29,6 +29,7 @@ const (
 	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, created_at)
 		VALUES (?, ?, ?, ?, ?, 1, ?)`
 	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, created_at FROM partners`
+	sqlSetEndpoint   = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
 	sqlSetEnabled    = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
 	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`
 	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = ? WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)`
@@ -89,13 +90,13 @@ type NewPartner struct {
 func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, string, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 200 {
-		return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
+		return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
 	}
 	p := Partner{ID: "ptn_" + newID(), Kind: in.Kind, Name: name, Enabled: true, CreatedAt: s.now()}
 	var secret string
 	if in.Kind.IsRecipient() || in.EndpointURL != "" {
 		if in.EndpointURL == "" {
-			return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "endpoint_required", "a recipient needs --endpoint URL")
+			return Partner{}, "", api.New(http.StatusUnprocessableEntity, "endpoint_required", "a recipient needs --endpoint URL")
 		}
 		if err := ValidateEndpoint(in.EndpointURL, s.AllowPrivateEndpoints); err != nil {
 			return Partner{}, "", err
@@ -113,7 +114,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 		}
 		p.Fields = fs
 	} else if in.Fields != "" {
-		return Partner{}, "", problem.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
+		return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), sqlite.FormatTime(p.CreatedAt)); err != nil {
@@ -200,6 +201,24 @@ func (s *Store) SetEnabledTx(ctx context.Context, tx *sqlx.Tx, actor, id string,
 	return s.record(ctx, tx, actor, action, map[string]string{"partner_id": id}, map[string]string{"reason": reason})
 }
 
+// SetEndpoint changes a recipient's webhook URL after checking it like Add.
+// It fails with ErrPartnerNotFound.
+func (s *Store) SetEndpoint(ctx context.Context, actor, id, endpoint string) error {
+	if err := ValidateEndpoint(endpoint, s.AllowPrivateEndpoints); err != nil {
+		return err
+	}
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, sqlSetEndpoint, endpoint, id)
+		if err != nil {
+			return fmt.Errorf("set endpoint: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrPartnerNotFound
+		}
+		return s.record(ctx, tx, actor, "partner.endpoint_changed", map[string]string{"partner_id": id}, nil)
+	})
+}
+
 // RotateSecret creates a new webhook secret for the partner. The old
 // secrets keep signing alongside it until grace has passed, so receivers can
 // switch without dropping a message. It returns the new secret, shown once.
@@ -209,7 +228,7 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 		return "", err
 	}
 	if p.EndpointURL == "" {
-		return "", problem.New(http.StatusUnprocessableEntity, "no_endpoint", "partner %s has no webhook endpoint", id)
+		return "", api.New(http.StatusUnprocessableEntity, "no_endpoint", "partner %s has no webhook endpoint", id)
 	}
 	secret, err := NewSecret()
 	if err != nil {
@@ -251,10 +270,10 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 			return Key{}, "", err
 		}
 		if p.Kind != KindReseller {
-			return Key{}, "", problem.New(http.StatusUnprocessableEntity, "not_a_reseller", "partner %s is a %s, not a reseller", partnerID, p.Kind)
+			return Key{}, "", api.New(http.StatusUnprocessableEntity, "not_a_reseller", "partner %s is a %s, not a reseller", partnerID, p.Kind)
 		}
 	} else if partnerID != "" {
-		return Key{}, "", problem.New(http.StatusUnprocessableEntity, "unexpected_partner", "only reseller keys are bound to a partner")
+		return Key{}, "", api.New(http.StatusUnprocessableEntity, "unexpected_partner", "only reseller keys are bound to a partner")
 	}
 	secret, err := newKeySecret(role)
 	if err != nil {
@@ -327,7 +346,7 @@ func (s *Store) Keys(ctx context.Context) ([]Key, error) {
 // unknown or revoked key is ErrUnauthorized.
 func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error) {
 	if !wellFormedKey(key) {
-		return Principal{}, problem.ErrUnauthorized
+		return Principal{}, api.ErrUnauthorized
 	}
 	h := sha256.Sum256([]byte(key))
 	var r struct {
@@ -338,12 +357,12 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 	}
 	if err := s.DB.Reader.GetContext(ctx, &r, sqlKeyByHash, h[:]); err != nil {
 		if sqlite.IsNoRows(err) {
-			return Principal{}, problem.ErrUnauthorized
+			return Principal{}, api.ErrUnauthorized
 		}
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if r.Revoked {
-		return Principal{}, problem.ErrUnauthorized
+		return Principal{}, api.ErrUnauthorized
 	}
 	return Principal{KeyID: r.ID, Role: Role(r.Role), PartnerID: r.PartnerID}, nil
 }

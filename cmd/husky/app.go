@@ -7,24 +7,34 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/sqlite"
 )
 
 // App owns the configuration, the database, the HTTP server and the
 // background workers. main and the end-to-end tests start the same value.
 type App struct {
-	Config   Config
-	Logger   *slog.Logger
-	DB       *sqlite.DB
-	Partners *partners.Store
-	Orders   *orders.Service
-	Now      func() time.Time
+	Config     Config
+	Logger     *slog.Logger
+	DB         *sqlite.DB
+	Registry   *prometheus.Registry
+	Partners   *partners.Store
+	Orders     *orders.Service
+	Outbox     *sharing.Outbox
+	Deliveries *sharing.Deliveries
+	Dispatcher *sharing.Dispatcher
+	Now        func() time.Time
 
-	server *http.Server
+	httpMetrics *httpMetrics
+	server      *http.Server
 }
 
 // NewApp opens and migrates the database and wires the packages together.
@@ -37,14 +47,59 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Now: time.Now}
+	a := &App{Config: cfg, Logger: logger, DB: db, Now: time.Now, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.httpMetrics = newHTTPMetrics(a.Registry)
+
 	a.Partners = &partners.Store{DB: db, Now: a.Now, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
-	a.Orders = &orders.Service{DB: db, Now: a.Now}
+	a.Outbox = sharing.NewOutbox(a.Partners, nil, a.Now)
+	a.Orders = &orders.Service{DB: db, Now: a.Now, Hooks: []orders.Hook{a.Outbox},
+		AfterCommit: func(orders.Change) { a.Outbox.Kick() }}
+	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Kick: a.Outbox.Kick}
+	a.Dispatcher = &sharing.Dispatcher{
+		DB: db, Partners: a.Partners,
+		Client:           sharing.NewClient(cfg.AllowPrivateEndpoints, cfg.DeliveryWorkers),
+		Schedule:         cfg.RetrySchedule,
+		Wake:             a.Outbox.Kicked(),
+		Workers:          cfg.DeliveryWorkers,
+		Timeout:          cfg.DeliveryTimeout,
+		FailingThreshold: cfg.DisableAfter,
+		Now:              a.Now,
+		Logger:           logger,
+		Metrics:          sharing.NewMetrics(a.Registry),
+	}
+	a.registerBacklogGauges()
 	return a, nil
 }
 
-// Run serves HTTP on ln (or on Config.Addr when ln is nil) until ctx is
-// cancelled, then lets in-flight requests finish and returns.
+// registerBacklogGauges exposes the outbox backlog, read at scrape time.
+func (a *App) registerBacklogGauges() {
+	backlog := func() (int, time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, oldest, err := a.Deliveries.Backlog(ctx)
+		if err != nil {
+			return 0, time.Time{}
+		}
+		return n, oldest
+	}
+	a.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "husky_delivery_backlog", Help: "Deliveries pending."},
+			func() float64 { n, _ := backlog(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "husky_delivery_oldest_due_age_seconds", Help: "How long the oldest pending delivery has been due (0 if none is due)."},
+			func() float64 {
+				_, oldest := backlog()
+				if oldest.IsZero() || oldest.After(a.Now()) {
+					return 0
+				}
+				return a.Now().Sub(oldest).Seconds()
+			}),
+	)
+}
+
+// Run serves HTTP on ln (or on Config.Addr when ln is nil) and runs the
+// dispatcher until ctx is cancelled. Then it stops taking requests, lets
+// in-flight requests and deliveries finish, and returns.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if ln == nil {
 		var err error
@@ -64,21 +119,28 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- a.server.Serve(ln) }()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.Config.DB)
 
-	go a.housekeeping(ctx)
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var workers sync.WaitGroup
+	workers.Add(2)
+	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
+	go func() { defer workers.Done(); a.housekeeping(workCtx) }()
 
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	a.Logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.server.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		serveErr = errors.Join(serveErr, fmt.Errorf("shutdown: %w", err))
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	stopWork()
+	workers.Wait()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
 }

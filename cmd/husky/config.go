@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/milestone/husky/sharing"
 )
 
 // Config is every setting of the service, read from HUSKY_* environment
@@ -16,7 +17,10 @@ import (
 type Config struct {
 	DB                    string
 	Addr                  string
-	RetrySchedule         []time.Duration
+	RetrySchedule         sharing.Schedule
+	DeliveryTimeout       time.Duration
+	DeliveryWorkers       int
+	DisableAfter          time.Duration
 	FiscalYearStart       int
 	FiscalTZ              *time.Location
 	RetentionYears        int
@@ -32,6 +36,7 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
 
 // rawConfig holds the settings as text, before validation.
 type rawConfig struct {
+	timeout, workers, disableAfter                                               string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 }
 
@@ -45,6 +50,9 @@ func envConfig() rawConfig {
 		retention:    cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
 		allowPrivate: cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
 		auditKey:     os.Getenv("HUSKY_AUDIT_KEY"),
+		timeout:      cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
+		workers:      cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
+		disableAfter: cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
 		logFormat:    os.Getenv("HUSKY_LOG_FORMAT"),
 	}
 }
@@ -64,6 +72,9 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.fyTZ, "fiscal-tz", r.fyTZ, "time zone of the fiscal calendar (HUSKY_FISCAL_TZ)")
 	fs.StringVar(&r.retention, "retention-years", r.retention, "years personal data is kept after the fiscal year ends (HUSKY_RETENTION_YEARS)")
 	fs.StringVar(&r.auditKey, "audit-key", r.auditKey, "audit signing key file (HUSKY_AUDIT_KEY; default: beside the database)")
+	fs.StringVar(&r.timeout, "delivery-timeout", r.timeout, "timeout of one delivery attempt (HUSKY_DELIVERY_TIMEOUT)")
+	fs.StringVar(&r.workers, "delivery-workers", r.workers, "concurrent webhook requests (HUSKY_DELIVERY_WORKERS)")
+	fs.StringVar(&r.disableAfter, "disable-after", r.disableAfter, "continuous failure after which an endpoint is disabled (HUSKY_DISABLE_AFTER)")
 	fs.StringVar(&r.logFormat, "log-format", r.logFormat, "json or text (HUSKY_LOG_FORMAT)")
 }
 
@@ -74,7 +85,7 @@ func (r rawConfig) config() (Config, error) {
 	if c.DB == "" {
 		errs = append(errs, errors.New("HUSKY_DB: must name a database file"))
 	}
-	sched, err := ParseSchedule(r.retry)
+	sched, err := sharing.ParseSchedule(r.retry)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("HUSKY_RETRY_SCHEDULE: %w", err))
 	}
@@ -99,22 +110,23 @@ func (r rawConfig) config() (Config, error) {
 	} else {
 		c.AllowPrivateEndpoints = b
 	}
+	if d, err := time.ParseDuration(r.timeout); err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("HUSKY_DELIVERY_TIMEOUT: %q is not a positive duration such as 15s", r.timeout))
+	} else {
+		c.DeliveryTimeout = d
+	}
+	if n, err := strconv.Atoi(r.workers); err != nil || n < 1 || n > 1024 {
+		errs = append(errs, fmt.Errorf("HUSKY_DELIVERY_WORKERS: %q is not a number from 1 to 1024", r.workers))
+	} else {
+		c.DeliveryWorkers = n
+	}
+	if d, err := time.ParseDuration(r.disableAfter); err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("HUSKY_DISABLE_AFTER: %q is not a positive duration such as 120h", r.disableAfter))
+	} else {
+		c.DisableAfter = d
+	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("HUSKY_LOG_FORMAT: %q is not json or text", c.LogFormat))
 	}
 	return c, errors.Join(errs...)
-}
-
-// ParseSchedule parses a comma-separated list of Go durations, each
-// positive, such as "5s,5m,30m".
-func ParseSchedule(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, p := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(p))
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%q is not a comma-separated list of positive durations such as 5s,5m,2h", s)
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/api"
 )
 
 const usage = `husky — Husky order fulfilment and partner data-sharing service
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "husky: %v\n", err)
 		return 2
 	}
-	var pe *problem.Error
+	var pe *api.Error
 	if errors.As(err, &pe) {
 		fmt.Fprintf(stderr, "husky: %s\n", pe.Detail)
 		return 1
@@ -177,6 +177,10 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Demo = *demo
+	if cfg.Demo {
+		// The demo recipients listen on loopback.
+		cfg.AllowPrivateEndpoints = true
+	}
 	a, err := NewApp(ctx, cfg, c.logger(cfg))
 	if err != nil {
 		return err

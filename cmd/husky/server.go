@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/problem"
+	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/api"
 )
 
 // idPattern matches the service's own ids. Only such ids are logged from a
@@ -30,27 +32,30 @@ func (a *App) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(a.requestID, a.accessLog, gin.CustomRecovery(func(c *gin.Context, _ any) {
-		problem.Abort(c, problem.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
+	r.Use(a.requestID, a.accessLog, a.httpMetrics.middleware, gin.CustomRecovery(func(c *gin.Context, _ any) {
+		api.Abort(c, api.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
 	}))
-	r.NoRoute(func(c *gin.Context) { problem.Abort(c, problem.New(http.StatusNotFound, "not_found", "no such route")) })
+	r.NoRoute(func(c *gin.Context) { api.Abort(c, api.New(http.StatusNotFound, "not_found", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
-		problem.Abort(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept %s", c.Request.Method))
+		api.Abort(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept %s", c.Request.Method))
 	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		if err := a.DB.Ping(c.Request.Context()); err != nil {
-			problem.Abort(c, problem.New(http.StatusServiceUnavailable, "not_ready", "the database is not reachable"))
+			api.Abort(c, api.New(http.StatusServiceUnavailable, "not_ready", "the database is not reachable"))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})))
 
 	auth := partners.Authenticator{Store: a.Partners}
 	reseller := r.Group("", auth.Require(partners.RoleReseller))
 	(&orders.API{Service: a.Orders, Caller: resellerCaller}).Register(reseller)
+	admin := r.Group("", auth.Require(partners.RoleAdmin))
+	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	return r
 }
 
@@ -59,6 +64,9 @@ func resellerCaller(c *gin.Context) (string, string) {
 	p := partners.PrincipalOf(c)
 	return p.PartnerID, p.Actor()
 }
+
+// actorOf names the authenticated caller for the audit trail.
+func actorOf(c *gin.Context) string { return partners.PrincipalOf(c).Actor() }
 
 // requestID gives every request a Request-Id, reusing a sane one the
 // client sent so that both sides can correlate logs.

@@ -1,7 +1,8 @@
-// Package problem is the API's error format: RFC 9457 problem details, the
-// domain error that carries an HTTP status, and the one function that turns
-// any error into a response.
-package problem
+// Package api holds the conventions every HTTP endpoint shares: RFC 9457
+// problem details (the domain error that carries an HTTP status, and the one
+// function that turns any error into a response), request body limits and
+// pagination.
+package api
 
 import (
 	"errors"

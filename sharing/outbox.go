@@ -1,0 +1,128 @@
+package sharing
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/sqlite"
+)
+
+// Outbox writes deliveries in the transaction of the order change that
+// causes them, so an acknowledged order always has its deliveries and a
+// failed transaction leaves neither. It implements orders.Hook.
+type Outbox struct {
+	Partners *partners.Store
+	Audit    Auditor
+	Now      func() time.Time
+
+	kick chan struct{}
+}
+
+// NewOutbox returns an outbox whose Kicks wake the dispatcher.
+func NewOutbox(ps *partners.Store, audit Auditor, now func() time.Time) *Outbox {
+	return &Outbox{Partners: ps, Audit: audit, Now: now, kick: make(chan struct{}, 1)}
+}
+
+// Kick wakes the dispatcher after a commit, so delivery starts at once
+// instead of at the next poll.
+func (o *Outbox) Kick() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Kicked is the channel Kick signals.
+func (o *Outbox) Kicked() <-chan struct{} { return o.kick }
+
+func (o *Outbox) now() time.Time { return o.Now().UTC().Truncate(time.Microsecond) }
+
+// OrderChanged enqueues order.created for every recipient when an order is
+// created, and order.cancelled for every recipient that was sent the order
+// when it is cancelled.
+func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+	switch ch.Kind {
+	case orders.ChangeCreated:
+		rs, err := o.Partners.Recipients(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			data, sent := Project(ch.Order, r.Fields)
+			if _, err := o.enqueue(ctx, tx, ch.Actor, r.ID, ch.Order.ID, EventOrderCreated, data, sent); err != nil {
+				return err
+			}
+		}
+	case orders.ChangeCancelled:
+		return o.NotifyRecipients(ctx, tx, ch.Actor, ch.Order.ID, EventOrderCancelled)
+	}
+	return nil
+}
+
+// NotifyRecipients enqueues an ids-only event (order.cancelled,
+// order.erased) to every recipient that was sent the order.
+func (o *Outbox) NotifyRecipients(ctx context.Context, tx *sqlx.Tx, actor, orderID, event string) error {
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, sqlRecipientsOfOrder, orderID, EventOrderCreated); err != nil {
+		return fmt.Errorf("find recipients of order: %w", err)
+	}
+	for _, pid := range ids {
+		if _, err := o.enqueue(ctx, tx, actor, pid, orderID, event, OrderRef{OrderID: orderID}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Enqueue writes one delivery inside tx and returns its id.
+func (o *Outbox) Enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, orderID, event string, data any) (string, error) {
+	return o.enqueue(ctx, tx, actor, partnerID, orderID, event, data, nil)
+}
+
+func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, orderID, event string, data any, sent []partners.Field) (string, error) {
+	now := o.now()
+	body, err := json.Marshal(Envelope{Type: event, Timestamp: now, Data: data})
+	if err != nil {
+		return "", fmt.Errorf("encode webhook: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	id := NewDeliveryID()
+	fields := partners.FieldsString(sent)
+	var oid any
+	if orderID != "" {
+		oid = orderID
+	}
+	if _, err := tx.ExecContext(ctx, sqlInsertDelivery, id, partnerID, oid, event, body, hash, fields,
+		sqlite.FormatTime(now), sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
+		return "", fmt.Errorf("insert delivery: %w", err)
+	}
+	details := map[string]string{"event": event, "payload_sha256": hash}
+	action := "delivery.queued"
+	if len(sent) > 0 {
+		// A disclosure of personal data: record what, to whom, and why.
+		action = "disclosure.queued"
+		details["fields"] = fields
+		details["legal_basis"] = LegalBasis
+	}
+	subjects := map[string]string{"order_id": orderID, "delivery_id": id, "partner_id": partnerID}
+	if err := record(ctx, o.Audit, tx, actor, action, subjects, details); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// NewDeliveryID returns a new time-ordered delivery id, used as webhook-id.
+func NewDeliveryID() string {
+	return "msg_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}

@@ -1,0 +1,248 @@
+package sharing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+const (
+	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
+	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
+		status, attempts, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
+	sqlRecipientsOfOrder = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
+	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
+	sqlClaim             = `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM deliveries WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ?
+			AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?)
+		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts`
+	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ?, updated_at = ?,
+		last_status = ?, last_error = '', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlRetry = `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
+		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
+		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlPartnerHealthy = `UPDATE partners SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
+	sqlPartnerFailing = `UPDATE partners SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, enabled`
+	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, attempts = 0, dead_at = NULL,
+		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`
+	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
+	sqlBacklog     = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries WHERE status = 'pending'`
+	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
+)
+
+// claimed is a delivery a worker holds the lease on.
+type claimed struct {
+	ID            string `db:"id"`
+	PartnerID     string `db:"partner_id"`
+	OrderID       string `db:"order_id"`
+	EventType     string `db:"event_type"`
+	Payload       []byte `db:"payload"`
+	Fields        string `db:"fields"`
+	PayloadSHA256 string `db:"payload_sha256"`
+	Attempts      int    `db:"attempts"`
+}
+
+type deliveryRow struct {
+	ID            string      `db:"id"`
+	PartnerID     string      `db:"partner_id"`
+	OrderID       *string     `db:"order_id"`
+	EventType     string      `db:"event_type"`
+	PayloadSHA256 string      `db:"payload_sha256"`
+	Fields        string      `db:"fields"`
+	Status        string      `db:"status"`
+	Attempts      int         `db:"attempts"`
+	NextAttemptAt sqlite.Time `db:"next_attempt_at"`
+	CreatedAt     sqlite.Time `db:"created_at"`
+	DeliveredAt   sqlite.Time `db:"delivered_at"`
+	DeadAt        sqlite.Time `db:"dead_at"`
+	LastStatus    *int        `db:"last_status"`
+	LastError     string      `db:"last_error"`
+}
+
+func timePtr(t sqlite.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
+
+func (r deliveryRow) delivery() Delivery {
+	d := Delivery{ID: r.ID, PartnerID: r.PartnerID, EventType: r.EventType, PayloadSHA256: r.PayloadSHA256,
+		Fields: r.Fields, Status: Status(r.Status), Attempts: r.Attempts, CreatedAt: r.CreatedAt.Time,
+		DeliveredAt: timePtr(r.DeliveredAt), DeadAt: timePtr(r.DeadAt), LastStatus: r.LastStatus, LastError: r.LastError}
+	if r.OrderID != nil {
+		d.OrderID = *r.OrderID
+	}
+	if d.Status == StatusPending {
+		d.NextAttemptAt = timePtr(r.NextAttemptAt)
+	}
+	return d
+}
+
+// Deliveries reads and changes the outbox for operators.
+type Deliveries struct {
+	DB    *sqlite.DB
+	Audit Auditor
+	Now   func() time.Time
+	// Kick wakes the dispatcher after a replay.
+	Kick func()
+}
+
+func (s *Deliveries) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// ListFilter selects deliveries, newest first.
+type ListFilter struct {
+	Status  Status
+	OrderID string
+	After   string
+	Limit   int
+}
+
+// List returns a page of deliveries and whether more follow.
+func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.OrderID != "" {
+		where = append(where, "order_id = ?")
+		args = append(args, f.OrderID)
+	}
+	if f.After != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.After)
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	var rows []deliveryRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, false, fmt.Errorf("list deliveries: %w", err)
+	}
+	more := len(rows) > f.Limit
+	if more {
+		rows = rows[:f.Limit]
+	}
+	out := make([]Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.delivery()
+	}
+	return out, more, nil
+}
+
+// Get returns one delivery or ErrDeliveryNotFound.
+func (s *Deliveries) Get(ctx context.Context, id string) (Delivery, error) {
+	var r deliveryRow
+	if err := s.DB.Reader.GetContext(ctx, &r, sqlGetDelivery, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return Delivery{}, ErrDeliveryNotFound
+		}
+		return Delivery{}, fmt.Errorf("get delivery: %w", err)
+	}
+	return r.delivery(), nil
+}
+
+// Attempt is one recorded delivery attempt.
+type Attempt struct {
+	Attempt    int       `json:"attempt" db:"attempt"`
+	StartedAt  time.Time `json:"started_at" db:"-"`
+	DurationMS float64   `json:"duration_ms" db:"duration_ms"`
+	HTTPStatus *int      `json:"http_status,omitempty" db:"http_status"`
+	Error      string    `json:"error,omitempty" db:"error"`
+}
+
+// Attempts returns the recorded attempts of a delivery, oldest first.
+func (s *Deliveries) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	var rows []struct {
+		Attempt
+		Started sqlite.Time `db:"started_at"`
+	}
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT attempt, started_at, duration_ms, http_status, error
+		FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`, id); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	out := make([]Attempt, len(rows))
+	for i, r := range rows {
+		out[i] = r.Attempt
+		out[i].StartedAt = r.Started.Time
+	}
+	return out, nil
+}
+
+// Replay sends a delivery again from the start of the schedule, keeping its
+// webhook-id so receivers deduplicate it. It fails with ErrDeliveryNotFound.
+func (s *Deliveries) Replay(ctx context.Context, actor, id string) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return s.replayTx(ctx, tx, actor, id) })
+	if err == nil && s.Kick != nil {
+		s.Kick()
+	}
+	return err
+}
+
+func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string) error {
+	now := sqlite.FormatTime(s.now())
+	res, err := tx.ExecContext(ctx, sqlReplay, now, now, id)
+	if err != nil {
+		return fmt.Errorf("replay delivery: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrDeliveryNotFound
+	}
+	return record(ctx, s.Audit, tx, actor, "delivery.replayed", map[string]string{"delivery_id": id}, nil)
+}
+
+// ReplayDeadSince replays every dead delivery that died at or after since,
+// with no cap, and returns their ids.
+func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since time.Time) ([]string, error) {
+	var ids []string
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, sqlite.FormatTime(since)); err != nil {
+			return fmt.Errorf("find dead deliveries: %w", err)
+		}
+		for _, id := range ids {
+			if err := s.replayTx(ctx, tx, actor, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(ids) > 0 && s.Kick != nil {
+		s.Kick()
+	}
+	return ids, err
+}
+
+// Backlog returns how many deliveries are pending and when the oldest of
+// them was due.
+func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
+	var r struct {
+		N      int    `db:"n"`
+		Oldest string `db:"oldest"`
+	}
+	if err := s.DB.Reader.GetContext(ctx, &r, sqlBacklog); err != nil {
+		return 0, time.Time{}, fmt.Errorf("backlog: %w", err)
+	}
+	if r.Oldest == "" {
+		return r.N, time.Time{}, nil
+	}
+	t, err := sqlite.ParseTime(r.Oldest)
+	return r.N, t, err
+}
