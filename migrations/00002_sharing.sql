@@ -14,7 +14,10 @@ CREATE TABLE deliveries (
     -- Personal fields this payload discloses (names only).
     fields           TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+    -- attempts counts every attempt ever made; step counts those since the
+    -- schedule last (re)started, and a replay resets it.
     attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    step             INTEGER NOT NULL DEFAULT 0 CHECK (step >= 0),
     next_attempt_at  TEXT NOT NULL,
     lease_owner      TEXT,
     lease_until      TEXT,

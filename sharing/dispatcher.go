@@ -322,7 +322,7 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 		}
 		return "released", nil
 	}
-	n := c.Attempts + 1
+	n, step := c.Attempts+1, c.Step+1
 	var status any
 	if r.status != 0 {
 		status = r.status
@@ -334,7 +334,7 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 	subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
 	switch {
 	case r.status >= 200 && r.status < 300:
-		if _, err := tx.ExecContext(ctx, sqlDelivered, n, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, c.ID, d.owner); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlDelivered, n, step, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, c.ID, d.owner); err != nil {
 			return "", fmt.Errorf("mark delivered: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, c.PartnerID); err != nil {
@@ -361,7 +361,7 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 		if err := d.disable(ctx, tx, c.PartnerID, "gone"); err != nil {
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, sqlRetry, c.Attempts, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, "410 Gone: endpoint disabled", c.ID, d.owner); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRetry, n, c.Step, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, "410 Gone: endpoint disabled", c.ID, d.owner); err != nil {
 			return "", fmt.Errorf("requeue delivery: %w", err)
 		}
 		return "gone", nil
@@ -373,20 +373,20 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 	if err := d.markFailing(ctx, tx, c.PartnerID, now); err != nil {
 		return "", err
 	}
-	delay, ok := d.Schedule.Next(n, d.Rand)
+	delay, ok := d.Schedule.Next(step, d.Rand)
 	if ok && (r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable) {
 		if ra, has := RetryAfter(r.retryAfter, now, d.RetryAfterCap); has {
 			delay = ra
 		}
 	}
 	if !ok {
-		if _, err := tx.ExecContext(ctx, sqlDead, n, sqlite.FormatTime(now), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlDead, n, step, sqlite.FormatTime(now), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
 			return "", fmt.Errorf("mark dead: %w", err)
 		}
 		return "dead", record(ctx, d.Audit, tx, "system:dispatcher", "delivery.dead", subjects,
 			map[string]string{"event": c.EventType, "attempts": fmt.Sprint(n)})
 	}
-	if _, err := tx.ExecContext(ctx, sqlRetry, n, sqlite.FormatTime(now.Add(delay)), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlRetry, n, step, sqlite.FormatTime(now.Add(delay)), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
 		return "", fmt.Errorf("schedule retry: %w", err)
 	}
 	return "retry", nil

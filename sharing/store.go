@@ -21,19 +21,19 @@ const (
 	sqlClaim             = `UPDATE deliveries SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT id FROM deliveries WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ?
 			AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?)
-		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts`
+		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ?, updated_at = ?,
+	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = ?, step = ?, delivered_at = ?, updated_at = ?,
 		last_status = ?, last_error = '', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	sqlRetry = `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
+	sqlRetry = `UPDATE deliveries SET attempts = ?, step = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
+	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, step = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlPartnerHealthy = `UPDATE partners SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
 	sqlPartnerFailing = `UPDATE partners SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, enabled`
-	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, attempts = 0, dead_at = NULL,
+	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
 		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`
 	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
 	sqlBacklog     = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries WHERE status = 'pending'`
@@ -50,6 +50,7 @@ type claimed struct {
 	Fields        string `db:"fields"`
 	PayloadSHA256 string `db:"payload_sha256"`
 	Attempts      int    `db:"attempts"`
+	Step          int    `db:"step"`
 }
 
 type deliveryRow struct {

@@ -32,6 +32,8 @@ Usage:
   husky keys create --role reseller --partner ID | --role finance | --role admin
   husky keys list
   husky keys revoke ID
+  husky deliveries list [--status pending|delivered|dead] [--order ID]
+  husky deliveries replay ID | --since TIME
 
 Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
 Run "husky COMMAND -h" for a command's flags.
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.partners(ctx, args[1:])
 	case "keys":
 		err = cmd.keys(ctx, args[1:])
+	case "deliveries":
+		err = cmd.deliveries(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2
