@@ -17,7 +17,9 @@ test:
 	$(GO) test -count=1 -timeout 20m ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench 'SubmitOrder' -benchtime 5s ./cmd/husky
+	$(GO) test -run '^$$' -bench 'CommitToArrival' -benchtime 3000x ./cmd/husky
+	$(GO) test -run '^$$' -bench 'Dispatch|PlainClientFloor' -benchtime 20000x ./sharing
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-30s} ./orders

@@ -92,7 +92,9 @@ type harness struct {
 	deliv    *Deliveries
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
+
+func newHarnessTB(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{db: sqlitetest.Open(t), clock: &clock{}}
 	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true}
@@ -104,6 +106,15 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) recipient(t *testing.T, url, fields string) (partners.Partner, string) {
+	t.Helper()
+	return h.recipientFields(t, url, fields)
+}
+
+func (h *harness) recipientTB(t testing.TB, url string) (partners.Partner, string) {
+	return h.recipientFields(t, url, "")
+}
+
+func (h *harness) recipientFields(t testing.TB, url, fields string) (partners.Partner, string) {
 	t.Helper()
 	p, secret, err := h.partners.Add(context.Background(), "test", partners.NewPartner{Kind: partners.KindLogistics, Name: "R", EndpointURL: url, Fields: fields})
 	if err != nil {
@@ -134,6 +145,11 @@ func run(t *testing.T, d *Dispatcher) (stop func()) {
 }
 
 func (h *harness) order(t *testing.T, ref string) *orders.Order {
+	t.Helper()
+	return h.orderTB(t, ref)
+}
+
+func (h *harness) orderTB(t testing.TB, ref string) *orders.Order {
 	t.Helper()
 	body := `{"reference":"` + ref + `","customer":{"name":"Jane Doe","email":"jane@example.dk","phone":"+4533123456"},
 		"ship_to":{"organization":"Example A/S","line1":"Banemarksvej 50","city":"Brøndby","postal_code":"2605","country":"DK"},

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/milestone/husky/partners"
 )
 
 // BenchmarkSubmitOrder measures POST /v1/orders through the real router,
@@ -37,4 +45,69 @@ func BenchmarkSubmitOrder(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}
+
+// BenchmarkCommitToArrival submits orders at 500 per second through the
+// API to an App with two recipients and reports how long each webhook took
+// from the order's commit to its arrival (median and 99th percentile).
+func BenchmarkCommitToArrival(b *testing.B) {
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		total atomic.Int64
+	)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Timestamp time.Time `json:"timestamp"`
+		}
+		json.NewDecoder(r.Body).Decode(&env)
+		d := time.Since(env.Timestamp)
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+		total.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer recv.Close()
+	e := newTestEnv(b)
+	for _, k := range []partners.Kind{partners.KindLogistics, partners.KindManufacturer} {
+		if _, _, err := e.app.Partners.Add(context.Background(), "bench", partners.NewPartner{Kind: k, Name: string(k), EndpointURL: recv.URL}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.app.Dispatcher.Run(ctx)
+	defer cancel()
+	body := sampleOrder(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	tick := time.NewTicker(2 * time.Millisecond) // 500 per second
+	defer tick.Stop()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i := range b.N {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/orders", strings.NewReader(strings.Replace(body, "PO-2026-0042", fmt.Sprintf("PO-L-%d", i), 1)))
+			req.Header.Set("Authorization", "Bearer "+e.keyA)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			res.Body.Close()
+		}()
+	}
+	wg.Wait()
+	for total.Load() < int64(2*b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 }
