@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
@@ -26,6 +27,7 @@ type App struct {
 	Logger     *slog.Logger
 	DB         *sqlite.DB
 	Registry   *prometheus.Registry
+	Audit      *audit.Log
 	Partners   *partners.Store
 	Orders     *orders.Service
 	Outbox     *sharing.Outbox
@@ -47,17 +49,23 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
+	key, err := audit.LoadKey(cfg.AuditKey)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Now: time.Now, Registry: prometheus.NewRegistry()}
+	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 
-	a.Partners = &partners.Store{DB: db, Now: a.Now, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
-	a.Outbox = sharing.NewOutbox(a.Partners, nil, a.Now)
-	a.Orders = &orders.Service{DB: db, Now: a.Now, Hooks: []orders.Hook{a.Outbox},
+	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
+	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
+	a.Orders = &orders.Service{DB: db, Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: func(orders.Change) { a.Outbox.Kick() }}
-	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Kick: a.Outbox.Kick}
+	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
-		DB: db, Partners: a.Partners,
+		DB: db, Partners: a.Partners, Audit: a.Audit,
 		Client:           sharing.NewClient(cfg.AllowPrivateEndpoints, cfg.DeliveryWorkers),
 		Schedule:         cfg.RetrySchedule,
 		Wake:             a.Outbox.Kicked(),
@@ -122,9 +130,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var workers sync.WaitGroup
-	workers.Add(2)
+	workers.Add(3)
 	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
 	go func() { defer workers.Done(); a.housekeeping(workCtx) }()
+	go func() { defer workers.Done(); a.checkpoints(workCtx) }()
 
 	var serveErr error
 	select {
@@ -139,6 +148,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	stopWork()
 	workers.Wait()
+	// A last checkpoint covers everything this run appended.
+	if _, err := a.Audit.Checkpoint(context.Background()); err != nil {
+		serveErr = errors.Join(serveErr, fmt.Errorf("final audit checkpoint: %w", err))
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
@@ -154,6 +167,24 @@ func (a *App) housekeeping(ctx context.Context) {
 			a.Logger.Error("purge idempotency keys", "error", err.Error())
 		} else if n > 0 {
 			a.Logger.Info("purged expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkpoints signs an audit checkpoint at start and every hour.
+func (a *App) checkpoints(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if cp, err := a.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Error("audit checkpoint", "error", err.Error())
+		} else if err == nil {
+			a.Logger.Info("audit checkpoint", "tree_size", cp.TreeSize, "root_hash", cp.RootHash)
 		}
 		select {
 		case <-ctx.Done():

@@ -168,3 +168,5 @@ func (e *testEnv) submit(t *testing.T, key string, body string) map[string]any {
 	}
 	return r.json(t)
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

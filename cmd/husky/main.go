@@ -34,6 +34,8 @@ Usage:
   husky keys revoke ID
   husky deliveries list [--status pending|delivered|dead] [--order ID]
   husky deliveries replay ID | --since TIME
+  husky audit checkpoint              sign and print the latest checkpoint, to keep outside the service
+  husky audit verify [--checkpoint FILE]
 
 Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
 Run "husky COMMAND -h" for a command's flags.
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.keys(ctx, args[1:])
 	case "deliveries":
 		err = cmd.deliveries(ctx, args[1:])
+	case "audit":
+		err = cmd.audit(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errAuditFailed):
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "husky: %v\n", err)
 		return 2

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
@@ -56,6 +57,7 @@ func (a *App) Handler() http.Handler {
 	(&orders.API{Service: a.Orders, Caller: resellerCaller}).Register(reseller)
 	admin := r.Group("", auth.Require(partners.RoleAdmin))
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
+	(&audit.API{Log: a.Audit}).Register(admin)
 	return r
 }
 

@@ -1,0 +1,127 @@
+// Package audit is the append-only, tamper-evident trail of every
+// disclosure, order event, purge and administrative action (GDPR Art. 5(2),
+// 30). Entries form a Merkle tree with RFC 6962 hashing (Certificate
+// Transparency, the Go checksum database), built with sumdb/tlog; signed
+// checkpoints of the tree let anyone holding one prove later that the log
+// was only ever appended to. Entries hold ids, field names, hashes, times
+// and actors, never personal values, so the trail can be kept forever.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/sqlite"
+)
+
+// Entry is one audit record.
+type Entry struct {
+	Seq      int64             `json:"seq"`
+	Time     time.Time         `json:"time"`
+	Actor    string            `json:"actor"`
+	Action   string            `json:"action"`
+	Subjects map[string]string `json:"subjects"`
+	Details  map[string]string `json:"details"`
+}
+
+// subjectKeys are the ids an entry may name; each has its own column.
+var subjectKeys = []string{"order_id", "delivery_id", "partner_id", "purge_run_id", "key_id"}
+
+// detailKeys are the only detail names an entry may carry. A fixed list
+// keeps free text, and with it personal data, out of the trail.
+var detailKeys = map[string]bool{
+	"event": true, "fields": true, "legal_basis": true, "payload_sha256": true, "outcome": true,
+	"status": true, "from": true, "to": true, "reason": true, "reason_sha256": true, "kind": true, "role": true,
+	"grace": true, "items": true, "attempt": true, "attempts": true, "http_status": true, "count": true,
+	"digest": true, "as_of": true, "fiscal_year": true, "route": true, "source": true, "line": true,
+	"orders": true, "recipients": true, "callback_id": true, "carrier": true,
+}
+
+// maxDetail bounds a detail value: ids, field lists and hashes are short.
+const maxDetail = 200
+
+// Log appends to and reads the trail. Key signs checkpoints (see LoadKey).
+type Log struct {
+	DB  *sqlite.DB
+	Now func() time.Time
+	Key Key
+}
+
+func (l *Log) now() time.Time {
+	if l.Now != nil {
+		return l.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Record appends an entry inside the caller's transaction, so the entry
+// commits or rolls back with the change it records. It refuses subject and
+// detail names outside the fixed lists, and over-long values.
+func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+	e := Entry{Time: l.now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
+	for k, v := range subjects {
+		if v == "" {
+			continue
+		}
+		if !contains(subjectKeys, k) {
+			return fmt.Errorf("audit %s: unknown subject %q", action, k)
+		}
+		e.Subjects[k] = v
+	}
+	for k, v := range details {
+		if !detailKeys[k] {
+			return fmt.Errorf("audit %s: detail %q is not on the audit allow-list", action, k)
+		}
+		if utf8.RuneCountInString(v) > maxDetail {
+			return fmt.Errorf("audit %s: detail %q is longer than %d characters", action, k, maxDetail)
+		}
+		e.Details[k] = v
+	}
+	if actor == "" || action == "" {
+		return fmt.Errorf("audit: actor and action are required")
+	}
+	return appendEntry(ctx, tx, &e)
+}
+
+// leaf is the canonical form hashed into the tree. encoding/json writes
+// struct fields in order and map keys sorted, so the bytes are stable.
+type leaf struct {
+	Seq      int64             `json:"seq"`
+	Time     string            `json:"time"`
+	Actor    string            `json:"actor"`
+	Action   string            `json:"action"`
+	Subjects map[string]string `json:"subjects"`
+	Details  map[string]string `json:"details"`
+}
+
+// LeafData returns the bytes whose RFC 6962 record hash is the entry's leaf.
+func (e Entry) LeafData() []byte {
+	b, _ := json.Marshal(leaf{Seq: e.Seq, Time: sqlite.FormatTime(e.Time), Actor: e.Actor, Action: e.Action,
+		Subjects: e.Subjects, Details: e.Details})
+	return b
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNoCheckpoint is returned when no checkpoint has been signed yet.
+var ErrNoCheckpoint = api.New(http.StatusNotFound, "no_checkpoint", "no audit checkpoint has been signed yet")
+
+// Origin is the first line of every checkpoint: it names this log.
+const Origin = "husky.milestone.dev/audit"
+
+func trimNL(s string) string { return strings.TrimRight(s, "\n") }

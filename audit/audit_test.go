@@ -1,0 +1,257 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/sqlite/sqlitetest"
+)
+
+func newLog(t testing.TB) *Log {
+	t.Helper()
+	db := sqlitetest.Open(t)
+	key, err := LoadKey(filepath.Join(t.TempDir(), "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Log{DB: db, Key: key}
+}
+
+func appendN(t testing.TB, l *Log, n int) {
+	t.Helper()
+	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		for i := range n {
+			if err := l.Record(context.Background(), tx, "system:test", "order.created",
+				map[string]string{"order_id": fmt.Sprintf("ord_%d", i%7)},
+				map[string]string{"status": "received", "fields": "phone,email"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tamper runs SQL as someone with write access to the file would: first
+// dropping the append-only triggers.
+func tamper(t *testing.T, db *sqlite.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range append([]string{
+		`DROP TRIGGER IF EXISTS audit_entries_no_update`, `DROP TRIGGER IF EXISTS audit_entries_no_delete`,
+		`DROP TRIGGER IF EXISTS audit_hashes_no_update`, `DROP TRIGGER IF EXISTS audit_hashes_no_delete`,
+	}, stmts...) {
+		if _, err := db.Writer.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func verify(t *testing.T, l *Log, outside []byte) Report {
+	t.Helper()
+	rep, err := l.Verify(context.Background(), outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestVerifyPassesUntouchedLog(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	for range 3 {
+		appendN(t, l, 13)
+		if _, err := l.Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside, _ := l.Latest(context.Background())
+	appendN(t, l, 5)
+	rep := verify(t, l, []byte(outside.Note))
+	if !rep.OK || rep.Entries != 44 || rep.Checkpoints != 3 || !rep.OutsideVerified {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestAppendOnlyTriggersRefuseChanges(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	appendN(t, l, 2)
+	for _, s := range []string{`UPDATE audit_entries SET actor = 'x'`, `DELETE FROM audit_entries`, `DELETE FROM audit_hashes`} {
+		if _, err := l.DB.Writer.Exec(s); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestVerifyCatchesTampering(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		stmts     []string
+		wantFirst int64
+	}{
+		{"catches_changed_detail", []string{`UPDATE audit_entries SET details = '{"fields":"phone","status":"received"}' WHERE seq = 9`}, 9},
+		{"catches_changed_actor", []string{`UPDATE audit_entries SET actor = 'key:someone_else' WHERE seq = 3`}, 3},
+		{"catches_deleted_entry", []string{`DELETE FROM audit_entries WHERE seq = 12`}, 12},
+		{"catches_deleted_tail", []string{`DELETE FROM audit_entries WHERE seq >= 18`}, 18},
+		{"catches_swapped_entries", []string{
+			`UPDATE audit_entries SET seq = 100000 WHERE seq = 5`, `UPDATE audit_entries SET seq = 5 WHERE seq = 6`,
+			`UPDATE audit_entries SET seq = 6 WHERE seq = 100000`}, 5},
+		{"catches_inserted_entry", []string{
+			`UPDATE audit_entries SET seq = seq + 1000 WHERE seq >= 7`, `UPDATE audit_entries SET seq = seq - 999 WHERE seq >= 1000`,
+			`INSERT INTO audit_entries (seq, time, actor, action, details) VALUES (7, '2026-01-01T00:00:00.000000Z', 'system:test', 'order.created', '{}')`}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLog(t)
+			appendN(t, l, 20)
+			if _, err := l.Checkpoint(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tamper(t, l.DB, tt.stmts...)
+			rep := verify(t, l, nil)
+			if rep.OK {
+				t.Fatal("verify passed a tampered log")
+			}
+			if rep.FirstBadEntry == nil || *rep.FirstBadEntry != tt.wantFirst {
+				t.Errorf("first bad entry %v, want %d (%v)", rep.FirstBadEntry, tt.wantFirst, rep.Problems)
+			}
+		})
+	}
+}
+
+func TestVerifyCatchesRewriteOfEntriesAndHashes(t *testing.T) {
+	t.Parallel()
+	// An attacker who rewrites an entry and recomputes every stored hash is
+	// still caught by the signed checkpoint.
+	l := newLog(t)
+	appendN(t, l, 20)
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, l.DB, `UPDATE audit_entries SET action = 'order.viewed' WHERE seq = 4`, `DELETE FROM audit_hashes`)
+	// Recompute the stored hashes from the tampered entries.
+	rep := verify(t, l, nil)
+	_ = rep
+	var rows []entryRow
+	if err := l.DB.Reader.Select(&rows, `SELECT `+entryColumns+` FROM audit_entries ORDER BY seq`); err != nil {
+		t.Fatal(err)
+	}
+	mem := memHashes{}
+	for i, r := range rows {
+		e, _ := r.entry()
+		hs, _ := tlog.StoredHashes(int64(i), e.LeafData(), &mem)
+		mem = append(mem, hs...)
+	}
+	for i, h := range mem {
+		if _, err := l.DB.Writer.Exec(`INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`, i, h[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep = verify(t, l, nil)
+	if rep.OK {
+		t.Fatal("verify passed a consistently rewritten log")
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "signed checkpoint of size 20") {
+		t.Errorf("problems %v", rep.Problems)
+	}
+}
+
+func TestVerifyCatchesForgedCheckpointAndTruncation(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	appendN(t, l, 10)
+	cp, err := l.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(cp.Note, "\n10\n", "\n9\n", 1)
+	if rep := verify(t, l, []byte(forged)); rep.OK || rep.OutsideVerified {
+		t.Error("a forged outside checkpoint verified")
+	}
+	other := newLog(t)
+	appendN(t, other, 12)
+	foreign, _ := other.Checkpoint(context.Background())
+	if rep := verify(t, l, []byte(foreign.Note)); rep.OK {
+		t.Error("a checkpoint signed by another key verified")
+	}
+	tamper(t, l.DB, `DELETE FROM audit_entries WHERE seq >= 8`, `DELETE FROM audit_hashes`, `DELETE FROM audit_checkpoints`)
+	if rep := verify(t, l, []byte(cp.Note)); rep.OK {
+		t.Error("a truncated log verified against the outside checkpoint")
+	}
+}
+
+func TestInclusionProofsCheckAgainstCheckpoint(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	appendN(t, l, 50)
+	ctx := context.Background()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := ParseCheckpoint([]byte(cp.Note), l.Key.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.ByOrder(ctx, "ord_3", 100)
+	if err != nil || len(es) != 7 {
+		t.Fatalf("entries: %d %v", len(es), err)
+	}
+	proven, err := l.Prove(ctx, cp, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range proven {
+		proof := make(tlog.RecordProof, len(p.Proof))
+		for i, s := range p.Proof {
+			proof[i], _ = tlog.ParseHash(s)
+		}
+		if err := tlog.CheckRecord(proof, tree.N, tree.Hash, p.Seq, tlog.RecordHash([]byte(p.Leaf))); err != nil {
+			t.Errorf("entry %d: %v", p.Seq, err)
+		}
+		if !strings.Contains(p.Leaf, `"order_id":"ord_3"`) {
+			t.Errorf("leaf does not carry the entry: %s", p.Leaf)
+		}
+	}
+}
+
+func TestRecordRefusesFreeTextDetails(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		return l.Record(context.Background(), tx, "x", "order.created", nil, map[string]string{"customer_name": "Jane Doe"})
+	})
+	if err == nil {
+		t.Error("a detail outside the allow-list was recorded")
+	}
+	err = l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		return l.Record(context.Background(), tx, "x", "order.created", map[string]string{"email": "jane@example.dk"}, nil)
+	})
+	if err == nil {
+		t.Error("an unknown subject was recorded")
+	}
+}
+
+func TestKeyIsCreatedOnceAndReused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "k")
+	a, err := LoadKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadKey(path)
+	if err != nil || a.Public != b.Public {
+		t.Fatalf("key changed between loads: %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+const (
+	sqlSize        = `SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`
+	sqlInsertEntry = `INSERT INTO audit_entries (seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertHash = `INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`
+	entryColumns  = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, details`
+)
+
+type entryRow struct {
+	Seq        int64          `db:"seq"`
+	Time       string         `db:"time"`
+	Actor      string         `db:"actor"`
+	Action     string         `db:"action"`
+	OrderID    sql.NullString `db:"order_id"`
+	DeliveryID sql.NullString `db:"delivery_id"`
+	PartnerID  sql.NullString `db:"partner_id"`
+	PurgeRunID sql.NullString `db:"purge_run_id"`
+	KeyID      sql.NullString `db:"key_id"`
+	Details    string         `db:"details"`
+}
+
+func (r entryRow) entry() (Entry, error) {
+	t, err := sqlite.ParseTime(r.Time)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Seq: r.Seq, Time: t, Actor: r.Actor, Action: r.Action, Subjects: map[string]string{}, Details: map[string]string{}}
+	for k, v := range map[string]sql.NullString{"order_id": r.OrderID, "delivery_id": r.DeliveryID,
+		"partner_id": r.PartnerID, "purge_run_id": r.PurgeRunID, "key_id": r.KeyID} {
+		if v.Valid {
+			e.Subjects[k] = v.String
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Details), &e.Details); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: details are not a JSON object of strings", r.Seq)
+	}
+	return e, nil
+}
+
+func nullable(m map[string]string, k string) any {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return nil
+}
+
+// hashReader reads stored hashes through q (the appending transaction, or
+// the read pool).
+type hashReader struct {
+	ctx context.Context
+	q   sqlx.QueryerContext
+}
+
+func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(`SELECT idx, hash FROM audit_hashes WHERE idx IN (?)`, indexes)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.QueryxContext(r.ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read audit hashes: %w", err)
+	}
+	defer rows.Close()
+	got := make(map[int64]tlog.Hash, len(indexes))
+	for rows.Next() {
+		var (
+			idx int64
+			b   []byte
+		)
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, err
+		}
+		var h tlog.Hash
+		copy(h[:], b)
+		got[idx] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		h, ok := got[idx]
+		if !ok {
+			return nil, fmt.Errorf("audit hash %d is missing", idx)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// appendEntry gives e the next sequence number and writes it with its
+// tree hashes. The single writer serialises appends.
+func appendEntry(ctx context.Context, tx *sqlx.Tx, e *Entry) error {
+	if err := tx.GetContext(ctx, &e.Seq, sqlSize); err != nil {
+		return fmt.Errorf("audit size: %w", err)
+	}
+	hashes, err := tlog.StoredHashes(e.Seq, e.LeafData(), hashReader{ctx, tx})
+	if err != nil {
+		return fmt.Errorf("audit hashes: %w", err)
+	}
+	details, _ := json.Marshal(e.Details)
+	if _, err := tx.ExecContext(ctx, sqlInsertEntry, e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action,
+		nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
+		nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), string(details)); err != nil {
+		return fmt.Errorf("insert audit entry: %w", err)
+	}
+	base := tlog.StoredHashIndex(0, e.Seq)
+	for i, h := range hashes {
+		if _, err := tx.ExecContext(ctx, sqlInsertHash, base+int64(i), h[:]); err != nil {
+			return fmt.Errorf("insert audit hash: %w", err)
+		}
+	}
+	return nil
+}
+
+// Size returns the number of entries.
+func (l *Log) Size(ctx context.Context) (int64, error) {
+	var n int64
+	if err := l.DB.Reader.GetContext(ctx, &n, sqlSize); err != nil {
+		return 0, fmt.Errorf("audit size: %w", err)
+	}
+	return n, nil
+}
+
+// ByOrder returns the entries naming an order, oldest first.
+func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, error) {
+	var rows []entryRow
+	if err := l.DB.Reader.SelectContext(ctx, &rows, `SELECT `+entryColumns+` FROM audit_entries WHERE order_id = ? ORDER BY seq LIMIT ?`,
+		orderID, limit); err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	out := make([]Entry, len(rows))
+	for i, r := range rows {
+		e, err := r.entry()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
