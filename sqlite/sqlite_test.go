@@ -1,0 +1,64 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite/sqlitetest"
+)
+
+func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.Open(t)
+	ctx := context.Background()
+	insert := func(tx *sqlx.Tx, id string) error {
+		_, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, 'reseller', 'x', '2026-01-01T00:00:00.000000Z')`, id)
+		return err
+	}
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error { return insert(tx, "committed") }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error { insert(tx, "rolled_back"); return boom }); !errors.Is(err, boom) {
+		t.Errorf("err = %v", err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("panic swallowed")
+			}
+		}()
+		db.Tx(ctx, func(tx *sqlx.Tx) error { insert(tx, "panicked"); panic("boom") })
+	}()
+	var ids []string
+	if err := db.Reader.Select(&ids, `SELECT id FROM partners ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != "committed" {
+		t.Errorf("rows %v, want only the committed one", ids)
+	}
+	// The writer is usable after a panic: its transaction was rolled back.
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error { return insert(tx, "after") }); err != nil {
+		t.Errorf("writer stuck after panic: %v", err)
+	}
+}
+
+func TestConnectionSettings(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.Open(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "secure_delete": "1", "synchronous": "2"} {
+		var got string
+		if err := db.Writer.Get(&got, "PRAGMA "+pragma); err != nil || got != want {
+			t.Errorf("writer %s = %q (%v), want %q", pragma, got, err, want)
+		}
+	}
+	if _, err := db.Reader.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES ('x', 'reseller', 'x', 'x')`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+	if err := db.Ping(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
