@@ -26,6 +26,34 @@ func (a *API) Register(r gin.IRoutes) {
 	r.GET("/v1/orders", a.list)
 	r.GET("/v1/orders/:id", a.get)
 	r.POST("/v1/orders/:id/cancel", a.cancel)
+	r.GET("/v1/orders/:id/events", a.events)
+}
+
+func (a *API) events(c *gin.Context) {
+	resellerID, _ := a.Caller(c)
+	evs, err := a.Service.Events(c.Request.Context(), resellerID, c.Param("id"))
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": evs})
+}
+
+// AdminAPI serves operators' order endpoints.
+type AdminAPI struct{ Service *Service }
+
+// Register mounts the admin routes on r, which must authenticate admins.
+func (a *AdminAPI) Register(r gin.IRoutes) {
+	r.GET("/v1/conflicts", a.conflicts)
+}
+
+func (a *AdminAPI) conflicts(c *gin.Context) {
+	evs, err := a.Service.Conflicts(c.Request.Context(), 1000)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": evs})
 }
 
 func (a *API) catalog(c *gin.Context) {

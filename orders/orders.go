@@ -92,6 +92,10 @@ type Order struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+	// Recipients holds each recipient's latest answer; Shipments the
+	// tracking they reported.
+	Recipients []Answer   `json:"recipients"`
+	Shipments  []Shipment `json:"shipments"`
 }
 
 // CatalogItem is an orderable SKU.
@@ -107,12 +111,16 @@ type ChangeKind string
 const (
 	ChangeCreated   ChangeKind = "created"
 	ChangeCancelled ChangeKind = "cancelled"
+	// ChangeStatus is any other transition (shared, accepted, shipped,
+	// delivered, rejected).
+	ChangeStatus ChangeKind = "status"
 )
 
 // Change is one change to an order, seen by hooks inside its transaction.
 type Change struct {
 	Kind  ChangeKind
 	Order *Order
+	From  Status
 	Actor string
 }
 

@@ -25,6 +25,10 @@ type Service struct {
 	// AfterCommit runs after a change has committed (it wakes the
 	// dispatcher so that delivery starts at once).
 	AfterCommit func(Change)
+	// SharedWith reports, inside a transaction, whether the partner was
+	// sent the order; the sharing package knows. Callbacks about orders a
+	// partner never received are refused.
+	SharedWith func(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error)
 
 	catOnce sync.Once
 	catErr  error
@@ -164,6 +168,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 			return err
 		}
 		out = Created{Order: o}
+		o.Recipients, o.Shipments = []Answer{}, []Shipment{}
+		if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.created", Source: req.Actor,
+			To: o.Status, Outcome: string(Applied)}); err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, Change{Kind: ChangeCreated, Order: o, Actor: req.Actor})
 	})
 	if err != nil {
@@ -230,7 +239,12 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 			return ErrNotCancellable
 		}
 		from := o.Status
-		if err := setStatus(ctx, tx, o, StatusCancelled, s.now()); err != nil {
+		now := s.now()
+		if err := setStatus(ctx, tx, o, StatusCancelled, now); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.cancelled", Source: actor,
+			From: from, To: o.Status, Outcome: string(Applied)}); err != nil {
 			return err
 		}
 		if err := s.record(ctx, tx, actor, "order.cancelled", map[string]string{"order_id": o.ID},
@@ -238,7 +252,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 			return err
 		}
 		changed = true
-		return s.emit(ctx, tx, Change{Kind: ChangeCancelled, Order: o, Actor: actor})
+		return s.emit(ctx, tx, Change{Kind: ChangeCancelled, Order: o, From: from, Actor: actor})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel order: %w", err)

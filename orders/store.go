@@ -61,6 +61,7 @@ func (r orderRow) order() *Order {
 		ShipTo: Address{Organization: r.ShipOrganization, Line1: r.ShipLine1, Line2: r.ShipLine2, City: r.ShipCity,
 			PostalCode: r.ShipPostalCode, Region: r.ShipRegion, Country: r.ShipCountry},
 		Notes: r.Notes, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Items: []Item{},
+		Recipients: []Answer{}, Shipments: []Shipment{},
 	}
 	if !r.ClosedAt.IsZero() {
 		t := r.ClosedAt.Time
@@ -103,6 +104,9 @@ func getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, er
 	}
 	o := r.order()
 	if err := loadItems(ctx, q, []*Order{o}); err != nil {
+		return nil, err
+	}
+	if err := loadAnswers(ctx, q, []*Order{o}); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -168,7 +172,10 @@ func listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Or
 	for i, r := range rows {
 		out[i] = r.order()
 	}
-	return out, loadItems(ctx, q, out)
+	if err := loadItems(ctx, q, out); err != nil {
+		return nil, err
+	}
+	return out, loadAnswers(ctx, q, out)
 }
 
 // catalog reads the orderable SKUs.

@@ -136,8 +136,13 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 
 // Get returns the partner with id, or ErrPartnerNotFound.
 func (s *Store) Get(ctx context.Context, id string) (Partner, error) {
+	return s.GetTx(ctx, s.DB.Reader, id)
+}
+
+// GetTx is Get through q, such as the caller's transaction.
+func (s *Store) GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (Partner, error) {
 	var r partnerRow
-	if err := s.DB.Reader.GetContext(ctx, &r, sqlSelectPartner+` WHERE id = ?`, id); err != nil {
+	if err := sqlx.GetContext(ctx, q, &r, sqlSelectPartner+` WHERE id = ?`, id); err != nil {
 		if sqlite.IsNoRows(err) {
 			return Partner{}, ErrPartnerNotFound
 		}
@@ -217,6 +222,43 @@ func (s *Store) SetEndpoint(ctx context.Context, actor, id, endpoint string) err
 		}
 		return s.record(ctx, tx, actor, "partner.endpoint_changed", map[string]string{"partner_id": id}, nil)
 	})
+}
+
+// RegisterEndpoint points a partner's webhooks at endpoint (an empty
+// endpoint stops them). When the partner has no signing secret yet, one is
+// created and returned, once; otherwise the existing secret stays and ""
+// is returned.
+func (s *Store) RegisterEndpoint(ctx context.Context, actor, id, endpoint string) (string, error) {
+	if endpoint != "" {
+		if err := ValidateEndpoint(endpoint, s.AllowPrivateEndpoints); err != nil {
+			return "", err
+		}
+	}
+	now := s.now()
+	var secret string
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, sqlSetEndpoint, endpoint, id)
+		if err != nil {
+			return fmt.Errorf("set endpoint: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrPartnerNotFound
+		}
+		var have []string
+		if err := tx.SelectContext(ctx, &have, sqlActiveSecrets, id, sqlite.FormatTime(now)); err != nil {
+			return fmt.Errorf("read secrets: %w", err)
+		}
+		if endpoint != "" && len(have) == 0 {
+			if secret, err = NewSecret(); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, sqlInsertSecret, id, secret, sqlite.FormatTime(now)); err != nil {
+				return fmt.Errorf("insert secret: %w", err)
+			}
+		}
+		return s.record(ctx, tx, actor, "partner.endpoint_changed", map[string]string{"partner_id": id}, nil)
+	})
+	return secret, err
 }
 
 // RotateSecret creates a new webhook secret for the partner. The old

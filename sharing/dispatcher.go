@@ -41,9 +41,11 @@ type Dispatcher struct {
 	Rand             func() float64
 	Logger           *slog.Logger
 	Metrics          *Metrics
-	// Delivered, if set, runs in the transaction that records a successful
-	// delivery (the order lifecycle moves to "shared" there).
-	Delivered func(ctx context.Context, tx *sqlx.Tx, orderID, partnerID, event string) error
+	// Lifecycle, if set, moves an order to "shared" in the transaction that
+	// records the last of its order.created deliveries.
+	Lifecycle interface {
+		MarkShared(ctx context.Context, tx *sqlx.Tx, orderID string) error
+	}
 
 	owner    string
 	inflight atomic.Int64
@@ -349,9 +351,15 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 		if err := record(ctx, d.Audit, tx, "system:dispatcher", action, subjects, details); err != nil {
 			return "", err
 		}
-		if d.Delivered != nil && c.OrderID != "" {
-			if err := d.Delivered(ctx, tx, c.OrderID, c.PartnerID, c.EventType); err != nil {
-				return "", err
+		if d.Lifecycle != nil && c.EventType == EventOrderCreated {
+			var left int
+			if err := tx.GetContext(ctx, &left, sqlUndelivered, c.OrderID, EventOrderCreated); err != nil {
+				return "", fmt.Errorf("count undelivered: %w", err)
+			}
+			if left == 0 {
+				if err := d.Lifecycle.MarkShared(ctx, tx, c.OrderID); err != nil {
+					return "", err
+				}
 			}
 		}
 		return "delivered", nil

@@ -64,9 +64,64 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 			}
 		}
 	case orders.ChangeCancelled:
-		return o.NotifyRecipients(ctx, tx, ch.Actor, ch.Order.ID, EventOrderCancelled)
+		if err := o.NotifyRecipients(ctx, tx, ch.Actor, ch.Order.ID, EventOrderCancelled); err != nil {
+			return err
+		}
+		return o.notifyReseller(ctx, tx, ch)
+	case orders.ChangeStatus:
+		return o.notifyReseller(ctx, tx, ch)
 	}
 	return nil
+}
+
+// StatusChange is the data of order.status_changed, sent to the reseller
+// that owns the order. It carries the reseller's own reference and the
+// fulfilment progress, and no personal data at all.
+type StatusChange struct {
+	OrderID        string            `json:"order_id"`
+	Reference      string            `json:"reference"`
+	Status         orders.Status     `json:"status"`
+	PreviousStatus orders.Status     `json:"previous_status"`
+	Recipients     []RecipientStatus `json:"recipients"`
+	Shipments      []orders.Shipment `json:"shipments"`
+}
+
+// RecipientStatus is one recipient's latest answer, without free text.
+type RecipientStatus struct {
+	PartnerID string        `json:"partner_id"`
+	Status    orders.Status `json:"status,omitempty"`
+}
+
+// EventOrderStatusChanged is sent to resellers on every transition.
+const EventOrderStatusChanged = "order.status_changed"
+
+// notifyReseller enqueues order.status_changed for the order's reseller,
+// if it registered a webhook endpoint.
+func (o *Outbox) notifyReseller(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+	r, err := o.Partners.GetTx(ctx, tx, ch.Order.ResellerID)
+	if err != nil || r.EndpointURL == "" {
+		return err
+	}
+	sc := StatusChange{OrderID: ch.Order.ID, Reference: ch.Order.Reference, Status: ch.Order.Status,
+		PreviousStatus: ch.From, Recipients: []RecipientStatus{}, Shipments: ch.Order.Shipments}
+	if sc.Shipments == nil {
+		sc.Shipments = []orders.Shipment{}
+	}
+	for _, a := range ch.Order.Recipients {
+		sc.Recipients = append(sc.Recipients, RecipientStatus{PartnerID: a.PartnerID, Status: a.Status})
+	}
+	_, err = o.enqueue(ctx, tx, ch.Actor, r.ID, ch.Order.ID, EventOrderStatusChanged, sc, nil)
+	return err
+}
+
+// SharedWith reports whether the partner was sent the order (an
+// order.created delivery exists for it), inside q.
+func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, sqlSharedWith, orderID, partnerID, EventOrderCreated); err != nil {
+		return false, fmt.Errorf("shared with: %w", err)
+	}
+	return n > 0, nil
 }
 
 // NotifyRecipients enqueues an ids-only event (order.cancelled,

@@ -17,6 +17,8 @@ const (
 		status, attempts, next_attempt_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
 	sqlRecipientsOfOrder = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
+	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
+	sqlUndelivered       = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND event_type = ? AND status != 'delivered'`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
 	sqlClaim             = `UPDATE deliveries SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT id FROM deliveries WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ?

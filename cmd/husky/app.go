@@ -62,10 +62,10 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
-		AfterCommit: func(orders.Change) { a.Outbox.Kick() }}
+		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
-		DB: db, Partners: a.Partners, Audit: a.Audit,
+		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders,
 		Client:           sharing.NewClient(cfg.AllowPrivateEndpoints, cfg.DeliveryWorkers),
 		Schedule:         cfg.RetrySchedule,
 		Wake:             a.Outbox.Kicked(),

@@ -60,7 +60,7 @@ func TestAuditTrailRecordsTheFlowWithoutPersonalData(t *testing.T) {
 	for _, en := range resp.Data {
 		actions = append(actions, en.Action)
 	}
-	want := []string{"order.created", "disclosure.queued", "disclosure.delivered", "order.cancelled", "delivery.queued", "delivery.delivered"}
+	want := []string{"order.created", "disclosure.queued", "disclosure.delivered", "order.status_changed", "order.cancelled", "delivery.queued", "delivery.delivered"}
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Errorf("actions %v, want %v", actions, want)
 	}

@@ -170,3 +170,5 @@ func (e *testEnv) submit(t *testing.T, key string, body string) map[string]any {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func ioReadAll(res *http.Response) ([]byte, error) { return io.ReadAll(res.Body) }

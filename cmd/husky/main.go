@@ -34,6 +34,7 @@ Usage:
   husky keys revoke ID
   husky deliveries list [--status pending|delivered|dead] [--order ID]
   husky deliveries replay ID | --since TIME
+  husky orders conflicts              recipient events that contradict the order (shipped after cancel)
   husky audit checkpoint              sign and print the latest checkpoint, to keep outside the service
   husky audit verify [--checkpoint FILE]
 
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.deliveries(ctx, args[1:])
 	case "audit":
 		err = cmd.audit(ctx, args[1:])
+	case "orders":
+		err = cmd.orders(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2

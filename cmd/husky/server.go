@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
@@ -55,7 +56,10 @@ func (a *App) Handler() http.Handler {
 	auth := partners.Authenticator{Store: a.Partners}
 	reseller := r.Group("", auth.Require(partners.RoleReseller))
 	(&orders.API{Service: a.Orders, Caller: resellerCaller}).Register(reseller)
+	(&partners.ResellerAPI{Store: a.Partners}).Register(reseller)
+	(&orders.CallbackAPI{Service: a.Orders, Verify: a.verifyCallback}).Register(r)
 	admin := r.Group("", auth.Require(partners.RoleAdmin))
+	(&orders.AdminAPI{Service: a.Orders}).Register(admin)
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r
@@ -65,6 +69,22 @@ func (a *App) Handler() http.Handler {
 func resellerCaller(c *gin.Context) (string, string) {
 	p := partners.PrincipalOf(c)
 	return p.PartnerID, p.Actor()
+}
+
+// verifyCallback checks a recipient's callback signature with its secrets.
+// An unknown partner, or one that is not a recipient, fails like a bad
+// signature, so partner ids cannot be probed.
+func (a *App) verifyCallback(ctx context.Context, partnerID string, h http.Header, body []byte) error {
+	p, err := a.Partners.Get(ctx, partnerID)
+	if err != nil || !p.Kind.IsRecipient() {
+		return partners.ErrBadSignature
+	}
+	secrets, err := a.Partners.Secrets(ctx, partnerID)
+	if err != nil {
+		a.Logger.ErrorContext(ctx, "read partner secrets", "partner_id", partnerID, "error", err.Error())
+		return api.New(http.StatusServiceUnavailable, "unavailable", "the signature could not be checked; retry later")
+	}
+	return partners.Verify(secrets, h, body, a.Now())
 }
 
 // actorOf names the authenticated caller for the audit trail.

@@ -1,0 +1,331 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/sqlite"
+)
+
+// Callback event types recipients send.
+const (
+	CallbackAccepted         = "order.accepted"
+	CallbackRejected         = "order.rejected"
+	CallbackShipped          = "order.shipped"
+	CallbackDelivered        = "order.delivered"
+	CallbackErasureConfirmed = "order.erasure_confirmed"
+)
+
+// callbackTarget is the order state each status callback asks for.
+var callbackTarget = map[string]Status{
+	CallbackAccepted: StatusAccepted, CallbackRejected: StatusRejected,
+	CallbackShipped: StatusShipped, CallbackDelivered: StatusDelivered,
+}
+
+// Callback is a recipient's signed report about an order.
+type Callback struct {
+	Type              string
+	OrderID           string
+	EstimatedShipDate string
+	ReasonCode        string
+	Message           string
+	Carrier           string
+	TrackingNumber    string
+	TrackingURL       string
+	DeliveredAt       time.Time
+}
+
+var reasonCode = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+
+// DecodeCallback parses and validates a callback body: the envelope of
+// DESIGN.md ({"type", "timestamp", "data": {"order_id", …}}). Unknown event
+// types and invalid fields are a 422 with a pointer for each; fields the
+// service does not know are ignored, so partners can add their own.
+func DecodeCallback(body []byte) (Callback, error) {
+	raw, err := parseJSON(body)
+	if err != nil {
+		return Callback{}, err
+	}
+	v := &validator{}
+	top, ok := raw.(map[string]any)
+	if !ok {
+		return Callback{}, api.Invalid([]api.FieldError{{Pointer: "", Code: "type", Detail: "must be an object"}})
+	}
+	cb := Callback{Type: v.text(top, "type", "/type", true, 64, false)}
+	_, isStatus := callbackTarget[cb.Type]
+	if cb.Type != "" && !isStatus && cb.Type != CallbackErasureConfirmed {
+		v.add("/type", "unknown_event_type", "must be order.accepted, order.rejected, order.shipped, order.delivered or order.erasure_confirmed")
+	}
+	data, ok := top["data"].(map[string]any)
+	if !ok {
+		v.add("/data", "required", "is required and must be an object")
+		return Callback{}, api.Invalid(v.errs)
+	}
+	cb.OrderID = v.text(data, "order_id", "/data/order_id", true, 64, false)
+	switch cb.Type {
+	case CallbackAccepted:
+		if d := v.text(data, "estimated_ship_date", "/data/estimated_ship_date", false, 10, false); d != "" {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				v.add("/data/estimated_ship_date", "invalid_date", "must be a date such as 2026-12-01")
+			} else {
+				cb.EstimatedShipDate = d
+			}
+		}
+	case CallbackRejected:
+		cb.ReasonCode = v.text(data, "reason_code", "/data/reason_code", true, 40, false)
+		if cb.ReasonCode != "" && !reasonCode.MatchString(cb.ReasonCode) {
+			v.add("/data/reason_code", "invalid_reason_code", "must be a lowercase code such as out_of_stock")
+		}
+		cb.Message = v.text(data, "message", "/data/message", false, 500, true)
+	case CallbackShipped:
+		cb.Carrier = v.text(data, "carrier", "/data/carrier", true, 100, false)
+		cb.TrackingNumber = v.text(data, "tracking_number", "/data/tracking_number", true, 100, false)
+		if u := v.text(data, "tracking_url", "/data/tracking_url", false, 500, false); u != "" {
+			if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
+				v.add("/data/tracking_url", "invalid_url", "must be an https URL")
+			} else {
+				cb.TrackingURL = u
+			}
+		}
+	case CallbackDelivered:
+		if d := v.text(data, "delivered_at", "/data/delivered_at", false, 40, false); d != "" {
+			t, err := time.Parse(time.RFC3339, d)
+			if err != nil {
+				v.add("/data/delivered_at", "invalid_time", "must be an RFC 3339 time")
+			}
+			cb.DeliveredAt = t.UTC()
+		}
+	}
+	if len(v.errs) > 0 {
+		return Callback{}, api.Invalid(v.errs)
+	}
+	return cb, nil
+}
+
+// CallbackResult is the answer to a callback, stored so that a repeat of
+// the same webhook-id gets the same answer.
+type CallbackResult struct {
+	Status int
+	Body   []byte
+}
+
+// callbackAck is the body of an accepted callback. It holds no personal data.
+type callbackAck struct {
+	Outcome     Outcome `json:"outcome"`
+	OrderID     string  `json:"order_id"`
+	OrderStatus Status  `json:"order_status"`
+}
+
+const (
+	sqlReceipt       = `SELECT status_code, response FROM callback_receipts WHERE partner_id = ? AND webhook_id = ?`
+	sqlInsertReceipt = `INSERT INTO callback_receipts (partner_id, webhook_id, received_at, event_type, order_id, status_code, response)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlUpsertAnswer = `INSERT INTO order_recipients (order_id, partner_id, status, estimated_ship_date, reason_code, message,
+		carrier, tracking_number, tracking_url, delivered_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, partner_id) DO UPDATE SET status = excluded.status,
+			estimated_ship_date = COALESCE(excluded.estimated_ship_date, estimated_ship_date),
+			reason_code = COALESCE(excluded.reason_code, reason_code), message = COALESCE(excluded.message, message),
+			carrier = COALESCE(excluded.carrier, carrier), tracking_number = COALESCE(excluded.tracking_number, tracking_number),
+			tracking_url = COALESCE(excluded.tracking_url, tracking_url), delivered_at = COALESCE(excluded.delivered_at, delivered_at),
+			updated_at = excluded.updated_at`
+	sqlAnswerStatus    = `SELECT COALESCE(status, '') FROM order_recipients WHERE order_id = ? AND partner_id = ?`
+	sqlErasureAnswered = `INSERT INTO order_recipients (order_id, partner_id, erasure_confirmed_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (order_id, partner_id) DO UPDATE SET erasure_confirmed_at = excluded.erasure_confirmed_at, updated_at = excluded.updated_at`
+)
+
+// ApplyCallback applies a verified callback from a recipient, once per
+// webhook-id: a repeat returns the first answer and changes nothing. The
+// order moves only forward; late events are recorded and ignored, events
+// that contradict a cancelled or rejected order are recorded as conflicts,
+// and impossible ones get 409. An order the partner was never sent is 404.
+// Every callback lands in the timeline and the audit trail.
+func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
+	var res CallbackResult
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		var prev struct {
+			Status int    `db:"status_code"`
+			Body   []byte `db:"response"`
+		}
+		switch err := tx.GetContext(ctx, &prev, sqlReceipt, partnerID, webhookID); {
+		case err == nil:
+			res = CallbackResult{Status: prev.Status, Body: prev.Body}
+			return nil
+		case !sqlite.IsNoRows(err):
+			return fmt.Errorf("read callback receipt: %w", err)
+		}
+		r, err := s.applyCallback(ctx, tx, partnerID, webhookID, cb)
+		if err != nil {
+			return err
+		}
+		res = r
+		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, sqlite.FormatTime(s.now()), cb.Type,
+			nullIfEmpty(cb.OrderID), res.Status, res.Body); err != nil {
+			return fmt.Errorf("store callback receipt: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return CallbackResult{}, fmt.Errorf("apply callback: %w", err)
+	}
+	if s.AfterCommit != nil {
+		s.AfterCommit(Change{Kind: ChangeStatus})
+	}
+	return res, nil
+}
+
+func problemResult(err *api.Error) CallbackResult {
+	b, _ := json.Marshal(api.From(err))
+	return CallbackResult{Status: err.Status, Body: b}
+}
+
+func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
+	now := s.now()
+	actor := "partner:" + partnerID
+	subjects := map[string]string{"order_id": cb.OrderID, "partner_id": partnerID}
+	details := map[string]string{"event": cb.Type, "callback_id": webhookID}
+	shared := false
+	if s.SharedWith != nil {
+		var err error
+		if shared, err = s.SharedWith(ctx, tx, cb.OrderID, partnerID); err != nil {
+			return CallbackResult{}, err
+		}
+	}
+	if !shared {
+		details["outcome"] = "refused"
+		delete(subjects, "order_id") // it may not even be an order id
+		if err := s.record(ctx, tx, actor, "callback.refused", subjects, details); err != nil {
+			return CallbackResult{}, err
+		}
+		return problemResult(api.New(http.StatusNotFound, "order_not_shared", "this partner was never sent that order")), nil
+	}
+	o, err := getOrder(ctx, tx, cb.OrderID)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status}
+
+	if cb.Type == CallbackErasureConfirmed {
+		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
+			return CallbackResult{}, fmt.Errorf("record erasure confirmation: %w", err)
+		}
+		ev.Outcome = string(Applied)
+		details["outcome"] = string(Applied)
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return CallbackResult{}, err
+		}
+		if err := s.record(ctx, tx, actor, "callback.erasure_confirmed", subjects, details); err != nil {
+			return CallbackResult{}, err
+		}
+		return ackResult(Applied, o), nil
+	}
+
+	target := callbackTarget[cb.Type]
+	outcome := Decide(o.Status, target)
+	ev.To = target
+	details["from"], details["to"], details["outcome"] = string(o.Status), string(target), string(outcome)
+	if outcome == Illegal {
+		ev.Outcome = "refused"
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return CallbackResult{}, err
+		}
+		if err := s.record(ctx, tx, actor, "callback.refused", subjects, details); err != nil {
+			return CallbackResult{}, err
+		}
+		return problemResult(api.New(http.StatusConflict, "illegal_transition",
+			"an order that is %s cannot become %s", o.Status, target)), nil
+	}
+	if err := s.saveAnswer(ctx, tx, o.ID, partnerID, target, cb, now); err != nil {
+		return CallbackResult{}, err
+	}
+	ev.Outcome = string(outcome)
+	if cb.Carrier != "" {
+		ev.Details = map[string]string{"carrier": cb.Carrier, "tracking_number": cb.TrackingNumber, "tracking_url": cb.TrackingURL}
+	}
+	if cb.ReasonCode != "" {
+		ev.Details = map[string]string{"reason_code": cb.ReasonCode, "message": cb.Message}
+	}
+	if err := insertEvent(ctx, tx, ev); err != nil {
+		return CallbackResult{}, err
+	}
+	if err := s.record(ctx, tx, actor, "callback."+string(outcome), subjects, details); err != nil {
+		return CallbackResult{}, err
+	}
+	if outcome == Applied {
+		if err := s.transition(ctx, tx, o, target, actor, now); err != nil {
+			return CallbackResult{}, err
+		}
+	}
+	return ackResult(outcome, o), nil
+}
+
+// saveAnswer keeps the recipient's furthest answer: a late answer from the
+// same recipient does not overwrite a later one.
+func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, orderID, partnerID string, st Status, cb Callback, now time.Time) error {
+	var cur string
+	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !sqlite.IsNoRows(err) {
+		return fmt.Errorf("read recipient answer: %w", err)
+	}
+	if cur != "" && Decide(Status(cur), st) != Applied {
+		return nil
+	}
+	delivered := sqlite.Time{}
+	if cb.Type == CallbackDelivered {
+		delivered.Time = cb.DeliveredAt
+		if delivered.IsZero() {
+			delivered.Time = now
+		}
+	}
+	if _, err := tx.ExecContext(ctx, sqlUpsertAnswer, orderID, partnerID, st, nullIfEmpty(cb.EstimatedShipDate),
+		nullIfEmpty(cb.ReasonCode), nullIfEmpty(cb.Message), nullIfEmpty(cb.Carrier), nullIfEmpty(cb.TrackingNumber),
+		nullIfEmpty(cb.TrackingURL), delivered, sqlite.FormatTime(now)); err != nil {
+		return fmt.Errorf("save recipient answer: %w", err)
+	}
+	return nil
+}
+
+func ackResult(outcome Outcome, o *Order) CallbackResult {
+	b, _ := json.Marshal(callbackAck{Outcome: outcome, OrderID: o.ID, OrderStatus: o.Status})
+	return CallbackResult{Status: http.StatusOK, Body: b}
+}
+
+// transition moves o to st inside tx, records it, and runs the hooks
+// (the reseller's webhook).
+func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, actor string, now time.Time) error {
+	from := o.Status
+	if err := setStatus(ctx, tx, o, st, now); err != nil {
+		return err
+	}
+	if err := s.record(ctx, tx, actor, "order.status_changed", map[string]string{"order_id": o.ID},
+		map[string]string{"from": string(from), "to": string(st)}); err != nil {
+		return err
+	}
+	return s.emit(ctx, tx, Change{Kind: ChangeStatus, Order: o, From: from, Actor: actor})
+}
+
+// MarkShared moves an order from received to shared once every recipient
+// has its data. It runs inside the dispatcher's transaction; an order in any
+// other state is left alone.
+func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderID string) error {
+	o, err := getOrder(ctx, tx, orderID)
+	if err != nil {
+		return err
+	}
+	if Decide(o.Status, StatusShared) != Applied {
+		return nil
+	}
+	now := s.now()
+	if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.shared", Source: "system:dispatcher",
+		From: o.Status, To: StatusShared, Outcome: string(Applied)}); err != nil {
+		return err
+	}
+	return s.transition(ctx, tx, o, StatusShared, "system:dispatcher", now)
+}

@@ -1,0 +1,77 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/api"
+)
+
+// CallbackAPI serves POST /v1/callbacks/{partner_id}: recipients report
+// progress, signed with their own secret under Standard Webhooks.
+type CallbackAPI struct {
+	Service *Service
+	// Verify checks the request's signature with the partner's secrets
+	// and a 5-minute timestamp window; cmd supplies it from partners.
+	Verify func(ctx context.Context, partnerID string, h http.Header, body []byte) error
+}
+
+// Register mounts the callback route on r. It needs no API key: the
+// signature is the authentication.
+func (a *CallbackAPI) Register(r gin.IRoutes) {
+	r.POST("/v1/callbacks/:partner_id", a.callback)
+}
+
+func (a *CallbackAPI) callback(c *gin.Context) {
+	ctx := c.Request.Context()
+	partnerID := c.Param("partner_id")
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	if err := a.Verify(ctx, partnerID, c.Request.Header, body); err != nil {
+		var pe *api.Error
+		if errors.As(err, &pe) {
+			api.Abort(c, pe)
+			return
+		}
+		c.Header("WWW-Authenticate", `Standard-Webhooks realm="husky"`)
+		api.Abort(c, api.New(http.StatusUnauthorized, "invalid_signature", "%s", err.Error()))
+		return
+	}
+	webhookID := c.GetHeader("webhook-id")
+	cb, err := DecodeCallback(body)
+	if err != nil {
+		if rerr := a.Service.RefuseCallback(ctx, partnerID, webhookID, "invalid"); rerr != nil {
+			api.Abort(c, rerr)
+			return
+		}
+		api.Abort(c, err)
+		return
+	}
+	res, err := a.Service.ApplyCallback(ctx, partnerID, webhookID, cb)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	ct := "application/json"
+	if res.Status >= 400 {
+		ct = api.ContentType
+	}
+	c.Set("order_id", cb.OrderID)
+	c.Data(res.Status, ct, res.Body)
+}
+
+// RefuseCallback records in the audit trail a signed callback that could
+// not be parsed (an unknown event type, invalid fields).
+func (s *Service) RefuseCallback(ctx context.Context, partnerID, webhookID, why string) error {
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		return s.record(ctx, tx, "partner:"+partnerID, "callback.refused", map[string]string{"partner_id": partnerID},
+			map[string]string{"callback_id": webhookID, "outcome": why})
+	})
+}

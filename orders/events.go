@@ -1,0 +1,101 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+// Event is one entry of an order's timeline: what happened, who said so,
+// and what it did to the order.
+type Event struct {
+	ID        int64             `json:"id" db:"id"`
+	OrderID   string            `json:"order_id" db:"order_id"`
+	Time      time.Time         `json:"time" db:"-"`
+	Type      string            `json:"type" db:"type"`
+	Source    string            `json:"source" db:"source"`
+	PartnerID string            `json:"partner_id,omitempty" db:"-"`
+	From      Status            `json:"from_status,omitempty" db:"-"`
+	To        Status            `json:"to_status,omitempty" db:"-"`
+	Outcome   string            `json:"outcome" db:"outcome"`
+	Details   map[string]string `json:"details,omitempty" db:"-"`
+}
+
+const (
+	sqlInsertEvent = `INSERT INTO order_events (order_id, time, type, source, partner_id, from_status, to_status, outcome, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	eventColumns = `id, order_id, time, type, source, COALESCE(partner_id, '') AS partner_id,
+		COALESCE(from_status, '') AS from_status, COALESCE(to_status, '') AS to_status, outcome, details`
+)
+
+type eventRow struct {
+	Event
+	T         sqlite.Time `db:"time"`
+	PartnerID string      `db:"partner_id"`
+	From      string      `db:"from_status"`
+	To        string      `db:"to_status"`
+	Details   string      `db:"details"`
+}
+
+func (r eventRow) event() Event {
+	e := r.Event
+	e.Time, e.PartnerID, e.From, e.To = r.T.Time, r.PartnerID, Status(r.From), Status(r.To)
+	_ = json.Unmarshal([]byte(r.Details), &e.Details)
+	return e
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func insertEvent(ctx context.Context, tx *sqlx.Tx, e Event) error {
+	details := "{}"
+	if len(e.Details) > 0 {
+		b, _ := json.Marshal(e.Details)
+		details = string(b)
+	}
+	if _, err := tx.ExecContext(ctx, sqlInsertEvent, e.OrderID, sqlite.FormatTime(e.Time), e.Type, e.Source,
+		nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details); err != nil {
+		return fmt.Errorf("insert order event: %w", err)
+	}
+	return nil
+}
+
+// Events returns the reseller's order's timeline, oldest first. Another
+// reseller's order is ErrNotFound.
+func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Event, error) {
+	if _, err := s.Get(ctx, resellerID, orderID); err != nil {
+		return nil, err
+	}
+	var rows []eventRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE order_id = ? ORDER BY id`, orderID); err != nil {
+		return nil, fmt.Errorf("order events: %w", err)
+	}
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.event()
+	}
+	return out, nil
+}
+
+// Conflicts returns recipient events that contradicted the order (shipped
+// or delivered after it was cancelled or rejected), newest first.
+func (s *Service) Conflicts(ctx context.Context, limit int) ([]Event, error) {
+	var rows []eventRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE outcome = 'conflict' ORDER BY id DESC LIMIT ?`, limit); err != nil {
+		return nil, fmt.Errorf("conflicts: %w", err)
+	}
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.event()
+	}
+	return out, nil
+}
