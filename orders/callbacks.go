@@ -301,7 +301,7 @@ func ackResult(outcome Outcome, o *Order) CallbackResult {
 // (the reseller's webhook).
 func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, actor string, now time.Time) error {
 	from := o.Status
-	if err := setStatus(ctx, tx, o, st, now); err != nil {
+	if err := s.setStatus(ctx, tx, o, st, now); err != nil {
 		return err
 	}
 	if err := s.record(ctx, tx, actor, "order.status_changed", map[string]string{"order_id": o.ID},

@@ -1,8 +1,10 @@
 package orders
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,11 +42,59 @@ func (a *API) events(c *gin.Context) {
 }
 
 // AdminAPI serves operators' order endpoints.
-type AdminAPI struct{ Service *Service }
+type AdminAPI struct {
+	Service *Service
+	// Actor names the authenticated operator for the audit trail.
+	Actor func(c *gin.Context) string
+}
 
 // Register mounts the admin routes on r, which must authenticate admins.
 func (a *AdminAPI) Register(r gin.IRoutes) {
 	r.GET("/v1/conflicts", a.conflicts)
+	r.POST("/v1/orders/:id/hold", a.hold)
+	r.POST("/v1/orders/:id/release", a.release)
+}
+
+// holdView is what operators see of an order's hold: no personal data.
+type holdView struct {
+	OrderID    string     `json:"order_id"`
+	Status     Status     `json:"status"`
+	LegalHold  *LegalHold `json:"legal_hold"`
+	PurgeAfter *time.Time `json:"purge_after,omitempty"`
+}
+
+func (a *AdminAPI) hold(c *gin.Context) {
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		api.Abort(c, api.New(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON"))
+		return
+	}
+	o, err := a.Service.Hold(c.Request.Context(), a.Actor(c), c.Param("id"), in.Reason)
+	if err != nil {
+		if err == ErrHoldReason {
+			api.Abort(c, api.Invalid([]api.FieldError{{Pointer: "/reason", Code: "invalid_reason", Detail: ErrHoldReason.Detail}}))
+			return
+		}
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, holdView{OrderID: o.ID, Status: o.Status, LegalHold: o.LegalHold, PurgeAfter: o.PurgeAfter})
+}
+
+func (a *AdminAPI) release(c *gin.Context) {
+	o, err := a.Service.Release(c.Request.Context(), a.Actor(c), c.Param("id"))
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, holdView{OrderID: o.ID, Status: o.Status, LegalHold: o.LegalHold, PurgeAfter: o.PurgeAfter})
 }
 
 func (a *AdminAPI) conflicts(c *gin.Context) {

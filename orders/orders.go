@@ -92,10 +92,22 @@ type Order struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	ErasedAt   *time.Time `json:"erased_at,omitempty"`
+	// FiscalYear and PurgeAfter are set when the order reaches a final
+	// state: its personal data is erased at PurgeAfter.
+	FiscalYear *int       `json:"fiscal_year,omitempty"`
+	PurgeAfter *time.Time `json:"purge_after,omitempty"`
+	// LegalHold is for operators only; resellers never see it.
+	LegalHold *LegalHold `json:"-"`
 	// Recipients holds each recipient's latest answer; Shipments the
 	// tracking they reported.
 	Recipients []Answer   `json:"recipients"`
 	Shipments  []Shipment `json:"shipments"`
+}
+
+// LegalHold keeps an order's data past its retention period.
+type LegalHold struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // CatalogItem is an orderable SKU.
@@ -114,14 +126,19 @@ const (
 	// ChangeStatus is any other transition (shared, accepted, shipped,
 	// delivered, rejected).
 	ChangeStatus ChangeKind = "status"
+	// ChangeImported is a historic order brought in by `husky orders
+	// import`; DisclosedTo names the recipients the earlier system shared
+	// it with. No webhook is sent.
+	ChangeImported ChangeKind = "imported"
 )
 
 // Change is one change to an order, seen by hooks inside its transaction.
 type Change struct {
-	Kind  ChangeKind
-	Order *Order
-	From  Status
-	Actor string
+	Kind        ChangeKind
+	Order       *Order
+	From        Status
+	Actor       string
+	DisclosedTo []string
 }
 
 // Hook runs inside the transaction that changes an order, so that what it

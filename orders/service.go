@@ -29,6 +29,13 @@ type Service struct {
 	// sent the order; the sharing package knows. Callbacks about orders a
 	// partner never received are refused.
 	SharedWith func(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error)
+	// Retention returns the fiscal year of a closing time and when the
+	// order's personal data becomes purgeable; cmd supplies it from the
+	// fiscal calendar.
+	Retention func(closedAt time.Time) (fiscalYear int, purgeAfter time.Time)
+	// PartnerKind returns a partner's kind ("reseller", "logistics",
+	// "manufacturer") for checking import lines; cmd supplies it.
+	PartnerKind func(ctx context.Context, id string) (string, error)
 
 	catOnce sync.Once
 	catErr  error
@@ -240,7 +247,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 		}
 		from := o.Status
 		now := s.now()
-		if err := setStatus(ctx, tx, o, StatusCancelled, now); err != nil {
+		if err := s.setStatus(ctx, tx, o, StatusCancelled, now); err != nil {
 			return err
 		}
 		if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.cancelled", Source: actor,

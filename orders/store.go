@@ -15,14 +15,14 @@ import (
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
-		notes, created_at, updated_at, closed_at, erased_at`
+		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertItem     = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder    = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	sqlSelectItems    = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
 	sqlOrderByRef     = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
-	sqlUpdateStatus   = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ? WHERE id = ?`
+	sqlUpdateStatus   = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
 	sqlCatalog        = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
 	sqlIdempotencyGet = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = ? AND key = ? AND expires_at > ?`
 	sqlIdempotencyPut = `INSERT INTO idempotency_keys (reseller_id, key, request_hash, order_id, status_code, created_at, expires_at)
@@ -52,6 +52,10 @@ type orderRow struct {
 	UpdatedAt        sqlite.Time `db:"updated_at"`
 	ClosedAt         sqlite.Time `db:"closed_at"`
 	ErasedAt         sqlite.Time `db:"erased_at"`
+	FiscalYear       *int        `db:"fiscal_year"`
+	PurgeAfter       sqlite.Time `db:"purge_after"`
+	HoldReason       *string     `db:"legal_hold_reason"`
+	HoldAt           sqlite.Time `db:"legal_hold_at"`
 }
 
 func (r orderRow) order() *Order {
@@ -67,22 +71,26 @@ func (r orderRow) order() *Order {
 		t := r.ClosedAt.Time
 		o.ClosedAt = &t
 	}
-	if !r.ErasedAt.IsZero() {
-		t := r.ErasedAt.Time
-		o.ErasedAt = &t
+	o.ErasedAt, o.PurgeAfter, o.FiscalYear = optTime(r.ErasedAt), optTime(r.PurgeAfter), r.FiscalYear
+	if !r.HoldAt.IsZero() {
+		o.LegalHold = &LegalHold{Reason: deref(r.HoldReason), Since: r.HoldAt.Time}
 	}
 	return o
 }
 
 func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
-	closed := sqlite.Time{}
+	closed, purge := sqlite.Time{}, sqlite.Time{}
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
+	}
+	if o.PurgeAfter != nil {
+		purge.Time = *o.PurgeAfter
 	}
 	if _, err := tx.ExecContext(ctx, sqlInsertOrder, o.ID, o.ResellerID, o.Reference, o.Status,
 		o.Customer.Name, o.Customer.Email, o.Customer.Phone,
 		o.ShipTo.Organization, o.ShipTo.Line1, o.ShipTo.Line2, o.ShipTo.City, o.ShipTo.PostalCode, o.ShipTo.Region, o.ShipTo.Country,
-		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{}); err != nil {
+		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
+		o.FiscalYear, purge, nil, nil); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	for i, it := range o.Items {
@@ -187,14 +195,21 @@ func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) 
 	return out, nil
 }
 
-func setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, s Status, now time.Time) error {
-	o.Status, o.UpdatedAt = s, now
-	closed := sqlite.Time{}
-	if s.Final() {
+// setStatus moves o to st. Reaching a final state fixes closed_at, which
+// retention counts from, and with it the fiscal year and purge date.
+func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, now time.Time) error {
+	o.Status, o.UpdatedAt = st, now
+	closed, purge := sqlite.Time{}, sqlite.Time{}
+	if st.Final() {
 		o.ClosedAt = &now
 		closed.Time = now
+		if s.Retention != nil {
+			fy, after := s.Retention(now)
+			o.FiscalYear, o.PurgeAfter = &fy, &after
+			purge.Time = after
+		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, s, sqlite.FormatTime(now), closed, o.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, sqlite.FormatTime(now), closed, o.FiscalYear, purge, o.ID); err != nil {
 		return fmt.Errorf("update order status: %w", err)
 	}
 	return nil

@@ -70,8 +70,57 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 		return o.notifyReseller(ctx, tx, ch)
 	case orders.ChangeStatus:
 		return o.notifyReseller(ctx, tx, ch)
+	case orders.ChangeImported:
+		return o.recordImportedDisclosures(ctx, tx, ch)
 	}
 	return nil
+}
+
+// recordImportedDisclosures records, as delivered order.created rows with
+// no payload, the recipients an earlier system shared an imported order
+// with, so that callbacks and erasure notices reach them like any other.
+func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+	now := sqlite.FormatTime(o.now())
+	for _, pid := range ch.DisclosedTo {
+		id := NewDeliveryID()
+		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, now, now, now, now); err != nil {
+			return fmt.Errorf("record imported disclosure: %w", err)
+		}
+		if err := record(ctx, o.Audit, tx, ch.Actor, "disclosure.imported", map[string]string{"order_id": ch.Order.ID, "delivery_id": id, "partner_id": pid},
+			map[string]string{"source": "import"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Erase removes the personal data the outbox holds for an order inside the
+// caller's transaction: every stored payload and every recorded answer
+// body. Deliveries not yet attempted are dropped (marked dead) since
+// nothing was disclosed; then every recipient that received the data, or
+// may have (an attempt was made), is sent order.erased (ids only) through
+// the outbox (GDPR Art. 19). It returns how many notices were queued.
+func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor, orderID string) (int, error) {
+	now := sqlite.FormatTime(o.now())
+	if _, err := tx.ExecContext(ctx, sqlDropPending, now, now, orderID); err != nil {
+		return 0, fmt.Errorf("drop pending deliveries: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, sqlErasePayloads, orderID); err != nil {
+		return 0, fmt.Errorf("erase payloads: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, sqlEraseAttemptBodies, orderID); err != nil {
+		return 0, fmt.Errorf("erase attempt bodies: %w", err)
+	}
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, sqlDisclosedTo, orderID, EventOrderCreated); err != nil {
+		return 0, fmt.Errorf("find recipients: %w", err)
+	}
+	for _, pid := range ids {
+		if _, err := o.enqueue(ctx, tx, actor, pid, orderID, EventOrderErased, OrderRef{OrderID: orderID}, nil); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // StatusChange is the data of order.status_changed, sent to the reseller

@@ -16,7 +16,17 @@ const (
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
-	sqlRecipientsOfOrder = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
+	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
+	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
+		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
+		VALUES (?, ?, ?, ?, zeroblob(0), '', '', 'delivered', 0, ?, ?, ?, ?)`
+	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
+		lease_owner = NULL, lease_until = NULL WHERE order_id = ? AND status = 'pending'`
+	sqlErasePayloads      = `UPDATE deliveries SET payload = zeroblob(0) WHERE order_id = ? AND length(payload) > 0`
+	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
+		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id = ?)`
+	sqlDisclosedTo = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ?
+		AND (status = 'delivered' OR attempts > 0) ORDER BY partner_id`
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	sqlUndelivered       = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND event_type = ? AND status != 'delivered'`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
@@ -248,4 +258,47 @@ func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
 	}
 	t, err := sqlite.ParseTime(r.Oldest)
 	return r.N, t, err
+}
+
+// NoticeCounts are one recipient's erasure notices for a set of orders.
+type NoticeCounts struct {
+	Notified  int `json:"notified"`
+	Delivered int `json:"delivered"`
+	Pending   int `json:"pending"`
+	Dead      int `json:"dead"`
+}
+
+// ErasureNotices counts, per recipient, the order.erased deliveries queued
+// for the given orders, by status.
+func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map[string]NoticeCounts, error) {
+	out := map[string]NoticeCounts{}
+	for start := 0; start < len(orderIDs); start += 500 {
+		q, args, err := sqlx.In(`SELECT partner_id, status, COUNT(*) AS n FROM deliveries
+			WHERE event_type = ? AND order_id IN (?) GROUP BY partner_id, status`, EventOrderErased, orderIDs[start:min(start+500, len(orderIDs))])
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			PartnerID string `db:"partner_id"`
+			Status    Status `db:"status"`
+			N         int    `db:"n"`
+		}
+		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("erasure notices: %w", err)
+		}
+		for _, r := range rows {
+			c := out[r.PartnerID]
+			c.Notified += r.N
+			switch r.Status {
+			case StatusDelivered:
+				c.Delivered += r.N
+			case StatusPending:
+				c.Pending += r.N
+			case StatusDead:
+				c.Dead += r.N
+			}
+			out[r.PartnerID] = c
+		}
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/sqlite"
 )
@@ -33,10 +34,23 @@ type App struct {
 	Outbox     *sharing.Outbox
 	Deliveries *sharing.Deliveries
 	Dispatcher *sharing.Dispatcher
+	Calendar   retention.Calendar
+	Reporter   *retention.Reporter
+	Purger     *retention.Purger
 	Now        func() time.Time
 
 	httpMetrics *httpMetrics
 	server      *http.Server
+	bg          context.Context // lives as long as the workers
+}
+
+// background is the context work started by a request (a purge run)
+// continues in after the request ends.
+func (a *App) background() context.Context {
+	if a.bg != nil {
+		return a.bg
+	}
+	return context.Background()
 }
 
 // NewApp opens and migrates the database and wires the packages together.
@@ -59,10 +73,12 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 
+	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
-		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith}
+		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith,
+		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
 		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders,
@@ -76,8 +92,23 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		Logger:           logger,
 		Metrics:          sharing.NewMetrics(a.Registry),
 	}
+	a.Reporter = &retention.Reporter{Orders: a.Orders, Calendar: a.Calendar}
+	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
+		Now: a.Now, Logger: logger}
 	a.registerBacklogGauges()
+	if n, err := retention.EnsureCalendar(ctx, db, a.Calendar, a.Orders); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		logger.Info("fiscal calendar changed: purge dates recomputed", "orders", n, "calendar", a.Calendar.String())
+	}
 	return a, nil
+}
+
+// partnerKind tells the orders package a partner's kind, for imports.
+func (a *App) partnerKind(ctx context.Context, id string) (string, error) {
+	p, err := a.Partners.Get(ctx, id)
+	return string(p.Kind), err
 }
 
 // registerBacklogGauges exposes the outbox backlog, read at scrape time.
@@ -115,6 +146,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen on %s: %w", a.Config.Addr, err)
 		}
 	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	a.bg = workCtx
 	a.server = &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -127,10 +161,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- a.server.Serve(ln) }()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.Config.DB)
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
 	var workers sync.WaitGroup
-	workers.Add(3)
+	workers.Add(4)
+	go func() { defer workers.Done(); a.purges(workCtx) }()
 	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
 	go func() { defer workers.Done(); a.housekeeping(workCtx) }()
 	go func() { defer workers.Done(); a.checkpoints(workCtx) }()
@@ -173,6 +206,16 @@ func (a *App) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// purges resumes any purge a crash interrupted, then runs the daily purge.
+func (a *App) purges(ctx context.Context) {
+	if err := a.Purger.ResumeInterrupted(ctx); err != nil && ctx.Err() == nil {
+		a.Logger.Error("resume purge", "error", err.Error())
+	}
+	if a.Config.PurgeDaily >= 0 {
+		a.Purger.Daily(ctx, a.Calendar, a.Config.PurgeDaily)
 	}
 }
 

@@ -26,6 +26,7 @@ type Config struct {
 	RetentionYears        int
 	AllowPrivateEndpoints bool
 	AuditKey              string
+	PurgeDaily            time.Duration // time of day of the daily purge; negative = off
 	Demo                  bool
 	LogFormat             string // json or text; default json unless stderr is a terminal
 }
@@ -36,7 +37,7 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
 
 // rawConfig holds the settings as text, before validation.
 type rawConfig struct {
-	timeout, workers, disableAfter                                               string
+	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 }
 
@@ -53,6 +54,7 @@ func envConfig() rawConfig {
 		timeout:      cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
 		workers:      cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
 		disableAfter: cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
+		purgeDaily:   cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
 		logFormat:    os.Getenv("HUSKY_LOG_FORMAT"),
 	}
 }
@@ -75,6 +77,7 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.timeout, "delivery-timeout", r.timeout, "timeout of one delivery attempt (HUSKY_DELIVERY_TIMEOUT)")
 	fs.StringVar(&r.workers, "delivery-workers", r.workers, "concurrent webhook requests (HUSKY_DELIVERY_WORKERS)")
 	fs.StringVar(&r.disableAfter, "disable-after", r.disableAfter, "continuous failure after which an endpoint is disabled (HUSKY_DISABLE_AFTER)")
+	fs.StringVar(&r.purgeDaily, "purge-daily", r.purgeDaily, "time of day (fiscal time zone) of the daily purge, or off (HUSKY_PURGE_DAILY)")
 	fs.StringVar(&r.logFormat, "log-format", r.logFormat, "json or text (HUSKY_LOG_FORMAT)")
 }
 
@@ -124,6 +127,13 @@ func (r rawConfig) config() (Config, error) {
 		errs = append(errs, fmt.Errorf("HUSKY_DISABLE_AFTER: %q is not a positive duration such as 120h", r.disableAfter))
 	} else {
 		c.DisableAfter = d
+	}
+	if r.purgeDaily == "off" {
+		c.PurgeDaily = -1
+	} else if t, err := time.Parse("15:04", r.purgeDaily); err != nil {
+		errs = append(errs, fmt.Errorf("HUSKY_PURGE_DAILY: %q is not a time of day such as 02:00, or off", r.purgeDaily))
+	} else {
+		c.PurgeDaily = time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("HUSKY_LOG_FORMAT: %q is not json or text", c.LogFormat))

@@ -17,6 +17,7 @@ import (
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
 )
 
@@ -59,7 +60,9 @@ func (a *App) Handler() http.Handler {
 	(&partners.ResellerAPI{Store: a.Partners}).Register(reseller)
 	(&orders.CallbackAPI{Service: a.Orders, Verify: a.verifyCallback}).Register(r)
 	admin := r.Group("", auth.Require(partners.RoleAdmin))
-	(&orders.AdminAPI{Service: a.Orders}).Register(admin)
+	(&orders.AdminAPI{Service: a.Orders, Actor: actorOf}).Register(admin)
+	finance := r.Group("", auth.Require(partners.RoleFinance))
+	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background()}).Register(finance)
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r

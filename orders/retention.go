@@ -1,0 +1,217 @@
+package orders
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/sqlite"
+)
+
+// ErrHoldReason is returned for an empty or over-long legal hold reason.
+var ErrHoldReason = api.New(http.StatusUnprocessableEntity, "invalid_reason", "a legal hold needs a reason of 1 to 500 characters")
+
+// Hold puts an order under legal hold: it is never purged until released.
+// The reason is kept with the order; the audit trail records only its
+// SHA-256, since free text may name people.
+func (s *Service) Hold(ctx context.Context, actor, id, reason string) (*Order, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 500 {
+		return nil, ErrHoldReason
+	}
+	sum := sha256.Sum256([]byte(reason))
+	return s.setHold(ctx, actor, id, &reason, "order.hold_placed", map[string]string{"reason_sha256": hex.EncodeToString(sum[:])})
+}
+
+// Release lifts an order's legal hold.
+func (s *Service) Release(ctx context.Context, actor, id string) (*Order, error) {
+	return s.setHold(ctx, actor, id, nil, "order.hold_released", nil)
+}
+
+func (s *Service) setHold(ctx context.Context, actor, id string, reason *string, action string, details map[string]string) (*Order, error) {
+	var out *Order
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := getOrder(ctx, tx, id); err != nil {
+			return err
+		}
+		at := sqlite.Time{}
+		if reason != nil {
+			at.Time = s.now()
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET legal_hold_reason = ?, legal_hold_at = ? WHERE id = ?`, reason, at, id); err != nil {
+			return fmt.Errorf("set legal hold: %w", err)
+		}
+		if err := s.record(ctx, tx, actor, action, map[string]string{"order_id": id}, details); err != nil {
+			return err
+		}
+		o, err := getOrder(ctx, tx, id)
+		out = o
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("legal hold: %w", err)
+	}
+	return out, nil
+}
+
+// RecomputeRetention recomputes every closed order's fiscal year and purge
+// date with s.Retention, in batches, after the fiscal calendar changed.
+func (s *Service) RecomputeRetention(ctx context.Context) (int, error) {
+	if s.Retention == nil {
+		return 0, nil
+	}
+	n, after := 0, ""
+	for {
+		var rows []struct {
+			ID     string      `db:"id"`
+			Closed sqlite.Time `db:"closed_at"`
+		}
+		if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT id, closed_at FROM orders WHERE closed_at IS NOT NULL AND id > ? ORDER BY id LIMIT 1000`, after); err != nil {
+			return n, fmt.Errorf("recompute retention: %w", err)
+		}
+		if len(rows) == 0 {
+			return n, nil
+		}
+		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+			for _, r := range rows {
+				fy, purge := s.Retention(r.Closed.Time)
+				if _, err := tx.ExecContext(ctx, `UPDATE orders SET fiscal_year = ?, purge_after = ? WHERE id = ?`, fy, sqlite.FormatTime(purge), r.ID); err != nil {
+					return fmt.Errorf("recompute retention: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(rows)
+		after = rows[len(rows)-1].ID
+	}
+}
+
+// ErrHeld is returned by Erase for an order under legal hold.
+var ErrHeld = api.New(http.StatusConflict, "legal_hold", "the order is under legal hold")
+
+// Erase removes the personal data the orders package holds for an order,
+// inside the caller's transaction: the contact, the address, the notes and
+// the reference (which may hold a name), recipients' free-text messages and
+// tracking, the timeline's details, and idempotency records. Ids, reseller,
+// items, status, dates and fiscal year stay for statistics. Erasing an
+// erased order changes nothing and returns false.
+func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor, id string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, sqlEraseOrder, "erased:"+id, sqlite.FormatTime(now), id)
+	if err != nil {
+		return false, fmt.Errorf("erase order: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var held bool
+		if err := tx.GetContext(ctx, &held, `SELECT legal_hold_at IS NOT NULL FROM orders WHERE id = ?`, id); err != nil {
+			return false, fmt.Errorf("erase order: %w", err)
+		}
+		if held {
+			return false, ErrHeld
+		}
+		return false, nil
+	}
+	for _, q := range []string{sqlEraseAnswers, sqlEraseEvents, sqlEraseIdempotency} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return false, fmt.Errorf("erase order data: %w", err)
+		}
+	}
+	return true, s.record(ctx, tx, actor, "order.erased", map[string]string{"order_id": id}, nil)
+}
+
+const (
+	sqlEraseOrder = `UPDATE orders SET reference = ?, customer_name = '', customer_email = '', customer_phone = '',
+		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
+		ship_country = '', notes = '', erased_at = ? WHERE id = ? AND erased_at IS NULL AND legal_hold_at IS NULL`
+	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
+		WHERE order_id = ?`
+	sqlEraseEvents      = `UPDATE order_events SET details = '{}' WHERE order_id = ?`
+	sqlEraseIdempotency = `DELETE FROM idempotency_keys WHERE order_id = ?`
+)
+
+// RetentionRow is what retention needs of an order: ids, state and dates,
+// never personal data.
+type RetentionRow struct {
+	OrderID    string     `json:"order_id" db:"id"`
+	ResellerID string     `json:"reseller_id" db:"reseller_id"`
+	Status     Status     `json:"status" db:"status"`
+	FiscalYear *int       `json:"fiscal_year" db:"fiscal_year"`
+	CreatedAt  time.Time  `json:"created_at" db:"-"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty" db:"-"`
+	PurgeAfter *time.Time `json:"purge_after,omitempty" db:"-"`
+	Held       bool       `json:"legal_hold" db:"held"`
+}
+
+type retentionScan struct {
+	RetentionRow
+	Created sqlite.Time `db:"created_at"`
+	Closed  sqlite.Time `db:"closed_at"`
+	Purge   sqlite.Time `db:"purge_after"`
+}
+
+const retentionColumns = `id, reseller_id, status, fiscal_year, created_at, closed_at, purge_after, legal_hold_at IS NOT NULL AS held`
+
+func (s *Service) retentionRows(ctx context.Context, where string, args ...any) ([]RetentionRow, error) {
+	var rows []retentionScan
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+retentionColumns+` FROM orders WHERE `+where, args...); err != nil {
+		return nil, fmt.Errorf("retention query: %w", err)
+	}
+	out := make([]RetentionRow, len(rows))
+	for i, r := range rows {
+		out[i] = r.RetentionRow
+		out[i].CreatedAt, out[i].ClosedAt, out[i].PurgeAfter = r.Created.Time, optTime(r.Closed), optTime(r.Purge)
+	}
+	return out, nil
+}
+
+// PastRetention returns up to limit orders, after the id cursor, whose
+// personal data is still held and whose purge date is before t: those to
+// erase unless held, and held ones kept only by their hold.
+func (s *Service) PastRetention(ctx context.Context, t time.Time, after string, limit int) ([]RetentionRow, error) {
+	return s.retentionRows(ctx, `erased_at IS NULL AND purge_after IS NOT NULL AND purge_after < ? AND id > ? ORDER BY id LIMIT ?`,
+		sqlite.FormatTime(t), after, limit)
+}
+
+// HeldOrders returns every order under legal hold whose data is still held.
+func (s *Service) HeldOrders(ctx context.Context) ([]RetentionRow, error) {
+	return s.retentionRows(ctx, `erased_at IS NULL AND legal_hold_at IS NOT NULL ORDER BY id`)
+}
+
+// OpenSince returns orders that never reached a final state and were
+// created before t.
+func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, error) {
+	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < ? ORDER BY id`, sqlite.FormatTime(t))
+}
+
+// ErasureConfirmations counts, per recipient, the given orders whose
+// erasure the recipient confirmed.
+func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (map[string]int, error) {
+	out := map[string]int{}
+	for start := 0; start < len(orderIDs); start += 500 {
+		q, args, err := sqlx.In(`SELECT partner_id, COUNT(*) AS n FROM order_recipients
+			WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?) GROUP BY partner_id`, orderIDs[start:min(start+500, len(orderIDs))])
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			PartnerID string `db:"partner_id"`
+			N         int    `db:"n"`
+		}
+		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("erasure confirmations: %w", err)
+		}
+		for _, r := range rows {
+			out[r.PartnerID] += r.N
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,370 @@
+package retention
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/sqlite"
+)
+
+// Purger runs purges: it erases the personal data of every order past its
+// retention, everywhere the service holds it, and tells the recipients.
+type Purger struct {
+	DB         *sqlite.DB
+	Orders     *orders.Service
+	Outbox     *sharing.Outbox
+	Deliveries *sharing.Deliveries
+	Audit      *audit.Log
+	Now        func() time.Time
+	Logger     *slog.Logger
+	// BatchSize is how many orders one transaction erases; small batches
+	// keep the writer free for the API. Default 200.
+	BatchSize int
+}
+
+// Run is a purge run and its evidence.
+type Run struct {
+	ID         string             `json:"id"`
+	AsOf       time.Time          `json:"as_of"`
+	Actor      string             `json:"actor"`
+	Status     string             `json:"status"`
+	StartedAt  time.Time          `json:"started_at"`
+	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+	Counts     RunCounts          `json:"counts"`
+	Digest     string             `json:"digest,omitempty"`
+	Error      string             `json:"error,omitempty"`
+	OrderIDs   []string           `json:"order_ids"`
+	Recipients []RecipientNotices `json:"recipients"`
+}
+
+// RunCounts are a run's totals.
+type RunCounts struct {
+	Orders  int `json:"orders"`
+	Erased  int `json:"erased"`
+	Held    int `json:"held"`
+	Notices int `json:"notices"`
+}
+
+// RecipientNotices is the state of one recipient's erasure notices for a
+// run (GDPR Art. 19): queued, delivered, acknowledged by the recipient's
+// order.erasure_confirmed, still pending, or dead.
+type RecipientNotices struct {
+	PartnerID string `json:"partner_id"`
+	sharing.NoticeCounts
+	Acknowledged int `json:"acknowledged"`
+}
+
+// ErrRunning is returned when a purge is already running.
+var ErrRunning = api.New(http.StatusConflict, "purge_running", "a purge run is already in progress")
+
+// ErrRunNotFound is returned for an unknown run id.
+var ErrRunNotFound = api.New(http.StatusNotFound, "purge_run_not_found", "no such purge run")
+
+func (p *Purger) now() time.Time { return p.Now().UTC().Truncate(time.Microsecond) }
+
+// Start records a new run as of now. It fails with ErrRunning while
+// another run is in progress.
+func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
+	id := "pur_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	now := p.now()
+	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
+			id, sqlite.FormatTime(now), actor, sqlite.FormatTime(now)); err != nil {
+			if sqlite.IsUniqueViolation(err) {
+				return ErrRunning
+			}
+			return fmt.Errorf("start purge: %w", err)
+		}
+		return p.Audit.Record(ctx, tx, actor, "purge.started", map[string]string{"purge_run_id": id},
+			map[string]string{"as_of": sqlite.FormatTime(now)})
+	})
+	return id, err
+}
+
+// Resume carries a run to its end: it snapshots the orders past retention
+// as of the run's as_of (idempotently, so a crash mid-snapshot is harmless),
+// erases them in batches, records the evidence and checkpoints the
+// write-ahead log so nothing erased lingers in it. Running it again on a
+// finished run changes nothing.
+func (p *Purger) Resume(ctx context.Context, id string) error {
+	var run struct {
+		AsOf   sqlite.Time `db:"as_of"`
+		Actor  string      `db:"actor"`
+		Status string      `db:"status"`
+	}
+	if err := p.DB.Reader.GetContext(ctx, &run, `SELECT as_of, actor, status FROM purge_runs WHERE id = ?`, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return ErrRunNotFound
+		}
+		return fmt.Errorf("read purge run: %w", err)
+	}
+	if run.Status != "running" {
+		return nil
+	}
+	err := p.resume(ctx, id, run.Actor, run.AsOf.Time)
+	if err != nil && ctx.Err() == nil {
+		// A failure is recorded; a cancelled context (shutdown) leaves the
+		// run running, to be resumed at the next start.
+		_ = p.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`,
+				"purge failed; see the service log", sqlite.FormatTime(p.now()), id)
+			return uerr
+		})
+		p.Logger.Error("purge run failed", "purge_run_id", id, "error", err.Error())
+	}
+	return err
+}
+
+func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) error {
+	// Snapshot: every order past retention as of the run's start.
+	after := ""
+	for {
+		page, err := p.Orders.PastRetention(ctx, asOf, after, 1000)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+			for _, o := range page {
+				if o.Held {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO purge_run_orders (run_id, order_id) VALUES (?, ?)`, id, o.OrderID); err != nil {
+					return fmt.Errorf("snapshot: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		after = page[len(page)-1].OrderID
+	}
+	// Erase in batches, each its own short transaction.
+	batch := cmp.Or(p.BatchSize, 200)
+	for {
+		var ids []string
+		if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT order_id FROM purge_run_orders WHERE run_id = ? AND outcome IS NULL ORDER BY order_id LIMIT ?`, id, batch); err != nil {
+			return fmt.Errorf("next batch: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		if err := p.eraseBatch(ctx, id, actor, ids); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return p.finish(ctx, id, actor, asOf)
+}
+
+func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []string) error {
+	notices := 0
+	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		now := p.now()
+		for _, oid := range ids {
+			outcome := "erased"
+			erased, err := p.Orders.Erase(ctx, tx, actor, oid, now)
+			switch {
+			case errors.Is(err, orders.ErrHeld):
+				outcome = "held"
+			case err != nil:
+				return err
+			case !erased:
+				outcome = "already_erased"
+			default:
+				n, err := p.Outbox.Erase(ctx, tx, actor, oid)
+				if err != nil {
+					return err
+				}
+				notices += n
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE purge_run_orders SET outcome = ?, erased_at = ? WHERE run_id = ? AND order_id = ?`,
+				outcome, sqlite.FormatTime(now), runID, oid); err != nil {
+				return fmt.Errorf("record erasure: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("erase batch: %w", err)
+	}
+	if notices > 0 {
+		p.Outbox.Kick()
+	}
+	return nil
+}
+
+// finish records the run's counts and the digest of its order list in the
+// run and in the audit trail, then clears the write-ahead log.
+func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) error {
+	var rows []struct {
+		OrderID string `db:"order_id"`
+		Outcome string `db:"outcome"`
+	}
+	if err := p.DB.Reader.SelectContext(ctx, &rows, `SELECT order_id, outcome FROM purge_run_orders WHERE run_id = ? ORDER BY order_id`, id); err != nil {
+		return fmt.Errorf("read run orders: %w", err)
+	}
+	var erased []string
+	held := 0
+	for _, r := range rows {
+		switch r.Outcome {
+		case "erased":
+			erased = append(erased, r.OrderID)
+		case "held":
+			held++
+		}
+	}
+	digest := Digest(erased)
+	notices, err := p.Deliveries.ErasureNotices(ctx, erased)
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, c := range notices {
+		total += c.Notified
+	}
+	err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = ?, orders = ?, erased = ?, held = ?,
+			notices = ?, digest = ? WHERE id = ?`, sqlite.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
+			return fmt.Errorf("complete run: %w", err)
+		}
+		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{
+			"as_of": sqlite.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total)})
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := p.Audit.Checkpoint(ctx); err != nil {
+		return err
+	}
+	// Erased values must not survive in the write-ahead log. A reader
+	// holding an old snapshot can block a truncating checkpoint; retry.
+	for i := 0; ; i++ {
+		err := p.DB.Checkpoint(ctx)
+		if err == nil || i == 20 {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Digest is the SHA-256 of the sorted order ids, one per line: finance can
+// recompute it from the run's list and find it in the audit trail.
+func Digest(orderIDs []string) string {
+	ids := append([]string(nil), orderIDs...)
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		io.WriteString(h, id+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// PurgeNow starts a run and carries it to its end.
+func (p *Purger) PurgeNow(ctx context.Context, actor string) (Run, error) {
+	id, err := p.Start(ctx, actor)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := p.Resume(ctx, id); err != nil {
+		return Run{}, err
+	}
+	return p.Get(ctx, id)
+}
+
+// ResumeInterrupted resumes runs a crash or shutdown left running.
+func (p *Purger) ResumeInterrupted(ctx context.Context) error {
+	var ids []string
+	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs WHERE status = 'running'`); err != nil {
+		return fmt.Errorf("find interrupted runs: %w", err)
+	}
+	for _, id := range ids {
+		p.Logger.Info("resuming purge run", "purge_run_id", id)
+		if err := p.Resume(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get returns a run with its evidence and the state of its erasure notices.
+func (p *Purger) Get(ctx context.Context, id string) (Run, error) {
+	var r struct {
+		ID       string      `db:"id"`
+		AsOf     sqlite.Time `db:"as_of"`
+		Actor    string      `db:"actor"`
+		Status   string      `db:"status"`
+		Started  sqlite.Time `db:"started_at"`
+		Finished sqlite.Time `db:"finished_at"`
+		Orders   int         `db:"orders"`
+		Erased   int         `db:"erased"`
+		Held     int         `db:"held"`
+		Notices  int         `db:"notices"`
+		Digest   string      `db:"digest"`
+		Error    string      `db:"error"`
+	}
+	if err := p.DB.Reader.GetContext(ctx, &r, `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held,
+		notices, digest, error FROM purge_runs WHERE id = ?`, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return Run{}, ErrRunNotFound
+		}
+		return Run{}, fmt.Errorf("read purge run: %w", err)
+	}
+	run := Run{ID: r.ID, AsOf: r.AsOf.Time, Actor: r.Actor, Status: r.Status, StartedAt: r.Started.Time,
+		Counts: RunCounts{Orders: r.Orders, Erased: r.Erased, Held: r.Held, Notices: r.Notices}, Digest: r.Digest, Error: r.Error,
+		OrderIDs: []string{}, Recipients: []RecipientNotices{}}
+	if !r.Finished.IsZero() {
+		t := r.Finished.Time
+		run.FinishedAt = &t
+	}
+	if err := p.DB.Reader.SelectContext(ctx, &run.OrderIDs, `SELECT order_id FROM purge_run_orders WHERE run_id = ? AND outcome = 'erased' ORDER BY order_id`, id); err != nil {
+		return Run{}, fmt.Errorf("read run orders: %w", err)
+	}
+	notices, err := p.Deliveries.ErasureNotices(ctx, run.OrderIDs)
+	if err != nil {
+		return Run{}, err
+	}
+	acks, err := p.Orders.ErasureConfirmations(ctx, run.OrderIDs)
+	if err != nil {
+		return Run{}, err
+	}
+	for pid, c := range notices {
+		run.Recipients = append(run.Recipients, RecipientNotices{PartnerID: pid, NoticeCounts: c, Acknowledged: acks[pid]})
+	}
+	sort.Slice(run.Recipients, func(i, j int) bool { return run.Recipients[i].PartnerID < run.Recipients[j].PartnerID })
+	return run, nil
+}
+
+// WriteCSV writes the run's evidence: one row per erased order.
+func (run Run) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"run_id", "as_of", "status", "digest", "order_id"})
+	for _, id := range run.OrderIDs {
+		_ = cw.Write([]string{run.ID, run.AsOf.Format(time.RFC3339), run.Status, run.Digest, id})
+	}
+	cw.Flush()
+	return cw.Error()
+}
