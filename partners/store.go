@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -78,11 +79,16 @@ func (s *Store) record(ctx context.Context, tx *sqlx.Tx, actor, action string, s
 
 // NewPartner is what Add needs to create a partner.
 type NewPartner struct {
+	// ID is optional: an operator migrating from an earlier system may keep
+	// its partner ids (ptn_ and 1-60 of [a-z0-9_]).
+	ID          string
 	Kind        Kind
 	Name        string
 	EndpointURL string
 	Fields      string // comma-separated allow-list; empty means all
 }
+
+var partnerID = regexp.MustCompile(`^ptn_[a-z0-9_]{1,60}$`)
 
 // Add creates a partner. A recipient gets its first webhook secret, which is
 // returned once and never shown again. It fails with a problem error when the
@@ -93,6 +99,12 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 		return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
 	}
 	p := Partner{ID: "ptn_" + newID(), Kind: in.Kind, Name: name, Enabled: true, CreatedAt: s.now()}
+	if in.ID != "" {
+		if !partnerID.MatchString(in.ID) {
+			return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_id", "a partner id is ptn_ followed by 1 to 60 of a-z, 0-9 and _")
+		}
+		p.ID = in.ID
+	}
 	var secret string
 	if in.Kind.IsRecipient() || in.EndpointURL != "" {
 		if in.EndpointURL == "" {

@@ -237,6 +237,9 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 			held++
 		}
 	}
+	if err := p.clearWAL(ctx); err != nil {
+		return err
+	}
 	digest := Digest(erased)
 	notices, err := p.Deliveries.ErasureNotices(ctx, erased)
 	if err != nil {
@@ -257,17 +260,25 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 	if err != nil {
 		return err
 	}
-	if _, err := p.Audit.Checkpoint(ctx); err != nil {
-		return err
-	}
-	// Erased values must not survive in the write-ahead log. A reader
-	// holding an old snapshot can block a truncating checkpoint; retry.
+	_, err = p.Audit.Checkpoint(ctx)
+	return err
+}
+
+// clearWAL copies the write-ahead log into the database and truncates it,
+// so erased values survive in neither (secure_delete zeroes them in the
+// database's own pages). A reader holding an old snapshot can block the
+// truncation; it is retried for up to a minute.
+func (p *Purger) clearWAL(ctx context.Context) error {
 	for i := 0; ; i++ {
 		err := p.DB.Checkpoint(ctx)
-		if err == nil || i == 20 {
+		if err == nil || !errors.Is(err, sqlite.ErrCheckpointBusy) || i == 600 {
 			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -115,11 +115,20 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
 	return nil
 }
 
-// Checkpoint copies the write-ahead log into the main file and truncates it,
-// so that nothing erased lingers in the log.
+// ErrCheckpointBusy means a reader kept the write-ahead log from being
+// fully copied and truncated; try again.
+var ErrCheckpointBusy = errors.New("checkpoint wal: a reader is still using the log")
+
+// Checkpoint copies the write-ahead log into the main file and truncates it
+// to zero bytes, so that nothing erased lingers in the log. It returns
+// ErrCheckpointBusy when a reader prevented that.
 func (db *DB) Checkpoint(ctx context.Context) error {
-	if _, err := db.Writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	var busy, logFrames, done int
+	if err := db.Writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
 		return fmt.Errorf("checkpoint wal: %w", err)
+	}
+	if busy != 0 {
+		return ErrCheckpointBusy
 	}
 	return nil
 }

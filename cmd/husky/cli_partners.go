@@ -42,6 +42,7 @@ func (c *command) partners(ctx context.Context, args []string) error {
 		name     = fs.String("name", "", "partner name")
 		endpoint = fs.String("endpoint", "", "webhook endpoint URL (recipients)")
 		fields   = fs.String("fields", "", "personal fields the recipient may receive: a subset of phone,email,address (default all)")
+		id       = fs.String("id", "", "keep an earlier system's partner id (ptn_…); default a new one")
 		grace    = fs.Duration("grace", 24*time.Hour, "how long the old secret keeps signing after rotate-secret")
 	)
 	pos, err := parseAll(fs, args[1:])
@@ -59,7 +60,7 @@ func (c *command) partners(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		p, secret, err := a.Partners.Add(ctx, operator, partners.NewPartner{Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields})
+		p, secret, err := a.Partners.Add(ctx, operator, partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields})
 		if err != nil {
 			return err
 		}

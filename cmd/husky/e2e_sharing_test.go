@@ -125,10 +125,12 @@ func TestEndToEndSharingThroughTheBinary(t *testing.T) {
 	}
 
 	// Operators see the deliveries over the admin API and the CLI, and can replay.
-	st, page := call("GET", "/v1/deliveries?status=delivered", admin, "")
-	if st != 200 || len(page["data"].([]any)) != 4 {
-		t.Fatalf("admin deliveries: %d %v", st, page)
-	}
+	var page map[string]any
+	waitUntil(t, "four deliveries recorded as delivered", func() bool {
+		st, p := call("GET", "/v1/deliveries?status=delivered", admin, "")
+		page = p
+		return st == 200 && len(p["data"].([]any)) == 4
+	})
 	if st, _ := call("GET", "/v1/deliveries", key, ""); st != 403 {
 		t.Errorf("reseller key on admin API: %d", st)
 	}
@@ -137,6 +139,10 @@ func TestEndToEndSharingThroughTheBinary(t *testing.T) {
 		t.Errorf("replay: %d", st)
 	}
 	waitUntil(t, "replayed delivery", func() bool { return logistics.count()+maker.count() == 5 })
+	waitUntil(t, "replay recorded", func() bool {
+		_, p := call("GET", "/v1/deliveries?status=delivered", admin, "")
+		return len(p["data"].([]any)) == 4
+	})
 	list := husky(t, env, "deliveries", "list", "--status", "delivered")
 	if n := len(list["data"].([]any)); n != 4 {
 		t.Errorf("CLI lists %d delivered", n)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,3 +173,5 @@ func (e *testEnv) submit(t *testing.T, key string, body string) map[string]any {
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func ioReadAll(res *http.Response) ([]byte, error) { return io.ReadAll(res.Body) }
+
+var execCommand = exec.Command

@@ -34,7 +34,12 @@ Usage:
   husky keys revoke ID
   husky deliveries list [--status pending|delivered|dead] [--order ID]
   husky deliveries replay ID | --since TIME
+  husky orders import FILE [--skip-invalid]
+  husky orders hold ID --reason TEXT | husky orders release ID
   husky orders conflicts              recipient events that contradict the order (shipped after cancel)
+  husky purge report [--as-of DATE] [--format csv|json]
+  husky purge run
+  husky purge show RUN_ID [--format csv|json]
   husky audit checkpoint              sign and print the latest checkpoint, to keep outside the service
   husky audit verify [--checkpoint FILE]
 
@@ -71,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.audit(ctx, args[1:])
 	case "orders":
 		err = cmd.orders(ctx, args[1:])
+	case "purge":
+		err = cmd.purge(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2
