@@ -18,7 +18,10 @@ const IdempotencyTTL = 24 * time.Hour
 
 // Service is the order use cases over the database.
 type Service struct {
-	DB    *sqlite.DB
+	DB *sqlite.DB
+	// Batch, if set, group-commits order creations: concurrent requests
+	// share one transaction (each under its own savepoint) and one fsync.
+	Batch *sqlite.Batcher
 	Hooks []Hook
 	Audit Auditor
 	Now   func() time.Time
@@ -130,7 +133,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 		hash = h[:]
 	}
 	var out Created
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	write := s.DB.Tx
+	if s.Batch != nil {
+		write = s.Batch.Do
+	}
+	err := write(ctx, func(tx *sqlx.Tx) error {
 		if req.IdempotencyKey != "" {
 			var prev struct {
 				Hash    []byte `db:"request_hash"`

@@ -3,10 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/sqlite"
 	"github.com/milestone/husky/sqlite/sqlitetest"
 )
 
@@ -60,5 +63,46 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	if err := db.Ping(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestBatcherIsolatesFailingJobsAndCommitsTheRest(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.Open(t)
+	b := sqlite.NewBatcher(db)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.Do(ctx, func(tx *sqlx.Tx) error {
+				if _, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, 'reseller', 'x', 'x')`, fmt.Sprint("p", i)); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					return errors.New("refused")
+				case 7:
+					panic("boom")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	var n int
+	if err := db.Reader.Get(&n, `SELECT COUNT(*) FROM partners`); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	if failed != 8 || n != 32 {
+		t.Errorf("%d failed, %d rows; want 8 failed jobs rolled back alone and 32 rows", failed, n)
 	}
 }

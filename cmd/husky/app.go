@@ -76,7 +76,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
-	a.Orders = &orders.Service{DB: db, Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
+	a.Orders = &orders.Service{DB: db, Batch: sqlite.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith,
 		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
