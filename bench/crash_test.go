@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+var (
+	crashKills   = flag.Int("crash.kills", 10, "how many times the crash test kills the server")
+	crashClients = flag.Int("crash.clients", 8, "concurrent clients in the crash test")
+	crashMaxUp   = flag.Duration("crash.max-up", 800*time.Millisecond, "longest the server runs between kills")
+)
+
+// TestCrashSIGKILL submits orders while the server is killed with SIGKILL
+// and restarted at random moments, then checks that every order that got a
+// 2xx exists, has its deliveries, and reached every recipient at least once;
+// duplicates at the receiver must all carry the same webhook-id.
+func TestCrashSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	bin, err := buildBinary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := newReceiver(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.close()
+	w, err := newWorld(bin, dir, rc, "HUSKY_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr()
+	logPath := filepath.Join(dir, "serve.log")
+	s, err := startServer(bin, w.env, addr, logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu    sync.Mutex
+		acked = map[string]bool{}
+		tried int
+	)
+	ctx, stopClients := context.WithCancel(context.Background())
+	var clients sync.WaitGroup
+	for c := range *crashClients {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for i := 0; ctx.Err() == nil; i++ {
+				body := orderBody(c*1_000_000 + i)
+				st, resp, err := post(client, "http://"+addr+"/v1/orders", w.resellerKey, body)
+				mu.Lock()
+				tried++
+				mu.Unlock()
+				if err != nil || st != http.StatusCreated {
+					time.Sleep(20 * time.Millisecond) // the server is down or restarting
+					continue
+				}
+				var o struct{ ID string }
+				json.Unmarshal(resp, &o)
+				mu.Lock()
+				acked[o.ID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	for k := range *crashKills {
+		time.Sleep(time.Duration(100+rand.IntN(int(*crashMaxUp/time.Millisecond))) * time.Millisecond)
+		s.kill()
+		if s, err = startServer(bin, w.env, addr, logPath); err != nil {
+			stopClients()
+			t.Fatalf("restart %d: %v", k+1, err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	stopClients()
+	clients.Wait()
+	if err := s.waitBacklog(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sqlite.Open(context.Background(), w.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored []string
+	if err := db.Reader.Select(&stored, `SELECT id FROM orders`); err != nil {
+		t.Fatal(err)
+	}
+	exists := map[string]bool{}
+	for _, id := range stored {
+		exists[id] = true
+	}
+	var without int
+	if err := db.Reader.Get(&without, `SELECT COUNT(*) FROM orders o WHERE
+		(SELECT COUNT(*) FROM deliveries d WHERE d.order_id = o.id AND d.event_type = 'order.created') != 2`); err != nil {
+		t.Fatal(err)
+	}
+	lost, unreached := 0, 0
+	for id := range acked {
+		if !exists[id] {
+			lost++
+		}
+		for _, path := range []string{"/logistics", "/manufacturer"} {
+			if !rc.got(path, "order.created", id) {
+				unreached++
+			}
+		}
+	}
+	total, distinct, duplicated := rc.counts()
+	summary := fmt.Sprintf("crash test: %d kills, %d requests, %d acknowledged, %d stored; lost %d, without both deliveries %d, "+
+		"recipient deliveries missing %d; receiver got %d webhooks, %d distinct webhook-ids, %d received more than once, "+
+		"%d (partner, order, event) seen under a second webhook-id",
+		*crashKills, tried, len(acked), len(stored), lost, without, unreached, total, distinct, duplicated, len(rc.dupID))
+	t.Log(summary)
+	fmt.Println(summary)
+	if len(acked) == 0 {
+		t.Fatal("no order was acknowledged")
+	}
+	if lost > 0 || without > 0 || unreached > 0 || len(rc.dupID) > 0 {
+		t.Fatal("durability violated")
+	}
+}
