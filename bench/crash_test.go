@@ -36,7 +36,8 @@ func TestCrashSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.close()
-	w, err := newWorld(bin, dir, rc, "HUSKY_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s")
+	// A short attempt timeout keeps the leases of killed servers short.
+	w, err := newWorld(bin, dir, rc, "HUSKY_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s", "HUSKY_DELIVERY_TIMEOUT=1s")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func (s *server) waitBacklog(timeout time.Duration) error {
 		if n, err := s.metric("husky_delivery_backlog"); err == nil && n == 0 {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 	return fmt.Errorf("backlog not drained after %v", timeout)
 }

@@ -200,12 +200,14 @@ func plainClient(url string, n, conns int) float64 {
 
 // firstArrival wraps a receiver's answer to note the first delivery's time.
 type arrivals struct {
-	first atomic.Int64
-	count atomic.Int64
+	first, last atomic.Int64
+	count       atomic.Int64
 }
 
 func (a *arrivals) answer(w http.ResponseWriter, _ *http.Request) bool {
-	a.first.CompareAndSwap(0, time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	a.first.CompareAndSwap(0, now)
+	a.last.Store(now)
 	a.count.Add(1)
 	w.WriteHeader(http.StatusOK)
 	return true
@@ -244,10 +246,15 @@ func benchDelivery(cfg benchConfig) ([]row, error) {
 	if err := w.recipients(true); err != nil {
 		return nil, err
 	}
-	if err := s.waitBacklog(10 * time.Minute); err != nil {
+	for deadline := time.Now().Add(10 * time.Minute); arr.count.Load() < int64(2*orders); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("only %d of %d deliveries arrived", arr.count.Load(), 2*orders)
+		}
+	}
+	if err := s.waitBacklog(time.Minute); err != nil {
 		return nil, err
 	}
-	elapsed := time.Since(time.Unix(0, arr.first.Load()))
+	elapsed := time.Duration(arr.last.Load() - arr.first.Load())
 	n := arr.count.Load()
 	rate := float64(n) / elapsed.Seconds()
 

@@ -315,6 +315,13 @@ func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Stat
 // has its data. It runs inside the dispatcher's transaction; an order in any
 // other state is left alone.
 func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderID string) error {
+	var st Status
+	if err := tx.GetContext(ctx, &st, `SELECT status FROM orders WHERE id = ?`, orderID); err != nil {
+		return fmt.Errorf("mark shared: %w", err)
+	}
+	if Decide(st, StatusShared) != Applied {
+		return nil
+	}
 	o, err := getOrder(ctx, tx, orderID)
 	if err != nil {
 		return err

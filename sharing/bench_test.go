@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"path/filepath"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -12,11 +13,19 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/audit"
 )
 
 // BenchmarkDispatch measures deliveries per second to a loopback receiver
 // that answers 200 at once: claimed, signed, sent and recorded.
-func BenchmarkDispatch(b *testing.B) {
+func BenchmarkDispatch(b *testing.B) { benchDispatch(b, false) }
+
+// BenchmarkDispatchAudited is BenchmarkDispatch with the audit trail and
+// the order lifecycle wired as in production.
+func BenchmarkDispatchAudited(b *testing.B) { benchDispatch(b, true) }
+
+func benchDispatch(b *testing.B, audited bool) {
 	var got atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		got.Add(1)
@@ -45,6 +54,14 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	base := got.Load()
 	d := h.dispatcher()
+	if audited {
+		key, err := audit.LoadKey(filepath.Join(b.TempDir(), "k"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Audit = &audit.Log{DB: h.db, Key: key}
+		d.Lifecycle = h.orders
+	}
 	d.Workers = 32
 	d.Client = NewClient(true, 32)
 	b.ResetTimer()

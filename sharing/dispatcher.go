@@ -159,7 +159,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // recipients so that one busy recipient cannot starve another.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 	now := d.now()
-	lease := now.Add(d.Timeout*time.Duration(d.Client.RetryMax+1) + 30*time.Second)
+	// The lease outlasts the longest an attempt can take (timeout for each
+	// in-process try plus their waits), with a margin for recording it.
+	lease := now.Add(d.Timeout*time.Duration(d.Client.RetryMax+1) + 5*time.Second)
 	var out []claimed
 	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		var ids []string

@@ -111,15 +111,29 @@ func (a *App) partnerKind(ctx context.Context, id string) (string, error) {
 	return string(p.Kind), err
 }
 
-// registerBacklogGauges exposes the outbox backlog, read at scrape time.
+// registerBacklogGauges exposes the outbox backlog. One query serves both
+// gauges, and its answer is reused for a second, since counting a large
+// backlog is not free and scrapes can come often.
 func (a *App) registerBacklogGauges() {
+	var (
+		mu     sync.Mutex
+		at     time.Time
+		n      int
+		oldest time.Time
+	)
 	backlog := func() (int, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < time.Second {
+			return n, oldest
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, oldest, err := a.Deliveries.Backlog(ctx)
+		c, o, err := a.Deliveries.Backlog(ctx)
 		if err != nil {
-			return 0, time.Time{}
+			return n, oldest
 		}
+		n, oldest, at = c, o, time.Now()
 		return n, oldest
 	}
 	a.Registry.MustRegister(

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -210,6 +212,13 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		if err := a.startDemo(ctx, c.stdout); err != nil {
 			return err
 		}
+	}
+	if addr := os.Getenv("HUSKY_PPROF_ADDR"); addr != "" {
+		// Profiling for operators, on a separate (loopback) listener only.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { _ = http.ListenAndServe(addr, mux) }()
 	}
 	return a.Run(ctx, nil)
 }
