@@ -4,7 +4,7 @@ export CGO_ENABLED := 1
 GO ?= go
 BIN := bin/husky
 
-.PHONY: run build test bench crash fuzz lint clean
+.PHONY: run build test bench bench-go crash fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/husky
@@ -16,13 +16,29 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
+# The real binary on loopback, every figure beside its floor from the same
+# run (BENCH_FLAGS=-backlog 100000 for a quicker run).
 bench: build
+	$(GO) run ./bench -bin $(BIN) $(BENCH_FLAGS)
+
+# In-process Go benchmarks of the pieces.
+bench-go:
 	$(GO) test -run '^$$' -bench 'SubmitOrder' -benchtime 5s ./cmd/husky
 	$(GO) test -run '^$$' -bench 'CommitToArrival' -benchtime 3000x ./cmd/husky
 	$(GO) test -run '^$$' -bench 'Dispatch|PlainClientFloor' -benchtime 20000x ./sharing
+	$(GO) test -run '^$$' -bench 'Append' -benchtime 5000x ./audit
 
+# SIGKILL the server at random while clients submit orders (CRASH_KILLS times).
+crash:
+	$(GO) test -count=1 -v -run TestCrashSIGKILL ./bench -crash.kills=$${CRASH_KILLS:-25} -timeout 30m
+
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-30s} ./orders
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./orders
+	$(GO) test -run '^$$' -fuzz '^FuzzImportLine$$' -fuzztime $(FUZZTIME) ./orders
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCallback$$' -fuzztime $(FUZZTIME) ./orders
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./partners
+	$(GO) test -run '^$$' -fuzz '^FuzzProjectionLeaksNothing$$' -fuzztime $(FUZZTIME) ./sharing
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
