@@ -20,8 +20,10 @@ const (
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
 		VALUES (?, ?, ?, ?, zeroblob(0), '', '', 'delivered', 0, ?, ?, ?, ?)`
+	// +status keeps the planner on the order index: the status index would
+	// scan every pending delivery.
 	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
-		lease_owner = NULL, lease_until = NULL WHERE order_id = ? AND status = 'pending'`
+		lease_owner = NULL, lease_until = NULL WHERE order_id = ? AND +status = 'pending'`
 	sqlErasePayloads      = `UPDATE deliveries SET payload = zeroblob(0) WHERE order_id = ? AND length(payload) > 0`
 	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
 		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id = ?)`

@@ -76,10 +76,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close checkpoints the write-ahead log into the main file and closes both
 // pools.
 func (db *DB) Close() error {
+	// optimize gathers planner statistics where they have gone stale.
+	_, oerr := db.Writer.Exec("PRAGMA optimize")
 	_, cerr := db.Writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	rerr := db.Reader.Close()
 	werr := db.Writer.Close()
-	return errors.Join(cerr, rerr, werr)
+	return errors.Join(oerr, cerr, rerr, werr)
 }
 
 // Ping reports whether the database answers a query.
