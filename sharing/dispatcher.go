@@ -177,9 +177,19 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 			if n <= 0 {
 				break
 			}
+			var due []string
+			if err := tx.SelectContext(ctx, &due, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now), n); err != nil {
+				return fmt.Errorf("claim: %w", err)
+			}
+			if len(due) == 0 {
+				continue
+			}
+			q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(lease), due)
+			if err != nil {
+				return err
+			}
 			var batch []claimed
-			if err := tx.SelectContext(ctx, &batch, sqlClaim, d.owner, sqlite.FormatTime(lease), id,
-				sqlite.FormatTime(now), sqlite.FormatTime(now), n); err != nil {
+			if err := tx.SelectContext(ctx, &batch, q, args...); err != nil {
 				return fmt.Errorf("claim: %w", err)
 			}
 			out = append(out, batch...)

@@ -32,9 +32,13 @@ const (
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	sqlUndelivered       = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND event_type = ? AND status != 'delivered'`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
-	sqlClaim             = `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ?
-			AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?)
+	// Claiming is two statements: find due ids through the due index, then
+	// lease exactly those rows by primary key. (An UPDATE … WHERE id IN
+	// (SELECT … LIMIT n) scans the whole table.)
+	sqlDue = `SELECT id FROM deliveries INDEXED BY deliveries_due
+		WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+		ORDER BY next_attempt_at LIMIT ?`
+	sqlLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (?)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
@@ -50,7 +54,8 @@ const (
 	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
 		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`
 	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
-	sqlBacklog     = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries WHERE status = 'pending'`
+	sqlBacklog     = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending'`
 	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
 )
 
