@@ -53,8 +53,8 @@ const (
 	sqlPartnerFailing = `UPDATE partners SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, enabled`
 	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
 		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`
-	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
-	sqlBacklog     = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
+	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
+	sqlBacklog   = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 'pending'`
 	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
 )
