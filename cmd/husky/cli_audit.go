@@ -19,10 +19,7 @@ func (c *command) audit(ctx context.Context, args []string) error {
 	fs := c.flags("audit "+args[0], &raw, false)
 	fs.StringVar(&raw.auditKey, "audit-key", raw.auditKey, "audit signing key file (HUSKY_AUDIT_KEY)")
 	checkpoint := fs.String("checkpoint", "", "a signed checkpoint kept outside the service, which the log must extend")
-	if _, err := parseAll(fs, args[1:]); err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, _, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}

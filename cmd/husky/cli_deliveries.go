@@ -20,11 +20,7 @@ func (c *command) deliveries(ctx context.Context, args []string) error {
 	order := fs.String("order", "", "only this order's deliveries")
 	limit := fs.Int("limit", 100, "how many to list")
 	since := fs.String("since", "", "replay every dead delivery that died at or after this RFC 3339 time")
-	pos, err := parseAll(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}

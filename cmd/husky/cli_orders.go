@@ -20,11 +20,7 @@ func (c *command) orders(ctx context.Context, args []string) error {
 	limit := fs.Int("limit", 1000, "how many to list")
 	reason := fs.String("reason", "", "why the order is held (kept with the order; the audit trail keeps its hash)")
 	skip := fs.Bool("skip-invalid", false, "import the valid lines even when others are invalid")
-	pos, err := parseAll(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}

@@ -45,11 +45,7 @@ func (c *command) partners(ctx context.Context, args []string) error {
 		id       = fs.String("id", "", "keep an earlier system's partner id (ptn_…); default a new one")
 		grace    = fs.Duration("grace", 24*time.Hour, "how long the old secret keeps signing after rotate-secret")
 	)
-	pos, err := parseAll(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}
@@ -127,11 +123,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 	fs := c.flags("keys "+args[0], &raw, false)
 	role := fs.String("role", "", "reseller, finance or admin")
 	partner := fs.String("partner", "", "the reseller a reseller key acts for")
-	pos, err := parseAll(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}

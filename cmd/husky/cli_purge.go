@@ -21,11 +21,7 @@ func (c *command) purge(ctx context.Context, args []string) error {
 	fs.StringVar(&raw.retention, "retention-years", raw.retention, "years kept after the fiscal year ends (HUSKY_RETENTION_YEARS)")
 	asOf := fs.String("as-of", "", "report as of this date (YYYY-MM-DD, fiscal time zone; default today)")
 	format := fs.String("format", "json", "report format: json or csv")
-	pos, err := parseAll(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, raw)
+	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,18 @@ func (c *command) open(ctx context.Context, raw rawConfig) (*App, error) {
 	return NewApp(ctx, cfg, c.logger(cfg))
 }
 
+// parseAndOpen parses a subcommand's flags (anywhere among its arguments)
+// and opens the app with the resulting configuration. It returns the
+// positional arguments.
+func (c *command) parseAndOpen(ctx context.Context, fs *flag.FlagSet, raw *rawConfig, args []string) (*App, []string, error) {
+	pos, err := parseAll(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := c.open(ctx, *raw)
+	return a, pos, err
+}
+
 // logger builds the one slog logger: JSON unless stderr is a terminal or
 // the configuration asks for text.
 func (c *command) logger(cfg Config) *slog.Logger {
