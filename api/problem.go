@@ -50,6 +50,7 @@ type Error struct {
 	Location string
 }
 
+// Error returns the code and detail; it never holds submitted values.
 func (e *Error) Error() string {
 	if e.Detail != "" {
 		return e.Code + ": " + e.Detail

@@ -65,6 +65,7 @@ type hashReader struct {
 	q   sqlx.QueryerContext
 }
 
+// ReadHashes implements tlog.HashReader; it fails when a hash is missing.
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	if len(indexes) == 0 {
 		return nil, nil

@@ -40,6 +40,7 @@ func (r *Report) badRange(lo int64, format string, args ...any) {
 // memHashes is the tree recomputed from the entries alone.
 type memHashes []tlog.Hash
 
+// ReadHashes implements tlog.HashReader over the recomputed hashes.
 func (m *memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, idx := range indexes {

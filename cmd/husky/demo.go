@@ -113,6 +113,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p whole, one writer at a time.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
