@@ -336,6 +336,17 @@ func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now t
 		}
 		return "released", nil
 	}
+	// The claim may have been taken away while the request was under way:
+	// the lease expired and another worker took it, a replay restarted it,
+	// or a purge erased the order. Then this attempt's result, and any body
+	// the receiver echoed, is not recorded.
+	var held int
+	if err := tx.GetContext(ctx, &held, sqlHeld, c.ID, d.owner); err != nil {
+		return "", fmt.Errorf("check lease: %w", err)
+	}
+	if held == 0 {
+		return "lease_lost", nil
+	}
 	n, step := c.Attempts+1, c.Step+1
 	var status any
 	if r.status != 0 {

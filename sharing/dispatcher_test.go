@@ -580,3 +580,40 @@ func TestScheduleNextAndJitter(t *testing.T) {
 		t.Errorf("default schedule: %v %v", s, err)
 	}
 }
+
+func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"echo":"jane@example.dk"}`))
+	})
+	h.recipient(t, rc.srv.URL, "")
+	stop := run(t, h.dispatcher())
+	o := h.order(t, "PO-1")
+	<-started
+	// The order is erased while its delivery is under way.
+	err := h.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		_, err := h.outbox.Erase(context.Background(), tx, "test", o.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	stop()
+	var bodies int
+	h.db.Reader.Get(&bodies, `SELECT COUNT(*) FROM delivery_attempts WHERE response_body IS NOT NULL`)
+	if bodies != 0 {
+		t.Errorf("%d answer bodies recorded for an erased order", bodies)
+	}
+	var created, erased int
+	h.db.Reader.Get(&created, `SELECT COUNT(*) FROM deliveries WHERE event_type = 'order.created' AND status = 'dead'`)
+	h.db.Reader.Get(&erased, `SELECT COUNT(*) FROM deliveries WHERE event_type = 'order.erased'`)
+	if created != 1 || erased != 1 {
+		t.Errorf("order.created dead: %d, order.erased queued: %d; want 1 and 1 (the recipient may hold the data)", created, erased)
+	}
+}

@@ -98,9 +98,15 @@ func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch 
 // caller's transaction: every stored payload and every recorded answer
 // body. Deliveries not yet attempted are dropped (marked dead) since
 // nothing was disclosed; then every recipient that received the data, or
-// may have (an attempt was made), is sent order.erased (ids only) through
+// may have (an attempt was made or is under way), is sent order.erased (ids only) through
 // the outbox (GDPR Art. 19). It returns how many notices were queued.
 func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor, orderID string) (int, error) {
+	// Who may hold the data: delivered, attempted, or in flight right now.
+	// Read before the pending deliveries are dropped and their leases go.
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, sqlDisclosedTo, orderID, EventOrderCreated); err != nil {
+		return 0, fmt.Errorf("find recipients: %w", err)
+	}
 	now := sqlite.FormatTime(o.now())
 	if _, err := tx.ExecContext(ctx, sqlDropPending, now, now, orderID); err != nil {
 		return 0, fmt.Errorf("drop pending deliveries: %w", err)
@@ -110,10 +116,6 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor, orderID string) 
 	}
 	if _, err := tx.ExecContext(ctx, sqlEraseAttemptBodies, orderID); err != nil {
 		return 0, fmt.Errorf("erase attempt bodies: %w", err)
-	}
-	var ids []string
-	if err := tx.SelectContext(ctx, &ids, sqlDisclosedTo, orderID, EventOrderCreated); err != nil {
-		return 0, fmt.Errorf("find recipients: %w", err)
 	}
 	for _, pid := range ids {
 		if _, err := o.enqueue(ctx, tx, actor, pid, orderID, EventOrderErased, OrderRef{OrderID: orderID}, nil); err != nil {

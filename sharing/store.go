@@ -28,7 +28,7 @@ const (
 	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
 		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id = ?)`
 	sqlDisclosedTo = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ?
-		AND (status = 'delivered' OR attempts > 0) ORDER BY partner_id`
+		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY partner_id`
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	sqlUndelivered       = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND event_type = ? AND status != 'delivered'`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
@@ -40,6 +40,7 @@ const (
 		ORDER BY next_attempt_at LIMIT ?`
 	sqlLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (?)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
+	sqlHeld          = `SELECT COUNT(*) FROM deliveries WHERE id = ? AND lease_owner = ?`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`

@@ -35,14 +35,16 @@ func TestAuditTrailRecordsTheFlowWithoutPersonalData(t *testing.T) {
 		m["notes"] = personal[6]
 	})
 	id := e.submit(t, e.keyA, body)["id"].(string)
-	waitUntil(t, "delivery", func() bool { return sink.count() == 1 })
+	waitUntil(t, "order shared", func() bool {
+		return e.do(t, "GET", "/v1/orders/"+id, e.keyA, nil).json(t)["status"] == "shared"
+	})
 	if r := e.do(t, "POST", "/v1/orders/"+id+"/cancel", e.keyA, nil); r.status != 200 {
 		t.Fatalf("cancel: %d", r.status)
 	}
 	waitUntil(t, "cancel delivery", func() bool { return sink.count() == 2 })
 	waitUntil(t, "delivered recorded", func() bool {
 		es, _ := e.app.Audit.ByOrder(context.Background(), id, 100)
-		return len(es) >= 6
+		return len(es) >= 7
 	})
 
 	r := e.do(t, "GET", "/v1/audit/entries?order_id="+id, e.admin, nil)
