@@ -19,6 +19,9 @@ type API struct {
 	// Background is the context purge runs started over HTTP live in: the
 	// service's, not the request's, so a run outlives its request.
 	Background context.Context
+	// Spawn runs fn in the background so that shutdown can wait for it;
+	// nil means a plain goroutine.
+	Spawn func(fn func())
 }
 
 // Register mounts the finance routes on r, which must authenticate finance
@@ -67,7 +70,12 @@ func (a *API) run(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	go func() { _ = a.Purger.Resume(a.Background, id) }()
+	resume := func() { _ = a.Purger.Resume(a.Background, id) }
+	if a.Spawn != nil {
+		a.Spawn(resume)
+	} else {
+		go resume()
+	}
 	run, err := a.Purger.Get(c.Request.Context(), id)
 	if err != nil {
 		api.Abort(c, err)

@@ -42,6 +42,14 @@ type App struct {
 	httpMetrics *httpMetrics
 	server      *http.Server
 	bg          context.Context // lives as long as the workers
+	spawned     sync.WaitGroup  // background work started by requests
+}
+
+// spawn runs fn in the background; Run waits for it before returning, so
+// the database is not closed under a purge batch.
+func (a *App) spawn(fn func()) {
+	a.spawned.Add(1)
+	go func() { defer a.spawned.Done(); fn() }()
 }
 
 // background is the context work started by a request (a purge run)
@@ -195,6 +203,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	stopWork()
 	workers.Wait()
+	a.spawned.Wait()
 	// A last checkpoint covers everything this run appended.
 	if _, err := a.Audit.Checkpoint(context.Background()); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("final audit checkpoint: %w", err))

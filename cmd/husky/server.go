@@ -62,7 +62,8 @@ func (a *App) Handler() http.Handler {
 	admin := r.Group("", auth.Require(partners.RoleAdmin))
 	(&orders.AdminAPI{Service: a.Orders, Actor: actorOf}).Register(admin)
 	finance := r.Group("", auth.Require(partners.RoleFinance))
-	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background()}).Register(finance)
+	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background(),
+		Spawn: a.spawn}).Register(finance)
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r
