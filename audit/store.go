@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
@@ -122,11 +123,15 @@ func appendEntry(ctx context.Context, tx *sqlx.Tx, e *Entry) error {
 		nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), string(details)); err != nil {
 		return fmt.Errorf("insert audit entry: %w", err)
 	}
+	// All of an entry's hashes in one statement: one to about twenty rows.
 	base := tlog.StoredHashIndex(0, e.Seq)
+	args := make([]any, 0, 2*len(hashes))
 	for i, h := range hashes {
-		if _, err := tx.ExecContext(ctx, sqlInsertHash, base+int64(i), h[:]); err != nil {
-			return fmt.Errorf("insert audit hash: %w", err)
-		}
+		args = append(args, base+int64(i), h[:])
+	}
+	q := sqlInsertHash + strings.Repeat(", (?, ?)", len(hashes)-1)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("insert audit hashes: %w", err)
 	}
 	return nil
 }

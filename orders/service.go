@@ -160,16 +160,17 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 				return fmt.Errorf("read idempotency key: %w", err)
 			}
 		}
-		var existing string
-		err := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference)
-		switch {
-		case err == nil:
-			return duplicateReference(existing)
-		case !sqlite.IsNoRows(err):
-			return fmt.Errorf("check reference: %w", err)
-		}
+		// The unique (reseller, reference) index refuses a duplicate; only
+		// then is the existing order looked up for the 409's Location.
 		if err := insertOrder(ctx, tx, o); err != nil {
-			return err
+			if !sqlite.IsUniqueViolation(err) {
+				return err
+			}
+			var existing string
+			if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference); gerr != nil {
+				return fmt.Errorf("find order by reference: %w", gerr)
+			}
+			return duplicateReference(existing)
 		}
 		if req.IdempotencyKey != "" {
 			if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
