@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
 )
+
+var webhookIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
 // CallbackAPI serves POST /v1/callbacks/{partner_id}: recipients report
 // progress, signed with their own secret under Standard Webhooks.
@@ -44,7 +47,13 @@ func (a *CallbackAPI) callback(c *gin.Context) {
 		api.Abort(c, api.New(http.StatusUnauthorized, "invalid_signature", "%s", err.Error()))
 		return
 	}
+	// The webhook-id is the partner's dedup key and is recorded in the
+	// timeline and audit trail: it must be a token, not free text.
 	webhookID := c.GetHeader("webhook-id")
+	if !webhookIDPattern.MatchString(webhookID) {
+		api.Abort(c, api.New(http.StatusBadRequest, "invalid_webhook_id", "webhook-id must be 1 to 128 of A-Z, a-z, 0-9 and _ . : -"))
+		return
+	}
 	cb, err := DecodeCallback(body)
 	if err != nil {
 		if rerr := a.Service.RefuseCallback(ctx, partnerID, webhookID, "invalid"); rerr != nil {

@@ -298,3 +298,16 @@ func TestResellerWebhookNeverCarriesAnotherResellersOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestCallbackWebhookIDMustBeAToken(t *testing.T) {
+	t.Parallel()
+	e := newRecipientEnv(t)
+	id := e.sharedOrder(t, "PO-1")
+	r := e.callback(t, e.maker, e.mSecret, "jane@example.dk", time.Now(), "order.accepted", map[string]any{"order_id": id})
+	if r.status != 400 {
+		t.Errorf("free-text webhook-id: %d %s", r.status, r.body)
+	}
+	if strings.Contains(e.logs.String(), "jane@example.dk") {
+		t.Error("the webhook-id reached the log")
+	}
+}

@@ -132,7 +132,7 @@ func (a *App) accessLog(c *gin.Context) {
 	if k := c.GetString("key_id"); k != "" {
 		attrs = append(attrs, "key_id", k)
 	}
-	if o := c.GetString("order_id"); o != "" {
+	if o := c.GetString("order_id"); idPattern.MatchString(o) {
 		attrs = append(attrs, "order_id", o)
 	}
 	a.Logger.InfoContext(c.Request.Context(), "request", attrs...)
