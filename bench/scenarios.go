@@ -90,6 +90,27 @@ func tempWorld(cfg benchConfig, answer func(w http.ResponseWriter, r *http.Reque
 	return w, rc, dir, cleanup, nil
 }
 
+// serveWorld is tempWorld with the recipients enabled or not and the
+// server started; done stops the server and removes everything.
+func serveWorld(cfg benchConfig, answer func(w http.ResponseWriter, r *http.Request) bool, recipients bool, env ...string) (*world, *receiver, *server, func(), error) {
+	w, rc, dir, cleanup, err := tempWorld(cfg, answer, env...)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if !recipients {
+		if err := w.recipients(false); err != nil {
+			cleanup()
+			return nil, nil, nil, nil, err
+		}
+	}
+	s, err := startServer(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"))
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, nil, err
+	}
+	return w, rc, s, func() { s.stop(); cleanup() }, nil
+}
+
 // benchIntake: POST /v1/orders from 16 connections, whole path, against a
 // minimal gin handler that decodes the same JSON and inserts one row into
 // one table with the same SQLite settings.
@@ -138,19 +159,11 @@ func benchIntake(cfg benchConfig) ([]row, error) {
 
 	// Husky, with two recipients disabled so that only intake is measured
 	// (the outbox rows are still written).
-	w, _, wdir, cleanup, err := tempWorld(cfg, nil)
+	w, _, s, done, err := serveWorld(cfg, nil, false)
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	if err := w.recipients(false); err != nil {
-		return nil, err
-	}
-	s, err := startServer(cfg.bin, w.env, freeAddr(), filepath.Join(wdir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer s.stop()
+	defer done()
 	ctx, cancel = context.WithTimeout(context.Background(), cfg.duration)
 	lat, ok, bad := load(ctx, conns, func(c *http.Client, i int) (int, error) {
 		st, _, err := post(c, s.url()+"/v1/orders", w.resellerKey, orderBody(i))
@@ -220,19 +233,11 @@ func benchDelivery(cfg benchConfig) ([]row, error) {
 	const workers = 32
 	orders := 10_000
 	arr := &arrivals{}
-	w, _, dir, cleanup, err := tempWorld(cfg, arr.answer, fmt.Sprintf("HUSKY_DELIVERY_WORKERS=%d", workers))
+	w, _, s, done, err := serveWorld(cfg, arr.answer, false, fmt.Sprintf("HUSKY_DELIVERY_WORKERS=%d", workers))
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	if err := w.recipients(false); err != nil {
-		return nil, err
-	}
-	s, err := startServer(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer s.stop()
+	defer done()
 	var sent atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	load(ctx, 16, func(c *http.Client, i int) (int, error) {
@@ -272,16 +277,11 @@ func benchDelivery(cfg benchConfig) ([]row, error) {
 // at 500 orders per second; the floor is a plain client's send-to-arrival
 // time at the same rate.
 func benchLatency(cfg benchConfig) ([]row, error) {
-	w, rc, dir, cleanup, err := tempWorld(cfg, nil)
+	w, rc, s, done, err := serveWorld(cfg, nil, true)
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	s, err := startServer(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer s.stop()
+	defer done()
 	paced := func(send func(i int)) {
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
