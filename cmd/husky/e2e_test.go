@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -196,5 +197,57 @@ func TestCLIRefusesBadInputWithExitCode(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "HUSKY_FISCAL_YEAR_START") || !strings.Contains(string(out), "HUSKY_FISCAL_TZ") {
 		t.Errorf("bad config not explained: %v %s", err, out)
+	}
+}
+
+func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "husky.db")
+	env := []string{"HUSKY_DB=" + db}
+	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
+	key := husky(t, env, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
+	s := startServer(t, env)
+
+	body := sampleOrder(t)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", s.url+"/v1/orders", pr)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	type answer struct {
+		status int
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		res.Body.Close()
+		done <- answer{status: res.StatusCode}
+	}()
+	// Half the body is on the wire when the signal arrives.
+	if _, err := pw.Write([]byte(body[:len(body)/2])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	pw.Write([]byte(body[len(body)/2:]))
+	pw.Close()
+	a := <-done
+	if a.err != nil || a.status != http.StatusCreated {
+		t.Fatalf("in-flight request during shutdown: %d %v", a.status, a.err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
 	}
 }
