@@ -233,7 +233,7 @@ func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string
 // ReplayDeadSince replays every dead delivery that died at or after since,
 // with no cap, and returns their ids.
 func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since time.Time) ([]string, error) {
-	var ids []string
+	ids := []string{}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, sqlite.FormatTime(since)); err != nil {
 			return fmt.Errorf("find dead deliveries: %w", err)
