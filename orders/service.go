@@ -213,6 +213,25 @@ func (s *Service) Get(ctx context.Context, resellerID, id string) (*Order, error
 	return o, nil
 }
 
+// View returns any order to an operator and records the read of its
+// personal data in the audit trail, in the same transaction, so there is
+// no read without its record.
+func (s *Service) View(ctx context.Context, actor, id string) (*Order, error) {
+	var out *Order
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		o, err := getOrder(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out = o
+		return s.record(ctx, tx, actor, "order.viewed", map[string]string{"order_id": id}, map[string]string{"route": "admin"})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("view order: %w", err)
+	}
+	return out, nil
+}
+
 // List returns one page of the reseller's orders, newest first, and whether
 // more follow.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]*Order, bool, error) {

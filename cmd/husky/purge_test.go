@@ -106,3 +106,26 @@ func TestHoldNeedsAReasonAndIsAudited(t *testing.T) {
 		t.Errorf("release: %d %s", r.status, r.body)
 	}
 }
+
+func TestAdministrativeReadIsAudited(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	id := e.submit(t, e.keyA, sampleOrder(t))["id"].(string)
+	if r := e.do(t, "GET", "/v1/admin/orders/"+id, e.keyA, nil); r.status != 403 {
+		t.Errorf("reseller on the admin route: %d", r.status)
+	}
+	r := e.do(t, "GET", "/v1/admin/orders/"+id, e.admin, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), "jane@example.dk") {
+		t.Fatalf("admin view: %d %s", r.status, r.body)
+	}
+	es, _ := e.app.Audit.ByOrder(context.Background(), id, 100)
+	viewed := 0
+	for _, en := range es {
+		if en.Action == "order.viewed" && strings.HasPrefix(en.Actor, "key:") {
+			viewed++
+		}
+	}
+	if viewed != 1 {
+		t.Errorf("%d order.viewed entries, want 1", viewed)
+	}
+}
