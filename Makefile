@@ -41,7 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzProjectionLeaksNothing$$' -fuzztime $(FUZZTIME) ./sharing
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 clean:
