@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -615,5 +616,34 @@ func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
 	h.db.Reader.Get(&erased, `SELECT COUNT(*) FROM deliveries WHERE event_type = 'order.erased'`)
 	if created != 1 || erased != 1 {
 		t.Errorf("order.created dead: %d, order.erased queued: %d; want 1 and 1 (the recipient may hold the data)", created, erased)
+	}
+}
+
+func TestMessagesAboutAnOrderArriveInOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 { // the first order.created fails once
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h.recipient(t, rc.srv.URL, "")
+	run(t, h.dispatcher(300*time.Millisecond, 300*time.Millisecond))
+	o := h.order(t, "PO-1")
+	if _, err := h.orders.Cancel(context.Background(), "ptn_reseller", "test", o.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three requests", func() bool { return rc.calls.Load() == 3 })
+	var types []string
+	for _, r := range rc.received() {
+		var env Envelope
+		json.Unmarshal(r.body, &env)
+		types = append(types, env.Type)
+	}
+	want := []string{EventOrderCreated, EventOrderCreated, EventOrderCancelled}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Errorf("arrivals %v, want %v: order.cancelled must wait for order.created", types, want)
 	}
 }

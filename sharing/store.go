@@ -35,9 +35,18 @@ const (
 	// Claiming is two statements: find due ids through the due index, then
 	// lease exactly those rows by primary key. (An UPDATE … WHERE id IN
 	// (SELECT … LIMIT n) scans the whole table.)
-	sqlDue = `SELECT id FROM deliveries INDEXED BY deliveries_due
-		WHERE partner_id = ? AND status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-		ORDER BY next_attempt_at LIMIT ?`
+	//
+	// Messages about one order reach a recipient in the order they were
+	// queued: a delivery waits while an earlier one for the same recipient
+	// and order is still pending (ids are time-ordered), so order.cancelled
+	// never overtakes order.created. A dead delivery no longer holds the
+	// queue.
+	sqlDue = `SELECT d.id FROM deliveries AS d INDEXED BY deliveries_due
+		WHERE d.partner_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
+			AND (d.lease_until IS NULL OR d.lease_until < ?)
+			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
+				AND e.status = 'pending' AND e.id < d.id)
+		ORDER BY d.next_attempt_at LIMIT ?`
 	sqlLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (?)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlHeld          = `SELECT COUNT(*) FROM deliveries WHERE id = ? AND lease_owner = ?`
