@@ -136,15 +136,6 @@ func appendEntry(ctx context.Context, tx *sqlx.Tx, e *Entry) error {
 	return nil
 }
 
-// Size returns the number of entries.
-func (l *Log) Size(ctx context.Context) (int64, error) {
-	var n int64
-	if err := l.DB.Reader.GetContext(ctx, &n, sqlSize); err != nil {
-		return 0, fmt.Errorf("audit size: %w", err)
-	}
-	return n, nil
-}
-
 // ByOrder returns the entries naming an order, oldest first.
 func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, error) {
 	var rows []entryRow

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/milestone/husky/sqlite"
 )
 
 // TestChaosReceiver delivers to a receiver that answers 500, 503 and 429
@@ -44,17 +41,7 @@ func TestChaosReceiver(t *testing.T) {
 			t.Fatalf("order %d: %d %s %v", i, st, body, err)
 		}
 	}
-	if err := s.waitBacklog(3 * time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.stop(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := settle(t, s, w, 3*time.Minute)
 	var c struct {
 		Delivered int `db:"delivered"`
 		Dead      int `db:"dead"`

@@ -89,18 +89,7 @@ func TestCrashSIGKILL(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	stopClients()
 	clients.Wait()
-	if err := s.waitBacklog(2 * time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.stop(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := sqlite.Open(context.Background(), w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := settle(t, s, w, 2*time.Minute)
 	var stored []string
 	if err := db.Reader.Select(&stored, `SELECT id FROM orders`); err != nil {
 		t.Fatal(err)
@@ -138,4 +127,22 @@ func TestCrashSIGKILL(t *testing.T) {
 	if lost > 0 || without > 0 || unreached > 0 || len(rc.dupID) > 0 {
 		t.Fatal("durability violated")
 	}
+}
+
+// settle waits for the server's backlog to drain, stops it, and opens its
+// database for the test to inspect.
+func settle(t *testing.T, s *server, w *world, timeout time.Duration) *sqlite.DB {
+	t.Helper()
+	if err := s.waitBacklog(timeout); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(context.Background(), w.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -44,18 +44,8 @@ func benchSubmit(b *testing.B, audited bool) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			body := strings.Replace(body, "PO-2026-0042", fmt.Sprintf("PO-B-%d", i), 1)
-			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/orders", strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+e.keyA)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			res.Body.Close()
-			if res.StatusCode != 201 {
-				b.Errorf("status %d", res.StatusCode)
+			if st, err := e.postOrder(client, body, fmt.Sprintf("PO-B-%d", i)); err != nil || st != 201 {
+				b.Errorf("status %d, %v", st, err)
 				return
 			}
 		}
@@ -105,15 +95,9 @@ func BenchmarkCommitToArrival(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/orders", strings.NewReader(strings.Replace(body, "PO-2026-0042", fmt.Sprintf("PO-L-%d", i), 1)))
-			req.Header.Set("Authorization", "Bearer "+e.keyA)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := client.Do(req)
-			if err != nil {
+			if _, err := e.postOrder(client, body, fmt.Sprintf("PO-L-%d", i)); err != nil {
 				b.Error(err)
-				return
 			}
-			res.Body.Close()
 		}()
 	}
 	wg.Wait()
@@ -126,4 +110,17 @@ func BenchmarkCommitToArrival(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+}
+
+// postOrder submits the sample order under reference ref as reseller A.
+func (e *testEnv) postOrder(client *http.Client, body, ref string) (int, error) {
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/orders", strings.NewReader(strings.Replace(body, "PO-2026-0042", ref, 1)))
+	req.Header.Set("Authorization", "Bearer "+e.keyA)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
 }
