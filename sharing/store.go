@@ -30,7 +30,6 @@ const (
 	sqlDisclosedTo = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ?
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY partner_id`
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
-	sqlUndelivered       = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND event_type = ? AND status != 'delivered'`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
 	// Claiming is two statements: find due ids through the due index, then
 	// lease exactly those rows by primary key. (An UPDATE … WHERE id IN
@@ -49,12 +48,16 @@ const (
 		ORDER BY d.next_attempt_at LIMIT ?`
 	sqlLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (?)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
-	sqlHeld          = `SELECT COUNT(*) FROM deliveries WHERE id = ? AND lease_owner = ?`
+	sqlHeld          = `SELECT id FROM deliveries WHERE lease_owner = ? AND id IN (?)`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = ?, step = ?, delivered_at = ?, updated_at = ?,
-		last_status = ?, last_error = '', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, step = step + 1, delivered_at = ?,
+		updated_at = ?, last_status = ?, last_error = '', lease_owner = NULL, lease_until = NULL
+		WHERE lease_owner = ? AND id IN (?)`
+	// The orders among a set whose every order.created has arrived.
+	sqlAllDelivered = `SELECT order_id FROM deliveries WHERE event_type = ? AND order_id IN (?)
+		GROUP BY order_id HAVING SUM(status != 'delivered') = 0`
 	sqlRetry = `UPDATE deliveries SET attempts = ?, step = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, step = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
@@ -80,6 +83,8 @@ type claimed struct {
 	PayloadSHA256 string `db:"payload_sha256"`
 	Attempts      int    `db:"attempts"`
 	Step          int    `db:"step"`
+
+	leaseUntil time.Time
 }
 
 type deliveryRow struct {
