@@ -108,20 +108,44 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 	return appendEntries(ctx, tx, []*Entry{&e})
 }
 
-// Hold makes Record keep the entries recorded in tx until Flush, which
-// appends them together: one read of the tree's size and one statement for
-// all their rows instead of four statements each. Work that records many
-// entries in one transaction (the dispatcher's result batches) holds them.
-// The entries still commit or roll back with tx. Holding another
-// transaction drops the entries of one that never flushed: it rolled back.
+// Hold makes Record keep the entries recorded in tx and append them all
+// just before tx commits (see sqlite.DB.BeforeCommit): one read of the
+// tree's size and one statement for all their rows instead of four
+// statements each. Work that records many entries in one transaction (a
+// group commit of orders, the dispatcher's result batches) holds them. The
+// entries still commit or roll back with tx. Holding tx again keeps what
+// is held; work under a savepoint that rolls back uses Mark and Rewind.
 func (l *Log) Hold(tx *sqlx.Tx) {
 	l.mu.Lock()
-	l.held = &held{tx: tx}
+	if l.held == nil || l.held.tx != tx {
+		l.held = &held{tx: tx}
+	}
 	l.mu.Unlock()
+	l.DB.BeforeCommit(tx, "audit", l.Flush)
+}
+
+// Mark returns a position in the entries held for tx, for Rewind.
+func (l *Log) Mark(tx *sqlx.Tx) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil || l.held.tx != tx {
+		return 0
+	}
+	return len(l.held.entries)
+}
+
+// Rewind drops the entries held for tx since mark: the savepoint that
+// recorded them rolled back.
+func (l *Log) Rewind(tx *sqlx.Tx, mark int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held != nil && l.held.tx == tx && mark < len(l.held.entries) {
+		l.held.entries = l.held.entries[:mark]
+	}
 }
 
 // Flush appends the entries held for tx, in the order they were recorded,
-// and ends the hold.
+// and ends the hold. Hold arranges for it to run before tx commits.
 func (l *Log) Flush(ctx context.Context, tx *sqlx.Tx) error {
 	l.mu.Lock()
 	h := l.held

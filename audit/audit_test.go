@@ -257,8 +257,8 @@ func TestKeyIsCreatedOnceAndReused(t *testing.T) {
 	}
 }
 
-// holdN records n entries in one transaction under Hold and flushes them,
-// or rolls the transaction back after recording when fail is set.
+// holdN records n entries in one transaction under Hold, or rolls the
+// transaction back after recording them when fail is set.
 func holdN(t *testing.T, l *Log, n int, fail bool) {
 	t.Helper()
 	errFail := fmt.Errorf("roll back")
@@ -274,7 +274,7 @@ func holdN(t *testing.T, l *Log, n int, fail bool) {
 		if fail {
 			return errFail
 		}
-		return l.Flush(context.Background(), tx)
+		return nil // the held entries are appended as tx commits
 	})
 	if err != nil && (!fail || err != errFail) {
 		t.Fatal(err)
@@ -308,5 +308,39 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 	}
 	if len(a) == 0 || strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Fatalf("held appends stored %d hashes, one-by-one %d, or they differ", len(b), len(a))
+	}
+}
+
+func TestRewindDropsEntriesOfARolledBackSavepoint(t *testing.T) {
+	t.Parallel()
+	l := newLog(t)
+	ctx := context.Background()
+	rec := func(tx *sqlx.Tx, order string) {
+		if err := l.Record(ctx, tx, "system:test", "order.created", map[string]string{"order_id": order}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := l.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		l.Hold(tx)
+		rec(tx, "ord_kept")
+		mark := l.Mark(tx)
+		rec(tx, "ord_rolled_back")
+		l.Rewind(tx, mark)
+		l.Hold(tx) // holding again keeps what is held
+		rec(tx, "ord_kept_too")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := l.DB.Reader.Select(&got, `SELECT order_id FROM audit_entries ORDER BY seq`); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "ord_kept,ord_kept_too" {
+		t.Fatalf("appended %v", got)
+	}
+	if rep := verify(t, l, nil); !rep.OK {
+		t.Fatalf("verify: %+v", rep)
 	}
 }

@@ -467,7 +467,7 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 	if !r.released || rc.calls.Load() != 0 {
 		t.Fatalf("attempt on a short lease: released=%v, %d requests sent", r.released, rc.calls.Load())
 	}
-	if err := d.recordBatch(context.Background(), []result{r}); err != nil {
+	if _, err := d.recordBatch(context.Background(), []result{r}); err != nil {
 		t.Fatal(err)
 	}
 	again, err := d.claim(context.Background(), 10)

@@ -31,7 +31,8 @@ func (d *Dispatcher) recordLoop(results <-chan result) {
 			}
 		}
 		// Recording must survive shutdown: the requests already happened.
-		if err := d.recordBatch(context.Background(), batch); err != nil {
+		outcomes, err := d.recordBatch(context.Background(), batch)
+		if err != nil {
 			// The leases expire and the deliveries are sent again:
 			// at-least-once, never lost.
 			d.Logger.Error("record delivery attempts", "error", err.Error(), "count", len(batch))
@@ -41,22 +42,28 @@ func (d *Dispatcher) recordLoop(results <-chan result) {
 		case d.freed <- struct{}{}:
 		default:
 		}
+		// Logged after the claim loop may go on: the log is not on the
+		// writer's path.
+		for i, r := range batch {
+			if outcomes != nil {
+				d.logAttempt(r, outcomes[i])
+			}
+		}
 	}
 }
 
 // holder is an Auditor that can hold the entries recorded in a
-// transaction and append them together (audit.Log).
+// transaction and append them together when it commits (audit.Log).
 type holder interface {
 	Hold(tx *sqlx.Tx)
-	Flush(ctx context.Context, tx *sqlx.Tx) error
 }
 
 // recordBatch writes a batch of results in one transaction, set by set:
 // one query for the leases still held, one multi-row insert for the
 // attempts, one update for the deliveries that succeeded, and the audit
 // entries appended together. Failures, rare and each with its own
-// schedule, are written one by one.
-func (d *Dispatcher) recordBatch(ctx context.Context, batch []result) error {
+// schedule, are written one by one. It returns each result's outcome.
+func (d *Dispatcher) recordBatch(ctx context.Context, batch []result) ([]string, error) {
 	now := d.now()
 	outcomes := make([]string, len(batch))
 	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
@@ -104,21 +111,12 @@ func (d *Dispatcher) recordBatch(ctx context.Context, batch []result) error {
 		if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
 			return fmt.Errorf("insert attempts: %w", err)
 		}
-		if err := d.recordDelivered(ctx, tx, ok, now); err != nil {
-			return err
-		}
-		if h, ok := d.Audit.(holder); ok {
-			return h.Flush(ctx, tx)
-		}
-		return nil
+		return d.recordDelivered(ctx, tx, ok, now)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for i, r := range batch {
-		d.logAttempt(r, outcomes[i])
-	}
-	return nil
+	return outcomes, nil
 }
 
 // held returns the ids in batch whose lease this dispatcher still holds.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -23,6 +24,51 @@ type DB struct {
 	Path   string
 	Writer *sqlx.DB
 	Reader *sqlx.DB
+
+	mu      sync.Mutex
+	pending map[*sqlx.Tx][]commitHook // BeforeCommit hooks of open transactions
+}
+
+type commitHook struct {
+	key string
+	fn  func(ctx context.Context, tx *sqlx.Tx) error
+}
+
+// BeforeCommit registers fn to run inside tx, a transaction of Tx, just
+// before it commits; a failing fn rolls tx back. A key already registered
+// for tx is not registered again, so work done many times in one
+// transaction (the orders of a group commit) can defer a shared step to
+// its end. Hooks of a transaction that rolls back are dropped.
+func (db *DB) BeforeCommit(tx *sqlx.Tx, key string, fn func(ctx context.Context, tx *sqlx.Tx) error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.pending == nil {
+		db.pending = map[*sqlx.Tx][]commitHook{}
+	}
+	for _, h := range db.pending[tx] {
+		if h.key == key {
+			return
+		}
+	}
+	db.pending[tx] = append(db.pending[tx], commitHook{key, fn})
+}
+
+// runHooks runs and forgets tx's BeforeCommit hooks; with run false it
+// only forgets them.
+func (db *DB) runHooks(ctx context.Context, tx *sqlx.Tx, run bool) error {
+	db.mu.Lock()
+	hooks := db.pending[tx]
+	delete(db.pending, tx)
+	db.mu.Unlock()
+	for _, h := range hooks {
+		if !run {
+			break
+		}
+		if err := h.fn(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dsn builds a mattn/go-sqlite3 connection string. Every connection gets WAL,
@@ -104,14 +150,19 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
+			_ = db.runHooks(ctx, tx, false)
 			_ = tx.Rollback()
 			panic(p)
 		}
 		if err != nil {
+			_ = db.runHooks(ctx, tx, false)
 			_ = tx.Rollback()
 		}
 	}()
 	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = db.runHooks(ctx, tx, true); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

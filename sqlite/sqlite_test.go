@@ -106,3 +106,46 @@ func TestBatcherIsolatesFailingJobsAndCommitsTheRest(t *testing.T) {
 		t.Errorf("%d failed, %d rows; want 8 failed jobs rolled back alone and 32 rows", failed, n)
 	}
 }
+
+func TestBeforeCommitRunsOncePerKeyAndRollsBackOnError(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.Open(t)
+	ctx := context.Background()
+	if _, err := db.Writer.Exec(`CREATE TABLE hooked (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		if err := db.Reader.Get(&n, `SELECT COUNT(*) FROM hooked`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	insert := func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO hooked (n) VALUES (1)`)
+		return err
+	}
+	// Registered three times under one key: runs once, inside the transaction.
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		for range 3 {
+			db.BeforeCommit(tx, "k", insert)
+		}
+		return nil
+	}); err != nil || count() != 1 {
+		t.Fatalf("err %v, hook rows %d, want 1", err, count())
+	}
+	// A transaction that fails drops its hooks; a failing hook rolls back.
+	errFail := errors.New("fail")
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error { db.BeforeCommit(tx, "k", insert); return errFail }); !errors.Is(err, errFail) {
+		t.Fatal(err)
+	}
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := insert(ctx, tx); err != nil {
+			return err
+		}
+		db.BeforeCommit(tx, "k", func(context.Context, *sqlx.Tx) error { return errFail })
+		return nil
+	})
+	if !errors.Is(err, errFail) || count() != 1 {
+		t.Fatalf("err %v, rows %d, want the failing hook to roll back and 1 row", err, count())
+	}
+}
