@@ -95,10 +95,12 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 		o.FiscalYear, purge, nil, nil); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
+	items := make([]any, 0, 4*len(o.Items))
 	for i, it := range o.Items {
-		if _, err := tx.ExecContext(ctx, sqlInsertItem, o.ID, i+1, it.SKU, it.Quantity); err != nil {
-			return fmt.Errorf("insert order item: %w", err)
-		}
+		items = append(items, o.ID, i+1, it.SKU, it.Quantity)
+	}
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertItem, 4, items); err != nil {
+		return fmt.Errorf("insert order items: %w", err)
 	}
 	return nil
 }

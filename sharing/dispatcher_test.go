@@ -678,3 +678,16 @@ func TestMessagesAboutAnOrderArriveInOrder(t *testing.T) {
 		t.Errorf("arrivals %v, want %v: order.cancelled must wait for order.created", types, want)
 	}
 }
+
+func TestRecipientsAreReadAfreshInEachTransaction(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rc := newReceiver(t, nil)
+	h.recipient(t, rc.srv.URL, "")
+	first := h.order(t, "PO-1")
+	h.recipient(t, rc.srv.URL, "") // a second recipient, added between orders
+	second := h.order(t, "PO-2")
+	if n1, n2 := len(h.deliveries(t, first.ID)), len(h.deliveries(t, second.ID)); n1 != 1 || n2 != 2 {
+		t.Fatalf("deliveries: first order %d (want 1), second %d (want 2)", n1, n2)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,12 @@ type Outbox struct {
 	Now      func() time.Time
 
 	kick chan struct{}
+
+	// The recipients read in the last transaction that created an order:
+	// a group commit creates many, and partners do not change inside it.
+	mu         sync.Mutex
+	recipTx    *sqlx.Tx
+	recipients []partners.Partner
 }
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
@@ -53,16 +60,20 @@ func (o *Outbox) now() time.Time { return o.Now().UTC().Truncate(time.Microsecon
 func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
 	switch ch.Kind {
 	case orders.ChangeCreated:
-		rs, err := o.Partners.Recipients(ctx, tx)
+		rs, err := o.recipientsIn(ctx, tx)
 		if err != nil {
 			return err
 		}
+		qs := make([]queued, 0, len(rs))
 		for _, r := range rs {
 			data, sent := Project(ch.Order, r.Fields)
-			if _, err := o.enqueue(ctx, tx, ch.Actor, r.ID, ch.Order.ID, EventOrderCreated, data, sent); err != nil {
+			q, err := o.prepare(r.ID, ch.Order.ID, EventOrderCreated, data, sent)
+			if err != nil {
 				return err
 			}
+			qs = append(qs, q)
 		}
+		return o.insert(ctx, tx, ch.Actor, qs...)
 	case orders.ChangeCancelled:
 		if err := o.NotifyRecipients(ctx, tx, ch.Actor, ch.Order.ID, EventOrderCancelled); err != nil {
 			return err
@@ -196,36 +207,77 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, ord
 }
 
 func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, orderID, event string, data any, sent []partners.Field) (string, error) {
+	q, err := o.prepare(partnerID, orderID, event, data, sent)
+	if err != nil {
+		return "", err
+	}
+	return q.id, o.insert(ctx, tx, actor, q)
+}
+
+// recipientsIn returns the recipients, read once per transaction.
+func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Partner, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.recipTx == tx {
+		return o.recipients, nil
+	}
+	rs, err := o.Partners.Recipients(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	o.recipTx, o.recipients = tx, rs
+	return rs, nil
+}
+
+// queued is one delivery ready to be written.
+type queued struct {
+	id, partnerID, orderID, event, hash, fields string
+	body                                        []byte
+	disclosure                                  bool
+	at                                          time.Time
+}
+
+// prepare encodes one webhook for the outbox.
+func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []partners.Field) (queued, error) {
 	now := o.now()
 	body, err := json.Marshal(Envelope{Type: event, Timestamp: now, Data: data})
 	if err != nil {
-		return "", fmt.Errorf("encode webhook: %w", err)
+		return queued{}, fmt.Errorf("encode webhook: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	id := NewDeliveryID()
-	fields := partners.FieldsString(sent)
-	var oid any
-	if orderID != "" {
-		oid = orderID
+	return queued{id: NewDeliveryID(), partnerID: partnerID, orderID: orderID, event: event, hash: hex.EncodeToString(sum[:]),
+		fields: partners.FieldsString(sent), body: body, disclosure: len(sent) > 0, at: now}, nil
+}
+
+// insert writes deliveries in one statement and audits each.
+func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...queued) error {
+	args := make([]any, 0, 12*len(qs))
+	for _, q := range qs {
+		var oid any
+		if q.orderID != "" {
+			oid = q.orderID
+		}
+		at := sqlite.FormatTime(q.at)
+		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at)
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertDelivery, id, partnerID, oid, event, body, hash, fields,
-		sqlite.FormatTime(now), sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
-		return "", fmt.Errorf("insert delivery: %w", err)
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 12, args); err != nil {
+		return fmt.Errorf("insert delivery: %w", err)
 	}
-	details := map[string]string{"event": event, "payload_sha256": hash}
-	action := "delivery.queued"
-	if len(sent) > 0 {
-		// A disclosure of personal data: record what, to whom, and why.
-		action = "disclosure.queued"
-		details["fields"] = fields
-		details["legal_basis"] = LegalBasis
+	for _, q := range qs {
+		details := map[string]string{"event": q.event, "payload_sha256": q.hash}
+		action := "delivery.queued"
+		if q.disclosure {
+			// A disclosure of personal data: record what, to whom, and why.
+			action = "disclosure.queued"
+			details["fields"] = q.fields
+			details["legal_basis"] = LegalBasis
+		}
+		subjects := map[string]string{"order_id": q.orderID, "delivery_id": q.id, "partner_id": q.partnerID}
+		if err := record(ctx, o.Audit, tx, actor, action, subjects, details); err != nil {
+			return err
+		}
 	}
-	subjects := map[string]string{"order_id": orderID, "delivery_id": id, "partner_id": partnerID}
-	if err := record(ctx, o.Audit, tx, actor, action, subjects, details); err != nil {
-		return "", err
-	}
-	return id, nil
+	return nil
 }
 
 // NewDeliveryID returns a new time-ordered delivery id, used as webhook-id.
