@@ -3,6 +3,8 @@ package sharing
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/sqlite"
 )
 
 // BenchmarkDispatch measures deliveries per second to a loopback receiver
@@ -85,6 +88,69 @@ func benchDispatch(b *testing.B, audited bool) {
 	cancel()
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkDispatchOrders is the production path end to end in process:
+// orders created through the orders service with two recipients that get
+// phone, email and address, then their order.created deliveries claimed,
+// signed, sent, recorded, audited, and the orders moved to shared. b.N is
+// the number of deliveries.
+func BenchmarkDispatchOrders(b *testing.B) {
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	h := newHarnessTB(b)
+	key, err := audit.LoadKey(filepath.Join(b.TempDir(), "k"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := &audit.Log{DB: h.db, Key: key, Now: h.clock.Now}
+	h.partners.Audit, h.outbox.Audit, h.orders.Audit = log, log, log
+	h.orders.Batch = sqlite.NewBatcher(h.db)
+	for range 2 {
+		h.recipientFields(b, srv.URL, "phone,email,address")
+	}
+	// Orders from 16 goroutines, outside the timed region.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N+1)/2; i = next.Add(1) {
+				h.orderTB(b, fmt.Sprintf("PO-%d", i))
+			}
+		}()
+	}
+	wg.Wait()
+	want := got.Load() + int64((b.N+1)/2*2)
+	d := h.dispatcher()
+	d.Audit, d.Lifecycle = log, h.orders
+	d.Workers = 32
+	d.Client = NewClient(true, 32)
+	d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) // attempts are logged as in production
+	b.ResetTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	for got.Load() < want {
+		time.Sleep(time.Millisecond)
+	}
+	for {
+		var n int
+		h.db.Reader.Get(&n, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`)
+		if n == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 // BenchmarkPlainClientFloor is the floor for BenchmarkDispatch: a plain Go
