@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,7 +162,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // claim leases up to limit due deliveries, shared across the enabled
-// recipients so that one busy recipient cannot starve another.
+// recipients so that one busy recipient cannot starve another. Due
+// deliveries are found on the read pool, so an idle or partly idle
+// dispatcher does not take the writer from the API; only the lease itself
+// is a write, and it re-checks each candidate, which may have been leased,
+// delivered or overtaken by a replay since it was read.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 	now := d.now()
 	// A claim may wait in the queue for about one attempt's length before a
@@ -170,29 +175,33 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 	// grown too short, so a lease never runs out while a request is under
 	// way (another dispatcher would send it a second time).
 	lease := now.Add(2*d.attemptMax() + 5*time.Second)
+	var ids []string
+	if err := d.DB.Reader.SelectContext(ctx, &ids, sqlEnabledRecipients); err != nil {
+		return nil, fmt.Errorf("enabled recipients: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	per := max(1, (limit+len(ids)-1)/len(ids))
+	var due []string
+	for _, id := range ids {
+		n := min(per, limit-len(due))
+		if n <= 0 {
+			break
+		}
+		var some []string
+		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now), n); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		due = append(due, some...)
+	}
+	if len(due) == 0 {
+		return nil, nil
+	}
 	var out []claimed
 	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		var ids []string
-		if err := tx.SelectContext(ctx, &ids, sqlEnabledRecipients); err != nil {
-			return fmt.Errorf("enabled recipients: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		per := max(1, (limit+len(ids)-1)/len(ids))
-		for _, id := range ids {
-			n := min(per, limit-len(out))
-			if n <= 0 {
-				break
-			}
-			var due []string
-			if err := tx.SelectContext(ctx, &due, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now), n); err != nil {
-				return fmt.Errorf("claim: %w", err)
-			}
-			if len(due) == 0 {
-				continue
-			}
-			q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(lease), due)
+		for part := range slices.Chunk(due, 500) {
+			q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(lease), part, sqlite.FormatTime(now))
 			if err != nil {
 				return err
 			}
@@ -200,15 +209,15 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
 			if err := tx.SelectContext(ctx, &batch, q, args...); err != nil {
 				return fmt.Errorf("claim: %w", err)
 			}
-			for i := range batch {
-				batch[i].leaseUntil = lease
-			}
 			out = append(out, batch...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		out[i].leaseUntil = lease
 	}
 	return out, nil
 }

@@ -479,6 +479,31 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 	}
 }
 
+func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rc := newReceiver(t, nil)
+	h.recipient(t, rc.srv.URL, "")
+	o := h.order(t, "PO-1")
+	id := h.deliveries(t, o.ID)[0].ID
+	first := h.dispatcher()
+	first.defaults()
+	if got, err := first.claim(context.Background(), 10); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	// A second dispatcher read the same candidate before the first leased
+	// it; its lease must not take it.
+	now := sqlite.FormatTime(h.clock.Now())
+	q, args, err := sqlx.In(sqlLease, "other-owner", now, []string{id}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken []claimed
+	if err := h.db.Writer.Select(&taken, q, args...); err != nil || len(taken) != 0 {
+		t.Fatalf("a leased delivery was leased again: %v %v", taken, err)
+	}
+}
+
 func TestShutdownFinishesClaimedDelivery(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

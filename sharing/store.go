@@ -31,9 +31,10 @@ const (
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY partner_id`
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
-	// Claiming is two statements: find due ids through the due index, then
-	// lease exactly those rows by primary key. (An UPDATE … WHERE id IN
-	// (SELECT … LIMIT n) scans the whole table.)
+	// Claiming is two statements: find due ids through the due index (on
+	// the read pool), then lease exactly those rows by primary key, if
+	// they are still due. (An UPDATE … WHERE id IN (SELECT … LIMIT n)
+	// scans the whole table.)
 	//
 	// Messages about one order reach a recipient in the order they were
 	// queued: a delivery waits while an earlier one for the same recipient
@@ -46,7 +47,10 @@ const (
 			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
 				AND e.status = 'pending' AND e.id < d.id)
 		ORDER BY d.next_attempt_at LIMIT ?`
-	sqlLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (?)
+	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (?)
+			AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < ?)
+			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
+				AND e.status = 'pending' AND e.id < d.id)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlHeld          = `SELECT id FROM deliveries WHERE lease_owner = ? AND id IN (?)`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
