@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -34,7 +35,10 @@ func NewBatcher(db *DB) *Batcher {
 }
 
 // Do runs fn in the next group and returns its error, or the commit's.
-// It waits for the commit; ctx bounds only the wait to be scheduled.
+// It waits for the commit; ctx bounds only the wait to be scheduled. fn
+// may run twice, in two transactions, when another job of its group fails
+// (see run): it must only write through tx, or repeat its other effects
+// safely.
 func (b *Batcher) Do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	b.once.Do(func() { go b.loop() })
 	j := &batchJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
@@ -62,19 +66,37 @@ func (b *Batcher) loop() {
 	}
 }
 
-// run executes one group in one transaction.
+// errJobFailed ends a group's first, savepoint-free try.
+var errJobFailed = errors.New("a job of the group failed")
+
+// run executes one group in one transaction. It first runs every job
+// without savepoints, which almost always succeeds; if any job fails, that
+// transaction is rolled back and the group runs again with each job under
+// its own savepoint, so the failing job is rolled back alone. A job may
+// therefore run twice, each time in a fresh transaction.
 func (b *Batcher) run(group []*batchJob) {
 	results := make([]error, len(group))
+	for i, j := range group {
+		results[i] = j.ctx.Err()
+	}
 	err := b.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
 		for i, j := range group {
-			if j.ctx.Err() != nil {
-				results[i] = j.ctx.Err()
-				continue
+			if results[i] == nil && runPlain(j.ctx, tx, j.fn) != nil {
+				return errJobFailed
 			}
-			results[i] = runSavepoint(j.ctx, tx, j.fn)
 		}
 		return nil
 	})
+	if errors.Is(err, errJobFailed) {
+		err = b.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+			for i, j := range group {
+				if results[i] == nil {
+					results[i] = runSavepoint(j.ctx, tx, j.fn)
+				}
+			}
+			return nil
+		})
+	}
 	for i, j := range group {
 		if err != nil {
 			j.done <- err
@@ -82,6 +104,16 @@ func (b *Batcher) run(group []*batchJob) {
 			j.done <- results[i]
 		}
 	}
+}
+
+// runPlain runs fn; a panic becomes its error.
+func runPlain(ctx context.Context, tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("batched job panicked: %v", p)
+		}
+	}()
+	return fn(tx)
 }
 
 // runSavepoint runs fn under a savepoint, rolling back to it when fn fails
