@@ -52,7 +52,7 @@ func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
 func TestConnectionSettings(t *testing.T) {
 	t.Parallel()
 	db := sqlitetest.Open(t)
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "secure_delete": "1", "synchronous": "2"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "secure_delete": "1", "synchronous": "2", "temp_store": "2"} {
 		var got string
 		if err := db.Writer.Get(&got, "PRAGMA "+pragma); err != nil || got != want {
 			t.Errorf("writer %s = %q (%v), want %q", pragma, got, err, want)
