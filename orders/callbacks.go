@@ -314,12 +314,13 @@ func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Stat
 // MarkShared moves orders from received to shared once every recipient
 // has their data. It runs inside the dispatcher's transaction, for all the
 // orders one batch of deliveries completed: they are read and moved
-// together. An order in any other state is left alone.
+// together. An order in any other state is left alone. It reads no
+// personal data: the orders it hands to the change hooks carry none.
 func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
 	if len(orderIDs) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(`SELECT `+orderColumns+` FROM orders WHERE id IN (?) ORDER BY id`, orderIDs)
+	q, args, err := sqlx.In(sqlSelectOrdersNoPersonal, orderIDs)
 	if err != nil {
 		return err
 	}

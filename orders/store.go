@@ -18,8 +18,12 @@ const (
 		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
-	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
+	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
+	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
+	// Orders without the customer, address and notes columns, for work
+	// that needs only their state.
+	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
+		fiscal_year, purge_after, legal_hold_reason, legal_hold_at FROM orders WHERE id IN (?) ORDER BY id`
 	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
 	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
 	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`

@@ -33,6 +33,10 @@ type Outbox struct {
 	mu         sync.Mutex
 	recipTx    *sqlx.Tx
 	recipients []partners.Partner
+	// The resellers looked up in the last transaction that notified one:
+	// the dispatcher moves many orders to shared in one transaction.
+	resellerTx *sqlx.Tx
+	resellers  map[string]partners.Partner
 }
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
@@ -160,7 +164,7 @@ const EventOrderStatusChanged = "order.status_changed"
 // notifyReseller enqueues order.status_changed for the order's reseller,
 // if it registered a webhook endpoint.
 func (o *Outbox) notifyReseller(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
-	r, err := o.Partners.GetTx(ctx, tx, ch.Order.ResellerID)
+	r, err := o.resellerIn(ctx, tx, ch.Order.ResellerID)
 	if err != nil || r.EndpointURL == "" {
 		return err
 	}
@@ -227,6 +231,24 @@ func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Part
 	}
 	o.recipTx, o.recipients = tx, rs
 	return rs, nil
+}
+
+// resellerIn returns a reseller, read once per transaction.
+func (o *Outbox) resellerIn(ctx context.Context, tx *sqlx.Tx, id string) (partners.Partner, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.resellerTx != tx {
+		o.resellerTx, o.resellers = tx, map[string]partners.Partner{}
+	}
+	if r, ok := o.resellers[id]; ok {
+		return r, nil
+	}
+	r, err := o.Partners.GetTx(ctx, tx, id)
+	if err != nil {
+		return partners.Partner{}, err
+	}
+	o.resellers[id] = r
+	return r, nil
 }
 
 // queued is one delivery ready to be written.
