@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCallback$$' -fuzztime $(FUZZTIME) ./orders
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./partners
 	$(GO) test -run '^$$' -fuzz '^FuzzProjectionLeaksNothing$$' -fuzztime $(FUZZTIME) ./sharing
+	$(GO) test -run '^$$' -fuzz '^FuzzLeafDataMatchesEncodingJSON$$' -fuzztime $(FUZZTIME) ./audit
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

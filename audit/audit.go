@@ -9,7 +9,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -156,24 +155,6 @@ func (l *Log) Flush(ctx context.Context, tx *sqlx.Tx) error {
 	l.held = nil
 	l.mu.Unlock()
 	return appendEntries(ctx, tx, h.entries)
-}
-
-// leaf is the canonical form hashed into the tree. encoding/json writes
-// struct fields in order and map keys sorted, so the bytes are stable.
-type leaf struct {
-	Seq      int64             `json:"seq"`
-	Time     string            `json:"time"`
-	Actor    string            `json:"actor"`
-	Action   string            `json:"action"`
-	Subjects map[string]string `json:"subjects"`
-	Details  map[string]string `json:"details"`
-}
-
-// LeafData returns the bytes whose RFC 6962 record hash is the entry's leaf.
-func (e Entry) LeafData() []byte {
-	b, _ := json.Marshal(leaf{Seq: e.Seq, Time: sqlite.FormatTime(e.Time), Actor: e.Actor, Action: e.Action,
-		Subjects: e.Subjects, Details: e.Details})
-	return b
 }
 
 func contains(xs []string, s string) bool {
