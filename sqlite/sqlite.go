@@ -26,7 +26,7 @@ type DB struct {
 	Reader *sqlx.DB
 
 	mu      sync.Mutex
-	pending map[*sqlx.Tx][]commitHook // BeforeCommit hooks of open transactions
+	pending map[*sqlx.Tx][]commitHook // open transactions and their BeforeCommit hooks
 }
 
 type commitHook struct {
@@ -42,10 +42,13 @@ type commitHook struct {
 func (db *DB) BeforeCommit(tx *sqlx.Tx, key string, fn func(ctx context.Context, tx *sqlx.Tx) error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.pending == nil {
-		db.pending = map[*sqlx.Tx][]commitHook{}
+	hooks, open := db.pending[tx]
+	if !open {
+		// Work deferred to a commit that never comes would be lost
+		// silently (audit entries, for one): a programming error.
+		panic("sqlite: BeforeCommit on a transaction that is not open in this database's Tx")
 	}
-	for _, h := range db.pending[tx] {
+	for _, h := range hooks {
 		if h.key == key {
 			return
 		}
@@ -161,6 +164,12 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	db.mu.Lock()
+	if db.pending == nil {
+		db.pending = map[*sqlx.Tx][]commitHook{}
+	}
+	db.pending[tx] = nil // open: BeforeCommit may add to it
+	db.mu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
 			_ = db.runHooks(ctx, tx, false)

@@ -148,4 +148,16 @@ func TestBeforeCommitRunsOncePerKeyAndRollsBackOnError(t *testing.T) {
 	if !errors.Is(err, errFail) || count() != 1 {
 		t.Fatalf("err %v, rows %d, want the failing hook to roll back and 1 row", err, count())
 	}
+	// A transaction not opened by Tx would never run the hook: refused.
+	tx, err := db.Writer.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	defer func() {
+		if recover() == nil {
+			t.Error("BeforeCommit accepted a transaction Tx did not open")
+		}
+	}()
+	db.BeforeCommit(tx, "k", insert)
 }
