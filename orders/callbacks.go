@@ -304,8 +304,14 @@ func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Stat
 	if err := s.setStatus(ctx, tx, o, st, now); err != nil {
 		return err
 	}
+	return s.announce(ctx, tx, o, from, actor)
+}
+
+// announce records that o moved from from to its status and runs the
+// hooks (the reseller's webhook).
+func (s *Service) announce(ctx context.Context, tx *sqlx.Tx, o *Order, from Status, actor string) error {
 	if err := s.record(ctx, tx, actor, "order.status_changed", map[string]string{"order_id": o.ID},
-		map[string]string{"from": string(from), "to": string(st)}); err != nil {
+		map[string]string{"from": string(from), "to": string(o.Status)}); err != nil {
 		return err
 	}
 	return s.emit(ctx, tx, Change{Kind: ChangeStatus, Order: o, From: from, Actor: actor})
@@ -363,11 +369,7 @@ func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string
 	for _, o := range move {
 		from := o.Status
 		o.Status, o.UpdatedAt = StatusShared, now
-		if err := s.record(ctx, tx, "system:dispatcher", "order.status_changed", map[string]string{"order_id": o.ID},
-			map[string]string{"from": string(from), "to": string(StatusShared)}); err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, Change{Kind: ChangeStatus, Order: o, From: from, Actor: "system:dispatcher"}); err != nil {
+		if err := s.announce(ctx, tx, o, from, "system:dispatcher"); err != nil {
 			return err
 		}
 	}

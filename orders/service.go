@@ -168,58 +168,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 		write = s.Batch.Do
 	}
 	err := write(ctx, func(tx *sqlx.Tx) error {
-		return s.holdAudit(tx, func() error {
-			if req.IdempotencyKey != "" {
-				var prev struct {
-					Hash    []byte `db:"request_hash"`
-					OrderID string `db:"order_id"`
-					Status  int    `db:"status_code"`
-				}
-				err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, sqlite.FormatTime(now))
-				switch {
-				case err == nil:
-					if string(prev.Hash) != string(hash) {
-						return ErrIdempotencyReuse
-					}
-					po, err := getOrder(ctx, tx, prev.OrderID)
-					if err != nil {
-						return err
-					}
-					out = Created{Order: po, Replayed: true}
-					return nil
-				case !sqlite.IsNoRows(err):
-					return fmt.Errorf("read idempotency key: %w", err)
-				}
-			}
-			// The unique (reseller, reference) index refuses a duplicate; only
-			// then is the existing order looked up for the 409's Location.
-			if err := insertOrder(ctx, tx, o); err != nil {
-				if !sqlite.IsUniqueViolation(err) {
-					return err
-				}
-				var existing string
-				if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference); gerr != nil {
-					return fmt.Errorf("find order by reference: %w", gerr)
-				}
-				return duplicateReference(existing)
-			}
-			if req.IdempotencyKey != "" {
-				if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
-					http.StatusCreated, sqlite.FormatTime(now), sqlite.FormatTime(now.Add(IdempotencyTTL))); err != nil {
-					return fmt.Errorf("store idempotency key: %w", err)
-				}
-			}
-			if err := s.record(ctx, tx, req.Actor, "order.created", map[string]string{"order_id": o.ID, "partner_id": o.ResellerID},
-				map[string]string{"status": string(o.Status), "items": fmt.Sprint(len(o.Items))}); err != nil {
-				return err
-			}
-			out = Created{Order: o}
-			o.Recipients, o.Shipments = []Answer{}, []Shipment{}
-			if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.created", Source: req.Actor,
-				To: o.Status, Outcome: string(Applied)}); err != nil {
-				return err
-			}
-			return s.emit(ctx, tx, Change{Kind: ChangeCreated, Order: o, Actor: req.Actor})
+		return s.holdAudit(tx, func() (err error) {
+			out, err = s.createIn(ctx, tx, req, o, hash, now)
+			return err
 		})
 	})
 	if err != nil {
@@ -229,6 +180,64 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 		s.AfterCommit(Change{Kind: ChangeCreated, Order: out.Order, Actor: req.Actor})
 	}
 	return out, nil
+}
+
+// createIn writes o, its items, timeline entry, audit record and
+// deliveries inside tx; or, for an Idempotency-Key already used with the
+// same body, returns the order that key created.
+func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, o *Order, hash []byte, now time.Time) (Created, error) {
+	if req.IdempotencyKey != "" {
+		var prev struct {
+			Hash    []byte `db:"request_hash"`
+			OrderID string `db:"order_id"`
+			Status  int    `db:"status_code"`
+		}
+		err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, sqlite.FormatTime(now))
+		switch {
+		case err == nil:
+			if string(prev.Hash) != string(hash) {
+				return Created{}, ErrIdempotencyReuse
+			}
+			po, err := getOrder(ctx, tx, prev.OrderID)
+			if err != nil {
+				return Created{}, err
+			}
+			return Created{Order: po, Replayed: true}, nil
+		case !sqlite.IsNoRows(err):
+			return Created{}, fmt.Errorf("read idempotency key: %w", err)
+		}
+	}
+	// The unique (reseller, reference) index refuses a duplicate; only
+	// then is the existing order looked up for the 409's Location.
+	if err := insertOrder(ctx, tx, o); err != nil {
+		if !sqlite.IsUniqueViolation(err) {
+			return Created{}, err
+		}
+		var existing string
+		if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference); gerr != nil {
+			return Created{}, fmt.Errorf("find order by reference: %w", gerr)
+		}
+		return Created{}, duplicateReference(existing)
+	}
+	if req.IdempotencyKey != "" {
+		if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
+			http.StatusCreated, sqlite.FormatTime(now), sqlite.FormatTime(now.Add(IdempotencyTTL))); err != nil {
+			return Created{}, fmt.Errorf("store idempotency key: %w", err)
+		}
+	}
+	if err := s.record(ctx, tx, req.Actor, "order.created", map[string]string{"order_id": o.ID, "partner_id": o.ResellerID},
+		map[string]string{"status": string(o.Status), "items": fmt.Sprint(len(o.Items))}); err != nil {
+		return Created{}, err
+	}
+	o.Recipients, o.Shipments = []Answer{}, []Shipment{}
+	if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: now, Type: "order.created", Source: req.Actor,
+		To: o.Status, Outcome: string(Applied)}); err != nil {
+		return Created{}, err
+	}
+	if err := s.emit(ctx, tx, Change{Kind: ChangeCreated, Order: o, Actor: req.Actor}); err != nil {
+		return Created{}, err
+	}
+	return Created{Order: o}, nil
 }
 
 // Get returns an order of the reseller. Another reseller's order is
