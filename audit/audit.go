@@ -58,7 +58,7 @@ type Log struct {
 	held *held // entries of a transaction under Hold
 }
 
-// held are the entries recorded in one transaction, waiting for Flush.
+// held are the entries recorded in one transaction, waiting for the commit.
 type held struct {
 	tx      *sqlx.Tx
 	entries []*Entry
@@ -120,7 +120,7 @@ func (l *Log) Hold(tx *sqlx.Tx) {
 		l.held = &held{tx: tx}
 	}
 	l.mu.Unlock()
-	l.DB.BeforeCommit(tx, "audit", l.Flush)
+	l.DB.BeforeCommit(tx, "audit", l.flush)
 }
 
 // Mark returns a position in the entries held for tx, for Rewind.
@@ -143,9 +143,9 @@ func (l *Log) Rewind(tx *sqlx.Tx, mark int) {
 	}
 }
 
-// Flush appends the entries held for tx, in the order they were recorded,
-// and ends the hold. Hold arranges for it to run before tx commits.
-func (l *Log) Flush(ctx context.Context, tx *sqlx.Tx) error {
+// flush appends the entries held for tx, in the order they were recorded,
+// and ends the hold. Hold arranges for it to run just before tx commits.
+func (l *Log) flush(ctx context.Context, tx *sqlx.Tx) error {
 	l.mu.Lock()
 	h := l.held
 	if h == nil || h.tx != tx {

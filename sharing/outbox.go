@@ -28,15 +28,26 @@ type Outbox struct {
 
 	kick chan struct{}
 
-	// The recipients read in the last transaction that created an order:
-	// a group commit creates many, and partners do not change inside it.
-	mu         sync.Mutex
-	recipTx    *sqlx.Tx
-	recipients []partners.Partner
-	// The resellers looked up in the last transaction that notified one:
-	// the dispatcher moves many orders to shared in one transaction.
-	resellerTx *sqlx.Tx
+	mu   sync.Mutex
+	read partnersRead
+}
+
+// partnersRead holds the partners read in one transaction. A group commit
+// creates many orders and the dispatcher moves many to shared in one
+// transaction; partners do not change inside either, so each is read once.
+type partnersRead struct {
+	tx         *sqlx.Tx
+	recipients []partners.Partner // nil until read
 	resellers  map[string]partners.Partner
+}
+
+// readIn returns what was read in tx, forgetting what an earlier
+// transaction read. The caller holds o.mu.
+func (o *Outbox) readIn(tx *sqlx.Tx) *partnersRead {
+	if o.read.tx != tx {
+		o.read = partnersRead{tx: tx, resellers: map[string]partners.Partner{}}
+	}
+	return &o.read
 }
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
@@ -222,14 +233,15 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, ord
 func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Partner, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.recipTx == tx {
-		return o.recipients, nil
+	read := o.readIn(tx)
+	if read.recipients != nil {
+		return read.recipients, nil
 	}
 	rs, err := o.Partners.Recipients(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	o.recipTx, o.recipients = tx, rs
+	read.recipients = rs
 	return rs, nil
 }
 
@@ -237,17 +249,15 @@ func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Part
 func (o *Outbox) resellerIn(ctx context.Context, tx *sqlx.Tx, id string) (partners.Partner, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.resellerTx != tx {
-		o.resellerTx, o.resellers = tx, map[string]partners.Partner{}
-	}
-	if r, ok := o.resellers[id]; ok {
+	read := o.readIn(tx)
+	if r, ok := read.resellers[id]; ok {
 		return r, nil
 	}
 	r, err := o.Partners.GetTx(ctx, tx, id)
 	if err != nil {
 		return partners.Partner{}, err
 	}
-	o.resellers[id] = r
+	read.resellers[id] = r
 	return r, nil
 }
 

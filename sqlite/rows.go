@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -15,6 +16,9 @@ const rowsPerInsert = 100
 // cols placeholders, for every cols arguments in args: many rows per
 // statement rather than one statement per row.
 func InsertRows(ctx context.Context, tx *sqlx.Tx, insert string, cols int, args []any) error {
+	if cols < 1 || len(args)%cols != 0 {
+		return fmt.Errorf("insert rows: %d arguments do not make rows of %d", len(args), cols)
+	}
 	row := ", (?" + strings.Repeat(", ?", cols-1) + ")"
 	for len(args) > 0 {
 		n := min(len(args)/cols, rowsPerInsert)

@@ -161,3 +161,34 @@ func TestBeforeCommitRunsOncePerKeyAndRollsBackOnError(t *testing.T) {
 	}()
 	db.BeforeCommit(tx, "k", insert)
 }
+
+func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.Open(t)
+	ctx := context.Background()
+	if _, err := db.Writer.Exec(`CREATE TABLE many (a INTEGER, b TEXT, c INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	var args []any
+	for i := range 250 { // more than one statement's worth
+		args = append(args, i, fmt.Sprint("row", i), i*2)
+	}
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		return sqlite.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var n, sum int
+	if err := db.Reader.QueryRow(`SELECT COUNT(*), SUM(c) FROM many WHERE b = 'row' || a`).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 250 || sum != 249*250 {
+		t.Errorf("%d rows with sum %d, want 250 rows with sum %d", n, sum, 249*250)
+	}
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		return sqlite.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args[:4])
+	})
+	if err == nil {
+		t.Error("arguments that do not make whole rows were accepted")
+	}
+}
