@@ -425,19 +425,36 @@ func TestDeadAfterScheduleThenReplayKeepsWebhookID(t *testing.T) {
 	}
 }
 
-func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
-	t.Parallel()
+// claimedOne is one order for one recipient whose delivery a dispatcher
+// has claimed and not sent.
+type claimedOne struct {
+	h     *harness
+	rc    *receiver
+	order *orders.Order
+	d     *Dispatcher
+	c     claimed
+}
+
+func claimOne(t *testing.T) claimedOne {
+	t.Helper()
 	h := newHarness(t)
 	rc := newReceiver(t, nil)
 	h.recipient(t, rc.srv.URL, "")
 	o := h.order(t, "PO-1")
-	// A dispatcher claims the delivery and dies before sending it.
-	crashed := h.dispatcher()
-	crashed.defaults()
-	claimedNow, err := crashed.claim(context.Background(), 10)
-	if err != nil || len(claimedNow) != 1 {
-		t.Fatalf("claim: %v %v", claimedNow, err)
+	d := h.dispatcher()
+	d.defaults()
+	got, err := d.claim(context.Background(), 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
 	}
+	return claimedOne{h, rc, o, d, got[0]}
+}
+
+func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
+	t.Parallel()
+	// A dispatcher claims the delivery and dies before sending it.
+	one := claimOne(t)
+	h, rc, o := one.h, one.rc, one.order
 	survivor := h.dispatcher()
 	run(t, survivor)
 	time.Sleep(100 * time.Millisecond)
@@ -450,20 +467,12 @@ func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
 
 func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	rc := newReceiver(t, nil)
-	h.recipient(t, rc.srv.URL, "")
-	o := h.order(t, "PO-1")
-	d := h.dispatcher()
-	d.defaults()
-	got, err := d.claim(context.Background(), 10)
-	if err != nil || len(got) != 1 {
-		t.Fatalf("claim: %v %v", got, err)
-	}
+	one := claimOne(t)
+	h, rc, o, d := one.h, one.rc, one.order, one.d
 	// The claim waited in the queue until too little lease is left for an
 	// attempt and its recording.
 	h.clock.Advance(d.attemptMax() + time.Second)
-	r := d.attempt(context.Background(), got[0])
+	r := d.attempt(context.Background(), one.c)
 	if !r.released || rc.calls.Load() != 0 {
 		t.Fatalf("attempt on a short lease: released=%v, %d requests sent", r.released, rc.calls.Load())
 	}
@@ -471,7 +480,7 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := d.claim(context.Background(), 10)
-	if err != nil || len(again) != 1 || again[0].ID != got[0].ID {
+	if err != nil || len(again) != 1 || again[0].ID != one.c.ID {
 		t.Fatalf("the given-back delivery was not claimable again: %v %v", again, err)
 	}
 	if st := h.deliveries(t, o.ID)[0]; st.Attempts != 0 {
@@ -481,25 +490,16 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 
 func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	rc := newReceiver(t, nil)
-	h.recipient(t, rc.srv.URL, "")
-	o := h.order(t, "PO-1")
-	id := h.deliveries(t, o.ID)[0].ID
-	first := h.dispatcher()
-	first.defaults()
-	if got, err := first.claim(context.Background(), 10); err != nil || len(got) != 1 {
-		t.Fatalf("claim: %v %v", got, err)
-	}
+	one := claimOne(t)
 	// A second dispatcher read the same candidate before the first leased
 	// it; its lease must not take it.
-	now := sqlite.FormatTime(h.clock.Now())
-	q, args, err := sqlx.In(sqlLease, "other-owner", now, []string{id}, now)
+	now := sqlite.FormatTime(one.h.clock.Now())
+	q, args, err := sqlx.In(sqlLease, "other-owner", now, []string{one.c.ID}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var taken []claimed
-	if err := h.db.Writer.Select(&taken, q, args...); err != nil || len(taken) != 0 {
+	if err := one.h.db.Writer.Select(&taken, q, args...); err != nil || len(taken) != 0 {
 		t.Fatalf("a leased delivery was leased again: %v %v", taken, err)
 	}
 }

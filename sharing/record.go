@@ -152,11 +152,11 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 		return nil
 	}
 	byStatus := map[int][]string{}
-	partners := map[string]bool{}
+	recipients := map[string]bool{}
 	var created []string
 	for _, r := range ok {
 		byStatus[r.status] = append(byStatus[r.status], r.c.ID)
-		partners[r.c.PartnerID] = true
+		recipients[r.c.PartnerID] = true
 		if r.c.EventType == EventOrderCreated && r.c.OrderID != "" {
 			created = append(created, r.c.OrderID)
 		}
@@ -172,7 +172,7 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 			}
 		}
 	}
-	for id := range partners {
+	for id := range recipients {
 		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, id); err != nil {
 			return fmt.Errorf("mark partner healthy: %w", err)
 		}

@@ -109,19 +109,24 @@ func (a *App) requestID(c *gin.Context) {
 	c.Next()
 }
 
+// routeOf names the request's route template (never the path, whose
+// segments may be ids or worse), or "unmatched".
+func routeOf(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
+}
+
 // accessLog writes one line per request. It logs ids and the route, never
 // bodies, query values or headers, which may hold personal data or keys.
 func (a *App) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
 	attrs := []any{
 		"request_id", c.GetString("request_id"),
 		"method", c.Request.Method,
-		"route", route,
+		"route", routeOf(c),
 		"status", c.Writer.Status(),
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"bytes", c.Writer.Size(),
