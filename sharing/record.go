@@ -275,7 +275,7 @@ func (d *Dispatcher) markFailing(ctx context.Context, tx *sqlx.Tx, partnerID str
 }
 
 func (d *Dispatcher) disable(ctx context.Context, tx *sqlx.Tx, partnerID, reason string) error {
-	p, err := d.Partners.Get(ctx, partnerID)
+	p, err := d.Partners.GetTx(ctx, tx, partnerID)
 	if err != nil || !p.Enabled {
 		return err
 	}
