@@ -476,7 +476,10 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 	if !r.released || rc.calls.Load() != 0 {
 		t.Fatalf("attempt on a short lease: released=%v, %d requests sent", r.released, rc.calls.Load())
 	}
-	if _, err := d.recordBatch(context.Background(), []result{r}); err != nil {
+	if err := h.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		_, err := d.record(context.Background(), tx, []result{r}, d.now())
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	again, err := d.claim(context.Background(), 10)

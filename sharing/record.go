@@ -12,108 +12,67 @@ import (
 	"github.com/milestone/husky/sqlite"
 )
 
-// recordLoop records what the workers did: one short transaction per batch
-// of results, with each delivery's new state, its attempt, the partner's
-// health and the audit entries. Batching keeps the single writer free.
-func (d *Dispatcher) recordLoop(results <-chan result) {
-	for r := range results {
-		batch := []result{r}
-	drain:
-		for len(batch) < 256 {
-			select {
-			case r2, ok := <-results:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r2)
-			default:
-				break drain
-			}
-		}
-		// Recording must survive shutdown: the requests already happened.
-		outcomes, err := d.recordBatch(context.Background(), batch)
-		if err != nil {
-			// The leases expire and the deliveries are sent again:
-			// at-least-once, never lost.
-			d.Logger.Error("record delivery attempts", "error", err.Error(), "count", len(batch))
-		}
-		d.inflight.Add(-int64(len(batch)))
-		select {
-		case d.freed <- struct{}{}:
-		default:
-		}
-		// Logged after the claim loop may go on: the log is not on the
-		// writer's path.
-		for i, r := range batch {
-			if outcomes != nil {
-				d.logAttempt(r, outcomes[i])
-			}
-		}
-	}
-}
-
 // holder is an Auditor that can hold the entries recorded in a
 // transaction and append them together when it commits (audit.Log).
 type holder interface {
 	Hold(tx *sqlx.Tx)
 }
 
-// recordBatch writes a batch of results in one transaction, set by set:
-// one query for the leases still held, one multi-row insert for the
-// attempts, one update for the deliveries that succeeded, and the audit
-// entries appended together. Failures, rare and each with its own
-// schedule, are written one by one. It returns each result's outcome.
-func (d *Dispatcher) recordBatch(ctx context.Context, batch []result) ([]string, error) {
-	now := d.now()
+// record writes a batch of results inside tx, set by set: one query for
+// the leases still held, one multi-row insert for the attempts, one update
+// for the deliveries that succeeded, and the audit entries appended
+// together at commit. Failures, rare and each with its own schedule, are
+// written one by one. It returns each result's outcome.
+func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, now time.Time) ([]string, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
 	outcomes := make([]string, len(batch))
-	err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if h, ok := d.Audit.(holder); ok {
-			h.Hold(tx)
-		}
-		held, err := d.held(ctx, tx, batch)
-		if err != nil {
-			return err
-		}
-		var attempts []any
-		var ok []result
-		for i, r := range batch {
-			switch {
-			case r.released:
-				if _, err := tx.ExecContext(ctx, sqlRelease, r.c.ID, d.owner); err != nil {
-					return fmt.Errorf("release delivery: %w", err)
-				}
-				outcomes[i] = "released"
-				continue
-			case !held[r.c.ID]:
-				// The claim was taken away while the request was under
-				// way: the lease expired and another worker took it, a
-				// replay restarted it, or a purge erased the order. Then
-				// this attempt's result, and any body the receiver
-				// echoed, is not recorded.
-				outcomes[i] = "lease_lost"
-				continue
-			}
-			var status any
-			if r.status != 0 {
-				status = r.status
-			}
-			attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
-				float64(r.duration.Microseconds())/1000, status, r.err, r.body)
-			if r.status >= 200 && r.status < 300 {
-				ok = append(ok, r)
-				outcomes[i] = "delivered"
-				continue
-			}
-			if outcomes[i], err = d.recordFailure(ctx, tx, r, now); err != nil {
-				return err
-			}
-		}
-		if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
-			return fmt.Errorf("insert attempts: %w", err)
-		}
-		return d.recordDelivered(ctx, tx, ok, now)
-	})
+	if h, ok := d.Audit.(holder); ok {
+		h.Hold(tx)
+	}
+	held, err := d.held(ctx, tx, batch)
 	if err != nil {
+		return nil, err
+	}
+	var attempts []any
+	var ok []result
+	for i, r := range batch {
+		switch {
+		case r.released:
+			if _, err := tx.ExecContext(ctx, sqlRelease, r.c.ID, d.owner); err != nil {
+				return nil, fmt.Errorf("release delivery: %w", err)
+			}
+			outcomes[i] = "released"
+			continue
+		case !held[r.c.ID]:
+			// The claim was taken away while the request was under way:
+			// the lease expired and another worker took it, a replay
+			// restarted it, or a purge erased the order. Then this
+			// attempt's result, and any body the receiver echoed, is not
+			// recorded.
+			outcomes[i] = "lease_lost"
+			continue
+		}
+		var status any
+		if r.status != 0 {
+			status = r.status
+		}
+		attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
+			float64(r.duration.Microseconds())/1000, status, r.err, r.body)
+		if r.status >= 200 && r.status < 300 {
+			ok = append(ok, r)
+			outcomes[i] = "delivered"
+			continue
+		}
+		if outcomes[i], err = d.recordFailure(ctx, tx, r, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
+		return nil, fmt.Errorf("insert attempts: %w", err)
+	}
+	if err := d.recordDelivered(ctx, tx, ok, now); err != nil {
 		return nil, err
 	}
 	return outcomes, nil
