@@ -108,7 +108,7 @@ func (d *Dispatcher) now() time.Time { return d.Now().UTC().Truncate(time.Micros
 // One loop drives the writer: each turn is one transaction that records the
 // results the workers have finished since the last turn and leases due
 // deliveries for the room they left. Claims and results never queue for the
-// writer behind each other, and a delivery row is written once per turn.
+// writer behind each other, and each turn commits once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
 	// Claims in flight: enough queued behind the workers that they never
@@ -142,8 +142,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		for _, c := range claims {
 			jobs <- c // never blocks: jobs has room for every claim in flight
 		}
-		for i, r := range batch {
-			if outcomes != nil {
+		if outcomes != nil {
+			for i, r := range batch {
 				d.logAttempt(r, outcomes[i])
 			}
 		}
@@ -221,21 +221,6 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 		return nil, nil
 	}
 	return claims, outcomes
-}
-
-// claim leases up to limit due deliveries in a transaction of its own.
-func (d *Dispatcher) claim(ctx context.Context, limit int) ([]claimed, error) {
-	now := d.now()
-	due, err := d.due(ctx, now, limit)
-	if err != nil || len(due) == 0 {
-		return nil, err
-	}
-	var out []claimed
-	err = d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		out, err = d.lease(ctx, tx, due, now)
-		return err
-	})
-	return out, err
 }
 
 // due returns up to limit deliveries due at now, shared across the enabled

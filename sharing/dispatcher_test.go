@@ -443,9 +443,9 @@ func claimOne(t *testing.T) claimedOne {
 	o := h.order(t, "PO-1")
 	d := h.dispatcher()
 	d.defaults()
-	got, err := d.claim(context.Background(), 10)
-	if err != nil || len(got) != 1 {
-		t.Fatalf("claim: %v %v", got, err)
+	got, _ := d.turn(context.Background(), nil, 10)
+	if len(got) != 1 {
+		t.Fatalf("claimed %v, want one delivery", got)
 	}
 	return claimedOne{h, rc, o, d, got[0]}
 }
@@ -476,15 +476,12 @@ func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
 	if !r.released || rc.calls.Load() != 0 {
 		t.Fatalf("attempt on a short lease: released=%v, %d requests sent", r.released, rc.calls.Load())
 	}
-	if err := h.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
-		_, err := d.record(context.Background(), tx, []result{r}, d.now())
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	if _, outcomes := d.turn(context.Background(), []result{r}, 0); len(outcomes) != 1 || outcomes[0] != "released" {
+		t.Fatalf("giving back the claim: outcomes %v", outcomes)
 	}
-	again, err := d.claim(context.Background(), 10)
-	if err != nil || len(again) != 1 || again[0].ID != one.c.ID {
-		t.Fatalf("the given-back delivery was not claimable again: %v %v", again, err)
+	again, _ := d.turn(context.Background(), nil, 10)
+	if len(again) != 1 || again[0].ID != one.c.ID {
+		t.Fatalf("the given-back delivery was not claimable again: %v", again)
 	}
 	if st := h.deliveries(t, o.ID)[0]; st.Attempts != 0 {
 		t.Fatalf("a given-back claim counted %d attempts", st.Attempts)
