@@ -25,7 +25,8 @@ bench: build
 bench-go:
 	$(GO) test -run '^$$' -bench 'SubmitOrder' -benchtime 5s ./cmd/husky
 	$(GO) test -run '^$$' -bench 'CommitToArrival' -benchtime 3000x ./cmd/husky
-	$(GO) test -run '^$$' -bench 'Dispatch|PlainClientFloor' -benchtime 20000x ./sharing
+	$(GO) test -run '^$$' -bench 'Dispatch' -benchtime 20000x ./sharing
+	$(GO) test -run '^$$' -bench 'Send$$|PlainClientFloor' -benchtime 100000x ./sharing
 	$(GO) test -run '^$$' -bench 'Append' -benchtime 5000x ./audit
 
 # SIGKILL the server at random while clients submit orders (CRASH_KILLS times).

@@ -179,6 +179,38 @@ func ordersWithTwoRecipients(b *testing.B, url string, n int) (*harness, *audit.
 	return h, log
 }
 
+// BenchmarkSend is the send path alone, without the database: endpoint
+// from the cache, signature, go-retryablehttp, the answer read, with 32
+// workers, against the same receiver as BenchmarkPlainClientFloor.
+func BenchmarkSend(b *testing.B) {
+	srv, _ := countingReceiver(b)
+	h := newHarnessTB(b)
+	p, _ := h.recipientTB(b, srv.URL)
+	d := h.dispatcher()
+	d.Workers, d.Client = 32, NewClient(true, 32)
+	d.defaults()
+	c := claimed{ID: NewDeliveryID(), PartnerID: p.ID, EventType: EventOrderCancelled,
+		Payload: []byte(`{"type":"order.cancelled","timestamp":"2026-11-28T10:00:00Z","data":{"order_id":"ord_01a2b3c4d5e6f708192a3b4c5d6e7f80"}}`),
+		leaseUntil: h.clock.Now().Add(time.Hour)}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range d.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if r := d.attempt(context.Background(), c); r.status != http.StatusOK {
+					b.Errorf("attempt: status %d, %s", r.status, r.err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
+
 // BenchmarkPlainClientFloor is the floor for BenchmarkDispatch: a plain Go
 // HTTP client posting the same kind of body to the same kind of receiver
 // with the same concurrency, recording nothing.
