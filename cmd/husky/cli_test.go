@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -61,5 +63,20 @@ func TestCLICommandsAnswerInJSON(t *testing.T) {
 	}
 	if got := husky(t, env, "migrate"); got["version"] == nil {
 		t.Errorf("migrate: %v", got)
+	}
+}
+
+func TestTuneGCKeepsWhatTheOperatorSet(t *testing.T) {
+	// GOGC set by the operator, GOMEMLIMIT not.
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	tuneGC()
+	if got := debug.SetGCPercent(150); got != 150 {
+		t.Errorf("GC percent %d, want the operator's 150", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 256<<20 {
+		t.Errorf("memory limit %d, want the 256 MiB default", got)
 	}
 }

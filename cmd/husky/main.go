@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -215,6 +216,7 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		// The demo recipients listen on loopback.
 		cfg.AllowPrivateEndpoints = true
 	}
+	tuneGC()
 	a, err := NewApp(ctx, cfg, c.logger(cfg))
 	if err != nil {
 		return err
@@ -233,4 +235,16 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		go func() { _ = http.ListenAndServe(addr, mux) }()
 	}
 	return a.Run(ctx, nil)
+}
+
+// tuneGC sets the garbage collector for serve where the operator has not
+// (GOGC, GOMEMLIMIT): a heap up to five times the live one, under a soft
+// ceiling of 256 MiB. Collection was about a tenth of delivery's CPU.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
+	}
 }
