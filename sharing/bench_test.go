@@ -190,7 +190,7 @@ func BenchmarkSend(b *testing.B) {
 	d.Workers, d.Client = 32, NewClient(true, 32)
 	d.defaults()
 	c := claimed{ID: NewDeliveryID(), PartnerID: p.ID, EventType: EventOrderCancelled,
-		Payload: []byte(`{"type":"order.cancelled","timestamp":"2026-11-28T10:00:00Z","data":{"order_id":"ord_01a2b3c4d5e6f708192a3b4c5d6e7f80"}}`),
+		Payload:    []byte(`{"type":"order.cancelled","timestamp":"2026-11-28T10:00:00Z","data":{"order_id":"ord_01a2b3c4d5e6f708192a3b4c5d6e7f80"}}`),
 		leaseUntil: h.clock.Now().Add(time.Hour)}
 	var next atomic.Int64
 	var wg sync.WaitGroup
