@@ -22,7 +22,8 @@ import (
 // Dispatcher delivers due webhooks with a pool of workers. Deliveries are
 // claimed from the database with a lease: a worker that dies with a claim
 // lets it expire and another dispatcher picks it up. Every attempt is
-// recorded; results are written in batches to keep the writer free.
+// recorded; one transaction per turn records the finished attempts and
+// claims more (see Run), so the dispatcher holds the writer briefly.
 type Dispatcher struct {
 	DB       *sqlite.DB
 	Partners *partners.Store
