@@ -5,10 +5,13 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -35,6 +38,8 @@ type Details struct {
 	Detail   string       `json:"detail,omitempty"`
 	Instance string       `json:"instance,omitempty"`
 	Errors   []FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors beyond the first MaxFieldErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 	// Location names an existing resource, as for a duplicate reference.
 	Location string `json:"location,omitempty"`
 }
@@ -47,6 +52,7 @@ type Error struct {
 	Title    string
 	Detail   string
 	Fields   []FieldError
+	Omitted  int // field errors left out beyond MaxFieldErrors
 	Location string
 }
 
@@ -64,10 +70,24 @@ func New(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Title: http.StatusText(status), Detail: fmt.Sprintf(format, args...)}
 }
 
-// Invalid returns a 422 validation error listing every bad field.
+// MaxFieldErrors bounds the field errors one answer lists, so that a body
+// of 50,000 unknown fields cannot make a 4 MB answer.
+const MaxFieldErrors = 100
+
+// Invalid returns a 422 validation error listing every bad field, in
+// pointer order, the first MaxFieldErrors of them with a count of the rest.
 func Invalid(fields []FieldError) *Error {
-	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation", Title: "Invalid request",
+	fields = slices.Clone(fields)
+	slices.SortStableFunc(fields, func(a, b FieldError) int {
+		return cmp.Or(strings.Compare(a.Pointer, b.Pointer), strings.Compare(a.Parameter, b.Parameter))
+	})
+	e := &Error{Status: http.StatusUnprocessableEntity, Code: "validation", Title: "Invalid request",
 		Detail: fmt.Sprintf("%d field(s) are invalid", len(fields)), Fields: fields}
+	if len(fields) > MaxFieldErrors {
+		e.Omitted, e.Fields = len(fields)-MaxFieldErrors, fields[:MaxFieldErrors]
+		e.Detail += fmt.Sprintf("; the first %d are listed", MaxFieldErrors)
+	}
+	return e
 }
 
 // Common errors shared by every package.
@@ -86,7 +106,7 @@ func From(err error) Details {
 	var e *Error
 	if errors.As(err, &e) {
 		return Details{Type: TypeBase + e.Code, Title: e.Title, Status: e.Status, Detail: e.Detail,
-			Errors: e.Fields, Location: e.Location}
+			Errors: e.Fields, ErrorsOmitted: e.Omitted, Location: e.Location}
 	}
 	return Details{Type: TypeBase + "internal", Title: "Internal Server Error", Status: http.StatusInternalServerError,
 		Detail: "the server could not complete the request; it has been logged"}

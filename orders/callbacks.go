@@ -211,6 +211,12 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 	if err != nil {
 		return CallbackResult{}, err
 	}
+	if o.ErasedAt != nil {
+		// The order's personal data is gone, and nothing the recipient
+		// writes about it now (a free-text message, tracking, dates) may
+		// bring any back: only the type is kept, and the outcome.
+		cb = Callback{Type: cb.Type, OrderID: cb.OrderID}
+	}
 	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status}
 
 	if cb.Type == CallbackErasureConfirmed {

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
 
@@ -12,7 +13,10 @@ import (
 	"github.com/milestone/husky/api"
 )
 
-var webhookIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+var (
+	webhookIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+	partnerIDPattern = regexp.MustCompile(`^ptn_[a-z0-9_]{1,60}$`)
+)
 
 // CallbackAPI serves POST /v1/callbacks/{partner_id}: recipients report
 // progress, signed with their own secret under Standard Webhooks.
@@ -21,7 +25,17 @@ type CallbackAPI struct {
 	// Verify checks the request's signature with the partner's secrets
 	// and a 5-minute timestamp window; cmd supplies it from partners.
 	Verify func(ctx context.Context, partnerID string, h http.Header, body []byte) error
+	// Logger receives why a signature was refused; the caller is told
+	// only that it was.
+	Logger *slog.Logger
 }
+
+// errSignature is the one answer to every refused signature, whether the
+// partner id is unknown, a reseller's or a recipient's, and whether the
+// signature is missing, stale or wrong: byte for byte the same (no
+// instance, which would repeat the id), so ids cannot be probed.
+var errSignature = api.New(http.StatusUnauthorized, "invalid_signature",
+	"the request must carry a valid, current Standard Webhooks signature by this partner's secret")
 
 // Register mounts the callback route on r. It needs no API key: the
 // signature is the authentication.
@@ -43,8 +57,17 @@ func (a *CallbackAPI) callback(c *gin.Context) {
 			api.Abort(c, pe)
 			return
 		}
+		if a.Logger != nil {
+			// The id is logged only if it has the shape of ours.
+			attrs := []any{"reason", err.Error(), "request_id", c.GetString("request_id")}
+			if partnerIDPattern.MatchString(partnerID) {
+				attrs = append(attrs, "partner_id", partnerID)
+			}
+			a.Logger.WarnContext(ctx, "callback signature refused", attrs...)
+		}
 		c.Header("WWW-Authenticate", `Standard-Webhooks realm="husky"`)
-		api.Abort(c, api.New(http.StatusUnauthorized, "invalid_signature", "%s", err.Error()))
+		c.Header("Content-Type", api.ContentType)
+		c.AbortWithStatusJSON(errSignature.Status, api.From(errSignature))
 		return
 	}
 	// The webhook-id is the partner's dedup key and is recorded in the

@@ -52,6 +52,7 @@ type AdminAPI struct {
 func (a *AdminAPI) Register(r gin.IRoutes) {
 	r.GET("/v1/conflicts", a.conflicts)
 	r.GET("/v1/admin/orders/:id", a.view)
+	r.POST("/v1/admin/orders/:id/close", a.close)
 	r.POST("/v1/orders/:id/hold", a.hold)
 	r.POST("/v1/orders/:id/release", a.release)
 }
@@ -64,7 +65,59 @@ func (a *AdminAPI) view(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"order": o, "legal_hold": o.LegalHold})
+	v := gin.H{"order": o, "legal_hold": o.LegalHold}
+	if o.CloseReason != "" {
+		v["close_reason"] = o.CloseReason
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// closeBody is the body of POST /v1/admin/orders/{id}/close.
+type closeBody struct {
+	As     string `json:"as"`
+	At     string `json:"at"`
+	Reason string `json:"reason"`
+}
+
+// Closed is what an operator sees of a closed order: no personal data.
+type Closed struct {
+	OrderID    string     `json:"order_id"`
+	Status     Status     `json:"status"`
+	ClosedAt   *time.Time `json:"closed_at"`
+	FiscalYear *int       `json:"fiscal_year,omitempty"`
+	PurgeAfter *time.Time `json:"purge_after,omitempty"`
+}
+
+// ClosedView returns what an operator sees of o once closed.
+func ClosedView(o *Order) Closed {
+	return Closed{OrderID: o.ID, Status: o.Status, ClosedAt: o.ClosedAt, FiscalYear: o.FiscalYear, PurgeAfter: o.PurgeAfter}
+}
+
+// close closes an order that never reached a final state.
+func (a *AdminAPI) close(c *gin.Context) {
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	var in closeBody
+	if err := api.Decode(body, &in); err != nil {
+		api.Abort(c, err)
+		return
+	}
+	req := CloseRequest{As: Status(in.As), Reason: in.Reason}
+	if in.At != "" {
+		if req.At, err = time.Parse(time.RFC3339, in.At); err != nil {
+			api.Abort(c, api.Invalid([]api.FieldError{{Pointer: "/at", Code: "invalid_time", Detail: "must be an RFC 3339 time"}}))
+			return
+		}
+	}
+	o, err := a.Service.Close(c.Request.Context(), a.Actor(c), c.Param("id"), req)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ClosedView(o))
 }
 
 // holdView is what operators see of an order's hold: no personal data.

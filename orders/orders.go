@@ -98,6 +98,9 @@ type Order struct {
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 	// LegalHold is for operators only; resellers never see it.
 	LegalHold *LegalHold `json:"-"`
+	// CloseReason is why an operator closed the order (`husky orders
+	// close`); empty when the lifecycle closed it. Operators only.
+	CloseReason string `json:"-"`
 	// Recipients holds each recipient's latest answer; Shipments the
 	// tracking they reported.
 	Recipients []Answer   `json:"recipients"`

@@ -131,7 +131,8 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor, id string, now 
 const (
 	sqlEraseOrder = `UPDATE orders SET reference = ?, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
-		ship_country = '', notes = '', erased_at = ? WHERE id = ? AND erased_at IS NULL AND legal_hold_at IS NULL`
+		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END, erased_at = ?
+		WHERE id = ? AND erased_at IS NULL AND legal_hold_at IS NULL`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
 		WHERE order_id = ?`
 	sqlEraseEvents      = `UPDATE order_events SET details = '{}' WHERE order_id = ?`

@@ -15,15 +15,15 @@ import (
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
-		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at`
+		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work
 	// that needs only their state.
 	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
-		fiscal_year, purge_after, legal_hold_reason, legal_hold_at FROM orders WHERE id IN (?) ORDER BY id`
+		fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason FROM orders WHERE id IN (?) ORDER BY id`
 	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
 	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
 	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
@@ -62,6 +62,7 @@ type orderRow struct {
 	PurgeAfter       sqlite.Time `db:"purge_after"`
 	HoldReason       *string     `db:"legal_hold_reason"`
 	HoldAt           sqlite.Time `db:"legal_hold_at"`
+	CloseReason      *string     `db:"close_reason"`
 }
 
 func (r orderRow) order() *Order {
@@ -81,6 +82,7 @@ func (r orderRow) order() *Order {
 	if !r.HoldAt.IsZero() {
 		o.LegalHold = &LegalHold{Reason: deref(r.HoldReason), Since: r.HoldAt.Time}
 	}
+	o.CloseReason = deref(r.CloseReason)
 	return o
 }
 
@@ -96,7 +98,7 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 		o.Customer.Name, o.Customer.Email, o.Customer.Phone,
 		o.ShipTo.Organization, o.ShipTo.Line1, o.ShipTo.Line2, o.ShipTo.City, o.ShipTo.PostalCode, o.ShipTo.Region, o.ShipTo.Country,
 		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
-		o.FiscalYear, purge, nil, nil); err != nil {
+		o.FiscalYear, purge, nil, nil, nil); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	items := make([]any, 0, 4*len(o.Items))

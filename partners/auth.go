@@ -19,14 +19,13 @@ type Authenticator struct{ Store *Store }
 // 401; a key of another role gets 403.
 func (a Authenticator) Require(roles ...Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		key, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || key == "" {
+		key, ok := bearer(c.GetHeader("Authorization"))
+		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
 			api.Abort(c, api.ErrUnauthorized)
 			return
 		}
-		p, err := a.Store.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		p, err := a.Store.Authenticate(c.Request.Context(), key)
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="husky"`)
 			api.Abort(c, err)
@@ -40,6 +39,17 @@ func (a Authenticator) Require(roles ...Role) gin.HandlerFunc {
 		c.Set("key_id", p.KeyID)
 		c.Next()
 	}
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header;
+// the scheme is matched case-insensitively (RFC 9110, 11.1).
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // PrincipalOf returns the principal Require stored on the request.

@@ -1,6 +1,7 @@
 package partners
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -89,4 +90,45 @@ func DialControl(network, address string, _ syscall.RawConn) error {
 		return &net.AddrError{Err: "webhook endpoint resolves to a forbidden address", Addr: host}
 	}
 	return nil
+}
+
+// RedactURL returns u fit for a log line, an attempt's error or an API
+// answer: without credentials and fragment, and with every query value
+// replaced, since receivers often authenticate with a token in the query
+// string. Only the partner record shows the whole URL.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// RedactError returns err's text with every form of endpoint's query
+// string and credentials taken out (Go's HTTP client names the whole URL in
+// its errors).
+func RedactError(err error, endpoint string) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cp := *ue
+		cp.URL = RedactURL(ue.URL)
+		msg = cp.Error()
+	}
+	if u, perr := url.Parse(endpoint); perr == nil {
+		for _, s := range []string{u.RawQuery, u.Query().Encode(), u.Fragment, u.User.String()} {
+			if s != "" {
+				msg = strings.ReplaceAll(msg, s, "REDACTED")
+			}
+		}
+	}
+	return msg
 }

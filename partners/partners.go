@@ -90,14 +90,16 @@ func FieldsString(fs []Field) string {
 
 // Partner is a reseller or a recipient.
 type Partner struct {
-	ID             string    `json:"id"`
-	Kind           Kind      `json:"kind"`
-	Name           string    `json:"name"`
-	EndpointURL    string    `json:"endpoint_url,omitempty"`
-	Fields         []Field   `json:"fields,omitempty"`
-	Enabled        bool      `json:"enabled"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string  `json:"id"`
+	Kind           Kind    `json:"kind"`
+	Name           string  `json:"name"`
+	EndpointURL    string  `json:"endpoint_url,omitempty"`
+	Fields         []Field `json:"fields,omitempty"`
+	Enabled        bool    `json:"enabled"`
+	DisabledReason string  `json:"disabled_reason,omitempty"`
+	// Demo marks the partners `husky serve --demo` created.
+	Demo      bool      `json:"demo,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Role is what an API key may do.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/sqlite/sqlitetest"
 )
 
@@ -45,7 +47,11 @@ func TestParseFieldsAllowsOnlyPhoneEmailAddress(t *testing.T) {
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	return &Store{DB: sqlitetest.Open(t), AllowPrivateEndpoints: true}
+	k, err := keyring.Load(filepath.Join(t.TempDir(), "husky.db.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Store{DB: sqlitetest.Open(t), AllowPrivateEndpoints: true, Sealer: k}
 }
 
 func TestAddRefusesFieldsOutsideAllowList(t *testing.T) {

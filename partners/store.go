@@ -1,6 +1,7 @@
 package partners
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -24,23 +26,23 @@ type Store struct {
 	// AllowPrivateEndpoints permits loopback and private webhook URLs
 	// (development and tests only).
 	AllowPrivateEndpoints bool
+	// Sealer encrypts webhook signing secrets at rest (the keyring).
+	Sealer Sealer
 }
 
 const (
-	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?)`
-	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, created_at FROM partners`
+	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, created_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?)`
+	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, created_at FROM partners`
 	sqlSetEndpoint   = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
 	sqlSetEnabled    = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
-	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`
-	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = ? WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)`
-	sqlActiveSecrets = `SELECT secret FROM partner_secrets WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)
-		ORDER BY created_at DESC`
-	sqlInsertKey = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
-	sqlRevokeKey = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
-	sqlSelectKey = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
-	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id, k.revoked_at IS NOT NULL AS revoked
-		FROM api_keys k WHERE k.hash = ?`
+	sqlInsertKey     = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
+	sqlRevokeKey     = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	sqlSelectKey     = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
+	// A reseller key works only while its reseller is enabled.
+	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
+		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked
+		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.hash = ?`
 )
 
 type partnerRow struct {
@@ -51,12 +53,13 @@ type partnerRow struct {
 	Fields         string      `db:"fields"`
 	Enabled        bool        `db:"enabled"`
 	DisabledReason string      `db:"disabled_reason"`
+	Demo           bool        `db:"demo"`
 	CreatedAt      sqlite.Time `db:"created_at"`
 }
 
 func (r partnerRow) partner() Partner {
 	p := Partner{ID: r.ID, Kind: Kind(r.Kind), Name: r.Name, EndpointURL: r.EndpointURL, Enabled: r.Enabled,
-		DisabledReason: r.DisabledReason, CreatedAt: r.CreatedAt.Time}
+		DisabledReason: r.DisabledReason, Demo: r.Demo, CreatedAt: r.CreatedAt.Time}
 	if r.Fields != "" {
 		p.Fields, _ = ParseFields(r.Fields)
 	}
@@ -86,33 +89,58 @@ type NewPartner struct {
 	Name        string
 	EndpointURL string
 	Fields      string // comma-separated allow-list; empty means all
+	// Demo marks a partner of `husky serve --demo`.
+	Demo bool
 }
 
 var partnerID = regexp.MustCompile(`^ptn_[a-z0-9_]{1,60}$`)
 
-// Add creates a partner. A recipient gets its first webhook secret, which is
-// returned once and never shown again. It fails with a problem error when the
-// name, endpoint or fields are invalid.
-func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, string, error) {
+// CheckNew validates what Add would be given, without a database: the
+// kind, the name, the id, the endpoint and the allow-list. It returns the
+// first problem as a problem error.
+func CheckNew(in NewPartner, allowPrivate bool) error {
+	if _, err := ParseKind(string(in.Kind)); err != nil {
+		return err
+	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 200 {
-		return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return api.New(http.StatusUnprocessableEntity, "invalid_name", "name must be 1 to 200 characters")
 	}
-	p := Partner{ID: "ptn_" + newID(), Kind: in.Kind, Name: name, Enabled: true, CreatedAt: s.now()}
-	if in.ID != "" {
-		if !partnerID.MatchString(in.ID) {
-			return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_id", "a partner id is ptn_ followed by 1 to 60 of a-z, 0-9 and _")
-		}
-		p.ID = in.ID
+	if why := api.CheckText(name, false); why != "" {
+		return api.New(http.StatusUnprocessableEntity, "invalid_name", "name %s", why)
 	}
-	var secret string
+	if in.ID != "" && !partnerID.MatchString(in.ID) {
+		return api.New(http.StatusUnprocessableEntity, "invalid_id", "a partner id is ptn_ followed by 1 to 60 of a-z, 0-9 and _")
+	}
 	if in.Kind.IsRecipient() || in.EndpointURL != "" {
 		if in.EndpointURL == "" {
-			return Partner{}, "", api.New(http.StatusUnprocessableEntity, "endpoint_required", "a recipient needs --endpoint URL")
+			return api.New(http.StatusUnprocessableEntity, "endpoint_required", "a recipient needs --endpoint URL")
 		}
-		if err := ValidateEndpoint(in.EndpointURL, s.AllowPrivateEndpoints); err != nil {
-			return Partner{}, "", err
+		if err := ValidateEndpoint(in.EndpointURL, allowPrivate); err != nil {
+			return err
 		}
+	}
+	if in.Kind.IsRecipient() {
+		if _, err := ParseFields(in.Fields); err != nil {
+			return err
+		}
+	} else if in.Fields != "" {
+		return api.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
+	}
+	return nil
+}
+
+// Add creates a partner. A recipient gets its first webhook secret, which is
+// returned once and never shown again. It fails with a problem error when the
+// name, endpoint or fields are invalid (see CheckNew).
+func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, string, error) {
+	if err := CheckNew(in, s.AllowPrivateEndpoints); err != nil {
+		return Partner{}, "", err
+	}
+	p := Partner{ID: cmp.Or(in.ID, "ptn_"+newID()), Kind: in.Kind, Name: strings.TrimSpace(in.Name), Enabled: true,
+		Demo: in.Demo, CreatedAt: s.now()}
+	var secret string
+	if in.EndpointURL != "" {
 		p.EndpointURL = in.EndpointURL
 		var err error
 		if secret, err = NewSecret(); err != nil {
@@ -120,21 +148,16 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 		}
 	}
 	if in.Kind.IsRecipient() {
-		fs, err := ParseFields(in.Fields)
-		if err != nil {
-			return Partner{}, "", err
-		}
-		p.Fields = fs
-	} else if in.Fields != "" {
-		return Partner{}, "", api.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
+		p.Fields, _ = ParseFields(in.Fields)
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), sqlite.FormatTime(p.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), p.Demo,
+			sqlite.FormatTime(p.CreatedAt)); err != nil {
 			return fmt.Errorf("insert partner: %w", err)
 		}
 		if secret != "" {
-			if _, err := tx.ExecContext(ctx, sqlInsertSecret, p.ID, secret, sqlite.FormatTime(p.CreatedAt)); err != nil {
-				return fmt.Errorf("insert partner secret: %w", err)
+			if err := s.insertSecret(ctx, tx, p.ID, p.CreatedAt, secret); err != nil {
+				return err
 			}
 		}
 		return s.record(ctx, tx, actor, "partner.created", map[string]string{"partner_id": p.ID},
@@ -256,16 +279,16 @@ func (s *Store) RegisterEndpoint(ctx context.Context, actor, id, endpoint string
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrPartnerNotFound
 		}
-		var have []string
-		if err := tx.SelectContext(ctx, &have, sqlActiveSecrets, id, sqlite.FormatTime(now)); err != nil {
-			return fmt.Errorf("read secrets: %w", err)
+		have, err := s.activeSecrets(ctx, tx, id, now)
+		if err != nil {
+			return err
 		}
 		if endpoint != "" && len(have) == 0 {
 			if secret, err = NewSecret(); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqlInsertSecret, id, secret, sqlite.FormatTime(now)); err != nil {
-				return fmt.Errorf("insert secret: %w", err)
+			if err := s.insertSecret(ctx, tx, id, now, secret); err != nil {
+				return err
 			}
 		}
 		return s.record(ctx, tx, actor, "partner.endpoint_changed", map[string]string{"partner_id": id}, nil)
@@ -293,8 +316,8 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, sqlite.FormatTime(now.Add(grace)), id, sqlite.FormatTime(now)); err != nil {
 			return fmt.Errorf("expire old secrets: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, sqlInsertSecret, id, secret, sqlite.FormatTime(now)); err != nil {
-			return fmt.Errorf("insert secret: %w", err)
+		if err := s.insertSecret(ctx, tx, id, now, secret); err != nil {
+			return err
 		}
 		return s.record(ctx, tx, actor, "partner.secret_rotated", map[string]string{"partner_id": id},
 			map[string]string{"grace": grace.String()})
@@ -303,15 +326,6 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
 	return secret, nil
-}
-
-// Secrets returns the partner's secrets valid now, newest first.
-func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
-	var out []string
-	if err := s.DB.Reader.SelectContext(ctx, &out, sqlActiveSecrets, id, sqlite.FormatTime(s.now())); err != nil {
-		return nil, fmt.Errorf("read secrets: %w", err)
-	}
-	return out, nil
 }
 
 // CreateKey issues an API key. A reseller key is bound to partnerID, which
@@ -397,7 +411,8 @@ func (s *Store) Keys(ctx context.Context) ([]Key, error) {
 }
 
 // Authenticate returns the principal of a presented API key. A malformed,
-// unknown or revoked key is ErrUnauthorized.
+// unknown or revoked key, or a key of a disabled reseller, is
+// ErrUnauthorized.
 func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error) {
 	if !wellFormedKey(key) {
 		return Principal{}, api.ErrUnauthorized

@@ -22,7 +22,15 @@ type Report struct {
 	Purgeable   []orders.RetentionRow `json:"purgeable"`
 	Held        []orders.RetentionRow `json:"held"`
 	Stale       []orders.RetentionRow `json:"stale"`
+	// StaleAction says how an operator closes a stale order, when there
+	// are any.
+	StaleAction string `json:"stale_action,omitempty"`
 }
+
+// staleAction is how a stale order is closed; the retention clock then
+// counts from the time given.
+const staleAction = "close each stale order with `husky orders close ID --as cancelled|delivered [--at TIME] --reason TEXT` " +
+	"or POST /v1/admin/orders/{id}/close; its retention then counts from that time"
 
 // FiscalYearCount counts one fiscal year's orders by category.
 type FiscalYearCount struct {
@@ -99,6 +107,9 @@ func (r *Reporter) Report(ctx context.Context, asOf time.Time) (Report, error) {
 	sort.Slice(rep.FiscalYears, func(i, j int) bool { return rep.FiscalYears[i].FiscalYear < rep.FiscalYears[j].FiscalYear })
 	if rep.FiscalYears == nil {
 		rep.FiscalYears = []FiscalYearCount{}
+	}
+	if len(rep.Stale) > 0 {
+		rep.StaleAction = staleAction
 	}
 	return rep, nil
 }

@@ -38,6 +38,11 @@ type Dispatcher struct {
 	RetryAfterCap    time.Duration // longest Retry-After honoured; default 1h
 	FailingThreshold time.Duration // continuous failure before an endpoint is disabled; default 120h
 	Poll             time.Duration // how often to look for due retries; default 1s
+	// HeartbeatEvery is how often the dispatcher marks itself alive
+	// (default 1s); HeartbeatTimeout how long another waits before it
+	// takes a silent dispatcher's claims (default 5s).
+	HeartbeatEvery   time.Duration
+	HeartbeatTimeout time.Duration
 	Now              func() time.Time
 	Rand             func() float64
 	Logger           *slog.Logger
@@ -89,6 +94,8 @@ func (d *Dispatcher) defaults() {
 	d.RetryAfterCap = cmp.Or(d.RetryAfterCap, time.Hour)
 	d.FailingThreshold = cmp.Or(d.FailingThreshold, 120*time.Hour)
 	d.Poll = cmp.Or(d.Poll, time.Second)
+	d.HeartbeatEvery = cmp.Or(d.HeartbeatEvery, time.Second)
+	d.HeartbeatTimeout = cmp.Or(d.HeartbeatTimeout, 5*time.Second)
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -113,6 +120,13 @@ func (d *Dispatcher) now() time.Time { return d.Now().UTC().Truncate(time.Micros
 // writer behind each other, and each turn commits once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
+	if err := d.beat(ctx, true); err != nil {
+		d.Logger.Error("dispatcher heartbeat", "error", err.Error())
+	}
+	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	beating := make(chan struct{})
+	go func() { defer close(beating); d.heartbeats(beatCtx) }()
+	defer func() { stopBeats(); <-beating; d.endHeartbeat() }()
 	// Claims in flight: enough queued behind the workers that they never
 	// wait for the next turn, with room in both queues for all of them, so
 	// neither a worker nor the loop ever blocks on the other.
@@ -245,7 +259,8 @@ func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]strin
 			break
 		}
 		var some []string
-		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now), n); err != nil {
+		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now),
+			d.owner, d.staleBefore(now), n); err != nil {
 			return nil, fmt.Errorf("find due deliveries: %w", err)
 		}
 		due = append(due, some...)
@@ -263,7 +278,7 @@ func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now t
 	until := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	for part := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(until), part, sqlite.FormatTime(now))
+		q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(until), part, sqlite.FormatTime(now), d.owner, d.staleBefore(now))
 		if err != nil {
 			return nil, err
 		}
@@ -340,7 +355,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 	}
 	resp, err := d.Client.Do(req)
 	if err != nil {
-		r.err = describe(actx, err)
+		r.err = describe(actx, err, ep.url)
 		return r
 	}
 	defer resp.Body.Close()
@@ -352,10 +367,12 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 }
 
 // describe turns a transport error into a short message for the attempt
-// log. Request URLs hold no personal data; bodies are never included.
-func describe(ctx context.Context, err error) string {
+// log, which also lands in last_error and the service log. The endpoint's
+// query string (often a receiver's token) is redacted; bodies are never
+// included.
+func describe(ctx context.Context, err error, endpoint string) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return "timeout"
 	}
-	return err.Error()
+	return partners.RedactError(err, endpoint)
 }

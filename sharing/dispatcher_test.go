@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
@@ -98,7 +100,11 @@ func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
 func newHarnessTB(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{db: sqlitetest.Open(t), clock: &clock{}}
-	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true}
+	k, err := keyring.Load(filepath.Join(t.TempDir(), "husky.db.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true, Sealer: k}
 	h.outbox = NewOutbox(h.partners, nil, h.clock.Now)
 	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() }}
 	h.deliv = &Deliveries{DB: h.db, Now: h.clock.Now, Kick: h.outbox.Kick}
@@ -443,6 +449,9 @@ func claimOne(t *testing.T) claimedOne {
 	o := h.order(t, "PO-1")
 	d := h.dispatcher()
 	d.defaults()
+	if err := d.beat(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
 	got, _ := d.turn(context.Background(), nil, 10)
 	if len(got) != 1 {
 		t.Fatalf("claimed %v, want one delivery", got)
@@ -452,7 +461,7 @@ func claimOne(t *testing.T) claimedOne {
 
 func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
 	t.Parallel()
-	// A dispatcher claims the delivery and dies before sending it.
+	// A dispatcher claims the delivery and, still beating, never sends it.
 	one := claimOne(t)
 	h, rc, o := one.h, one.rc, one.order
 	survivor := h.dispatcher()
@@ -462,7 +471,35 @@ func TestExpiredLeaseIsPickedUpByAnotherWorker(t *testing.T) {
 		t.Fatal("a leased delivery was sent while the lease held")
 	}
 	h.clock.Advance(10 * time.Minute)
+	if err := one.d.beat(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "delivered after lease expiry", func() bool { return h.deliveries(t, o.ID)[0].Status == StatusDelivered })
+}
+
+func TestDeadDispatchersClaimsAreTakenOnceItsHeartbeatIsStale(t *testing.T) {
+	t.Parallel()
+	// A dispatcher claims the delivery and dies (SIGKILL): its heartbeat
+	// stops, its lease has 95 s left.
+	one := claimOne(t)
+	h, rc, o, dead := one.h, one.rc, one.order, one.d
+	if dead.HeartbeatTimeout != 5*time.Second {
+		t.Fatalf("default heartbeat timeout %v, want 5s", dead.HeartbeatTimeout)
+	}
+	if lease := time.Until(one.c.leaseUntil); lease < dead.HeartbeatTimeout+5*time.Second {
+		t.Fatalf("lease %v: the test needs it to outlast the heartbeat timeout", lease)
+	}
+	survivor := h.dispatcher()
+	run(t, survivor)
+	time.Sleep(300 * time.Millisecond)
+	if rc.calls.Load() != 0 {
+		t.Fatal("a live dispatcher's claim was taken")
+	}
+	h.clock.Advance(dead.HeartbeatTimeout + time.Second)
+	waitFor(t, "delivered once the owner's heartbeat is stale", func() bool { return h.deliveries(t, o.ID)[0].Status == StatusDelivered })
+	if rc.calls.Load() != 1 {
+		t.Errorf("%d requests, want 1", rc.calls.Load())
+	}
 }
 
 func TestClaimWhoseLeaseGrewShortIsGivenBackUnsent(t *testing.T) {
@@ -493,8 +530,9 @@ func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
 	one := claimOne(t)
 	// A second dispatcher read the same candidate before the first leased
 	// it; its lease must not take it.
-	now := sqlite.FormatTime(one.h.clock.Now())
-	q, args, err := sqlx.In(sqlLease, "other-owner", now, []string{one.c.ID}, now)
+	now := one.h.clock.Now()
+	q, args, err := sqlx.In(sqlLease, "other-owner", sqlite.FormatTime(now), []string{one.c.ID}, sqlite.FormatTime(now),
+		"other-owner", one.d.staleBefore(now))
 	if err != nil {
 		t.Fatal(err)
 	}

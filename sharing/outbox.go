@@ -137,18 +137,24 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor, orderID string) 
 	if _, err := tx.ExecContext(ctx, sqlDropPending, now, now, orderID); err != nil {
 		return 0, fmt.Errorf("drop pending deliveries: %w", err)
 	}
+	// Payloads go, and so does whatever a recipient answers from now on
+	// (an echo of the data would otherwise outlive the erasure).
 	if _, err := tx.ExecContext(ctx, sqlErasePayloads, orderID); err != nil {
 		return 0, fmt.Errorf("erase payloads: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, sqlEraseAttemptBodies, orderID); err != nil {
 		return 0, fmt.Errorf("erase attempt bodies: %w", err)
 	}
+	qs := make([]queued, 0, len(ids))
 	for _, pid := range ids {
-		if _, err := o.enqueue(ctx, tx, actor, pid, orderID, EventOrderErased, OrderRef{OrderID: orderID}, nil); err != nil {
+		q, err := o.prepare(pid, orderID, EventOrderErased, OrderRef{OrderID: orderID}, nil)
+		if err != nil {
 			return 0, err
 		}
+		q.orderErased = true
+		qs = append(qs, q)
 	}
-	return len(ids), nil
+	return len(ids), o.insert(ctx, tx, actor, qs...)
 }
 
 // StatusChange is the data of order.status_changed, sent to the reseller
@@ -266,7 +272,10 @@ type queued struct {
 	id, partnerID, orderID, event, hash, fields string
 	body                                        []byte
 	disclosure                                  bool
-	at                                          time.Time
+	// orderErased: the order's data is erased (an erasure notice), so
+	// the recipient's answer is not kept.
+	orderErased bool
+	at          time.Time
 }
 
 // prepare encodes one webhook for the outbox.
@@ -283,16 +292,16 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 
 // insert writes deliveries in one statement and audits each.
 func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...queued) error {
-	args := make([]any, 0, 12*len(qs))
+	args := make([]any, 0, 13*len(qs))
 	for _, q := range qs {
 		var oid any
 		if q.orderID != "" {
 			oid = q.orderID
 		}
 		at := sqlite.FormatTime(q.at)
-		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at)
+		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 12, args); err != nil {
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 13, args); err != nil {
 		return fmt.Errorf("insert delivery: %w", err)
 	}
 	for _, q := range qs {

@@ -45,7 +45,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 			}
 			outcomes[i] = "released"
 			continue
-		case !held[r.c.ID]:
+		case !held[r.c.ID].held:
 			// The claim was taken away while the request was under way:
 			// the lease expired and another worker took it, a replay
 			// restarted it, or a purge erased the order. Then this
@@ -58,8 +58,15 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 		if r.status != 0 {
 			status = r.status
 		}
+		// The answer to a delivery of an erased order, an erasure notice
+		// included, may echo the data back: only its status, duration
+		// and error are kept.
+		body := r.body
+		if held[r.c.ID].orderErased {
+			body = nil
+		}
 		attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
-			float64(r.duration.Microseconds())/1000, status, r.err, r.body)
+			float64(r.duration.Microseconds())/1000, status, r.err, body)
 		if r.status >= 200 && r.status < 300 {
 			ok = append(ok, r)
 			outcomes[i] = "delivered"
@@ -78,26 +85,33 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 	return outcomes, nil
 }
 
-// held returns the ids in batch whose lease this dispatcher still holds.
-func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map[string]bool, error) {
+// lease is what held knows of a claim: whether this dispatcher still holds
+// it, and whether its order's data was erased meanwhile.
+type lease struct{ held, orderErased bool }
+
+// held returns the claims in batch whose lease this dispatcher still holds.
+func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map[string]lease, error) {
 	ids := make([]string, 0, len(batch))
 	for _, r := range batch {
 		if !r.released {
 			ids = append(ids, r.c.ID)
 		}
 	}
-	out := make(map[string]bool, len(ids))
+	out := make(map[string]lease, len(ids))
 	for part := range slices.Chunk(ids, 500) {
 		q, args, err := sqlx.In(sqlHeld, d.owner, part)
 		if err != nil {
 			return nil, err
 		}
-		var got []string
+		var got []struct {
+			ID     string `db:"id"`
+			Erased bool   `db:"order_erased"`
+		}
 		if err := tx.SelectContext(ctx, &got, q, args...); err != nil {
 			return nil, fmt.Errorf("check leases: %w", err)
 		}
-		for _, id := range got {
-			out[id] = true
+		for _, g := range got {
+			out[g.ID] = lease{held: true, orderErased: g.Erased}
 		}
 	}
 	return out, nil

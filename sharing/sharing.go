@@ -61,8 +61,11 @@ type Auditor interface {
 	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
 }
 
-// ErrDeliveryNotFound is returned for an unknown delivery id.
-var ErrDeliveryNotFound = api.New(http.StatusNotFound, "delivery_not_found", "no such delivery")
+// Errors returned by this package.
+var (
+	ErrDeliveryNotFound = api.New(http.StatusNotFound, "delivery_not_found", "no such delivery")
+	ErrPayloadErased    = api.New(http.StatusConflict, "payload_erased", "the delivery's payload was erased with its order's personal data: there is nothing to send again")
+)
 
 func record(ctx context.Context, a Auditor, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
 	if a == nil {

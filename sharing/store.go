@@ -11,11 +11,17 @@ import (
 	"github.com/milestone/husky/sqlite"
 )
 
+// claimFree is the condition under which delivery d may be leased, with
+// three parameters: now, this dispatcher's id, and the heartbeat time
+// before which an owner counts as dead.
+const claimFree = `(d.lease_until IS NULL OR d.lease_until < ?
+	OR (d.lease_owner != ? AND NOT EXISTS (SELECT 1 FROM dispatchers AS h WHERE h.id = d.lease_owner AND h.heartbeat_at >= ?)))`
+
 const (
 	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
-		status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		status, attempts, next_attempt_at, created_at, updated_at, order_erased)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
@@ -24,7 +30,7 @@ const (
 	// scan every pending delivery.
 	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
 		lease_owner = NULL, lease_until = NULL WHERE order_id = ? AND +status = 'pending'`
-	sqlErasePayloads      = `UPDATE deliveries SET payload = zeroblob(0) WHERE order_id = ? AND length(payload) > 0`
+	sqlErasePayloads      = `UPDATE deliveries SET payload = zeroblob(0), order_erased = 1 WHERE order_id = ?`
 	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
 		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id = ?)`
 	sqlDisclosedTo = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ?
@@ -41,18 +47,21 @@ const (
 	// and order is still pending (ids are time-ordered), so order.cancelled
 	// never overtakes order.created. A dead delivery no longer holds the
 	// queue.
+	//
+	// A claim is free when it has no lease, its lease ran out, or its owner
+	// (another dispatcher) stopped beating: see heartbeat.go.
 	sqlDue = `SELECT d.id FROM deliveries AS d INDEXED BY deliveries_due
 		WHERE d.partner_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
-			AND (d.lease_until IS NULL OR d.lease_until < ?)
+			AND ` + claimFree + `
 			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
 				AND e.status = 'pending' AND e.id < d.id)
 		ORDER BY d.next_attempt_at LIMIT ?`
 	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (?)
-			AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < ?)
+			AND d.status = 'pending' AND ` + claimFree + `
 			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
 				AND e.status = 'pending' AND e.id < d.id)
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
-	sqlHeld          = `SELECT id FROM deliveries WHERE lease_owner = ? AND id IN (?)`
+	sqlHeld          = `SELECT id, order_erased FROM deliveries WHERE lease_owner = ? AND id IN (?)`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -68,9 +77,12 @@ const (
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlPartnerHealthy = `UPDATE partners SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
 	sqlPartnerFailing = `UPDATE partners SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, enabled`
-	sqlReplay         = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
-		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`
-	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? ORDER BY dead_at, id`
+	// A delivery whose payload was erased (a purged order, an imported
+	// disclosure) has nothing left to send: it is not replayed.
+	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
+		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? AND length(payload) > 0`
+	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0 ORDER BY dead_at, id`
+	sqlExists    = `SELECT COUNT(*) FROM deliveries WHERE id = ?`
 	sqlBacklog   = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 'pending'`
 	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
@@ -243,6 +255,13 @@ func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string
 		return fmt.Errorf("replay delivery: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		var exists int
+		if err := tx.GetContext(ctx, &exists, sqlExists, id); err != nil {
+			return fmt.Errorf("replay delivery: %w", err)
+		}
+		if exists > 0 {
+			return ErrPayloadErased
+		}
 		return ErrDeliveryNotFound
 	}
 	return record(ctx, s.Audit, tx, actor, "delivery.replayed", map[string]string{"delivery_id": id}, nil)

@@ -9,7 +9,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -109,9 +111,15 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + url.PathEscape(path) + "?" + q.Encode()
 }
 
-// Open opens (creating if needed) the database at path. It fails when the
-// file cannot be opened or is not a SQLite database.
+// Open opens (creating if needed) the database at path. The file is
+// created readable by its owner only, and SQLite gives its write-ahead log
+// and shared-memory files the same mode; an existing file readable by
+// others is narrowed to its owner. It fails when the file cannot be opened
+// or is not a SQLite database.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	w, err := sqlx.Open(driverName, dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -133,6 +141,34 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return &DB{Path: path, Writer: w, Reader: r}, nil
+}
+
+// ownerOnly creates path with mode 0600 if it does not exist, and removes
+// group and other permissions from it and its -wal and -shm files if it
+// does: personal data must not be readable by other users of the host.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create database %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open database %s: %w", p, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("restrict database %s to its owner: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close checkpoints the write-ahead log into the main file and closes both

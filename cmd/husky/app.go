@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
@@ -27,6 +30,7 @@ type App struct {
 	Config     Config
 	Logger     *slog.Logger
 	DB         *sqlite.DB
+	Keyring    *keyring.Keyring
 	Registry   *prometheus.Registry
 	Audit      *audit.Log
 	Partners   *partners.Store
@@ -40,6 +44,7 @@ type App struct {
 	Now        func() time.Time
 
 	httpMetrics *httpMetrics
+	limiter     *api.RateLimiter
 	server      *http.Server
 	bg          context.Context // lives as long as the workers
 	spawned     sync.WaitGroup  // background work started by requests
@@ -76,13 +81,19 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Now: time.Now, Registry: prometheus.NewRegistry()}
+	keys, err := keyring.Load(cfg.Keyring)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Now: time.Now, Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
+	a.limiter = api.NewRateLimiter(cfg.RateLimit)
 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
-	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints}
+	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Batch: sqlite.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith,
@@ -104,6 +115,10 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
 		Now: a.Now, Logger: logger}
 	a.registerBacklogGauges()
+	if err := a.sealSecrets(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if n, err := retention.EnsureCalendar(ctx, db, a.Calendar, a.Orders); err != nil {
 		db.Close()
 		return nil, err
@@ -111,6 +126,18 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		logger.Info("fiscal calendar changed: purge dates recomputed", "orders", n, "calendar", a.Calendar.String())
 	}
 	return a, nil
+}
+
+// sealSecrets encrypts webhook secrets a database from before the keyring
+// holds in plain text, then clears the write-ahead log, whose old pages
+// would still show them.
+func (a *App) sealSecrets(ctx context.Context) error {
+	n, err := a.Partners.SealPlaintextSecrets(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	a.Logger.Info("webhook secrets encrypted with the keyring", "count", n, "keyring", a.Config.Keyring)
+	return a.DB.Checkpoint(ctx)
 }
 
 // partnerKind tells the orders package a partner's kind, for imports.
@@ -171,17 +198,21 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	a.bg = workCtx
-	a.server = &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
-	}
+	a.server = a.httpServer(a.Handler())
 	errc := make(chan error, 1)
-	go func() { errc <- a.server.Serve(ln) }()
-	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.Config.DB)
+	if a.Config.TLSCert != "" {
+		go func() { errc <- a.server.ServeTLS(ln, a.Config.TLSCert, a.Config.TLSKey) }()
+	} else {
+		go func() { errc <- a.server.Serve(ln) }()
+	}
+	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.Config.DB, "tls", a.Config.TLSCert != "")
+	if a.Config.PprofAddr != "" {
+		stopPprof, err := a.servePprof()
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	var workers sync.WaitGroup
 	workers.Add(4)
@@ -212,6 +243,38 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
+}
+
+// httpServer returns a server for h with the timeouts every listener of
+// the service has, so that no slow client holds a connection forever.
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// servePprof serves Go's profiler on the configured loopback address,
+// apart from the API, and returns the function that stops it. A profile
+// takes up to its ?seconds=, so the write timeout leaves room for 50 s.
+func (a *App) servePprof() (func(), error) {
+	ln, err := net.Listen("tcp", a.Config.PprofAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for pprof on %s: %w", a.Config.PprofAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := a.httpServer(mux)
+	go func() { _ = srv.Serve(ln) }()
+	a.Logger.Info("serving pprof", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // housekeeping removes expired idempotency keys every hour.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,29 +12,32 @@ import (
 )
 
 func (c *command) deliveries(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageError("deliveries needs a subcommand: list, replay")
-	}
-	raw := envConfig()
-	fs := c.flags("deliveries "+args[0], &raw, false)
+	return c.group(ctx, "deliveries", args, []sub{
+		{name: "list", args: "[--status pending|delivered|dead] [--order ID] [--limit N]",
+			about: "List deliveries, newest first.", bind: c.deliveriesList},
+		{name: "replay", args: "ID | --since TIME",
+			about: "Send a delivery again from the start of its schedule (same webhook-id), or every dead one since TIME.",
+			bind:  c.deliveriesReplay},
+	})
+}
+
+func (c *command) deliveriesList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 	status := fs.String("status", "", "pending, delivered or dead")
 	order := fs.String("order", "", "only this order's deliveries")
 	limit := fs.Int("limit", 100, "how many to list")
-	since := fs.String("since", "", "replay every dead delivery that died at or after this RFC 3339 time")
-	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch args[0] {
-	case "list":
-		st := sharing.Status(*status)
-		switch st {
-		case "", sharing.StatusPending, sharing.StatusDelivered, sharing.StatusDead:
-		default:
+	check := func(pos []string) error {
+		switch {
+		case len(pos) != 0:
+			return usageError("deliveries list takes flags only")
+		case !oneOf(*status, "", "pending", "delivered", "dead"):
 			return usageError("--status must be pending, delivered or dead")
+		case *limit < 1:
+			return usageError("--limit must be at least 1")
 		}
-		ds, more, err := a.Deliveries.List(ctx, sharing.ListFilter{Status: st, OrderID: *order, Limit: *limit})
+		return nil
+	}
+	run := func(ctx context.Context, a *App, _ []string) error {
+		ds, more, err := a.Deliveries.List(ctx, sharing.ListFilter{Status: sharing.Status(*status), OrderID: *order, Limit: *limit})
 		if err != nil {
 			return err
 		}
@@ -52,30 +56,45 @@ func (c *command) deliveries(ctx context.Context, args []string) error {
 				fmt.Fprintf(w, "(more: raise --limit)\n")
 			}
 		})
-	case "replay":
-		var ids []string
+		return nil
+	}
+	return check, run
+}
+
+func (c *command) deliveriesReplay(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	since := fs.String("since", "", "replay every dead delivery that died at or after this RFC 3339 time")
+	var at time.Time
+	check := func(pos []string) error {
 		switch {
 		case *since != "" && len(pos) == 0:
 			t, err := time.Parse(time.RFC3339, *since)
 			if err != nil {
 				return usageError("--since must be an RFC 3339 time such as 2026-11-28T00:00:00Z")
 			}
-			if ids, err = a.Deliveries.ReplayDeadSince(ctx, operator, t); err != nil {
+			at = t
+		case *since == "" && len(pos) == 1:
+		default:
+			return usageError("deliveries replay ID | --since TIME")
+		}
+		return nil
+	}
+	run := func(ctx context.Context, a *App, pos []string) error {
+		var ids []string
+		if len(pos) == 0 {
+			var err error
+			if ids, err = a.Deliveries.ReplayDeadSince(ctx, operator, at); err != nil {
 				return err
 			}
-		case *since == "" && len(pos) == 1:
+		} else {
 			if err := a.Deliveries.Replay(ctx, operator, pos[0]); err != nil {
 				return err
 			}
 			ids = pos
-		default:
-			return usageError("deliveries replay ID | --since TIME")
 		}
 		c.print(map[string]any{"replayed": ids}, func(w io.Writer) {
 			fmt.Fprintf(w, "%d deliveries queued again; a running `husky serve` sends them within a second\n", len(ids))
 		})
-	default:
-		return usageError("unknown deliveries subcommand %q", args[0])
+		return nil
 	}
-	return nil
+	return check, run
 }

@@ -14,46 +14,53 @@ import (
 // operator is the audit actor for commands run on the host.
 const operator = "operator:cli"
 
-// parseAll parses flags wherever they stand among the positional arguments
-// and returns the positional ones.
-func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+func (c *command) partners(ctx context.Context, args []string) error {
+	return c.group(ctx, "partners", args, []sub{
+		{name: "add", creates: true,
+			args:  "--kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address] [--id ptn_…]",
+			about: "Add a reseller or a recipient. A recipient's webhook secret is printed once.",
+			bind:  c.partnersAdd},
+		{name: "list", about: "List every partner.", bind: c.partnersList},
+		{name: "rotate-secret", args: "ID [--grace 24h]",
+			about: "Issue a new webhook secret; the old one keeps signing beside it for the grace period.",
+			bind:  c.partnersRotate},
+		{name: "enable", args: "ID", about: "Enable a partner: its keys work again, deliveries to it flow again.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return c.partnersSetEnabled(true)
+			}},
+		{name: "disable", args: "ID", about: "Disable a partner: a reseller's keys stop at once; deliveries to a recipient wait.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return c.partnersSetEnabled(false)
+			}},
+	})
 }
 
-func (c *command) partners(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageError("partners needs a subcommand: add, list, rotate-secret, enable, disable")
-	}
-	raw := envConfig()
-	fs := c.flags("partners "+args[0], &raw, false)
+func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 	var (
 		kind     = fs.String("kind", "", "reseller, logistics or manufacturer")
 		name     = fs.String("name", "", "partner name")
 		endpoint = fs.String("endpoint", "", "webhook endpoint URL (recipients)")
 		fields   = fs.String("fields", "", "personal fields the recipient may receive: a subset of phone,email,address (default all)")
 		id       = fs.String("id", "", "keep an earlier system's partner id (ptn_…); default a new one")
-		grace    = fs.Duration("grace", 24*time.Hour, "how long the old secret keeps signing after rotate-secret")
 	)
-	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch args[0] {
-	case "add":
+	check := func(pos []string) error {
+		if len(pos) != 0 {
+			return usageError("partners add takes flags only")
+		}
+		cfg, err := raw.config()
+		if err != nil {
+			return err
+		}
 		k, err := partners.ParseKind(*kind)
 		if err != nil {
+			return err
+		}
+		return partners.CheckNew(partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields},
+			cfg.AllowPrivateEndpoints)
+	}
+	run := func(ctx context.Context, a *App, _ []string) error {
+		k, _ := partners.ParseKind(*kind)
+		if err := a.refuseRealInDemo(ctx); err != nil {
 			return err
 		}
 		p, secret, err := a.Partners.Add(ctx, operator, partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields})
@@ -70,7 +77,13 @@ func (c *command) partners(ctx context.Context, args []string) error {
 				fmt.Fprintf(w, "fields: %s\nwebhook secret (shown once): %s\n", partners.FieldsString(p.Fields), secret)
 			}
 		})
-	case "list":
+		return nil
+	}
+	return check, run
+}
+
+func (c *command) partnersList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	return wantArgs(0, "partners list takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
 		ps, err := a.Partners.List(ctx)
 		if err != nil {
 			return err
@@ -79,14 +92,18 @@ func (c *command) partners(ctx context.Context, args []string) error {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tNAME\tENABLED\tFIELDS\tENDPOINT")
 			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", p.ID, p.Kind, p.Name, p.Enabled, partners.FieldsString(p.Fields), p.EndpointURL)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", p.ID, p.Kind, p.Name, p.Enabled, partners.FieldsString(p.Fields),
+					partners.RedactURL(p.EndpointURL))
 			}
 			tw.Flush()
 		})
-	case "rotate-secret":
-		if len(pos) != 1 {
-			return usageError("partners rotate-secret ID")
-		}
+		return nil
+	}
+}
+
+func (c *command) partnersRotate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	grace := fs.Duration("grace", 24*time.Hour, "how long the old secret keeps signing")
+	return wantArgs(1, "partners rotate-secret ID"), func(ctx context.Context, a *App, pos []string) error {
 		secret, err := a.Partners.RotateSecret(ctx, operator, pos[0], *grace)
 		if err != nil {
 			return err
@@ -94,11 +111,13 @@ func (c *command) partners(ctx context.Context, args []string) error {
 		c.print(map[string]any{"partner_id": pos[0], "webhook_secret": secret, "old_secret_valid_for": grace.String()}, func(w io.Writer) {
 			fmt.Fprintf(w, "new webhook secret (shown once): %s\nthe old secret keeps signing for %s\n", secret, *grace)
 		})
-	case "enable", "disable":
-		if len(pos) != 1 {
-			return usageError("partners %s ID", args[0])
-		}
-		enabled := args[0] == "enable"
+		return nil
+	}
+}
+
+func (c *command) partnersSetEnabled(enabled bool) (func([]string) error, func(context.Context, *App, []string) error) {
+	verb := map[bool]string{true: "enable", false: "disable"}[enabled]
+	return wantArgs(1, "partners "+verb+" ID"), func(ctx context.Context, a *App, pos []string) error {
 		reason := ""
 		if !enabled {
 			reason = "operator"
@@ -107,36 +126,45 @@ func (c *command) partners(ctx context.Context, args []string) error {
 			return err
 		}
 		c.print(map[string]any{"partner_id": pos[0], "enabled": enabled}, func(w io.Writer) {
-			fmt.Fprintf(w, "partner %s %sd\n", pos[0], args[0])
+			fmt.Fprintf(w, "partner %s %sd\n", pos[0], verb)
 		})
-	default:
-		return usageError("unknown partners subcommand %q", args[0])
+		return nil
 	}
-	return nil
 }
 
 func (c *command) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageError("keys needs a subcommand: create, list, revoke")
-	}
-	raw := envConfig()
-	fs := c.flags("keys "+args[0], &raw, false)
+	return c.group(ctx, "keys", args, []sub{
+		{name: "create", creates: true, args: "--role reseller --partner ID | --role finance | --role admin",
+			about: "Issue an API key, printed once; only its SHA-256 is stored.", bind: c.keysCreate},
+		{name: "list", about: "List every API key record (never the keys).", bind: c.keysList},
+		{name: "revoke", args: "ID", about: "Revoke a key at once.", bind: c.keysRevoke},
+	})
+}
+
+func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 	role := fs.String("role", "", "reseller, finance or admin")
 	partner := fs.String("partner", "", "the reseller a reseller key acts for")
-	a, pos, err := c.parseAndOpen(ctx, fs, &raw, args[1:])
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch args[0] {
-	case "create":
+	check := func(pos []string) error {
+		if len(pos) != 0 {
+			return usageError("keys create takes flags only")
+		}
 		r, err := partners.ParseRole(*role)
 		if err != nil {
 			return err
 		}
-		if r == partners.RoleReseller && *partner == "" {
+		switch {
+		case r == partners.RoleReseller && *partner == "":
 			return usageError("a reseller key needs --partner ID")
+		case r == partners.RoleReseller:
+			// The reseller must exist: a fresh database has none.
+			return existingDB(raw.db)
+		case *partner != "":
+			return usageError("only reseller keys are bound to a partner")
 		}
+		return nil
+	}
+	run := func(ctx context.Context, a *App, _ []string) error {
+		r, _ := partners.ParseRole(*role)
 		k, secret, err := a.Partners.CreateKey(ctx, operator, r, *partner)
 		if err != nil {
 			return err
@@ -144,7 +172,13 @@ func (c *command) keys(ctx context.Context, args []string) error {
 		c.print(map[string]any{"key": k, "api_key": secret}, func(w io.Writer) {
 			fmt.Fprintf(w, "key %s (%s) created\nAPI key (shown once): %s\n", k.ID, k.Role, secret)
 		})
-	case "list":
+		return nil
+	}
+	return check, run
+}
+
+func (c *command) keysList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	return wantArgs(0, "keys list takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
 		ks, err := a.Partners.Keys(ctx)
 		if err != nil {
 			return err
@@ -161,18 +195,18 @@ func (c *command) keys(ctx context.Context, args []string) error {
 			}
 			tw.Flush()
 		})
-	case "revoke":
-		if len(pos) != 1 {
-			return usageError("keys revoke ID")
-		}
+		return nil
+	}
+}
+
+func (c *command) keysRevoke(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	return wantArgs(1, "keys revoke ID"), func(ctx context.Context, a *App, pos []string) error {
 		if err := a.Partners.RevokeKey(ctx, operator, pos[0]); err != nil {
 			return err
 		}
 		c.print(map[string]any{"key_id": pos[0], "revoked": true}, func(w io.Writer) {
 			fmt.Fprintf(w, "key %s revoked\n", pos[0])
 		})
-	default:
-		return usageError("unknown keys subcommand %q", args[0])
+		return nil
 	}
-	return nil
 }

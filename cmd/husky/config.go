@@ -2,9 +2,12 @@ package main
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -26,9 +29,17 @@ type Config struct {
 	RetentionYears        int
 	AllowPrivateEndpoints bool
 	AuditKey              string
+	Keyring               string        // master keys that encrypt secrets at rest
 	PurgeDaily            time.Duration // time of day of the daily purge; negative = off
 	Demo                  bool
 	LogFormat             string // json or text; default json unless stderr is a terminal
+	// TLSCert and TLSKey, both set, make serve speak HTTPS itself.
+	TLSCert, TLSKey string
+	// RateLimit is requests per second per API key (bursts of twice
+	// that); 0 turns the limit off.
+	RateLimit float64
+	// PprofAddr, if set, serves pprof on this loopback address.
+	PprofAddr string
 }
 
 // DefaultRetrySchedule is about three days of retries after the immediate
@@ -39,6 +50,7 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
 type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
+	keyring, tlsCert, tlsKey, rateLimit, pprofAddr                               string
 }
 
 func envConfig() rawConfig {
@@ -51,6 +63,11 @@ func envConfig() rawConfig {
 		retention:    cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
 		allowPrivate: cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
 		auditKey:     os.Getenv("HUSKY_AUDIT_KEY"),
+		keyring:      os.Getenv("HUSKY_KEYRING"),
+		tlsCert:      os.Getenv("HUSKY_TLS_CERT"),
+		tlsKey:       os.Getenv("HUSKY_TLS_KEY"),
+		rateLimit:    cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
+		pprofAddr:    os.Getenv("HUSKY_PPROF_ADDR"),
 		timeout:      cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
 		workers:      cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
 		disableAfter: cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
@@ -63,6 +80,7 @@ func envConfig() rawConfig {
 // environment's value. Commands other than serve bind only --db.
 func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.db, "db", r.db, "SQLite database file (HUSKY_DB)")
+	fs.StringVar(&r.keyring, "keyring", r.keyring, "keyring file of master keys (HUSKY_KEYRING; default: beside the database)")
 	fs.BoolFunc("allow-private-endpoints", "allow webhook endpoints on loopback and private networks (HUSKY_ALLOW_PRIVATE_ENDPOINTS)",
 		func(string) error { r.allowPrivate = "true"; return nil })
 	if !all {
@@ -79,12 +97,17 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.disableAfter, "disable-after", r.disableAfter, "continuous failure after which an endpoint is disabled (HUSKY_DISABLE_AFTER)")
 	fs.StringVar(&r.purgeDaily, "purge-daily", r.purgeDaily, "time of day (fiscal time zone) of the daily purge, or off (HUSKY_PURGE_DAILY)")
 	fs.StringVar(&r.logFormat, "log-format", r.logFormat, "json or text (HUSKY_LOG_FORMAT)")
+	fs.StringVar(&r.tlsCert, "tls-cert", r.tlsCert, "serve HTTPS with this certificate file, PEM (HUSKY_TLS_CERT)")
+	fs.StringVar(&r.tlsKey, "tls-key", r.tlsKey, "the certificate's private key file, PEM (HUSKY_TLS_KEY)")
+	fs.StringVar(&r.rateLimit, "rate-limit", r.rateLimit, "requests per second per API key, bursts of twice that, or off (HUSKY_RATE_LIMIT)")
+	fs.StringVar(&r.pprofAddr, "pprof-addr", r.pprofAddr, "serve pprof on this loopback address (HUSKY_PPROF_ADDR)")
 }
 
 // config validates the raw settings once, with messages a person can act on.
 func (r rawConfig) config() (Config, error) {
 	var errs []error
-	c := Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"), LogFormat: r.logFormat}
+	c := Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"),
+		Keyring: cmp.Or(r.keyring, r.db+".keys"), LogFormat: r.logFormat}
 	if c.DB == "" {
 		errs = append(errs, errors.New("HUSKY_DB: must name a database file"))
 	}
@@ -138,5 +161,44 @@ func (r rawConfig) config() (Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("HUSKY_LOG_FORMAT: %q is not json or text", c.LogFormat))
 	}
+	c.TLSCert, c.TLSKey = r.tlsCert, r.tlsKey
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		errs = append(errs, errors.New("HUSKY_TLS_CERT and HUSKY_TLS_KEY: set both to serve HTTPS, or neither"))
+	case c.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("HUSKY_TLS_CERT, HUSKY_TLS_KEY: %v", err))
+		}
+	}
+	if r.rateLimit != "off" {
+		if n, err := strconv.ParseFloat(r.rateLimit, 64); err != nil || n <= 0 || n > 1e6 {
+			errs = append(errs, fmt.Errorf("HUSKY_RATE_LIMIT: %q is not a number of requests per second such as 100, or off", r.rateLimit))
+		} else {
+			c.RateLimit = n
+		}
+	}
+	if r.pprofAddr != "" {
+		if err := loopbackAddr(r.pprofAddr); err != nil {
+			errs = append(errs, fmt.Errorf("HUSKY_PPROF_ADDR: %v", err))
+		}
+		c.PprofAddr = r.pprofAddr
+	}
 	return c, errors.Join(errs...)
+}
+
+// loopbackAddr accepts host:port where host is a loopback address or
+// localhost: pprof exposes the process's memory and must not face a network.
+func loopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%q is not host:port such as 127.0.0.1:6060", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address such as 127.0.0.1:6060 or [::1]:6060", addr)
+	}
+	return nil
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,10 +18,57 @@ import (
 
 const demoReseller = "Demo Reseller"
 
+// errDemoDB and errRealDB keep demo partners and real ones apart: a real
+// order must never be queued to a demo recipient, and a demo must never
+// run on a database with real partners.
+var (
+	errDemoDB = errors.New("this database was set up by `husky serve --demo` (make run uses demo.db): " +
+		"its demo recipients would receive real orders. Use another HUSKY_DB for real partners, or run with --demo")
+	errRealDB = errors.New("this database holds real partners: `husky serve --demo` would add demo recipients " +
+		"that receive every order. Run the demo on its own database (make run uses demo.db)")
+)
+
+// checkDemoMode refuses a demo on a database with real partners, and a
+// real service on a database with demo partners.
+func (a *App) checkDemoMode(ctx context.Context, demo bool) error {
+	ps, err := a.Partners.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		switch {
+		case demo && !p.Demo:
+			return errRealDB
+		case !demo && p.Demo:
+			return errDemoDB
+		}
+	}
+	return nil
+}
+
+// refuseRealInDemo refuses to add a real partner to a demo database.
+func (a *App) refuseRealInDemo(ctx context.Context) error {
+	ps, err := a.Partners.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.Demo {
+			return errDemoDB
+		}
+	}
+	return nil
+}
+
+// demoKeys are the keys a demo run prints, one per role.
+type demoKeys struct{ reseller, admin, finance string }
+
 // startDemo sets up what a newcomer needs to see the whole flow: a demo
-// reseller with a fresh API key (keys are stored hashed, so an old one cannot
-// be shown again), and two in-process demo recipients that verify each
-// webhook's signature and print exactly what they received.
+// reseller with a fresh API key (keys are stored hashed, so an old one
+// cannot be shown again), admin and finance keys, and two in-process demo
+// recipients that verify each webhook's signature, print exactly what they
+// received, and answer each order as real ones would, with signed
+// callbacks: accepted, then shipped with tracking, then delivered.
 func (a *App) startDemo(ctx context.Context, w io.Writer) error {
 	out := &lockedWriter{w: w}
 	reseller, err := a.demoPartner(ctx, partners.KindReseller, demoReseller, "")
@@ -37,30 +88,67 @@ func (a *App) startDemo(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: a.demoRecipient(p, out), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: a.demoRecipient(ctx, p, out), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		go func() { <-ctx.Done(); srv.Close() }()
 	}
-	_, key, err := a.Partners.CreateKey(ctx, "system:demo", partners.RoleReseller, reseller.ID)
-	if err != nil {
-		return err
+	var keys demoKeys
+	for _, k := range []struct {
+		role partners.Role
+		to   *string
+		id   string
+	}{{partners.RoleReseller, &keys.reseller, reseller.ID}, {partners.RoleAdmin, &keys.admin, ""}, {partners.RoleFinance, &keys.finance, ""}} {
+		if _, *k.to, err = a.Partners.CreateKey(ctx, "system:demo", k.role, k.id); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(out, `
-Demo mode. Reseller %s, API key (shown once):
+	a.demoBanner(out, reseller, keys)
+	return nil
+}
 
-  %s
+func (a *App) baseURL() string {
+	if a.Config.TLSCert != "" {
+		return "https://" + a.Config.Addr
+	}
+	return "http://" + a.Config.Addr
+}
 
-Submit an order:
+func (a *App) demoBanner(w io.Writer, reseller partners.Partner, k demoKeys) {
+	base := a.baseURL()
+	curlTLS := ""
+	if a.Config.TLSCert != "" {
+		curlTLS = " -k"
+	}
+	fmt.Fprintf(w, `
+Demo mode on %s. Keys (shown once; each run of the demo makes new ones):
 
-  curl -sS -X POST http://%s/v1/orders \
+  reseller (%s):  %s
+  admin:    %s
+  finance:  %s
+
+1. Submit an order as the reseller:
+
+  curl -sS%s -X POST %s/v1/orders \
     -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"reference":"PO-DEMO-%d","customer":{"name":"Jane Doe","email":"jane@example.dk","phone":"+4533123456"},"ship_to":{"organization":"Example A/S","line1":"Banemarksvej 50","city":"Brøndby","postal_code":"2605","country":"DK"},"items":[{"sku":"HE700R-32TB","quantity":2}],"notes":"stays with us"}'
 
-The demo recipients below print what leaves the service: phone, email and
-address only, never the contact name or the notes.
+   The demo recipients below print what leaves the service (phone, email and
+   address only, never the contact name or the notes), then answer with signed
+   callbacks a few seconds apart: accepted, shipped with tracking, delivered.
 
-`, reseller.ID, key, a.Config.Addr, key, time.Now().Unix())
-	return nil
+2. Follow the order (ORDER_ID from step 1) as the reseller, and its audit trail as an admin:
+
+  curl -sS%s %s/v1/orders/ORDER_ID/events -H 'Authorization: Bearer %s'
+  curl -sS%s '%s/v1/audit/entries?order_id=ORDER_ID' -H 'Authorization: Bearer %s'
+
+3. See what a purge would erase, as finance:
+
+  curl -sS%s %s/v1/purge/report -H 'Authorization: Bearer %s'
+
+`, a.Config.DB, reseller.ID, k.reseller, k.admin, k.finance,
+		curlTLS, base, k.reseller, time.Now().Unix(),
+		curlTLS, base, k.reseller, curlTLS, base, k.admin,
+		curlTLS, base, k.finance)
 }
 
 // demoPartner finds the demo partner by kind and name, creating it or
@@ -71,7 +159,7 @@ func (a *App) demoPartner(ctx context.Context, kind partners.Kind, name, url str
 		return partners.Partner{}, err
 	}
 	for _, p := range ps {
-		if p.Kind == kind && p.Name == name {
+		if p.Demo && p.Kind == kind && p.Name == name {
 			if url != "" && p.EndpointURL != url {
 				if err := a.Partners.SetEndpoint(ctx, "system:demo", p.ID, url); err != nil {
 					return partners.Partner{}, err
@@ -80,13 +168,14 @@ func (a *App) demoPartner(ctx context.Context, kind partners.Kind, name, url str
 			return p, nil
 		}
 	}
-	p, _, err := a.Partners.Add(ctx, "system:demo", partners.NewPartner{Kind: kind, Name: name, EndpointURL: url})
+	p, _, err := a.Partners.Add(ctx, "system:demo", partners.NewPartner{Kind: kind, Name: name, EndpointURL: url, Demo: true})
 	return p, err
 }
 
 // demoRecipient verifies the Standard Webhooks signature of each request
-// with the partner's current secrets and prints the body.
-func (a *App) demoRecipient(p partners.Partner, w io.Writer) http.Handler {
+// with the partner's current secrets, prints the body, and answers each
+// order.created with the callbacks a real recipient would send.
+func (a *App) demoRecipient(ctx context.Context, p partners.Partner, w io.Writer) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
@@ -105,7 +194,72 @@ func (a *App) demoRecipient(p partners.Partner, w io.Writer) http.Handler {
 		}
 		fmt.Fprintf(w, "[%s] signature ok, webhook-id %s:\n  %s\n", p.Name, r.Header.Get(partners.HeaderID), body)
 		rw.WriteHeader(http.StatusNoContent)
+		var ev struct {
+			Type string `json:"type"`
+			Data struct {
+				OrderID string `json:"order_id"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(body, &ev) == nil && ev.Type == "order.created" {
+			go a.demoAnswer(ctx, p, ev.Data.OrderID, w)
+		}
 	})
+}
+
+// demoAnswer plays a recipient's side of an order: the manufacturer
+// accepts it; the logistics partner accepts, ships and delivers it, each
+// a few seconds after the last.
+func (a *App) demoAnswer(ctx context.Context, p partners.Partner, orderID string, w io.Writer) {
+	type step struct {
+		typ  string
+		data map[string]any
+	}
+	steps := []step{{"order.accepted", map[string]any{"estimated_ship_date": time.Now().AddDate(0, 0, 2).Format(time.DateOnly)}}}
+	if p.Kind == partners.KindLogistics {
+		steps = append(steps,
+			step{"order.shipped", map[string]any{"carrier": "Demo Freight", "tracking_number": fmt.Sprintf("DF%09d", time.Now().UnixNano()%1e9),
+				"tracking_url": "https://tracking.example.com/demo"}},
+			step{"order.delivered", map[string]any{}})
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if a.Config.TLSCert != "" {
+		// The demo calls its own server on loopback; its certificate
+		// may be self-signed.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	for i, st := range steps {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
+		data := map[string]any{"order_id": orderID}
+		for k, v := range st.data {
+			data[k] = v
+		}
+		if st.typ == "order.delivered" {
+			data["delivered_at"] = time.Now().UTC().Format(time.RFC3339)
+		}
+		body, _ := json.Marshal(map[string]any{"type": st.typ, "timestamp": time.Now().UTC().Format(time.RFC3339), "data": data})
+		secrets, err := a.Partners.Secrets(ctx, p.ID)
+		if err != nil || len(secrets) == 0 {
+			return
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.baseURL()+"/v1/callbacks/"+p.ID, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		_ = partners.SetHeaders(req.Header, secrets[:1], fmt.Sprintf("demo_%s_%d", orderID, i), time.Now(), body)
+		res, err := client.Do(req)
+		if err != nil {
+			fmt.Fprintf(w, "[%s] callback %s for %s failed: %v\n", p.Name, st.typ, orderID, err)
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		fmt.Fprintf(w, "[%s] sent signed callback %s for %s: HTTP %d\n", p.Name, st.typ, orderID, res.StatusCode)
+	}
 }
 
 type lockedWriter struct {

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -26,7 +24,7 @@ import (
 const usage = `husky — Husky order fulfilment and partner data-sharing service
 
 Usage:
-  husky serve [--demo] [flags]        run the API and the delivery workers
+  husky serve [--demo] [flags]        run the API, the console and the delivery workers
   husky migrate                       apply database migrations
   husky partners add --kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address]
   husky partners list
@@ -39,6 +37,7 @@ Usage:
   husky deliveries replay ID | --since TIME
   husky orders import FILE [--skip-invalid]
   husky orders hold ID --reason TEXT | husky orders release ID
+  husky orders close ID --as cancelled|delivered [--at TIME] --reason TEXT
   husky orders conflicts              recipient events that contradict the order (shipped after cancel)
   husky purge report [--as-of DATE] [--format csv|json]
   husky purge run
@@ -47,7 +46,7 @@ Usage:
   husky audit verify [--checkpoint FILE]
 
 Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
-Run "husky COMMAND -h" for a command's flags.
+Run "husky COMMAND -h" for a command's subcommands and flags.
 `
 
 func main() {
@@ -92,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errAuditFailed):
 		return 1
+	case errors.Is(err, errUsageShown):
+		return 2
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "husky: %v\n", err)
 		return 2
@@ -127,27 +128,6 @@ func (c *command) flags(name string, raw *rawConfig, all bool) *flag.FlagSet {
 	return fs
 }
 
-// open loads the configuration and opens the app without serving.
-func (c *command) open(ctx context.Context, raw rawConfig) (*App, error) {
-	cfg, err := raw.config()
-	if err != nil {
-		return nil, err
-	}
-	return NewApp(ctx, cfg, c.logger(cfg))
-}
-
-// parseAndOpen parses a subcommand's flags (anywhere among its arguments)
-// and opens the app with the resulting configuration. It returns the
-// positional arguments.
-func (c *command) parseAndOpen(ctx context.Context, fs *flag.FlagSet, raw *rawConfig, args []string) (*App, []string, error) {
-	pos, err := parseAll(fs, args)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := c.open(ctx, *raw)
-	return a, pos, err
-}
-
 // logger builds the one slog logger: JSON unless stderr is a terminal or
 // the configuration asks for text.
 func (c *command) logger(cfg Config) *slog.Logger {
@@ -178,8 +158,14 @@ func (c *command) print(v any, text func(w io.Writer)) {
 func (c *command) migrate(ctx context.Context, args []string) error {
 	raw := envConfig()
 	fs := c.flags("migrate", &raw, false)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: husky migrate\n\nCreate the database if needed and apply every migration not yet applied.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if pos, err := c.parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return usageError("migrate takes no arguments")
 	}
 	cfg, err := raw.config()
 	if err != nil {
@@ -204,8 +190,14 @@ func (c *command) serve(ctx context.Context, args []string) error {
 	raw := envConfig()
 	fs := c.flags("serve", &raw, true)
 	demo := fs.Bool("demo", false, "add a demo reseller key and two in-process demo recipients")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: husky serve [--demo] [flags]\n\nServe the API and the console, and deliver webhooks. Every flag overrides its HUSKY_ variable.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if pos, err := c.parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return usageError("serve takes flags only")
 	}
 	cfg, err := raw.config()
 	if err != nil {
@@ -222,17 +214,13 @@ func (c *command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.checkDemoMode(ctx, cfg.Demo); err != nil {
+		return err
+	}
 	if cfg.Demo {
 		if err := a.startDemo(ctx, c.stdout); err != nil {
 			return err
 		}
-	}
-	if addr := os.Getenv("HUSKY_PPROF_ADDR"); addr != "" {
-		// Profiling for operators, on a separate (loopback) listener only.
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		go func() { _ = http.ListenAndServe(addr, mux) }()
 	}
 	return a.Run(ctx, nil)
 }

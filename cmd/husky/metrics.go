@@ -33,6 +33,6 @@ func (m *httpMetrics) middleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	route := routeOf(c)
-	m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
+	m.requests.WithLabelValues(route, methodOf(c), strconv.Itoa(c.Writer.Status())).Inc()
 	m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -35,12 +36,19 @@ func (a *App) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// Forwarded headers are not trusted: behind a reverse proxy the client
+	// address is the proxy's unless the operator says otherwise (README).
+	_ = r.SetTrustedProxies(nil)
 	r.Use(a.requestID, a.accessLog, a.httpMetrics.middleware, gin.CustomRecovery(func(c *gin.Context, _ any) {
 		api.Abort(c, api.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
 	}))
+	if a.Config.TLSCert != "" {
+		r.Use(hsts)
+	}
 	r.NoRoute(func(c *gin.Context) { api.Abort(c, api.New(http.StatusNotFound, "not_found", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
-		api.Abort(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept %s", c.Request.Method))
+		// The method is not echoed: a caller controls it, up to any length.
+		api.Abort(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept this method"))
 	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -55,13 +63,14 @@ func (a *App) Handler() http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})))
 
 	auth := partners.Authenticator{Store: a.Partners}
-	reseller := r.Group("", auth.Require(partners.RoleReseller))
+	limit := a.limiter.Middleware(func(c *gin.Context) string { return c.GetString("key_id") })
+	reseller := r.Group("", auth.Require(partners.RoleReseller), limit)
 	(&orders.API{Service: a.Orders, Caller: resellerCaller}).Register(reseller)
 	(&partners.ResellerAPI{Store: a.Partners}).Register(reseller)
-	(&orders.CallbackAPI{Service: a.Orders, Verify: a.verifyCallback}).Register(r)
-	admin := r.Group("", auth.Require(partners.RoleAdmin))
+	(&orders.CallbackAPI{Service: a.Orders, Verify: a.verifyCallback, Logger: a.Logger}).Register(r)
+	admin := r.Group("", auth.Require(partners.RoleAdmin), limit)
 	(&orders.AdminAPI{Service: a.Orders, Actor: actorOf}).Register(admin)
-	finance := r.Group("", auth.Require(partners.RoleFinance))
+	finance := r.Group("", auth.Require(partners.RoleFinance), limit)
 	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background(),
 		Spawn: a.spawn}).Register(finance)
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
@@ -75,13 +84,21 @@ func resellerCaller(c *gin.Context) (string, string) {
 	return p.PartnerID, p.Actor()
 }
 
+// hsts tells browsers to use HTTPS only, for a year, when serve speaks it.
+func hsts(c *gin.Context) {
+	c.Header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	c.Next()
+}
+
 // verifyCallback checks a recipient's callback signature with its secrets.
 // An unknown partner, or one that is not a recipient, fails like a bad
-// signature, so partner ids cannot be probed.
+// signature (after the same work, against a throwaway secret), so partner
+// ids cannot be probed; the caller answers every failure alike.
 func (a *App) verifyCallback(ctx context.Context, partnerID string, h http.Header, body []byte) error {
 	p, err := a.Partners.Get(ctx, partnerID)
 	if err != nil || !p.Kind.IsRecipient() {
-		return partners.ErrBadSignature
+		_ = partners.Verify([]string{throwawaySecret}, h, body, a.Now())
+		return fmt.Errorf("%w (no recipient has this id)", partners.ErrBadSignature)
 	}
 	secrets, err := a.Partners.Secrets(ctx, partnerID)
 	if err != nil {
@@ -118,14 +135,34 @@ func routeOf(c *gin.Context) string {
 	return "unmatched"
 }
 
+// throwawaySecret verifies callbacks for ids that are not recipients, so
+// that they cost what a real check costs.
+var throwawaySecret = func() string { s, _ := partners.NewSecret(); return s }()
+
+// knownMethods are the HTTP methods logged and counted by name; any other
+// is "other", so a caller cannot grow the metrics or a log line with
+// invented methods.
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true}
+
+// methodOf names the request's method for logs and metrics.
+func methodOf(c *gin.Context) string {
+	if knownMethods[c.Request.Method] {
+		return c.Request.Method
+	}
+	return "other"
+}
+
 // accessLog writes one line per request. It logs ids and the route, never
-// bodies, query values or headers, which may hold personal data or keys.
+// bodies, query values or headers, which may hold personal data or keys;
+// every value in the line is bounded (route templates, known methods, ids
+// of our own shape, a Request-Id of at most 128 characters).
 func (a *App) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	attrs := []any{
 		"request_id", c.GetString("request_id"),
-		"method", c.Request.Method,
+		"method", methodOf(c),
 		"route", routeOf(c),
 		"status", c.Writer.Status(),
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,

@@ -1,0 +1,258 @@
+// Package keyring holds the service's master keys: versioned AES-256 keys
+// that encrypt what must stay secret at rest (webhook signing secrets, and
+// wrapped per-order data keys), kept in an owner-only file apart from the
+// database (HUSKY_KEYRING). Encryption is AES-256-GCM from Go's standard
+// library; every ciphertext names the key version that sealed it, so keys
+// can be rotated without re-encrypting everything at once.
+package keyring
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// format names the file layout; a file of another format is refused.
+const format = "husky-keyring/1"
+
+// keySize is AES-256.
+const keySize = 32
+
+// Errors returned by Open and Keyring.Open.
+var (
+	// ErrUnknownVersion means a ciphertext names a key version the
+	// keyring does not hold (destroyed by pruning, or another keyring).
+	ErrUnknownVersion = errors.New("keyring: the key version that sealed this value is not in the keyring")
+	// ErrCorrupt means a ciphertext is malformed or fails authentication.
+	ErrCorrupt = errors.New("keyring: ciphertext is malformed or was altered")
+)
+
+// Version is one master key.
+type Version struct {
+	ID        uint32    `json:"version"`
+	Key       []byte    `json:"key"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// file is the keyring's on-disk form.
+type file struct {
+	Format   string    `json:"format"`
+	Versions []Version `json:"master_keys"`
+}
+
+// Keyring is the set of master key versions; the newest seals, every
+// version held opens. It is safe for concurrent use.
+type Keyring struct {
+	path string
+
+	mu       sync.RWMutex
+	versions map[uint32]cipher.AEAD
+	all      []Version // ascending by ID
+}
+
+// Load reads the keyring at path, creating it (mode 0600) with a first key
+// on first start. It fails when the file cannot be read, is not a keyring,
+// or is readable by others than its owner.
+func Load(path string) (*Keyring, error) {
+	k := &Keyring{path: path}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		v, gerr := newVersion(1)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if err := writeFile(path, file{Format: format, Versions: []Version{v}}, true); err != nil {
+			return nil, err
+		}
+		return k, k.set([]Version{v})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read keyring %s: %w", path, err)
+	}
+	if err := checkMode(path); err != nil {
+		return nil, err
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil || f.Format != format {
+		return nil, fmt.Errorf("keyring %s is not a %s file", path, format)
+	}
+	if len(f.Versions) == 0 {
+		return nil, fmt.Errorf("keyring %s holds no key", path)
+	}
+	return k, k.set(f.Versions)
+}
+
+// Path is the file the keyring lives in.
+func (k *Keyring) Path() string { return k.path }
+
+func checkMode(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("keyring %s: %w", path, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("keyring %s is readable by others (mode %v): chmod 600 it", path, st.Mode().Perm())
+	}
+	return nil
+}
+
+func newVersion(id uint32) (Version, error) {
+	key := make([]byte, keySize)
+	if _, err := rand.Read(key); err != nil {
+		return Version{}, fmt.Errorf("generate master key: %w", err)
+	}
+	return Version{ID: id, Key: key, CreatedAt: time.Now().UTC().Truncate(time.Second)}, nil
+}
+
+func (k *Keyring) set(vs []Version) error {
+	m := make(map[uint32]cipher.AEAD, len(vs))
+	for _, v := range vs {
+		if len(v.Key) != keySize || v.ID == 0 {
+			return fmt.Errorf("keyring %s: version %d is not a 256-bit key", k.path, v.ID)
+		}
+		block, err := aes.NewCipher(v.Key)
+		if err != nil {
+			return fmt.Errorf("keyring %s: %w", k.path, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return fmt.Errorf("keyring %s: %w", k.path, err)
+		}
+		m[v.ID] = aead
+	}
+	sorted := append([]Version(nil), vs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	k.mu.Lock()
+	k.versions, k.all = m, sorted
+	k.mu.Unlock()
+	return nil
+}
+
+// writeFile writes f to path atomically with mode 0600: a temporary file
+// in the same directory, synced, renamed over path, and the directory
+// synced, so a crash leaves the old keyring or the new one, never half.
+// With create, an existing file is an error.
+func writeFile(path string, f file, create bool) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if create {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("create keyring %s: it already exists", path)
+		}
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".keyring-*")
+	if err != nil {
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Current returns the version new values are sealed with.
+func (k *Keyring) Current() uint32 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.all[len(k.all)-1].ID
+}
+
+// Versions returns the versions held, oldest first, without their keys.
+func (k *Keyring) Versions() []Version {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := make([]Version, len(k.all))
+	for i, v := range k.all {
+		out[i] = Version{ID: v.ID, CreatedAt: v.CreatedAt}
+	}
+	return out
+}
+
+// Has reports whether the keyring holds version id.
+func (k *Keyring) Has(id uint32) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	_, ok := k.versions[id]
+	return ok
+}
+
+// header is the version (4 bytes, big-endian) and the GCM nonce.
+const headerSize = 4 + 12
+
+// Seal encrypts plaintext under the current version, binding it to aad
+// (what the value belongs to, so a ciphertext moved to another row does
+// not open). The result is the version, the nonce and the sealed text.
+func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
+	k.mu.RLock()
+	id := k.all[len(k.all)-1].ID
+	aead := k.versions[id]
+	k.mu.RUnlock()
+	out := make([]byte, headerSize, headerSize+len(plaintext)+aead.Overhead())
+	binary.BigEndian.PutUint32(out, id)
+	if _, err := rand.Read(out[4:headerSize]); err != nil {
+		return nil, fmt.Errorf("keyring: nonce: %w", err)
+	}
+	return aead.Seal(out, out[4:headerSize], plaintext, aad), nil
+}
+
+// VersionOf returns the key version that sealed ciphertext.
+func VersionOf(ciphertext []byte) (uint32, error) {
+	if len(ciphertext) < headerSize {
+		return 0, ErrCorrupt
+	}
+	return binary.BigEndian.Uint32(ciphertext), nil
+}
+
+// Open decrypts what Seal produced with the same aad. It fails with
+// ErrUnknownVersion when the sealing version is not held and ErrCorrupt
+// when the ciphertext was altered or belongs elsewhere.
+func (k *Keyring) Open(ciphertext, aad []byte) ([]byte, error) {
+	id, err := VersionOf(ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.RLock()
+	aead, ok := k.versions[id]
+	k.mu.RUnlock()
+	if !ok {
+		return nil, ErrUnknownVersion
+	}
+	out, err := aead.Open(nil, ciphertext[4:headerSize], ciphertext[headerSize:], aad)
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	return out, nil
+}

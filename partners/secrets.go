@@ -1,0 +1,135 @@
+package partners
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+// Sealer encrypts values at rest and opens them again (keyring.Keyring).
+// aad binds a ciphertext to the row it belongs to.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(ciphertext, aad []byte) ([]byte, error)
+}
+
+// sealedPrefix marks a stored secret as sealed; a plaintext one (written
+// before secrets were encrypted) starts with whsec_.
+const sealedPrefix = "sealed:"
+
+const (
+	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`
+	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = ? WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)`
+	sqlActiveSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets
+		WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC`
+	sqlPlainSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets WHERE secret LIKE 'whsec\_%' ESCAPE '\'`
+	sqlSealSecret   = `UPDATE partner_secrets SET secret = ? WHERE partner_id = ? AND created_at = ?`
+)
+
+type secretRow struct {
+	PartnerID string `db:"partner_id"`
+	Secret    string `db:"secret"`
+	CreatedAt string `db:"created_at"`
+}
+
+func secretAAD(partnerID, createdAt string) []byte {
+	return []byte("partner_secret\x00" + partnerID + "\x00" + createdAt)
+}
+
+// seal encrypts a webhook secret for storage.
+func (s *Store) seal(partnerID, createdAt, secret string) (string, error) {
+	if s.Sealer == nil {
+		return "", errors.New("partners: no keyring to seal webhook secrets with")
+	}
+	ct, err := s.Sealer.Seal([]byte(secret), secretAAD(partnerID, createdAt))
+	if err != nil {
+		return "", fmt.Errorf("seal webhook secret: %w", err)
+	}
+	return sealedPrefix + base64.StdEncoding.EncodeToString(ct), nil
+}
+
+// open decrypts a stored webhook secret. A plaintext one, left from before
+// secrets were sealed, is returned as it is until SealPlaintextSecrets runs.
+func (s *Store) open(r secretRow) (string, error) {
+	b64, ok := strings.CutPrefix(r.Secret, sealedPrefix)
+	if !ok {
+		return r.Secret, nil
+	}
+	ct, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of %s is malformed", r.PartnerID)
+	}
+	if s.Sealer == nil {
+		return "", errors.New("partners: no keyring to open webhook secrets with")
+	}
+	pt, err := s.Sealer.Open(ct, secretAAD(r.PartnerID, r.CreatedAt))
+	if err != nil {
+		return "", fmt.Errorf("open webhook secret of %s: %w", r.PartnerID, err)
+	}
+	return string(pt), nil
+}
+
+func (s *Store) insertSecret(ctx context.Context, tx *sqlx.Tx, partnerID string, at time.Time, secret string) error {
+	created := sqlite.FormatTime(at)
+	sealed, err := s.seal(partnerID, created, secret)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlInsertSecret, partnerID, sealed, created); err != nil {
+		return fmt.Errorf("insert partner secret: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) activeSecrets(ctx context.Context, q sqlx.QueryerContext, partnerID string, now time.Time) ([]string, error) {
+	var rows []secretRow
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlActiveSecrets, partnerID, sqlite.FormatTime(now)); err != nil {
+		return nil, fmt.Errorf("read secrets: %w", err)
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		sec, err := s.open(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sec)
+	}
+	return out, nil
+}
+
+// Secrets returns the partner's secrets valid now, newest first, decrypted.
+func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
+	return s.activeSecrets(ctx, s.DB.Reader, id, s.now())
+}
+
+// SealPlaintextSecrets encrypts every webhook secret still stored in plain
+// text (a database from before secrets were sealed) and returns how many it
+// sealed. It runs at every start; once all are sealed it changes nothing.
+func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
+	n := 0
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		var rows []secretRow
+		if err := tx.SelectContext(ctx, &rows, sqlPlainSecrets); err != nil {
+			return fmt.Errorf("find plaintext secrets: %w", err)
+		}
+		for _, r := range rows {
+			sealed, err := s.seal(r.PartnerID, r.CreatedAt, r.Secret)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, sqlSealSecret, sealed, r.PartnerID, r.CreatedAt); err != nil {
+				return fmt.Errorf("seal secret: %w", err)
+			}
+		}
+		n = len(rows)
+		return nil
+	})
+	return n, err
+}
