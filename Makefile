@@ -9,8 +9,9 @@ BIN := bin/husky
 build:
 	$(GO) build -o $(BIN) ./cmd/husky
 
+# The demo has a database of its own, so that husky.db is never a demo one.
 run: build
-	HUSKY_ALLOW_PRIVATE_ENDPOINTS=true ./$(BIN) serve --demo
+	HUSKY_DB=demo.db ./$(BIN) serve --demo
 
 test:
 	$(GO) vet ./...

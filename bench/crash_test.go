@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/milestone/husky/sqlite"
 )
@@ -36,10 +40,18 @@ func TestCrashSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.close()
-	// A short attempt timeout keeps the leases of killed servers short.
-	w, err := newWorld(bin, dir, rc, "HUSKY_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s", "HUSKY_DELIVERY_TIMEOUT=1s")
+	// Every setting at its default but the rate limit: eight clients
+	// submit as fast as they can with one reseller key, far past 100/s.
+	// The delivery timeout, and with it the 95 s lease, stays at its
+	// default: a killed server's claims must come free by its heartbeat.
+	w, err := newWorld(bin, dir, rc) // newWorld turns the rate limit off
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, v := range []string{"HUSKY_DELIVERY_TIMEOUT", "HUSKY_RETRY_SCHEDULE", "HUSKY_DELIVERY_WORKERS"} {
+		if os.Getenv(v) != "" {
+			t.Fatalf("%s is set in the environment: the crash test runs with the defaults", v)
+		}
 	}
 	addr := freeAddr()
 	logPath := filepath.Join(dir, "serve.log")
@@ -78,13 +90,25 @@ func TestCrashSIGKILL(t *testing.T) {
 			}
 		}()
 	}
+	// The claims each killed server held, and the restart that followed.
+	type orphans struct {
+		restart time.Time
+		ids     []string
+	}
+	var killed []orphans
 	for k := range *crashKills {
 		time.Sleep(time.Duration(100+rand.IntN(int(*crashMaxUp/time.Millisecond))) * time.Millisecond)
 		s.kill()
+		ids, err := heldClaims(w.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restart := time.Now()
 		if s, err = startServer(bin, w.env, addr, logPath); err != nil {
 			stopClients()
 			t.Fatalf("restart %d: %v", k+1, err)
 		}
+		killed = append(killed, orphans{restart, ids})
 	}
 	time.Sleep(300 * time.Millisecond)
 	stopClients()
@@ -114,19 +138,64 @@ func TestCrashSIGKILL(t *testing.T) {
 			}
 		}
 	}
+	// How long after the restart each killed server's claims arrived.
+	var longest time.Duration
+	orphaned, neverSent := 0, 0
+	for _, k := range killed {
+		for _, id := range k.ids {
+			orphaned++
+			at, ok := rc.firstAfter(id, k.restart)
+			if !ok {
+				neverSent++
+				continue
+			}
+			longest = max(longest, at.Sub(k.restart))
+		}
+	}
 	total, distinct, duplicated := rc.counts()
-	summary := fmt.Sprintf("crash test: %d kills, %d requests, %d acknowledged, %d stored; lost %d, without both deliveries %d, "+
-		"recipient deliveries missing %d; receiver got %d webhooks, %d distinct webhook-ids, %d received more than once, "+
-		"%d (partner, order, event) seen under a second webhook-id",
-		*crashKills, tried, len(acked), len(stored), lost, without, unreached, total, distinct, duplicated, len(rc.dupID))
+	summary := fmt.Sprintf("crash test (defaults; rate limit off): %d kills, %d requests, %d acknowledged, %d stored; lost %d, "+
+		"without both deliveries %d, recipient deliveries missing %d; receiver got %d webhooks, %d distinct webhook-ids, "+
+		"%d received more than once, %d (partner, order, event) seen under a second webhook-id; "+
+		"%d claims held by killed servers, %d never sent again, longest restart to redelivery %v",
+		*crashKills, tried, len(acked), len(stored), lost, without, unreached, total, distinct, duplicated, len(rc.dupID),
+		orphaned, neverSent, longest.Round(10*time.Millisecond))
 	t.Log(summary)
 	fmt.Println(summary)
 	if len(acked) == 0 {
 		t.Fatal("no order was acknowledged")
 	}
-	if lost > 0 || without > 0 || unreached > 0 || len(rc.dupID) > 0 {
+	if lost > 0 || without > 0 || unreached > 0 || len(rc.dupID) > 0 || neverSent > 0 {
 		t.Fatal("durability violated")
 	}
+	// Not a speed assertion: the promise that a crash costs seconds (the
+	// heartbeat timeout, 5 s), not the lease's 95.
+	if longest > 10*time.Second {
+		t.Fatalf("a killed server's claims waited %v after the restart, more than 10 s", longest)
+	}
+}
+
+// heldClaims returns the deliveries leased in the database right now: after
+// a SIGKILL, those the killed server had claimed and not finished.
+func heldClaims(path string) ([]string, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // settle waits for the server's backlog to drain, stops it, and opens its

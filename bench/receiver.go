@@ -20,6 +20,7 @@ type receiver struct {
 	seen  map[string]map[string]string // path -> "event order_id" -> webhook-id
 	dupID map[string]bool              // a second webhook-id for the same path+event+order
 	lat   *latencies                   // arrival - payload timestamp
+	at    map[string][]time.Time       // webhook-id -> arrival times
 	// answer decides the response; nil answers 200 at once.
 	answer func(w http.ResponseWriter, r *http.Request) bool
 }
@@ -37,7 +38,8 @@ func newReceiver(answer func(w http.ResponseWriter, r *http.Request) bool) (*rec
 	if err != nil {
 		return nil, err
 	}
-	rc := &receiver{ln: ln, byID: map[string]int{}, seen: map[string]map[string]string{}, dupID: map[string]bool{}, lat: &latencies{}, answer: answer}
+	rc := &receiver{ln: ln, byID: map[string]int{}, seen: map[string]map[string]string{}, dupID: map[string]bool{}, lat: &latencies{},
+		at: map[string][]time.Time{}, answer: answer}
 	rc.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 5 * time.Second}
 	go rc.srv.Serve(ln)
 	return rc, nil
@@ -61,6 +63,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("webhook-id")
 	rc.mu.Lock()
 	rc.byID[id]++
+	rc.at[id] = append(rc.at[id], time.Now())
 	key := env.Type + " " + env.Data.OrderID
 	if rc.seen[r.URL.Path] == nil {
 		rc.seen[r.URL.Path] = map[string]string{}
@@ -76,6 +79,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc.answer == nil {
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+// firstAfter returns when the webhook-id first arrived after t, if it did.
+func (rc *receiver) firstAfter(id string, t time.Time) (time.Time, bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, a := range rc.at[id] {
+		if a.After(t) {
+			return a, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // got reports whether path received event for order.

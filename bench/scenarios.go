@@ -59,14 +59,28 @@ func runBench(cfg benchConfig) error {
 		rows = append(rows, r...)
 	}
 	host, _ := os.Hostname()
-	fmt.Printf("\nhusky benchmark, %s, %d CPUs, %s, %s, load %v per scenario\n\n", host, runtime.NumCPU(), runtime.Version(),
-		time.Now().UTC().Format(time.DateOnly), cfg.duration)
+	fmt.Printf("\nhusky benchmark, %s, %d CPUs (%s), %s, %s, load %v per scenario, HUSKY_RATE_LIMIT=off\n\n", host, runtime.NumCPU(),
+		cpuModel(), runtime.Version(), time.Now().UTC().Format(time.DateOnly), cfg.duration)
 	fmt.Println("| scenario | husky | floor, same run | ratio | target |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.what, r.husky, r.floor, r.ratio, r.target)
 	}
 	return nil
+}
+
+// cpuModel names the processor, for the record of where figures came from.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "unknown CPU"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -38,6 +38,11 @@ type Purger struct {
 	// BatchSize is how many orders one transaction erases; small batches
 	// keep the writer free for the API. Default 200.
 	BatchSize int
+	// Yield is how long the purge rests after each batch, as a share of
+	// the time the batch took (default 1: it works at most half the time),
+	// so that the API and the dispatcher keep the CPU they need while a
+	// large purge runs. A negative value never rests.
+	Yield float64
 }
 
 // Run is a purge run and its evidence.
@@ -170,14 +175,34 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 		if len(ids) == 0 {
 			break
 		}
+		start := time.Now()
 		if err := p.eraseBatch(ctx, id, actor, ids); err != nil {
 			return err
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := p.rest(ctx, time.Since(start)); err != nil {
+			return err
 		}
 	}
 	return p.finish(ctx, id, actor, asOf)
+}
+
+// rest waits Yield times took, or until ctx ends.
+func (p *Purger) rest(ctx context.Context, took time.Duration) error {
+	y := p.Yield
+	if y == 0 {
+		y = 1
+	}
+	if y < 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Duration(float64(took) * y))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []string) error {

@@ -53,6 +53,7 @@ func testConfig(t testing.TB) Config {
 	raw.db = filepath.Join(t.TempDir(), "husky.db")
 	raw.allowPrivate = "true"
 	raw.retry = "50ms,100ms,200ms"
+	raw.rateLimit = "off"
 	cfg, err := raw.config()
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +61,18 @@ func testConfig(t testing.TB) Config {
 	return cfg
 }
 
-func newTestEnv(t testing.TB) *testEnv {
+func newTestEnv(t testing.TB) *testEnv { return newTestEnvWith(t, nil) }
+
+// newTestEnvWith is newTestEnv with the configuration changed by edit.
+func newTestEnvWith(t testing.TB, edit func(*Config)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
-	a, err := NewApp(ctx, testConfig(t), slog.New(slog.NewJSONHandler(logs, nil)))
+	cfg := testConfig(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,3 +183,27 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func ioReadAll(res *http.Response) ([]byte, error) { return io.ReadAll(res.Body) }
 
 var execCommand = exec.Command
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runExit runs the binary with env and returns its exit code and output.
+func runExit(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}

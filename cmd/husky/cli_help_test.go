@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// commands lists every command and its subcommands, as the usage text does.
+var commands = map[string][]string{
+	"serve": nil, "migrate": nil,
+	"partners":   {"add", "list", "rotate-secret", "enable", "disable"},
+	"keys":       {"create", "list", "revoke"},
+	"deliveries": {"list", "replay"},
+	"orders":     {"import", "hold", "release", "close", "conflicts"},
+	"purge":      {"report", "run", "show"},
+	"audit":      {"checkpoint", "verify"},
+}
+
+func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := []string{"HUSKY_DB=" + filepath.Join(dir, "husky.db")}
+	help := func(args ...string) {
+		t.Helper()
+		code, stdout, stderr := runExit(t, env, args...)
+		if code != 0 || !strings.Contains(stdout, "Usage") {
+			t.Errorf("husky %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	help("-h")
+	for cmd, subs := range commands {
+		help(cmd, "-h")
+		for _, s := range subs {
+			help(cmd, s, "-h")
+			help(cmd, s, "--help")
+		}
+	}
+	// Commands that fail on their arguments.
+	for _, args := range [][]string{
+		{"partners"}, {"partners", "frobnicate"}, {"partners", "add", "--kind", "pirate", "--name", "X"},
+		{"partners", "add", "--kind", "logistics", "--name", "X", "--endpoint", "https://example.com/h", "--fields", "phone,name"},
+		{"partners", "add", "--kind", "logistics", "--name", "X", "--endpoint", "https://127.1/h"},
+		{"partners", "add", "--kind", "reseller", "--name", ""},
+		{"partners", "enable"}, {"partners", "list", "extra"}, {"partners", "add", "--bogus-flag"},
+		{"keys", "create", "--role", "reseller"}, {"keys", "create", "--role", "reseller", "--partner", "ptn_nope"},
+		{"keys", "create", "--role", "wizard"}, {"keys", "revoke"}, {"keys", "revoke", "key_nope"},
+		{"deliveries", "list", "--status", "lost"}, {"deliveries", "replay"}, {"deliveries", "replay", "--since", "yesterday"},
+		{"orders", "import"}, {"orders", "import", filepath.Join(dir, "missing.jsonl")}, {"orders", "hold", "ord_x"},
+		{"orders", "close", "ord_x", "--as", "lost", "--reason", "r"}, {"orders", "close", "ord_x", "--as", "delivered"},
+		{"purge", "report", "--format", "xml"}, {"purge", "report", "--as-of", "29/11/2026"}, {"purge", "show"},
+		{"audit", "verify", "--checkpoint", filepath.Join(dir, "missing")}, {"audit", "frobnicate"},
+		{"serve", "--fiscal-year-start", "13"}, {"serve", "extra"}, {"migrate", "extra"}, {"nonsense"},
+	} {
+		if code, _, _ := runExit(t, env, args...); code == 0 {
+			t.Errorf("husky %s succeeded", strings.Join(args, " "))
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("a command that failed on its arguments left %s behind", e.Name())
+	}
+}
+
+func TestRejectedImportSaysNothingWasImported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := []string{"HUSKY_DB=" + filepath.Join(dir, "husky.db")}
+	husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")
+	file := filepath.Join(dir, "bad.jsonl")
+	writeFile(t, file, `{"reference":"X"}`+"\n")
+	code, stdout, stderr := runExit(t, env, "orders", "import", file)
+	if code == 0 || strings.Contains(stdout, "skipped 0") || !strings.Contains(stderr, "nothing imported") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
