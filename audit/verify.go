@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -56,11 +57,23 @@ func (m *memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // stored hashes, checks every stored checkpoint's signature and that each
 // later checkpoint extends each earlier one, and, given an outside
 // checkpoint (one kept away from the service), proves the current log
-// extends it. It returns an error only when the database cannot be read.
+// extends it. It reads one consistent snapshot (a single read
+// transaction), so a service appending meanwhile cannot make a sound log
+// look tampered with. It returns an error only when the database cannot
+// be read.
 func (l *Log) Verify(ctx context.Context, outside []byte) (Report, error) {
+	tx, err := l.DB.Reader.BeginTxx(ctx, nil)
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: begin read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return l.verify(ctx, tx, outside)
+}
+
+func (l *Log) verify(ctx context.Context, q sqlx.QueryerContext, outside []byte) (Report, error) {
 	var rep Report
 	mem := memHashes{}
-	rows, err := l.DB.Reader.QueryxContext(ctx, `SELECT `+entryColumns+` FROM audit_entries ORDER BY seq`)
+	rows, err := q.QueryxContext(ctx, `SELECT `+entryColumns+` FROM audit_entries ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("read audit entries: %w", err)
 	}
@@ -102,10 +115,10 @@ func (l *Log) Verify(ctx context.Context, outside []byte) (Report, error) {
 	}
 	rep.RootHash = root.String()
 
-	if err := l.compareStored(ctx, mem, pos, &rep); err != nil {
+	if err := compareStored(ctx, q, mem, pos, &rep); err != nil {
 		return rep, err
 	}
-	if err := l.checkCheckpoints(ctx, &mem, pos, &rep); err != nil {
+	if err := l.checkCheckpoints(ctx, q, &mem, pos, &rep); err != nil {
 		return rep, err
 	}
 	if outside != nil {
@@ -129,15 +142,15 @@ func (l *Log) Verify(ctx context.Context, outside []byte) (Report, error) {
 
 // compareStored names the first entry whose recomputed leaf hash differs
 // from the stored one.
-func (l *Log) compareStored(ctx context.Context, mem memHashes, n int64, rep *Report) error {
+func compareStored(ctx context.Context, q sqlx.QueryerContext, mem memHashes, n int64, rep *Report) error {
 	var stored int64
-	if err := l.DB.Reader.GetContext(ctx, &stored, `SELECT COUNT(*) FROM audit_hashes`); err != nil {
+	if err := sqlx.GetContext(ctx, q, &stored, `SELECT COUNT(*) FROM audit_hashes`); err != nil {
 		return fmt.Errorf("count audit hashes: %w", err)
 	}
 	if want := tlog.StoredHashCount(n); stored != want {
 		rep.bad(-1, "%d stored hashes for %d entries, want %d", stored, n, want)
 	}
-	rows, err := l.DB.Reader.QueryxContext(ctx, `SELECT idx, hash FROM audit_hashes ORDER BY idx`)
+	rows, err := q.QueryxContext(ctx, `SELECT idx, hash FROM audit_hashes ORDER BY idx`)
 	if err != nil {
 		return fmt.Errorf("read audit hashes: %w", err)
 	}
@@ -163,12 +176,12 @@ func (l *Log) compareStored(ctx context.Context, mem memHashes, n int64, rep *Re
 
 // checkCheckpoints verifies every stored checkpoint against the recomputed
 // tree and checks that each extends the one before.
-func (l *Log) checkCheckpoints(ctx context.Context, mem *memHashes, n int64, rep *Report) error {
+func (l *Log) checkCheckpoints(ctx context.Context, q sqlx.QueryerContext, mem *memHashes, n int64, rep *Report) error {
 	var cps []struct {
 		Size int64  `db:"tree_size"`
 		Note string `db:"note"`
 	}
-	if err := l.DB.Reader.SelectContext(ctx, &cps, `SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size`); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &cps, `SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size`); err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
 	var prev *tlog.Tree

@@ -50,11 +50,11 @@ var reasonCode = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
 // types and invalid fields are a 422 with a pointer for each; fields the
 // service does not know are ignored, so partners can add their own.
 func DecodeCallback(body []byte) (Callback, error) {
-	raw, err := parseJSON(body)
+	raw, dups, err := parseJSON(body)
 	if err != nil {
 		return Callback{}, err
 	}
-	v := &validator{}
+	v := &validator{errs: dups}
 	top, ok := raw.(map[string]any)
 	if !ok {
 		return Callback{}, api.Invalid([]api.FieldError{{Pointer: "", Code: "type", Detail: "must be an object"}})

@@ -1,7 +1,6 @@
 package orders
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -137,8 +136,8 @@ func (a *AdminAPI) hold(c *gin.Context) {
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		api.Abort(c, api.New(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON"))
+	if err := api.Decode(body, &in); err != nil {
+		api.Abort(c, err)
 		return
 	}
 	o, err := a.Service.Hold(c.Request.Context(), a.Actor(c), c.Param("id"), in.Reason)

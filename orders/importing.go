@@ -34,7 +34,7 @@ var importKeys = []string{"reseller_id", "created_at", "status", "closed_at", "d
 // order body, plus the import fields. It returns a 422 problem listing every
 // bad field.
 func ParseImportLine(line []byte, cat Catalog) (ImportLine, error) {
-	raw, err := parseJSON(line)
+	raw, dups, err := parseJSON(line)
 	if err != nil {
 		return ImportLine{}, err
 	}
@@ -42,7 +42,7 @@ func ParseImportLine(line []byte, cat Catalog) (ImportLine, error) {
 	if !ok {
 		return ImportLine{}, api.Invalid([]api.FieldError{{Pointer: "", Code: "type", Detail: "must be an object"}})
 	}
-	v := &validator{}
+	v := &validator{errs: dups}
 	var il ImportLine
 	il.ResellerID = v.text(m, "reseller_id", "/reseller_id", true, 64, false)
 	if s := v.text(m, "created_at", "/created_at", true, 40, false); s != "" {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -16,14 +17,15 @@ import (
 )
 
 // ErrHoldReason is returned for an empty or over-long legal hold reason.
-var ErrHoldReason = api.New(http.StatusUnprocessableEntity, "invalid_reason", "a legal hold needs a reason of 1 to 500 characters")
+var ErrHoldReason = api.New(http.StatusUnprocessableEntity, "invalid_reason",
+	"a legal hold needs a reason of 1 to 500 characters, without control, invisible or bidirectional formatting characters")
 
 // Hold puts an order under legal hold: it is never purged until released.
 // The reason is kept with the order; the audit trail records only its
 // SHA-256, since free text may name people.
 func (s *Service) Hold(ctx context.Context, actor, id, reason string) (*Order, error) {
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
+	if reason == "" || utf8.RuneCountInString(reason) > 500 || api.CheckText(reason, true) != "" {
 		return nil, ErrHoldReason
 	}
 	sum := sha256.Sum256([]byte(reason))
@@ -96,47 +98,81 @@ func (s *Service) RecomputeRetention(ctx context.Context) (int, error) {
 	}
 }
 
-// ErrHeld is returned by Erase for an order under legal hold.
-var ErrHeld = api.New(http.StatusConflict, "legal_hold", "the order is under legal hold")
+// Erased is what Erase did to a set of orders.
+type Erased struct {
+	Erased []string // erased now
+	Held   []string // kept by a legal hold
+	Gone   []string // erased before, or no such order
+}
 
-// Erase removes the personal data the orders package holds for an order,
-// inside the caller's transaction: the contact, the address, the notes and
-// the reference (which may hold a name), recipients' free-text messages and
-// tracking, the timeline's details, and idempotency records. Ids, reseller,
-// items, status, dates and fiscal year stay for statistics. Erasing an
-// erased order changes nothing and returns false.
-func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor, id string, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, sqlEraseOrder, "erased:"+id, sqlite.FormatTime(now), id)
+// Erase removes the personal data the orders package holds for the given
+// orders, inside the caller's transaction and set by set (one statement
+// per table, whatever the count): the contact, the address, the notes and
+// the reference (which may hold a name), an operator's close reason,
+// recipients' free-text messages and tracking, the timeline's details, and
+// idempotency records. Ids, reseller, items, status, dates and fiscal year
+// stay for statistics. An order under legal hold is left alone; an order
+// already erased is not erased again.
+func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, now time.Time) (Erased, error) {
+	var out Erased
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(sqlEraseOrders, sqlite.FormatTime(now), ids)
 	if err != nil {
-		return false, fmt.Errorf("erase order: %w", err)
+		return out, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var held bool
-		if err := tx.GetContext(ctx, &held, `SELECT legal_hold_at IS NOT NULL FROM orders WHERE id = ?`, id); err != nil {
-			return false, fmt.Errorf("erase order: %w", err)
-		}
-		if held {
-			return false, ErrHeld
-		}
-		return false, nil
+	if err := tx.SelectContext(ctx, &out.Erased, q, args...); err != nil {
+		return out, fmt.Errorf("erase orders: %w", err)
 	}
-	for _, q := range []string{sqlEraseAnswers, sqlEraseEvents, sqlEraseIdempotency} {
-		if _, err := tx.ExecContext(ctx, q, id); err != nil {
-			return false, fmt.Errorf("erase order data: %w", err)
+	q, args, err = sqlx.In(sqlHeldOrders, ids)
+	if err != nil {
+		return out, err
+	}
+	if err := tx.SelectContext(ctx, &out.Held, q, args...); err != nil {
+		return out, fmt.Errorf("erase orders: %w", err)
+	}
+	done := map[string]bool{}
+	for _, id := range append(append([]string(nil), out.Erased...), out.Held...) {
+		done[id] = true
+	}
+	for _, id := range ids {
+		if !done[id] {
+			out.Gone = append(out.Gone, id)
 		}
 	}
-	return true, s.record(ctx, tx, actor, "order.erased", map[string]string{"order_id": id}, nil)
+	if len(out.Erased) == 0 {
+		return out, nil
+	}
+	for _, stmt := range []string{sqlEraseAnswers, sqlEraseEvents, sqlEraseIdempotency} {
+		q, args, err := sqlx.In(stmt, out.Erased)
+		if err != nil {
+			return out, err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return out, fmt.Errorf("erase order data: %w", err)
+		}
+	}
+	for _, id := range out.Erased {
+		if err := s.record(ctx, tx, actor, "order.erased", map[string]string{"order_id": id}, nil); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 const (
-	sqlEraseOrder = `UPDATE orders SET reference = ?, customer_name = '', customer_email = '', customer_phone = '',
+	// The reference becomes the order id: it is unique per reseller, and
+	// the original may name a person.
+	sqlEraseOrders = `UPDATE orders SET reference = 'erased:' || id, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
 		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END, erased_at = ?
-		WHERE id = ? AND erased_at IS NULL AND legal_hold_at IS NULL`
+		WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NULL RETURNING id`
+	sqlHeldOrders   = `SELECT id FROM orders WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NOT NULL`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
-		WHERE order_id = ?`
-	sqlEraseEvents      = `UPDATE order_events SET details = '{}' WHERE order_id = ?`
-	sqlEraseIdempotency = `DELETE FROM idempotency_keys WHERE order_id = ?`
+		WHERE order_id IN (?)`
+	sqlEraseEvents      = `UPDATE order_events SET details = '{}' WHERE order_id IN (?) AND details != '{}'`
+	sqlEraseIdempotency = `DELETE FROM idempotency_keys WHERE order_id IN (?)`
 )
 
 // RetentionRow is what retention needs of an order: ids, state and dates,

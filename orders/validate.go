@@ -1,12 +1,8 @@
 package orders
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -43,11 +39,11 @@ type Catalog interface {
 // unknown field is reported at once in a 422 problem with a JSON pointer.
 // No error message repeats a submitted value.
 func Decode(body []byte, cat Catalog) (Draft, error) {
-	raw, err := parseJSON(body)
+	raw, dups, err := parseJSON(body)
 	if err != nil {
 		return Draft{}, err
 	}
-	v := &validator{}
+	v := &validator{errs: dups}
 	d := v.draft(raw, cat)
 	if len(v.errs) > 0 {
 		return Draft{}, api.Invalid(v.errs)
@@ -55,33 +51,10 @@ func Decode(body []byte, cat Catalog) (Draft, error) {
 	return d, nil
 }
 
-// parseJSON decodes one JSON value, keeping numbers exact.
-func parseJSON(body []byte) (any, error) {
-	if !utf8.Valid(body) {
-		return nil, api.New(http.StatusBadRequest, "invalid_encoding", "the request body is not valid UTF-8 text")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, malformed(err, dec.InputOffset())
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, api.New(http.StatusBadRequest, "malformed_json", "the request body holds more than one JSON value")
-	}
-	return raw, nil
-}
-
-func malformed(err error, off int64) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off = se.Offset
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return api.New(http.StatusBadRequest, "malformed_json", "the request body is empty or ends early")
-	}
-	return api.New(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON (error near byte %d)", off)
-}
+// parseJSON decodes one JSON value, keeping numbers exact, with the one
+// strict parser every endpoint shares (api.ParseJSON): a key repeated in
+// an object is reported as a field error.
+func parseJSON(body []byte) (any, []api.FieldError, error) { return api.ParseJSON(body) }
 
 type validator struct{ errs []api.FieldError }
 
@@ -102,7 +75,7 @@ func (v *validator) object(x any, ptr string, allowed ...string) (map[string]any
 	}
 	for k := range m {
 		if !contains(allowed, k) {
-			v.add(ptr+"/"+escapePointer(k), "unknown_field", "is not a field of this object")
+			v.add(ptr+"/"+api.EscapePointer(k), "unknown_field", "is not a field of this object")
 		}
 	}
 	return m, true
@@ -129,8 +102,8 @@ func (v *validator) text(m map[string]any, key, ptr string, required bool, maxLe
 		v.add(ptr, "required", "must not be empty")
 	case utf8.RuneCountInString(s) > maxLen:
 		v.add(ptr, "too_long", fmt.Sprintf("must be at most %d characters", maxLen))
-	case hasControl(s, multiline):
-		v.add(ptr, "invalid_characters", "must not contain control characters")
+	case api.CheckText(s, multiline) != "":
+		v.add(ptr, "invalid_characters", api.CheckText(s, multiline))
 	default:
 		return s
 	}
@@ -304,18 +277,6 @@ func normalizePhone(s, country string) (string, string) {
 	return phonenumbers.Format(n, phonenumbers.E164), ""
 }
 
-func hasControl(s string, multiline bool) bool {
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\t' || r == '\r') {
-			continue
-		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return true
-		}
-	}
-	return false
-}
-
 func contains(xs []string, s string) bool {
 	for _, x := range xs {
 		if x == s {
@@ -323,9 +284,4 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// escapePointer escapes a key for a JSON pointer (RFC 6901).
-func escapePointer(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }

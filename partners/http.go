@@ -31,7 +31,11 @@ func (a *ResellerAPI) put(c *gin.Context) {
 		return
 	}
 	var in endpointBody
-	if err := decodeStrict(body, &in); err != nil || in.URL == "" {
+	if err := api.Decode(body, &in); err != nil {
+		api.Abort(c, err)
+		return
+	}
+	if in.URL == "" {
 		api.Abort(c, api.Invalid([]api.FieldError{{Pointer: "/url", Code: "required", Detail: "an https URL is required"}}))
 		return
 	}

@@ -5,9 +5,7 @@
 package partners
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -151,10 +149,3 @@ var (
 	ErrPartnerNotFound = api.New(http.StatusNotFound, "partner_not_found", "no such partner")
 	ErrKeyNotFound     = api.New(http.StatusNotFound, "key_not_found", "no such API key")
 )
-
-// decodeStrict decodes JSON refusing unknown fields.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}

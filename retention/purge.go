@@ -165,6 +165,12 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 		}
 		after = page[len(page)-1].OrderID
 	}
+	if err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, sqlRunSize, id, id)
+		return err
+	}); err != nil {
+		return fmt.Errorf("count run orders: %w", err)
+	}
 	// Erase in batches, each its own short transaction.
 	batch := cmp.Or(p.BatchSize, 200)
 	for {
@@ -208,28 +214,33 @@ func (p *Purger) rest(ctx context.Context, took time.Duration) error {
 func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []string) error {
 	notices := 0
 	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		// Every entry of the batch is appended together at the commit.
+		p.Audit.Hold(tx)
 		now := p.now()
-		for _, oid := range ids {
-			outcome := "erased"
-			erased, err := p.Orders.Erase(ctx, tx, actor, oid, now)
-			switch {
-			case errors.Is(err, orders.ErrHeld):
-				outcome = "held"
-			case err != nil:
-				return err
-			case !erased:
-				outcome = "already_erased"
-			default:
-				n, err := p.Outbox.Erase(ctx, tx, actor, oid)
-				if err != nil {
-					return err
-				}
-				notices += n
+		res, err := p.Orders.Erase(ctx, tx, actor, ids, now)
+		if err != nil {
+			return err
+		}
+		if notices, err = p.Outbox.Erase(ctx, tx, actor, res.Erased); err != nil {
+			return err
+		}
+		for _, part := range []struct {
+			outcome string
+			ids     []string
+		}{{"erased", res.Erased}, {"held", res.Held}, {"already_erased", res.Gone}} {
+			if len(part.ids) == 0 {
+				continue
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE purge_run_orders SET outcome = ?, erased_at = ? WHERE run_id = ? AND order_id = ?`,
-				outcome, sqlite.FormatTime(now), runID, oid); err != nil {
+			q, args, err := sqlx.In(sqlRunOutcome, part.outcome, sqlite.FormatTime(now), runID, part.ids)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("record erasure: %w", err)
 			}
+		}
+		if _, err := tx.ExecContext(ctx, sqlRunProgress, len(res.Erased), len(res.Held), notices, runID); err != nil {
+			return fmt.Errorf("record purge progress: %w", err)
 		}
 		return nil
 	})
@@ -241,6 +252,14 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 	}
 	return nil
 }
+
+const (
+	// A running run's counts are kept as it goes, so that reading its
+	// progress costs one row, however large the run.
+	sqlRunSize     = `UPDATE purge_runs SET orders = (SELECT COUNT(*) FROM purge_run_orders WHERE run_id = ?) WHERE id = ?`
+	sqlRunProgress = `UPDATE purge_runs SET erased = erased + ?, held = held + ?, notices = notices + ? WHERE id = ?`
+	sqlRunOutcome  = `UPDATE purge_run_orders SET outcome = ?, erased_at = ? WHERE run_id = ? AND order_id IN (?)`
+)
 
 // finish records the run's counts and the digest of its order list in the
 // run and in the audit trail, then clears the write-ahead log.
@@ -375,6 +394,12 @@ func (p *Purger) Get(ctx context.Context, id string) (Run, error) {
 	if !r.Finished.IsZero() {
 		t := r.Finished.Time
 		run.FinishedAt = &t
+	}
+	if run.Status == "running" {
+		// Progress only: the evidence (order ids, notices per recipient)
+		// is read once the run is done, so that polling a large run
+		// while it works does not compete with the API.
+		return run, nil
 	}
 	if err := p.DB.Reader.SelectContext(ctx, &run.OrderIDs, `SELECT order_id FROM purge_run_orders WHERE run_id = ? AND outcome = 'erased' ORDER BY order_id`, id); err != nil {
 		return Run{}, fmt.Errorf("read run orders: %w", err)

@@ -692,7 +692,7 @@ func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
 	<-started
 	// The order is erased while its delivery is under way.
 	err := h.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
-		_, err := h.outbox.Erase(context.Background(), tx, "test", o.ID)
+		_, err := h.outbox.Erase(context.Background(), tx, "test", []string{o.ID})
 		return err
 	})
 	if err != nil {

@@ -120,42 +120,68 @@ func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch 
 	return nil
 }
 
-// Erase removes the personal data the outbox holds for an order inside the
-// caller's transaction: every stored payload and every recorded answer
-// body. Deliveries not yet attempted are dropped (marked dead) since
-// nothing was disclosed; then every recipient that received the data, or
-// may have (an attempt was made or is under way), is sent order.erased (ids only) through
-// the outbox (GDPR Art. 19). It returns how many notices were queued.
-func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor, orderID string) (int, error) {
+// Erase removes the personal data the outbox holds for the given orders,
+// inside the caller's transaction and set by set: every stored payload and
+// every recorded answer body. Deliveries not yet attempted are dropped
+// (marked dead) since nothing was disclosed, except those that carry ids
+// only (order.cancelled, a notice), which still go. Then every recipient
+// that received the data, or may have (an attempt was made or is under
+// way), is sent order.erased (ids only) through the outbox (GDPR Art. 19).
+// It returns how many notices were queued.
+func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string) (int, error) {
+	if len(orderIDs) == 0 {
+		return 0, nil
+	}
 	// Who may hold the data: delivered, attempted, or in flight right now.
 	// Read before the pending deliveries are dropped and their leases go.
-	var ids []string
-	if err := tx.SelectContext(ctx, &ids, sqlDisclosedTo, orderID, EventOrderCreated); err != nil {
+	var holders []struct {
+		OrderID   string `db:"order_id"`
+		PartnerID string `db:"partner_id"`
+	}
+	q, args, err := sqlx.In(sqlDisclosedTo, orderIDs, EventOrderCreated)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.SelectContext(ctx, &holders, q, args...); err != nil {
 		return 0, fmt.Errorf("find recipients: %w", err)
 	}
 	now := sqlite.FormatTime(o.now())
-	if _, err := tx.ExecContext(ctx, sqlDropPending, now, now, orderID); err != nil {
-		return 0, fmt.Errorf("drop pending deliveries: %w", err)
-	}
-	// Payloads go, and so does whatever a recipient answers from now on
-	// (an echo of the data would otherwise outlive the erasure).
-	if _, err := tx.ExecContext(ctx, sqlErasePayloads, orderID); err != nil {
-		return 0, fmt.Errorf("erase payloads: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, sqlEraseAttemptBodies, orderID); err != nil {
-		return 0, fmt.Errorf("erase attempt bodies: %w", err)
-	}
-	qs := make([]queued, 0, len(ids))
-	for _, pid := range ids {
-		q, err := o.prepare(pid, orderID, EventOrderErased, OrderRef{OrderID: orderID}, nil)
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{sqlDropPending, []any{now, now, orderIDs, idsOnlyEvents}},
+		// Payloads go, and so does whatever a recipient answers from now
+		// on (an echo of the data would otherwise outlive the erasure).
+		{sqlErasePayloads, []any{idsOnlyEvents, orderIDs}},
+		{sqlEraseAttemptBodies, []any{orderIDs}},
+	} {
+		q, args, err := sqlx.In(stmt.sql, stmt.args...)
 		if err != nil {
 			return 0, err
 		}
-		q.orderErased = true
-		qs = append(qs, q)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return 0, fmt.Errorf("erase outbox data: %w", err)
+		}
 	}
-	return len(ids), o.insert(ctx, tx, actor, qs...)
+	qs := make([]queued, 0, len(holders))
+	for _, h := range holders {
+		n, err := o.prepare(h.PartnerID, h.OrderID, EventOrderErased, OrderRef{OrderID: h.OrderID}, nil)
+		if err != nil {
+			return 0, err
+		}
+		n.orderErased = true
+		qs = append(qs, n)
+	}
+	if len(qs) == 0 {
+		return 0, nil
+	}
+	return len(qs), o.insert(ctx, tx, actor, qs...)
 }
+
+// idsOnlyEvents carry no personal data (OrderRef): a pending one still
+// goes after its order is erased.
+var idsOnlyEvents = []string{EventOrderCancelled, EventOrderErased}
 
 // StatusChange is the data of order.status_changed, sent to the reseller
 // that owns the order. It carries the reseller's own reference and the

@@ -29,12 +29,13 @@ const (
 	// +status keeps the planner on the order index: the status index would
 	// scan every pending delivery.
 	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
-		lease_owner = NULL, lease_until = NULL WHERE order_id = ? AND +status = 'pending'`
-	sqlErasePayloads      = `UPDATE deliveries SET payload = zeroblob(0), order_erased = 1 WHERE order_id = ?`
+		lease_owner = NULL, lease_until = NULL WHERE order_id IN (?) AND +status = 'pending' AND event_type NOT IN (?)`
+	sqlErasePayloads = `UPDATE deliveries SET order_erased = 1,
+		payload = CASE WHEN status = 'pending' AND event_type IN (?) THEN payload ELSE zeroblob(0) END WHERE order_id IN (?)`
 	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
-		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id = ?)`
-	sqlDisclosedTo = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ?
-		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY partner_id`
+		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id IN (?))`
+	sqlDisclosedTo = `SELECT DISTINCT order_id, partner_id FROM deliveries WHERE order_id IN (?) AND event_type = ?
+		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY order_id, partner_id`
 	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
 	// Claiming is two statements: find due ids through the due index (on
