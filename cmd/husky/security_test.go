@@ -91,8 +91,10 @@ func TestCallbackAnswersCannotProbePartnerIDs(t *testing.T) {
 	body := []byte(`{"type":"order.accepted","data":{"order_id":"ord_x"}}`)
 	cases := map[string]func(h http.Header){
 		"missing": func(h http.Header) {},
-		"stale":   func(h http.Header) { partners.SetHeaders(h, []string{secret}, "cb-1", time.Now().Add(-10*time.Minute), body) },
-		"wrong":   func(h http.Header) { partners.SetHeaders(h, []string{other}, "cb-1", time.Now(), body) },
+		"stale": func(h http.Header) {
+			partners.SetHeaders(h, []string{secret}, "cb-1", time.Now().Add(-10*time.Minute), body)
+		},
+		"wrong": func(h http.Header) { partners.SetHeaders(h, []string{other}, "cb-1", time.Now(), body) },
 	}
 	var answers []string
 	for name, sign := range cases {
