@@ -33,7 +33,7 @@ type Entry struct {
 }
 
 // subjectKeys are the ids an entry may name; each has its own column.
-var subjectKeys = []string{"order_id", "delivery_id", "partner_id", "purge_run_id", "key_id"}
+var subjectKeys = []string{"order_id", "delivery_id", "partner_id", "purge_run_id", "key_id", "request_id"}
 
 // detailKeys are the only detail names an entry may carry. A fixed list
 // keeps free text, and with it personal data, out of the trail.
@@ -43,6 +43,10 @@ var detailKeys = map[string]bool{
 	"grace": true, "items": true, "attempt": true, "attempts": true, "http_status": true, "count": true,
 	"digest": true, "as_of": true, "fiscal_year": true, "route": true, "source": true, "line": true,
 	"orders": true, "recipients": true, "callback_id": true, "carrier": true,
+	// Transfers (Art. 44-46) and subject requests (Art. 15-21): a keyed
+	// hash stands for the person, field names for what changed.
+	"country": true, "transfer_basis": true, "type": true, "subject_hash": true, "changed": true,
+	"until": true, "due_at": true, "format": true,
 }
 
 // maxDetail bounds a detail value: ids, field lists and hashes are short.

@@ -14,10 +14,10 @@ import (
 
 const (
 	sqlSize        = `SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`
-	sqlInsertEntry = `INSERT INTO audit_entries (seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertEntry = `INSERT INTO audit_entries (seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id,
+		request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertHash = `INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`
-	entryColumns  = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, details`
+	entryColumns  = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
 )
 
 type entryRow struct {
@@ -30,6 +30,7 @@ type entryRow struct {
 	PartnerID  sql.NullString `db:"partner_id"`
 	PurgeRunID sql.NullString `db:"purge_run_id"`
 	KeyID      sql.NullString `db:"key_id"`
+	RequestID  sql.NullString `db:"request_id"`
 	Details    string         `db:"details"`
 }
 
@@ -40,7 +41,7 @@ func (r entryRow) entry() (Entry, error) {
 	}
 	e := Entry{Seq: r.Seq, Time: t, Actor: r.Actor, Action: r.Action, Subjects: map[string]string{}, Details: map[string]string{}}
 	for k, v := range map[string]sql.NullString{"order_id": r.OrderID, "delivery_id": r.DeliveryID,
-		"partner_id": r.PartnerID, "purge_run_id": r.PurgeRunID, "key_id": r.KeyID} {
+		"partner_id": r.PartnerID, "purge_run_id": r.PurgeRunID, "key_id": r.KeyID, "request_id": r.RequestID} {
 		if v.Valid {
 			e.Subjects[k] = v.String
 		}
@@ -119,7 +120,7 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
 	// Hashes of earlier entries in es are read from memory, older ones
 	// from the table.
 	r := overlay{fresh: map[int64]tlog.Hash{}, stored: hashReader{ctx, tx}}
-	entryArgs := make([]any, 0, 10*len(es))
+	entryArgs := make([]any, 0, 11*len(es))
 	var hashArgs []any
 	for i, e := range es {
 		e.Seq = size + int64(i)
@@ -135,9 +136,9 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
 		details, _ := json.Marshal(e.Details)
 		entryArgs = append(entryArgs, e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action,
 			nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
-			nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), string(details))
+			nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), nullable(e.Subjects, "request_id"), string(details))
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertEntry, 10, entryArgs); err != nil {
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertEntry, 11, entryArgs); err != nil {
 		return fmt.Errorf("insert audit entries: %w", err)
 	}
 	if err := sqlite.InsertRows(ctx, tx, sqlInsertHash, 2, hashArgs); err != nil {

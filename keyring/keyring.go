@@ -9,7 +9,9 @@ package keyring
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -48,6 +50,11 @@ type Version struct {
 type file struct {
 	Format   string    `json:"format"`
 	Versions []Version `json:"master_keys"`
+	// LookupKey keys the hashes that index personal values (an email, a
+	// phone number) without storing them. It is never rotated: every
+	// stored hash would have to be recomputed from values that may be
+	// erased.
+	LookupKey []byte `json:"lookup_key"`
 }
 
 // Keyring is the set of master key versions; the newest seals, every
@@ -58,6 +65,7 @@ type Keyring struct {
 	mu       sync.RWMutex
 	versions map[uint32]cipher.AEAD
 	all      []Version // ascending by ID
+	lookup   []byte
 }
 
 // Load reads the keyring at path, creating it (mode 0600) with a first key
@@ -71,10 +79,12 @@ func Load(path string) (*Keyring, error) {
 		if gerr != nil {
 			return nil, gerr
 		}
-		if err := writeFile(path, file{Format: format, Versions: []Version{v}}, true); err != nil {
+		f := file{Format: format, Versions: []Version{v}, LookupKey: randomKey()}
+		if err := writeFile(path, f, true); err != nil {
 			return nil, err
 		}
-		return k, k.set([]Version{v})
+		k.lookup = f.LookupKey
+		return k, k.set(f.Versions)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read keyring %s: %w", path, err)
@@ -89,7 +99,31 @@ func Load(path string) (*Keyring, error) {
 	if len(f.Versions) == 0 {
 		return nil, fmt.Errorf("keyring %s holds no key", path)
 	}
+	if len(f.LookupKey) != keySize {
+		return nil, fmt.Errorf("keyring %s has no 256-bit lookup key", path)
+	}
+	k.lookup = f.LookupKey
 	return k, k.set(f.Versions)
+}
+
+func randomKey() []byte {
+	b := make([]byte, keySize)
+	if _, err := rand.Read(b); err != nil {
+		panic("keyring: no randomness: " + err.Error())
+	}
+	return b
+}
+
+// Hash returns the keyed hash (HMAC-SHA256 with the lookup key) of value
+// for purpose ("email", "phone"), to index and match personal values
+// without storing them: without the keyring, a hash cannot be tested
+// against guesses.
+func (k *Keyring) Hash(purpose, value string) []byte {
+	m := hmac.New(sha256.New, k.lookup)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return m.Sum(nil)
 }
 
 // Path is the file the keyring lives in.

@@ -177,7 +177,7 @@ func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string
 		return CallbackResult{}, fmt.Errorf("apply callback: %w", err)
 	}
 	if s.AfterCommit != nil {
-		s.AfterCommit(Change{Kind: ChangeStatus})
+		s.AfterCommit(Change{Kind: ChangeStatus, Order: &Order{ID: cb.OrderID}})
 	}
 	return res, nil
 }

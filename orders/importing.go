@@ -170,6 +170,7 @@ func (s *Service) Import(ctx context.Context, actor string, data []byte, skipInv
 					o.FiscalYear, o.PurgeAfter = &fy, &after
 				}
 			}
+			s.index(o)
 			if err := insertOrder(ctx, tx, o); err != nil {
 				return err
 			}

@@ -101,6 +101,10 @@ type Order struct {
 	// CloseReason is why an operator closed the order (`husky orders
 	// close`); empty when the lifecycle closed it. Operators only.
 	CloseReason string `json:"-"`
+	// EmailHash and PhoneHash are keyed hashes of the normalised contact
+	// (see Service.Hash), the index a data-subject request finds the
+	// person's orders by; nil once the order is erased.
+	EmailHash, PhoneHash []byte `json:"-"`
 	// Recipients holds each recipient's latest answer; Shipments the
 	// tracking they reported.
 	Recipients []Answer   `json:"recipients"`
@@ -133,6 +137,9 @@ const (
 	// import`; DisclosedTo names the recipients the earlier system shared
 	// it with. No webhook is sent.
 	ChangeImported ChangeKind = "imported"
+	// ChangeRectified is a correction of the order's personal data
+	// (GDPR Art. 16); Changed names the fields whose values changed.
+	ChangeRectified ChangeKind = "rectified"
 )
 
 // Change is one change to an order, seen by hooks inside its transaction.
@@ -142,6 +149,9 @@ type Change struct {
 	From        Status
 	Actor       string
 	DisclosedTo []string
+	// Changed names the personal fields a rectification changed:
+	// "name", "email", "phone", "address".
+	Changed []string
 }
 
 // Hook runs inside the transaction that changes an order, so that what it

@@ -166,7 +166,8 @@ const (
 	// the original may name a person.
 	sqlEraseOrders = `UPDATE orders SET reference = 'erased:' || id, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
-		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END, erased_at = ?
+		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END,
+		email_hash = NULL, phone_hash = NULL, erased_at = ?
 		WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NULL RETURNING id`
 	sqlHeldOrders   = `SELECT id FROM orders WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NOT NULL`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
@@ -204,10 +205,15 @@ func (s *Service) retentionRows(ctx context.Context, where string, args ...any) 
 	}
 	out := make([]RetentionRow, len(rows))
 	for i, r := range rows {
-		out[i] = r.RetentionRow
-		out[i].CreatedAt, out[i].ClosedAt, out[i].PurgeAfter = r.Created.Time, optTime(r.Closed), optTime(r.Purge)
+		out[i] = r.row()
 	}
 	return out, nil
+}
+
+func (r retentionScan) row() RetentionRow {
+	out := r.RetentionRow
+	out.CreatedAt, out.ClosedAt, out.PurgeAfter = r.Created.Time, optTime(r.Closed), optTime(r.Purge)
+	return out
 }
 
 // PastRetention returns up to limit orders, after the id cursor, whose

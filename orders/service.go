@@ -39,6 +39,10 @@ type Service struct {
 	// PartnerKind returns a partner's kind ("reseller", "logistics",
 	// "manufacturer") for checking import lines; cmd supplies it.
 	PartnerKind func(ctx context.Context, id string) (string, error)
+	// Hash returns the keyed hash of a normalised personal value for
+	// purpose ("email", "phone"); cmd supplies the keyring's. Orders are
+	// indexed by these hashes, never by the values.
+	Hash func(purpose, value string) []byte
 
 	catOnce sync.Once
 	catErr  error
@@ -157,6 +161,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 		Customer: req.Draft.Customer, ShipTo: req.Draft.ShipTo, Items: req.Draft.Items, Notes: req.Draft.Notes,
 		CreatedAt: now, UpdatedAt: now,
 	}
+	s.index(o)
 	var hash []byte
 	if req.IdempotencyKey != "" {
 		h := sha256.Sum256(req.Body)

@@ -15,9 +15,10 @@ import (
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
-		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason`
+		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason,
+		email_hash, phone_hash`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work
@@ -63,6 +64,8 @@ type orderRow struct {
 	HoldReason       *string     `db:"legal_hold_reason"`
 	HoldAt           sqlite.Time `db:"legal_hold_at"`
 	CloseReason      *string     `db:"close_reason"`
+	EmailHash        []byte      `db:"email_hash"`
+	PhoneHash        []byte      `db:"phone_hash"`
 }
 
 func (r orderRow) order() *Order {
@@ -83,6 +86,7 @@ func (r orderRow) order() *Order {
 		o.LegalHold = &LegalHold{Reason: deref(r.HoldReason), Since: r.HoldAt.Time}
 	}
 	o.CloseReason = deref(r.CloseReason)
+	o.EmailHash, o.PhoneHash = r.EmailHash, r.PhoneHash
 	return o
 }
 
@@ -98,7 +102,7 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 		o.Customer.Name, o.Customer.Email, o.Customer.Phone,
 		o.ShipTo.Organization, o.ShipTo.Line1, o.ShipTo.Line2, o.ShipTo.City, o.ShipTo.PostalCode, o.ShipTo.Region, o.ShipTo.Country,
 		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
-		o.FiscalYear, purge, nil, nil, nil); err != nil {
+		o.FiscalYear, purge, nil, nil, nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash)); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	items := make([]any, 0, 4*len(o.Items))
@@ -109,6 +113,13 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 		return fmt.Errorf("insert order items: %w", err)
 	}
 	return nil
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // getOrder reads one order with its items through q.

@@ -118,44 +118,68 @@ func (v *validator) draft(raw any, cat Catalog) Draft {
 	}
 	d.Reference = v.text(top, "reference", "/reference", true, maxReference, false)
 	d.Notes = v.text(top, "notes", "/notes", false, maxNotesLen, true)
-	if st, ok := v.object(top["ship_to"], "/ship_to", "organization", "line1", "line2", "city", "postal_code", "region", "country"); ok {
-		d.ShipTo = Address{
-			Organization: v.text(st, "organization", "/ship_to/organization", false, maxLineLen, false),
-			Line1:        v.text(st, "line1", "/ship_to/line1", true, maxLineLen, false),
-			Line2:        v.text(st, "line2", "/ship_to/line2", false, maxLineLen, false),
-			City:         v.text(st, "city", "/ship_to/city", true, maxCityLen, false),
-			PostalCode:   v.text(st, "postal_code", "/ship_to/postal_code", true, maxPostalLen, false),
-			Region:       v.text(st, "region", "/ship_to/region", false, maxCityLen, false),
-		}
-		c := v.text(st, "country", "/ship_to/country", true, 2, false)
-		if c != "" {
-			if cc := strings.ToUpper(c); isCountry(cc) {
-				d.ShipTo.Country = cc
-			} else {
-				v.add("/ship_to/country", "invalid_country", "must be an ISO 3166-1 alpha-2 country code")
-			}
-		}
-	}
+	d.ShipTo = v.address(top["ship_to"])
 	if cu, ok := v.object(top["customer"], "/customer", "name", "email", "phone"); ok {
 		d.Customer.Name = v.text(cu, "name", "/customer/name", true, maxNameLen, false)
-		if e := v.text(cu, "email", "/customer/email", true, maxEmailLen, false); e != "" {
-			if msg := checkEmail(e); msg != "" {
-				v.add("/customer/email", "invalid_email", msg)
-			} else {
-				d.Customer.Email = e
-			}
-		}
-		if p := v.text(cu, "phone", "/customer/phone", true, 40, false); p != "" {
-			e164, msg := normalizePhone(p, d.ShipTo.Country)
-			if msg != "" {
-				v.add("/customer/phone", "invalid_phone", msg)
-			} else {
-				d.Customer.Phone = e164
-			}
-		}
+		d.Customer.Email = v.email(cu)
+		d.Customer.Phone = v.phone(cu, d.ShipTo.Country)
 	}
 	d.Items = v.items(top["items"], cat)
 	return d
+}
+
+// address validates a delivery address, every line by the same rules
+// wherever an address is given (an order, a rectification).
+func (v *validator) address(x any) Address {
+	st, ok := v.object(x, "/ship_to", "organization", "line1", "line2", "city", "postal_code", "region", "country")
+	if !ok {
+		return Address{}
+	}
+	a := Address{
+		Organization: v.text(st, "organization", "/ship_to/organization", false, maxLineLen, false),
+		Line1:        v.text(st, "line1", "/ship_to/line1", true, maxLineLen, false),
+		Line2:        v.text(st, "line2", "/ship_to/line2", false, maxLineLen, false),
+		City:         v.text(st, "city", "/ship_to/city", true, maxCityLen, false),
+		PostalCode:   v.text(st, "postal_code", "/ship_to/postal_code", true, maxPostalLen, false),
+		Region:       v.text(st, "region", "/ship_to/region", false, maxCityLen, false),
+	}
+	c := v.text(st, "country", "/ship_to/country", true, 2, false)
+	if c != "" {
+		if cc := strings.ToUpper(c); isCountry(cc) {
+			a.Country = cc
+		} else {
+			v.add("/ship_to/country", "invalid_country", "must be an ISO 3166-1 alpha-2 country code")
+		}
+	}
+	return a
+}
+
+// email validates /customer/email: a plain mailbox.
+func (v *validator) email(cu map[string]any) string {
+	e := v.text(cu, "email", "/customer/email", true, maxEmailLen, false)
+	if e == "" {
+		return ""
+	}
+	if msg := checkEmail(e); msg != "" {
+		v.add("/customer/email", "invalid_email", msg)
+		return ""
+	}
+	return e
+}
+
+// phone validates /customer/phone and returns it in E.164; a national
+// number is read as one of country.
+func (v *validator) phone(cu map[string]any, country string) string {
+	p := v.text(cu, "phone", "/customer/phone", true, 40, false)
+	if p == "" {
+		return ""
+	}
+	e164, msg := normalizePhone(p, country)
+	if msg != "" {
+		v.add("/customer/phone", "invalid_phone", msg)
+		return ""
+	}
+	return e164
 }
 
 func (v *validator) items(x any, cat Catalog) []Item {
@@ -226,7 +250,10 @@ func (v *validator) quantity(m map[string]any, ptr string) int {
 }
 
 // checkEmail returns why s is not a plain mailbox address, or "".
-func checkEmail(s string) string {
+func checkEmail(s string) string { return CheckEmail(s) }
+
+// CheckEmail returns why s is not a plain mailbox address, or "".
+func CheckEmail(s string) string {
 	if len(s) > maxEmailLen {
 		return fmt.Sprintf("must be at most %d characters", maxEmailLen)
 	}

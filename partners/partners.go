@@ -95,6 +95,10 @@ type Partner struct {
 	Fields         []Field `json:"fields,omitempty"`
 	Enabled        bool    `json:"enabled"`
 	DisabledReason string  `json:"disabled_reason,omitempty"`
+	// Country (ISO 3166-1 alpha-2) and TransferBasis say where a
+	// recipient is and what makes a transfer there lawful (Art. 44-46).
+	Country       string        `json:"country"`
+	TransferBasis TransferBasis `json:"transfer_basis"`
 	// Demo marks the partners `husky serve --demo` created.
 	Demo      bool      `json:"demo,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -108,15 +112,18 @@ const (
 	RoleReseller Role = "reseller"
 	RoleFinance  Role = "finance"
 	RoleAdmin    Role = "admin"
+	// RolePrivacy is the data-protection officer's: subject requests and
+	// the record of processing, nothing else.
+	RolePrivacy Role = "privacy"
 )
 
 // ParseRole returns the Role named by s, or a problem error for any other.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleReseller, RoleFinance, RoleAdmin:
+	case RoleReseller, RoleFinance, RoleAdmin, RolePrivacy:
 		return r, nil
 	}
-	return "", api.New(http.StatusUnprocessableEntity, "invalid_role", "role must be reseller, finance or admin")
+	return "", api.New(http.StatusUnprocessableEntity, "invalid_role", "role must be reseller, finance, admin or privacy")
 }
 
 // Key is an API key's record; the key itself is never stored.

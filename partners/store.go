@@ -31,9 +31,10 @@ type Store struct {
 }
 
 const (
-	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?)`
-	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, created_at FROM partners`
+	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, country, transfer_basis, created_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`
+	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, country, transfer_basis, created_at
+		FROM partners`
 	sqlSetEndpoint   = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
 	sqlSetEnabled    = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
 	sqlInsertKey     = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
@@ -54,12 +55,15 @@ type partnerRow struct {
 	Enabled        bool        `db:"enabled"`
 	DisabledReason string      `db:"disabled_reason"`
 	Demo           bool        `db:"demo"`
+	Country        string      `db:"country"`
+	TransferBasis  string      `db:"transfer_basis"`
 	CreatedAt      sqlite.Time `db:"created_at"`
 }
 
 func (r partnerRow) partner() Partner {
 	p := Partner{ID: r.ID, Kind: Kind(r.Kind), Name: r.Name, EndpointURL: r.EndpointURL, Enabled: r.Enabled,
-		DisabledReason: r.DisabledReason, Demo: r.Demo, CreatedAt: r.CreatedAt.Time}
+		DisabledReason: r.DisabledReason, Demo: r.Demo, Country: r.Country, TransferBasis: TransferBasis(r.TransferBasis),
+		CreatedAt: r.CreatedAt.Time}
 	if r.Fields != "" {
 		p.Fields, _ = ParseFields(r.Fields)
 	}
@@ -89,6 +93,9 @@ type NewPartner struct {
 	Name        string
 	EndpointURL string
 	Fields      string // comma-separated allow-list; empty means all
+	// Country and TransferBasis (recipients): where it is and the
+	// safeguard of a transfer there; default DK and eea.
+	Country, TransferBasis string
 	// Demo marks a partner of `husky serve --demo`.
 	Demo bool
 }
@@ -127,6 +134,9 @@ func CheckNew(in NewPartner, allowPrivate bool) error {
 	} else if in.Fields != "" {
 		return api.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
 	}
+	if _, _, err := CheckTransfer(in.Country, in.TransferBasis); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -137,8 +147,9 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	if err := CheckNew(in, s.AllowPrivateEndpoints); err != nil {
 		return Partner{}, "", err
 	}
+	country, basis, _ := CheckTransfer(in.Country, in.TransferBasis)
 	p := Partner{ID: cmp.Or(in.ID, "ptn_"+newID()), Kind: in.Kind, Name: strings.TrimSpace(in.Name), Enabled: true,
-		Demo: in.Demo, CreatedAt: s.now()}
+		Demo: in.Demo, Country: country, TransferBasis: basis, CreatedAt: s.now()}
 	var secret string
 	if in.EndpointURL != "" {
 		p.EndpointURL = in.EndpointURL
@@ -152,7 +163,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), p.Demo,
-			sqlite.FormatTime(p.CreatedAt)); err != nil {
+			p.Country, p.TransferBasis, sqlite.FormatTime(p.CreatedAt)); err != nil {
 			return fmt.Errorf("insert partner: %w", err)
 		}
 		if secret != "" {
@@ -161,7 +172,8 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 			}
 		}
 		return s.record(ctx, tx, actor, "partner.created", map[string]string{"partner_id": p.ID},
-			map[string]string{"kind": string(p.Kind), "fields": FieldsString(p.Fields)})
+			map[string]string{"kind": string(p.Kind), "fields": FieldsString(p.Fields), "country": p.Country,
+				"transfer_basis": string(p.TransferBasis)})
 	})
 	if err != nil {
 		return Partner{}, "", fmt.Errorf("add partner: %w", err)
@@ -329,7 +341,7 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 }
 
 // CreateKey issues an API key. A reseller key is bound to partnerID, which
-// must be a reseller; finance and admin keys take none. The key is returned
+// must be a reseller; finance, admin and privacy keys take none. The key is returned
 // once; only its SHA-256 is stored.
 func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerID string) (Key, string, error) {
 	if role == RoleReseller {

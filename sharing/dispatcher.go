@@ -59,9 +59,10 @@ type Dispatcher struct {
 }
 
 type endpoint struct {
-	url     string
-	secrets []string
-	fetched time.Time
+	url            string
+	secrets        []string
+	country, basis string
+	fetched        time.Time
 }
 
 // result is the outcome of one attempt, or of a claim given back unsent.
@@ -311,7 +312,7 @@ func (d *Dispatcher) endpointOf(ctx context.Context, partnerID string) (endpoint
 	if err != nil {
 		return endpoint{}, err
 	}
-	e = endpoint{url: p.EndpointURL, secrets: secrets, fetched: time.Now()}
+	e = endpoint{url: p.EndpointURL, secrets: secrets, country: p.Country, basis: string(p.TransferBasis), fetched: time.Now()}
 	d.cacheMu.Lock()
 	d.cache[partnerID] = e
 	d.cacheMu.Unlock()

@@ -79,6 +79,10 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 		if err != nil {
 			return err
 		}
+		held, err := o.restrictNew(ctx, tx, ch.Order)
+		if err != nil {
+			return err
+		}
 		qs := make([]queued, 0, len(rs))
 		for _, r := range rs {
 			data, sent := Project(ch.Order, r.Fields)
@@ -86,6 +90,7 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 			if err != nil {
 				return err
 			}
+			q.country, q.basis, q.held = r.Country, string(r.TransferBasis), held
 			qs = append(qs, q)
 		}
 		return o.insert(ctx, tx, ch.Actor, qs...)
@@ -98,6 +103,8 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 		return o.notifyReseller(ctx, tx, ch)
 	case orders.ChangeImported:
 		return o.recordImportedDisclosures(ctx, tx, ch)
+	case orders.ChangeRectified:
+		return o.rectified(ctx, tx, ch)
 	}
 	return nil
 }
@@ -181,7 +188,7 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs 
 
 // idsOnlyEvents carry no personal data (OrderRef): a pending one still
 // goes after its order is erased.
-var idsOnlyEvents = []string{EventOrderCancelled, EventOrderErased}
+var idsOnlyEvents = []string{EventOrderCancelled, EventOrderErased, EventOrderRestricted, EventOrderRestrictionLifted}
 
 // StatusChange is the data of order.status_changed, sent to the reseller
 // that owns the order. It carries the reseller's own reference and the
@@ -301,7 +308,11 @@ type queued struct {
 	// orderErased: the order's data is erased (an erasure notice), so
 	// the recipient's answer is not kept.
 	orderErased bool
-	at          time.Time
+	// country and basis of the recipient, recorded with a disclosure.
+	country, basis string
+	// held: the order is restricted, so a disclosure waits (restrict.go).
+	held bool
+	at   time.Time
 }
 
 // prepare encodes one webhook for the outbox.
@@ -318,16 +329,17 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 
 // insert writes deliveries in one statement and audits each.
 func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...queued) error {
-	args := make([]any, 0, 13*len(qs))
+	args := make([]any, 0, 14*len(qs))
 	for _, q := range qs {
 		var oid any
 		if q.orderID != "" {
 			oid = q.orderID
 		}
 		at := sqlite.FormatTime(q.at)
-		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased)
+		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
+			q.held && q.disclosure)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 13, args); err != nil {
+	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 14, args); err != nil {
 		return fmt.Errorf("insert delivery: %w", err)
 	}
 	for _, q := range qs {
@@ -338,6 +350,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 			action = "disclosure.queued"
 			details["fields"] = q.fields
 			details["legal_basis"] = LegalBasis
+			details["country"], details["transfer_basis"] = q.country, q.basis
 		}
 		subjects := map[string]string{"order_id": q.orderID, "delivery_id": q.id, "partner_id": q.partnerID}
 		if err := record(ctx, o.Audit, tx, actor, action, subjects, details); err != nil {

@@ -73,6 +73,40 @@ func TestPayloadsMatchGoldenFiles(t *testing.T) {
 	golden(t, "order.created.full_address", Envelope{Type: EventOrderCreated, Timestamp: goldenTime, Data: d})
 	golden(t, "order.cancelled", Envelope{Type: EventOrderCancelled, Timestamp: goldenTime, Data: OrderRef{OrderID: o.ID}})
 	golden(t, "order.erased", Envelope{Type: EventOrderErased, Timestamp: goldenTime, Data: OrderRef{OrderID: o.ID}})
+	golden(t, "order.restricted", Envelope{Type: EventOrderRestricted, Timestamp: goldenTime, Data: OrderRef{OrderID: o.ID}})
+	golden(t, "order.restriction_lifted", Envelope{Type: EventOrderRestrictionLifted, Timestamp: goldenTime, Data: OrderRef{OrderID: o.ID}})
+}
+
+// TestUpdatePayloadsMatchGoldenFiles pins order.updated: the new values of
+// the changed fields within the allow-list, and nothing else.
+func TestUpdatePayloadsMatchGoldenFiles(t *testing.T) {
+	t.Parallel()
+	o := sampleOrder()
+	o.Customer = orders.Customer{Name: "Jane Changed", Email: "jane.new@example.dk", Phone: "+4540404040"}
+	o.ShipTo.Line1 = "Nyvej 1"
+	for _, tc := range []struct {
+		name, allow string
+		changed     []string
+		sends       bool
+	}{
+		{"phone", "phone,email,address", []string{orders.FieldPhone, orders.FieldName}, true},
+		{"email+address", "phone,email,address", []string{orders.FieldEmail, orders.FieldAddress}, true},
+		{"phone_only_allowed", "phone", []string{orders.FieldPhone, orders.FieldEmail, orders.FieldAddress}, true},
+		{"nothing_allowed", "email", []string{orders.FieldPhone, orders.FieldName, orders.FieldAddress}, false},
+		{"name_only", "phone,email,address", []string{orders.FieldName}, false},
+	} {
+		fs, err := partners.ParseFields(tc.allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, sent := ProjectUpdate(o, tc.changed, fs)
+		if (len(sent) > 0) != tc.sends {
+			t.Errorf("%s: sends %v, want %v", tc.name, sent, tc.sends)
+		}
+		if tc.sends {
+			golden(t, "order.updated."+tc.name, Envelope{Type: EventOrderUpdated, Timestamp: goldenTime, Data: u})
+		}
+	}
 }
 
 // fillCanaries sets every string field reachable in v to a distinct canary

@@ -157,6 +157,10 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 			action = "disclosure.delivered"
 			details["fields"] = c.Fields
 			details["legal_basis"] = LegalBasis
+			// Where the data went and on what safeguard (Art. 44-46).
+			if ep, err := d.endpointOf(ctx, c.PartnerID); err == nil {
+				details["country"], details["transfer_basis"] = ep.country, ep.basis
+			}
 		}
 		subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
 		if err := record(ctx, d.Audit, tx, "system:dispatcher", action, subjects, details); err != nil {

@@ -3,6 +3,7 @@ package sharing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,11 +18,17 @@ import (
 const claimFree = `(d.lease_until IS NULL OR d.lease_until < ?
 	OR (d.lease_owner != ? AND NOT EXISTS (SELECT 1 FROM dispatchers AS h WHERE h.id = d.lease_owner AND h.heartbeat_at >= ?)))`
 
+// overtakes is true when delivery d would overtake an earlier pending
+// message about the same order to the same recipient.
+const overtakes = `EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id
+	AND e.partner_id = d.partner_id AND e.status = 'pending' AND e.id < d.id
+	AND (e.held = 0 OR d.event_type NOT IN ('` + EventOrderRestricted + `', '` + EventOrderRestrictionLifted + `')))`
+
 const (
 	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
-		status, attempts, next_attempt_at, created_at, updated_at, order_erased)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		status, attempts, next_attempt_at, created_at, updated_at, order_erased, held)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
@@ -51,16 +58,17 @@ const (
 	//
 	// A claim is free when it has no lease, its lease ran out, or its owner
 	// (another dispatcher) stopped beating: see heartbeat.go.
+	//
+	// A held delivery (a restricted order's personal data) is not due. It
+	// still holds back later messages about its order to its recipient
+	// (an order.cancelled must not overtake the order.created it
+	// cancels), except the restriction notices themselves, which go.
 	sqlDue = `SELECT d.id FROM deliveries AS d INDEXED BY deliveries_due
-		WHERE d.partner_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
-			AND ` + claimFree + `
-			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
-				AND e.status = 'pending' AND e.id < d.id)
+		WHERE d.partner_id = ? AND d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?
+			AND ` + claimFree + ` AND NOT ` + overtakes + `
 		ORDER BY d.next_attempt_at LIMIT ?`
 	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (?)
-			AND d.status = 'pending' AND ` + claimFree + `
-			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id AND e.partner_id = d.partner_id
-				AND e.status = 'pending' AND e.id < d.id)
+			AND d.status = 'pending' AND d.held = 0 AND ` + claimFree + ` AND NOT ` + overtakes + `
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlHeld          = `SELECT id, order_erased FROM deliveries WHERE lease_owner = ? AND id IN (?)`
 	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
@@ -81,11 +89,13 @@ const (
 	// A delivery whose payload was erased (a purged order, an imported
 	// disclosure) has nothing left to send: it is not replayed.
 	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
-		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? AND length(payload) > 0`
+		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+		held = fields != '' AND EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)
+		WHERE id = ? AND length(payload) > 0`
 	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0 ORDER BY dead_at, id`
 	sqlExists    = `SELECT COUNT(*) FROM deliveries WHERE id = ?`
 	sqlBacklog   = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 'pending'`
+		WHERE status = 'pending' AND held = 0`
 	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
 )
 
@@ -347,4 +357,62 @@ func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map
 		}
 	}
 	return out, nil
+}
+
+// Disclosed is one disclosure of an order's personal data to a recipient,
+// from the outbox's own records: what was actually sent, not what the
+// configuration says would be (CJEU C-154/21).
+type Disclosed struct {
+	OrderID   string     `json:"order_id" db:"order_id"`
+	PartnerID string     `json:"partner_id" db:"partner_id"`
+	Event     string     `json:"event" db:"event_type"`
+	Fields    string     `json:"fields" db:"fields"`
+	Status    Status     `json:"status" db:"status"`
+	At        time.Time  `json:"at" db:"-"`
+	Delivered *time.Time `json:"delivered_at,omitempty" db:"-"`
+	// Imported: an earlier system disclosed it (husky orders import);
+	// which fields it sent is not known.
+	Imported bool `json:"imported,omitempty" db:"-"`
+}
+
+const sqlDisclosures = `SELECT order_id, partner_id, event_type, fields, status, created_at, delivered_at,
+	length(payload) = 0 AND attempts = 0 AS imported FROM deliveries
+	WHERE order_id IN (?) AND event_type IN (?) AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)
+	ORDER BY order_id, created_at`
+
+// Disclosures returns every disclosure of the given orders' personal data
+// that was made or may have been (delivered, attempted, or in flight),
+// oldest first per order.
+func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disclosed, error) {
+	out := []Disclosed{}
+	for part := range slices.Chunk(orderIDs, 500) {
+		q, args, err := sqlx.In(sqlDisclosures, part, []string{EventOrderCreated, EventOrderUpdated})
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			Disclosed
+			Created  sqlite.Time `db:"created_at"`
+			Deliv    sqlite.Time `db:"delivered_at"`
+			Imported bool        `db:"imported"`
+		}
+		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("disclosures: %w", err)
+		}
+		for _, r := range rows {
+			d := r.Disclosed
+			d.At, d.Delivered, d.Imported = r.Created.Time, timePtr(r.Deliv), r.Imported
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Held counts the deliveries held by a restriction.
+func (s *Deliveries) Held(ctx context.Context) (int, error) {
+	var n int
+	if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_held WHERE held = 1`); err != nil {
+		return 0, fmt.Errorf("held deliveries: %w", err)
+	}
+	return n, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/subjects"
 )
 
 // App owns the configuration, the database, the HTTP server and the
@@ -41,6 +42,7 @@ type App struct {
 	Calendar   retention.Calendar
 	Reporter   *retention.Reporter
 	Purger     *retention.Purger
+	Subjects   *subjects.Service
 	Now        func() time.Time
 
 	httpMetrics *httpMetrics
@@ -96,8 +98,8 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Batch: sqlite.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
-		AfterCommit: func(orders.Change) { a.Outbox.Kick() }, SharedWith: sharing.SharedWith,
-		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind}
+		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith,
+		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
 		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders,
@@ -111,6 +113,9 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		Logger:           logger,
 		Metrics:          sharing.NewMetrics(a.Registry),
 	}
+	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
+		Audit: a.Audit, Now: a.Now, Retention: subjects.RetentionRule(a.Calendar)}
+	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
 	a.Reporter = &retention.Reporter{Orders: a.Orders, Calendar: a.Calendar}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
 		Now: a.Now, Logger: logger}
@@ -118,6 +123,12 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	if err := a.sealSecrets(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if n, err := a.Orders.IndexSubjects(ctx); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		logger.Info("orders indexed for data-subject requests", "orders", n)
 	}
 	if n, err := retention.EnsureCalendar(ctx, db, a.Calendar, a.Orders); err != nil {
 		db.Close()
@@ -138,6 +149,22 @@ func (a *App) sealSecrets(ctx context.Context) error {
 	}
 	a.Logger.Info("webhook secrets encrypted with the keyring", "count", n, "keyring", a.Config.Keyring)
 	return a.DB.Checkpoint(ctx)
+}
+
+// afterOrderChange runs after an order change commits: it wakes the
+// dispatcher, and when the order may have closed, decides an erasure a
+// data-subject request scheduled for it.
+func (a *App) afterOrderChange(ch orders.Change) {
+	a.Outbox.Kick()
+	if ch.Order == nil || ch.Kind == orders.ChangeCreated || a.Subjects == nil {
+		return
+	}
+	id := ch.Order.ID
+	a.spawn(func() {
+		if _, err := a.Subjects.Sweep(a.background(), id); err != nil && a.background().Err() == nil {
+			a.Logger.Error("scheduled erasure", "order_id", id, "error", err.Error())
+		}
+	})
 }
 
 // partnerKind tells the orders package a partner's kind, for imports.
@@ -277,7 +304,8 @@ func (a *App) servePprof() (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// housekeeping removes expired idempotency keys every hour.
+// housekeeping removes expired idempotency keys and decides the scheduled
+// erasures of orders that closed, at start and every hour.
 func (a *App) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -286,6 +314,11 @@ func (a *App) housekeeping(ctx context.Context) {
 			a.Logger.Error("purge idempotency keys", "error", err.Error())
 		} else if n > 0 {
 			a.Logger.Info("purged expired idempotency keys", "count", n)
+		}
+		if n, err := a.Subjects.Sweep(ctx, ""); err != nil && ctx.Err() == nil {
+			a.Logger.Error("scheduled erasures", "error", err.Error())
+		} else if n > 0 {
+			a.Logger.Info("scheduled erasures decided", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -16,6 +16,8 @@ var commands = map[string][]string{
 	"orders":     {"import", "hold", "release", "close", "conflicts"},
 	"purge":      {"report", "run", "show"},
 	"audit":      {"checkpoint", "verify"},
+	"subjects":   {"request", "list", "show", "export", "rectify", "erase", "restrict", "lift", "complete"},
+	"privacy":    {"record"},
 }
 
 func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
@@ -52,6 +54,9 @@ func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
 		{"purge", "report", "--format", "xml"}, {"purge", "report", "--as-of", "29/11/2026"}, {"purge", "show"},
 		{"audit", "verify", "--checkpoint", filepath.Join(dir, "missing")}, {"audit", "frobnicate"},
 		{"serve", "--fiscal-year-start", "13"}, {"serve", "extra"}, {"migrate", "extra"}, {"nonsense"},
+		{"subjects", "request", "--type", "gossip", "--email", "a@b.dk"}, {"subjects", "request", "--type", "access"},
+		{"subjects", "rectify", "dsr_x"}, {"subjects", "export", "dsr_x", "--format", "pdf"}, {"privacy", "record", "--format", "xml"},
+		{"partners", "add", "--kind", "logistics", "--name", "X", "--endpoint", "https://hooks.example.com/h", "--country", "CN"},
 	} {
 		if code, _, _ := runExit(t, env, args...); code == 0 {
 			t.Errorf("husky %s succeeded", strings.Join(args, " "))

@@ -17,7 +17,8 @@ const operator = "operator:cli"
 func (c *command) partners(ctx context.Context, args []string) error {
 	return c.group(ctx, "partners", args, []sub{
 		{name: "add", creates: true,
-			args:  "--kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address] [--id ptn_…]",
+			args: "--kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address] " +
+				"[--country CC] [--transfer-basis eea|adequacy|scc|bcr] [--id ptn_…]",
 			about: "Add a reseller or a recipient. A recipient's webhook secret is printed once.",
 			bind:  c.partnersAdd},
 		{name: "list", about: "List every partner.", bind: c.partnersList},
@@ -42,7 +43,12 @@ func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		endpoint = fs.String("endpoint", "", "webhook endpoint URL (recipients)")
 		fields   = fs.String("fields", "", "personal fields the recipient may receive: a subset of phone,email,address (default all)")
 		id       = fs.String("id", "", "keep an earlier system's partner id (ptn_…); default a new one")
+		country  = fs.String("country", "DK", "the recipient's country, ISO 3166-1 alpha-2")
+		basis    = fs.String("transfer-basis", "eea", "what makes a transfer to that country lawful: eea, adequacy, scc or bcr")
 	)
+	np := func(k partners.Kind) partners.NewPartner {
+		return partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields, Country: *country, TransferBasis: *basis}
+	}
 	check := func(pos []string) error {
 		if len(pos) != 0 {
 			return usageError("partners add takes flags only")
@@ -55,15 +61,14 @@ func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		if err != nil {
 			return err
 		}
-		return partners.CheckNew(partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields},
-			cfg.AllowPrivateEndpoints)
+		return partners.CheckNew(np(k), cfg.AllowPrivateEndpoints)
 	}
 	run := func(ctx context.Context, a *App, _ []string) error {
 		k, _ := partners.ParseKind(*kind)
 		if err := a.refuseRealInDemo(ctx); err != nil {
 			return err
 		}
-		p, secret, err := a.Partners.Add(ctx, operator, partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields})
+		p, secret, err := a.Partners.Add(ctx, operator, np(k))
 		if err != nil {
 			return err
 		}
@@ -90,10 +95,10 @@ func (c *command) partnersList(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 		}
 		c.print(map[string]any{"data": ps}, func(w io.Writer) {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tNAME\tENABLED\tFIELDS\tENDPOINT")
+			fmt.Fprintln(tw, "ID\tKIND\tNAME\tENABLED\tFIELDS\tCOUNTRY\tTRANSFER\tENDPOINT")
 			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", p.ID, p.Kind, p.Name, p.Enabled, partners.FieldsString(p.Fields),
-					partners.RedactURL(p.EndpointURL))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Name, p.Enabled, partners.FieldsString(p.Fields),
+					p.Country, p.TransferBasis, partners.RedactURL(p.EndpointURL))
 			}
 			tw.Flush()
 		})
@@ -134,7 +139,7 @@ func (c *command) partnersSetEnabled(enabled bool) (func([]string) error, func(c
 
 func (c *command) keys(ctx context.Context, args []string) error {
 	return c.group(ctx, "keys", args, []sub{
-		{name: "create", creates: true, args: "--role reseller --partner ID | --role finance | --role admin",
+		{name: "create", creates: true, args: "--role reseller --partner ID | --role finance | --role admin | --role privacy",
 			about: "Issue an API key, printed once; only its SHA-256 is stored.", bind: c.keysCreate},
 		{name: "list", about: "List every API key record (never the keys).", bind: c.keysList},
 		{name: "revoke", args: "ID", about: "Revoke a key at once.", bind: c.keysRevoke},
@@ -142,7 +147,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 }
 
 func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	role := fs.String("role", "", "reseller, finance or admin")
+	role := fs.String("role", "", "reseller, finance, admin or privacy (the data-protection officer)")
 	partner := fs.String("partner", "", "the reseller a reseller key acts for")
 	check := func(pos []string) error {
 		if len(pos) != 0 {

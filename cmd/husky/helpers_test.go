@@ -45,6 +45,7 @@ type testEnv struct {
 	resellerA, resellerB partners.Partner
 	keyA, keyB           string
 	finance, admin       string
+	privacy              string
 }
 
 func testConfig(t testing.TB) Config {
@@ -85,6 +86,10 @@ func newTestEnvWith(t testing.TB, edit func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	_, e.admin, err = a.Partners.CreateKey(ctx, "test", partners.RoleAdmin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e.privacy, err = a.Partners.CreateKey(ctx, "test", partners.RolePrivacy, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,11 @@ Usage:
   husky serve [--demo] [flags]        run the API, the console and the delivery workers
   husky migrate                       apply database migrations
   husky partners add --kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address]
+                      [--country CC] [--transfer-basis eea|adequacy|scc|bcr]
   husky partners list
   husky partners rotate-secret ID [--grace 24h]
   husky partners enable|disable ID
-  husky keys create --role reseller --partner ID | --role finance | --role admin
+  husky keys create --role reseller --partner ID | --role finance | --role admin | --role privacy
   husky keys list
   husky keys revoke ID
   husky deliveries list [--status pending|delivered|dead] [--order ID]
@@ -44,6 +45,10 @@ Usage:
   husky purge show RUN_ID [--format csv|json]
   husky audit checkpoint              sign and print the latest checkpoint, to keep outside the service
   husky audit verify [--checkpoint FILE]
+  husky subjects request --type access|rectification|erasure|restriction|objection --email E [--phone P]
+  husky subjects list [--open] | show ID | export ID [--format json|html]
+  husky subjects rectify ID --file CHANGES.json | erase|restrict|lift|complete ID
+  husky privacy record [--format json|markdown]   the record of processing (Art. 30)
 
 Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
 Run "husky COMMAND -h" for a command's subcommands and flags.
@@ -80,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.orders(ctx, args[1:])
 	case "purge":
 		err = cmd.purge(ctx, args[1:])
+	case "subjects":
+		err = cmd.subjects(ctx, args[1:])
+	case "privacy":
+		err = cmd.privacy(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2

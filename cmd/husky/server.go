@@ -20,6 +20,7 @@ import (
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/subjects"
 )
 
 // idPattern matches the service's own ids. Only such ids are logged from a
@@ -74,6 +75,8 @@ func (a *App) Handler() http.Handler {
 	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background(),
 		Spawn: a.spawn}).Register(finance)
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
+	privacy := r.Group("", auth.Require(partners.RolePrivacy), limit)
+	(&subjects.API{Service: a.Subjects, Calendar: a.Calendar, Actor: actorOf}).Register(privacy)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r
 }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/subjects"
+)
+
+func (c *command) subjects(ctx context.Context, args []string) error {
+	byID := func(name, about string, do func(ctx context.Context, a *App, id string) (any, error)) sub {
+		return sub{name: name, args: "ID", about: about,
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return wantArgs(1, "subjects "+name+" ID"), func(ctx context.Context, a *App, pos []string) error {
+					v, err := do(ctx, a, pos[0])
+					if err != nil {
+						return err
+					}
+					c.printSubject(v)
+					return nil
+				}
+			}}
+	}
+	return c.group(ctx, "subjects", args, []sub{
+		{name: "request", args: "--type access|rectification|erasure|restriction|objection --email E [--phone P] [--received-at TIME]",
+			about: "Log a data-subject request and list the person's orders across every reseller.", bind: c.subjectsRequest},
+		{name: "list", args: "[--open]", about: "Requests, oldest due first; overdue ones marked.", bind: c.subjectsList},
+		{name: "show", args: "ID", about: "A request with its orders and every step taken.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return wantArgs(1, "subjects show ID"), func(ctx context.Context, a *App, pos []string) error {
+					r, err := a.Subjects.Get(ctx, pos[0])
+					if err != nil {
+						return err
+					}
+					c.printSubject(r)
+					return nil
+				}
+			}},
+		{name: "export", args: "ID [--format json|html]", about: "The access export (Art. 15): what is held, who received which fields when.",
+			bind: c.subjectsExport},
+		{name: "rectify", args: "ID --file CHANGES.json", about: `Correct the person's data in every order (Art. 16): {"customer": {…}, "ship_to": {…}}.`,
+			bind: c.subjectsRectify},
+		byID("erase", "Erase what bookkeeping does not require (Art. 17); the rest is retained and restricted.",
+			func(ctx context.Context, a *App, id string) (any, error) {
+				out, err := a.Subjects.Erase(ctx, operator, id)
+				return map[string]any{"orders": out}, err
+			}),
+		byID("restrict", "Restrict sharing of the person's data (Art. 18).", func(ctx context.Context, a *App, id string) (any, error) {
+			return a.Subjects.Restrict(ctx, operator, id)
+		}),
+		byID("lift", "Lift the request's restriction; held deliveries flow.", func(ctx context.Context, a *App, id string) (any, error) {
+			return a.Subjects.Lift(ctx, operator, id)
+		}),
+		byID("complete", "Close the request.", func(ctx context.Context, a *App, id string) (any, error) {
+			return a.Subjects.Complete(ctx, operator, id)
+		}),
+	})
+}
+
+func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	typ := fs.String("type", "", "access, rectification, erasure, restriction or objection")
+	email := fs.String("email", "", "the person's email")
+	phone := fs.String("phone", "", "the person's phone (+country code; a national number is read as Danish)")
+	received := fs.String("received-at", "", "when the person made the request (RFC 3339; default now)")
+	var n subjects.NewRequest
+	check := func(pos []string) error {
+		if len(pos) != 0 || !oneOf(*typ, "access", "rectification", "erasure", "restriction", "objection") || (*email == "" && *phone == "") {
+			return usageError("subjects request --type access|rectification|erasure|restriction|objection --email E [--phone P]")
+		}
+		n = subjects.NewRequest{Type: subjects.Type(*typ), Email: *email, Phone: *phone}
+		if *received != "" {
+			t, err := time.Parse(time.RFC3339, *received)
+			if err != nil {
+				return usageError("--received-at must be an RFC 3339 time")
+			}
+			n.ReceivedAt = t
+		}
+		return nil
+	}
+	return check, func(ctx context.Context, a *App, _ []string) error {
+		r, err := a.Subjects.Open(ctx, operator, n)
+		if err != nil {
+			return err
+		}
+		c.printSubject(r)
+		return nil
+	}
+}
+
+func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	open := fs.Bool("open", false, "only requests not yet completed")
+	return wantArgs(0, "subjects list takes flags only"), func(ctx context.Context, a *App, _ []string) error {
+		st := subjects.Status("")
+		if *open {
+			st = subjects.StatusOpen
+		}
+		rs, err := a.Subjects.List(ctx, st, 1000)
+		if err != nil {
+			return err
+		}
+		c.print(map[string]any{"data": rs}, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tRECEIVED\tDUE\t")
+			for _, r := range rs {
+				late := ""
+				if r.Overdue {
+					late = "OVERDUE"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Status, r.ReceivedAt.Format(time.DateOnly), r.DueAt.Format(time.DateOnly), late)
+			}
+			tw.Flush()
+		})
+		return nil
+	}
+}
+
+func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	format := fs.String("format", "json", "json or html")
+	check := func(pos []string) error {
+		if len(pos) != 1 || !oneOf(*format, "json", "html") {
+			return usageError("subjects export ID [--format json|html]")
+		}
+		return nil
+	}
+	return check, func(ctx context.Context, a *App, pos []string) error {
+		e, err := a.Subjects.Export(ctx, operator, pos[0])
+		if err != nil {
+			return err
+		}
+		if *format == "html" {
+			return e.WriteHTML(c.stdout)
+		}
+		c.json = true
+		c.print(e, nil)
+		return nil
+	}
+}
+
+func (c *command) subjectsRectify(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	file := fs.String("file", "", `a JSON file of the changes: {"customer": {"phone": …}, "ship_to": {…}}`)
+	var ch orders.Rectification
+	check := func(pos []string) error {
+		if len(pos) != 1 || *file == "" {
+			return usageError("subjects rectify ID --file CHANGES.json")
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("read changes: %w", err)
+		}
+		ch, err = orders.DecodeRectification(b)
+		return err
+	}
+	return check, func(ctx context.Context, a *App, pos []string) error {
+		out, err := a.Subjects.Rectify(ctx, operator, pos[0], ch)
+		if err != nil {
+			return err
+		}
+		c.printSubject(map[string]any{"orders": out})
+		return nil
+	}
+}
+
+// printSubject prints a request, or an outcome, as JSON with --json and
+// as a short summary otherwise.
+func (c *command) printSubject(v any) {
+	c.print(v, func(w io.Writer) {
+		switch x := v.(type) {
+		case *subjects.Request:
+			fmt.Fprintf(w, "%s (%s, %s) received %s, due %s", x.ID, x.Type, x.Status, x.ReceivedAt.Format(time.DateOnly), x.DueAt.Format(time.DateOnly))
+			if x.Overdue {
+				fmt.Fprint(w, ", OVERDUE")
+			}
+			fmt.Fprintf(w, "\n%d orders:\n", len(x.Orders))
+			for _, o := range x.Orders {
+				fmt.Fprintf(w, "  %s  reseller %s  %s  created %s\n", o.OrderID, o.ResellerID, o.Status, o.CreatedAt.Format(time.DateOnly))
+			}
+			for _, st := range x.Steps {
+				fmt.Fprintf(w, "  step %d %s %s by %s\n", st.Seq, st.Time.Format(time.RFC3339), st.Action, st.Actor)
+			}
+		default:
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(v)
+		}
+	})
+}
+
+func (c *command) privacy(ctx context.Context, args []string) error {
+	return c.group(ctx, "privacy", args, []sub{
+		{name: "record", args: "[--format json|markdown]", about: "The record of processing (Art. 30), written from the running configuration.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				fs.StringVar(&raw.fyStart, "fiscal-year-start", raw.fyStart, "first month of the fiscal year (HUSKY_FISCAL_YEAR_START)")
+				fs.StringVar(&raw.fyTZ, "fiscal-tz", raw.fyTZ, "time zone of the fiscal calendar (HUSKY_FISCAL_TZ)")
+				fs.StringVar(&raw.retention, "retention-years", raw.retention, "years kept after the fiscal year ends (HUSKY_RETENTION_YEARS)")
+				format := fs.String("format", "json", "json or markdown")
+				check := func(pos []string) error {
+					if len(pos) != 0 || !oneOf(*format, "json", "markdown") {
+						return usageError("privacy record [--format json|markdown]")
+					}
+					return nil
+				}
+				return check, func(ctx context.Context, a *App, _ []string) error {
+					rec, err := a.Subjects.Record(ctx, a.Calendar)
+					if err != nil {
+						return err
+					}
+					if *format == "markdown" {
+						return rec.WriteMarkdown(c.stdout)
+					}
+					c.json = true
+					c.print(rec, nil)
+					return nil
+				}
+			}},
+	})
+}

@@ -1,0 +1,106 @@
+package subjects
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/sqlite"
+)
+
+const (
+	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor)
+		VALUES (?, ?, 'open', ?, ?, ?, ?, ?)`
+	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor`
+	sqlGetRequest  = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = ?`
+	// Oldest due first: the queue a DPO works through.
+	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE (? = '' OR status = ?) ORDER BY due_at, id LIMIT ?`
+	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'open'`
+	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = ?`
+	sqlInsertStep   = `INSERT INTO subject_steps (request_id, seq, time, actor, action, details) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlSteps        = `SELECT seq, time, actor, action, details FROM subject_steps WHERE request_id = ? ORDER BY seq`
+	sqlOpenCounts   = `SELECT COUNT(*) AS n, COALESCE(SUM(due_at < ?), 0) AS overdue FROM subject_requests WHERE status = 'open'`
+
+	sqlSchedule     = `INSERT INTO subject_erasures (order_id, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT ?`
+	sqlScheduledFor = `SELECT order_id, request_id FROM subject_erasures WHERE order_id = ?`
+	sqlUnschedule   = `DELETE FROM subject_erasures WHERE order_id = ? AND request_id = ?`
+)
+
+type requestRow struct {
+	ID          string      `db:"id"`
+	Type        string      `db:"type"`
+	Status      string      `db:"status"`
+	EmailHash   []byte      `db:"email_hash"`
+	PhoneHash   []byte      `db:"phone_hash"`
+	ReceivedAt  sqlite.Time `db:"received_at"`
+	DueAt       sqlite.Time `db:"due_at"`
+	CompletedAt sqlite.Time `db:"completed_at"`
+	Actor       string      `db:"actor"`
+}
+
+func (r requestRow) request() *Request {
+	out := &Request{ID: r.ID, Type: Type(r.Type), Status: Status(r.Status), ReceivedAt: r.ReceivedAt.Time, DueAt: r.DueAt.Time,
+		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash}
+	if !r.CompletedAt.IsZero() {
+		t := r.CompletedAt.Time
+		out.CompletedAt = &t
+	}
+	return out
+}
+
+func getRequest(ctx context.Context, q sqlx.QueryerContext, id string) (*Request, error) {
+	var r requestRow
+	if err := sqlx.GetContext(ctx, q, &r, sqlGetRequest, id); err != nil {
+		if sqlite.IsNoRows(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("get subject request: %w", err)
+	}
+	return r.request(), nil
+}
+
+// addStep appends a step with its result (encoded as JSON) to a request.
+func (s *Service) addStep(ctx context.Context, tx *sqlx.Tx, requestID, actor, action string, result any) error {
+	var seq int
+	if err := tx.GetContext(ctx, &seq, sqlNextStep, requestID); err != nil {
+		return fmt.Errorf("next step: %w", err)
+	}
+	b := []byte("{}")
+	if result != nil {
+		var err error
+		if b, err = json.Marshal(result); err != nil {
+			return fmt.Errorf("encode step: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, sqlite.FormatTime(s.now()), actor, action, string(b)); err != nil {
+		return fmt.Errorf("record step: %w", err)
+	}
+	return nil
+}
+
+func steps(ctx context.Context, q sqlx.QueryerContext, requestID string) ([]Step, error) {
+	var rows []struct {
+		Seq     int         `db:"seq"`
+		Time    sqlite.Time `db:"time"`
+		Actor   string      `db:"actor"`
+		Action  string      `db:"action"`
+		Details string      `db:"details"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlSteps, requestID); err != nil {
+		return nil, fmt.Errorf("steps: %w", err)
+	}
+	out := make([]Step, len(rows))
+	for i, r := range rows {
+		out[i] = Step{Seq: r.Seq, Time: r.Time.Time, Actor: r.Actor, Action: r.Action}
+		var res any
+		if json.Unmarshal([]byte(r.Details), &res) == nil {
+			if m, ok := res.(map[string]any); !ok || len(m) > 0 {
+				out[i].Result = res
+			}
+		}
+	}
+	return out, nil
+}
