@@ -19,7 +19,9 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 // NormalizePhone returns a phone number in E.164 read with the same rules
 // as an order's (a national number is read as one of country), or why it
 // is not a phone number.
-func NormalizePhone(s, country string) (string, string) { return normalizePhone(strings.TrimSpace(s), country) }
+func NormalizePhone(s, country string) (string, string) {
+	return normalizePhone(strings.TrimSpace(s), country)
+}
 
 // index sets o's keyed hashes from its contact.
 func (s *Service) index(o *Order) {
@@ -44,7 +46,9 @@ func (s *Service) subjectHashes(email, phone string) (eh, ph []byte) {
 // SubjectHashes returns the keyed hashes a subject request names a person
 // by, normalised as orders are: the email in lower case, the phone in
 // E.164.
-func (s *Service) SubjectHashes(email, phone string) (eh, ph []byte) { return s.subjectHashes(email, phone) }
+func (s *Service) SubjectHashes(email, phone string) (eh, ph []byte) {
+	return s.subjectHashes(email, phone)
+}
 
 const (
 	sqlUnindexed = `SELECT id, customer_email, customer_phone FROM orders

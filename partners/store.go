@@ -35,11 +35,11 @@ const (
 		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`
 	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, country, transfer_basis, created_at
 		FROM partners`
-	sqlSetEndpoint   = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
-	sqlSetEnabled    = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
-	sqlInsertKey     = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
-	sqlRevokeKey     = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
-	sqlSelectKey     = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
+	sqlSetEndpoint = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
+	sqlSetEnabled  = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
+	sqlInsertKey   = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
+	sqlRevokeKey   = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	sqlSelectKey   = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
 	// A reseller key works only while its reseller is enabled.
 	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
 		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked

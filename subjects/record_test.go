@@ -18,8 +18,8 @@ func TestEveryPersonalPayloadFieldHasACategory(t *testing.T) {
 	t.Parallel()
 	o := &orders.Order{ID: "ord_x", Reference: "r", Notes: "n",
 		Customer: orders.Customer{Name: "n", Email: "e@x.dk", Phone: "+4533123456"},
-		ShipTo: orders.Address{Organization: "o", Line1: "l1", Line2: "l2", City: "c", PostalCode: "p", Region: "r", Country: "DK"},
-		Items:  []orders.Item{{SKU: "s", Quantity: 1}}}
+		ShipTo:   orders.Address{Organization: "o", Line1: "l1", Line2: "l2", City: "c", PostalCode: "p", Region: "r", Country: "DK"},
+		Items:    []orders.Item{{SKU: "s", Quantity: 1}}}
 	created, _ := sharing.Project(o, partners.AllFields)
 	updated, _ := sharing.ProjectUpdate(o, []string{orders.FieldName, orders.FieldEmail, orders.FieldPhone, orders.FieldAddress}, partners.AllFields)
 	categorised := map[string]bool{}
