@@ -26,6 +26,7 @@ type benchConfig struct {
 	duration time.Duration
 	backlog  int
 	purge    int
+	subjects int
 	only     string
 }
 
@@ -47,7 +48,7 @@ func runBench(cfg benchConfig) error {
 	for _, sc := range []struct {
 		name string
 		run  func(benchConfig) ([]row, error)
-	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}} {
+	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}} {
 		if !cfg.wants(sc.name) {
 			continue
 		}
