@@ -225,8 +225,13 @@ func TestAccessExportNamesWhatIsHeldAndWhoReceivedWhatWhen(t *testing.T) {
 		!strings.Contains(string(html.body), "Nordic Carrier") || !strings.Contains(string(html.body), "jane@example.dk") {
 		t.Errorf("html export: %d %.300s", html.status, html.body)
 	}
-	if !strings.Contains(auditText(t, e.testEnv), "order.viewed "+a) {
+	audit := auditText(t, e.testEnv)
+	if !strings.Contains(audit, "order.viewed "+a) {
 		t.Error("reading the order's data for the export is not in the audit trail")
+	}
+	// Each disclosure's entry records where the data went and on what safeguard.
+	if !strings.Contains(audit, `"country":"US"`) || !strings.Contains(audit, `"transfer_basis":"scc"`) {
+		t.Error("disclosure entries lack the recipient's country and safeguard")
 	}
 }
 
