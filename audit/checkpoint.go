@@ -173,3 +173,12 @@ func latestCheckpoint(ctx context.Context, q sqlx.QueryerContext) (Checkpoint, e
 	copy(h[:], r.Root)
 	return Checkpoint{TreeSize: r.Size, RootHash: h.String(), Note: r.Note, CreatedAt: r.Created.Time}, nil
 }
+
+// Size returns how many entries the log holds.
+func (l *Log) Size(ctx context.Context) (int64, error) {
+	var n int64
+	if err := l.DB.Reader.GetContext(ctx, &n, sqlSize); err != nil {
+		return 0, fmt.Errorf("audit size: %w", err)
+	}
+	return n, nil
+}

@@ -224,6 +224,33 @@ func (s *Service) PastRetention(ctx context.Context, t time.Time, after string, 
 		sqlite.FormatTime(t), after, limit)
 }
 
+// PastRetentionCounts counts, per fiscal year, the orders not under legal
+// hold whose personal data is still held and whose purge date is before t:
+// the purge report's chart, without reading every row.
+func (s *Service) PastRetentionCounts(ctx context.Context, t time.Time) (map[int]int, error) {
+	var rows []struct {
+		FY int `db:"fiscal_year"`
+		N  int `db:"n"`
+	}
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT fiscal_year, COUNT(*) AS n FROM orders INDEXED BY orders_purgeable
+		WHERE erased_at IS NULL AND purge_after IS NOT NULL AND purge_after < ? AND legal_hold_at IS NULL GROUP BY fiscal_year`,
+		sqlite.FormatTime(t)); err != nil {
+		return nil, fmt.Errorf("count past retention: %w", err)
+	}
+	out := make(map[int]int, len(rows))
+	for _, r := range rows {
+		out[r.FY] = r.N
+	}
+	return out, nil
+}
+
+// PastRetentionInYear returns up to limit orders of fiscal year fy, after
+// the id cursor, not under legal hold, whose purge date is before t.
+func (s *Service) PastRetentionInYear(ctx context.Context, t time.Time, fy int, after string, limit int) ([]RetentionRow, error) {
+	return s.retentionRows(ctx, `erased_at IS NULL AND purge_after IS NOT NULL AND purge_after < ? AND legal_hold_at IS NULL
+		AND fiscal_year = ? AND id > ? ORDER BY id LIMIT ?`, sqlite.FormatTime(t), fy, after, limit)
+}
+
 // HeldOrders returns every order under legal hold whose data is still held.
 func (s *Service) HeldOrders(ctx context.Context) ([]RetentionRow, error) {
 	return s.retentionRows(ctx, `erased_at IS NULL AND legal_hold_at IS NOT NULL ORDER BY id`)

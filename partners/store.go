@@ -44,6 +44,9 @@ const (
 	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
 		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked
 		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.hash = ?`
+	sqlKeyByID = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
+		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked
+		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.id = ?`
 )
 
 type partnerRow struct {
@@ -441,6 +444,29 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 			return Principal{}, api.ErrUnauthorized
 		}
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if r.Revoked {
+		return Principal{}, api.ErrUnauthorized
+	}
+	return Principal{KeyID: r.ID, Role: Role(r.Role), PartnerID: r.PartnerID}, nil
+}
+
+// KeyPrincipal returns the principal of a key by its id while the key is
+// live: a revoked key, or a key of a disabled reseller, is ErrUnauthorized.
+// A console session asks it on every page, so that revoking a key ends the
+// sessions it opened.
+func (s *Store) KeyPrincipal(ctx context.Context, keyID string) (Principal, error) {
+	var r struct {
+		ID        string `db:"id"`
+		Role      string `db:"role"`
+		PartnerID string `db:"partner_id"`
+		Revoked   bool   `db:"revoked"`
+	}
+	if err := s.DB.Reader.GetContext(ctx, &r, sqlKeyByID, keyID); err != nil {
+		if sqlite.IsNoRows(err) {
+			return Principal{}, api.ErrUnauthorized
+		}
+		return Principal{}, fmt.Errorf("key principal: %w", err)
 	}
 	if r.Revoked {
 		return Principal{}, api.ErrUnauthorized

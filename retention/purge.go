@@ -366,7 +366,9 @@ func (p *Purger) ResumeInterrupted(ctx context.Context) error {
 }
 
 // Get returns a run with its evidence and the state of its erasure notices.
-func (p *Purger) Get(ctx context.Context, id string) (Run, error) {
+func (p *Purger) Get(ctx context.Context, id string) (Run, error) { return p.get(ctx, id, true) }
+
+func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error) {
 	var r struct {
 		ID       string      `db:"id"`
 		AsOf     sqlite.Time `db:"as_of"`
@@ -395,7 +397,7 @@ func (p *Purger) Get(ctx context.Context, id string) (Run, error) {
 		t := r.Finished.Time
 		run.FinishedAt = &t
 	}
-	if run.Status == "running" {
+	if run.Status == "running" || !evidence {
 		// Progress only: the evidence (order ids, notices per recipient)
 		// is read once the run is done, so that polling a large run
 		// while it works does not compete with the API.
@@ -417,6 +419,24 @@ func (p *Purger) Get(ctx context.Context, id string) (Run, error) {
 	}
 	sort.Slice(run.Recipients, func(i, j int) bool { return run.Recipients[i].PartnerID < run.Recipients[j].PartnerID })
 	return run, nil
+}
+
+// List returns the latest runs, newest first, with their counts (not
+// their order lists).
+func (p *Purger) List(ctx context.Context, limit int) ([]Run, error) {
+	var ids []string
+	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs ORDER BY started_at DESC, id DESC LIMIT ?`, limit); err != nil {
+		return nil, fmt.Errorf("list purge runs: %w", err)
+	}
+	out := make([]Run, 0, len(ids))
+	for _, id := range ids {
+		r, err := p.get(ctx, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // WriteCSV writes the run's evidence: one row per erased order.

@@ -147,3 +147,123 @@ func optTime(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+// Summary is the report's counts per fiscal year without its order lists:
+// what a chart needs, read with one aggregate query however many orders
+// are past retention.
+func (r *Reporter) Summary(ctx context.Context, asOf time.Time) (Report, error) {
+	cut := r.Calendar.EndOfDay(asOf)
+	purgeable, err := r.Orders.PastRetentionCounts(ctx, cut)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{AsOf: asOf.Format(time.DateOnly), Purgeable: []orders.RetentionRow{}}
+	counts := map[int]*FiscalYearCount{}
+	count := func(fy int) *FiscalYearCount {
+		if counts[fy] == nil {
+			counts[fy] = &FiscalYearCount{FiscalYear: fy}
+		}
+		return counts[fy]
+	}
+	for fy, n := range purgeable {
+		count(fy).Purgeable = n
+	}
+	if rep.Held, err = r.held(ctx); err != nil {
+		return Report{}, err
+	}
+	for _, o := range rep.Held {
+		count(*o.FiscalYear).Held++
+	}
+	if rep.Stale, err = r.stale(ctx, cut); err != nil {
+		return Report{}, err
+	}
+	for _, o := range rep.Stale {
+		count(*o.FiscalYear).Stale++
+	}
+	for _, c := range counts {
+		rep.FiscalYears = append(rep.FiscalYears, *c)
+	}
+	sort.Slice(rep.FiscalYears, func(i, j int) bool { return rep.FiscalYears[i].FiscalYear < rep.FiscalYears[j].FiscalYear })
+	if rep.FiscalYears == nil {
+		rep.FiscalYears = []FiscalYearCount{}
+	}
+	if len(rep.Stale) > 0 {
+		rep.StaleAction = staleAction
+	}
+	return rep, nil
+}
+
+// held returns the orders under legal hold, each with the fiscal year it
+// counts in (its closing year, or its creation year while open).
+func (r *Reporter) held(ctx context.Context) ([]orders.RetentionRow, error) {
+	held, err := r.Orders.HeldOrders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range held {
+		if o.FiscalYear == nil {
+			fy := r.Calendar.FiscalYear(o.CreatedAt)
+			held[i].FiscalYear = &fy
+		}
+	}
+	return held, nil
+}
+
+// stale returns the orders that never reached a final state and would be
+// past retention had they closed the day they were created.
+func (r *Reporter) stale(ctx context.Context, cut time.Time) ([]orders.RetentionRow, error) {
+	open, err := r.Orders.OpenSince(ctx, cut.AddDate(-r.Calendar.Years, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	out := []orders.RetentionRow{}
+	for _, o := range open {
+		fy, after := r.Calendar.PurgeAfter(o.CreatedAt)
+		if after.Before(cut) {
+			o.FiscalYear = &fy
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// Categories of the report.
+const (
+	CategoryPurgeable = "purgeable"
+	CategoryHeld      = "held"
+	CategoryStale     = "stale"
+)
+
+// Page returns a page of one category's orders of fiscal year fy as of
+// asOf, after the id cursor, and whether more follow.
+func (r *Reporter) Page(ctx context.Context, asOf time.Time, category string, fy int, after string, limit int) ([]orders.RetentionRow, bool, error) {
+	cut := r.Calendar.EndOfDay(asOf)
+	var rows []orders.RetentionRow
+	var err error
+	switch category {
+	case CategoryPurgeable:
+		rows, err = r.Orders.PastRetentionInYear(ctx, cut, fy, after, limit+1)
+	case CategoryHeld:
+		rows, err = r.held(ctx)
+	case CategoryStale:
+		rows, err = r.stale(ctx, cut)
+	default:
+		return nil, false, fmt.Errorf("report category %q", category)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if category != CategoryPurgeable {
+		var in []orders.RetentionRow
+		for _, o := range rows {
+			if *o.FiscalYear == fy && o.OrderID > after {
+				in = append(in, o)
+			}
+		}
+		rows = in
+	}
+	if len(rows) > limit {
+		return rows[:limit], true, nil
+	}
+	return rows, false, nil
+}

@@ -238,14 +238,11 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, n
 // markFailing starts or continues the recipient's run of failures and
 // disables the endpoint once it has lasted longer than the threshold.
 func (d *Dispatcher) markFailing(ctx context.Context, tx *sqlx.Tx, partnerID string, now time.Time) error {
-	var r struct {
-		Since   sqlite.Time `db:"failing_since"`
-		Enabled bool        `db:"enabled"`
-	}
-	if err := tx.GetContext(ctx, &r, sqlPartnerFailing, sqlite.FormatTime(now), partnerID); err != nil {
+	var since sqlite.Time
+	if err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, sqlite.FormatTime(now)); err != nil {
 		return fmt.Errorf("mark partner failing: %w", err)
 	}
-	if r.Enabled && now.Sub(r.Since.Time) > d.FailingThreshold {
+	if now.Sub(since.Time) > d.FailingThreshold {
 		return d.disable(ctx, tx, partnerID, "failing")
 	}
 	return nil

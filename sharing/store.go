@@ -84,8 +84,12 @@ const (
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, step = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	sqlPartnerHealthy = `UPDATE partners SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
-	sqlPartnerFailing = `UPDATE partners SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, enabled`
+	// Endpoint health is sharing's own table: the partners package owns
+	// whether a partner is enabled, and is asked to change it.
+	sqlPartnerHealthy = `DELETE FROM endpoint_health WHERE partner_id = ?`
+	sqlPartnerFailing = `INSERT INTO endpoint_health (partner_id, failing_since) VALUES (?, ?)
+		ON CONFLICT (partner_id) DO UPDATE SET failing_since = failing_since RETURNING failing_since`
+	sqlHealth = `SELECT partner_id, failing_since FROM endpoint_health`
 	// A delivery whose payload was erased (a purged order, an imported
 	// disclosure) has nothing left to send: it is not replayed.
 	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
@@ -165,10 +169,11 @@ func (s *Deliveries) now() time.Time { return s.Now().UTC().Truncate(time.Micros
 
 // ListFilter selects deliveries, newest first.
 type ListFilter struct {
-	Status  Status
-	OrderID string
-	After   string
-	Limit   int
+	Status    Status
+	OrderID   string
+	PartnerID string
+	After     string
+	Limit     int
 }
 
 // List returns a page of deliveries and whether more follow.
@@ -184,6 +189,10 @@ func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, 
 	if f.OrderID != "" {
 		where = append(where, "order_id = ?")
 		args = append(args, f.OrderID)
+	}
+	if f.PartnerID != "" {
+		where = append(where, "partner_id = ?")
+		args = append(args, f.PartnerID)
 	}
 	if f.After != "" {
 		where = append(where, "id < ?")
@@ -297,6 +306,17 @@ func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since ti
 		s.Kick()
 	}
 	return ids, err
+}
+
+// CountDeadSince counts the dead deliveries ReplayDeadSince would replay,
+// for a confirmation that names the count.
+func (s *Deliveries) CountDeadSince(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_dead
+		WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0`, sqlite.FormatTime(since)); err != nil {
+		return 0, fmt.Errorf("count dead deliveries: %w", err)
+	}
+	return n, nil
 }
 
 // Backlog returns how many deliveries are pending and when the oldest of
@@ -415,4 +435,21 @@ func (s *Deliveries) Held(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("held deliveries: %w", err)
 	}
 	return n, nil
+}
+
+// Health returns, per recipient that is failing now, when its current run
+// of failures began.
+func (s *Deliveries) Health(ctx context.Context) (map[string]time.Time, error) {
+	var rows []struct {
+		PartnerID string      `db:"partner_id"`
+		Since     sqlite.Time `db:"failing_since"`
+	}
+	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlHealth); err != nil {
+		return nil, fmt.Errorf("endpoint health: %w", err)
+	}
+	out := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		out[r.PartnerID] = r.Since.Time
+	}
+	return out, nil
 }

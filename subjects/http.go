@@ -111,7 +111,7 @@ func (a *API) export(c *gin.Context) {
 	}
 	if strings.Contains(c.GetHeader("Accept"), "text/html") {
 		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		c.Header("Content-Security-Policy", ExportCSP)
 		c.Status(http.StatusOK)
 		_ = e.WriteHTML(c.Writer)
 		return

@@ -61,7 +61,7 @@ func (a *App) refuseRealInDemo(ctx context.Context) error {
 }
 
 // demoKeys are the keys a demo run prints, one per role.
-type demoKeys struct{ reseller, admin, finance string }
+type demoKeys struct{ reseller, admin, finance, privacy string }
 
 // startDemo sets up what a newcomer needs to see the whole flow: a demo
 // reseller with a fresh API key (keys are stored hashed, so an old one
@@ -97,7 +97,8 @@ func (a *App) startDemo(ctx context.Context, w io.Writer) error {
 		role partners.Role
 		to   *string
 		id   string
-	}{{partners.RoleReseller, &keys.reseller, reseller.ID}, {partners.RoleAdmin, &keys.admin, ""}, {partners.RoleFinance, &keys.finance, ""}} {
+	}{{partners.RoleReseller, &keys.reseller, reseller.ID}, {partners.RoleAdmin, &keys.admin, ""}, {partners.RoleFinance, &keys.finance, ""},
+		{partners.RolePrivacy, &keys.privacy, ""}} {
 		if _, *k.to, err = a.Partners.CreateKey(ctx, "system:demo", k.role, k.id); err != nil {
 			return err
 		}
@@ -125,6 +126,9 @@ Demo mode on %s. Keys (shown once; each run of the demo makes new ones):
   reseller (%s):  %s
   admin:    %s
   finance:  %s
+  privacy:  %s
+
+The console: %s/console (sign in with the admin, finance or privacy key).
 
 1. Submit an order as the reseller:
 
@@ -145,10 +149,15 @@ Demo mode on %s. Keys (shown once; each run of the demo makes new ones):
 
   curl -sS%s %s/v1/purge/report -H 'Authorization: Bearer %s'
 
-`, a.Config.DB, reseller.ID, k.reseller, k.admin, k.finance,
+4. Ask, as the data-protection officer, what the service holds about the customer:
+
+  curl -sS%s -X POST %s/v1/subject-requests -H 'Authorization: Bearer %s' \
+    -H 'Content-Type: application/json' -d '{"type":"access","email":"jane@example.dk"}'
+
+`, a.Config.DB, reseller.ID, k.reseller, k.admin, k.finance, k.privacy, base,
 		curlTLS, base, k.reseller, time.Now().Unix(),
 		curlTLS, base, k.reseller, curlTLS, base, k.admin,
-		curlTLS, base, k.finance)
+		curlTLS, base, k.finance, curlTLS, base, k.privacy)
 }
 
 // demoPartner finds the demo partner by kind and name, creating it or

@@ -20,7 +20,7 @@ func TestDemoShowsTheWholeLifecycle(t *testing.T) {
 	var keys map[string]string
 	waitUntil(t, "the banner", func() bool {
 		keys = bannerKeys(s.stderr.String())
-		return len(keys) == 3
+		return len(keys) == 4
 	})
 	api := func(method, path, key, body string) response {
 		t.Helper()
@@ -110,7 +110,7 @@ func TestDemoAndRealDatabasesStayApart(t *testing.T) {
 	}
 }
 
-var bannerKey = regexp.MustCompile(`(?m)^\s+(reseller|admin|finance)[^:]*:\s+(husky_\w+)$`)
+var bannerKey = regexp.MustCompile(`(?m)^\s+(reseller|admin|finance|privacy)[^:]*:\s+(husky_\w+)$`)
 
 // bannerKeys reads the keys the demo banner printed, by role.
 func bannerKeys(out string) map[string]string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
@@ -77,8 +78,16 @@ func (a *App) Handler() http.Handler {
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	privacy := r.Group("", auth.Require(partners.RolePrivacy), limit)
 	(&subjects.API{Service: a.Subjects, Calendar: a.Calendar, Actor: actorOf}).Register(privacy)
+	a.console().Register(r)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r
+}
+
+// console builds the web console over the app's services.
+func (a *App) console() *console.Console {
+	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects,
+		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Now: a.Now, Secure: a.Config.TLSCert != "",
+		Background: a.background(), Spawn: a.spawn}
 }
 
 // resellerCaller gives the orders package the authenticated reseller.

@@ -1,0 +1,143 @@
+// Package console is the web console at /console for finance, the
+// data-protection officer and operators: server-rendered pages (Go
+// html/template, assets embedded in the binary), usable without JavaScript,
+// at a laptop's width and a phone's, and with the keyboard alone. People
+// sign in with an API key of role finance, privacy or admin; a session is a
+// server-side record referenced by an HttpOnly, SameSite=Strict cookie,
+// ending 30 minutes after its last use, at sign-out, or when its key is
+// revoked. Every form that changes something carries a CSRF token, and no
+// personal value ever appears in a URL.
+package console
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/retention"
+	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/subjects"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Console serves the pages. Its fields are the services it shows.
+type Console struct {
+	DB         *sqlite.DB
+	Partners   *partners.Store
+	Reporter   *retention.Reporter
+	Purger     *retention.Purger
+	Subjects   *subjects.Service
+	Deliveries *sharing.Deliveries
+	Audit      *audit.Log
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Secure marks the session cookie Secure (the service speaks HTTPS).
+	Secure bool
+	// Background is the context a purge run started from a page lives in;
+	// Spawn runs it so that shutdown waits for it.
+	Background context.Context
+	Spawn      func(func())
+
+	pages map[string]*template.Template
+}
+
+// IdleTimeout ends a session this long after its last use.
+const IdleTimeout = 30 * time.Minute
+
+func (c *Console) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// csp is the pages' Content-Security-Policy: nothing but the binary's own
+// stylesheet and images, no script at all, forms posting only here, no
+// framing.
+const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Register mounts the console on r at /console.
+func (c *Console) Register(r gin.IRouter) {
+	c.parse()
+	g := r.Group("/console", c.headers)
+	static, _ := fs.Sub(assets, "static")
+	g.StaticFileFS("/static/console.css", "console.css", http.FS(static))
+	g.GET("", c.home)
+	g.GET("/", c.home)
+	g.GET("/sign-in", c.signInForm)
+	g.POST("/sign-in", c.signIn)
+	g.POST("/sign-out", c.session(), c.csrf, c.signOut)
+
+	fin := g.Group("/finance", c.session(partners.RoleFinance))
+	fin.GET("", c.financeReport)
+	fin.GET("/orders", c.financeOrders)
+	fin.GET("/report.csv", c.financeCSV)
+	fin.GET("/purge", c.purgeConfirm)
+	fin.POST("/purge", c.csrf, c.purgeStart)
+	fin.GET("/runs", c.runs)
+	fin.GET("/runs/:id", c.run)
+
+	dpo := g.Group("/privacy", c.session(partners.RolePrivacy))
+	dpo.GET("", c.queue)
+	dpo.POST("/requests", c.csrf, c.newRequest)
+	dpo.GET("/requests/:id", c.request)
+	dpo.GET("/requests/:id/export", c.export)
+	dpo.POST("/requests/:id/rectify", c.csrf, c.rectify)
+	dpo.POST("/requests/:id/:action", c.csrf, c.requestAction)
+	dpo.GET("/record", c.record)
+
+	ops := g.Group("", c.session(partners.RoleAdmin))
+	ops.GET("/deliveries", c.deliveries)
+	ops.GET("/deliveries/replay", c.replayConfirm)
+	ops.POST("/deliveries/replay", c.csrf, c.replaySince)
+	ops.GET("/deliveries/:id", c.delivery)
+	ops.POST("/deliveries/:id/replay", c.csrf, c.replayOne)
+	ops.GET("/recipients", c.recipients)
+	ops.POST("/recipients/:id/:action", c.csrf, c.setRecipient)
+	ops.GET("/audit", c.audit)
+	ops.POST("/audit/verify", c.csrf, c.verify)
+}
+
+// headers sets what every console answer carries: the strict policy, no
+// caching of pages that may show personal data, no sniffing, no framing.
+func (c *Console) headers(g *gin.Context) {
+	h := g.Writer.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	g.Next()
+}
+
+// home sends a signed-in person to their role's page, anyone else to
+// sign in.
+func (c *Console) home(g *gin.Context) {
+	s, ok := c.current(g)
+	if !ok {
+		g.Redirect(http.StatusSeeOther, "/console/sign-in")
+		return
+	}
+	g.Redirect(http.StatusSeeOther, homeOf(s.Role))
+}
+
+func homeOf(r partners.Role) string {
+	switch r {
+	case partners.RoleFinance:
+		return "/console/finance"
+	case partners.RolePrivacy:
+		return "/console/privacy"
+	}
+	return "/console/deliveries"
+}
