@@ -50,16 +50,23 @@ func freeAddr() string {
 
 // server is a running `husky serve`.
 type server struct {
-	bin  string
-	env  []string
-	addr string
-	cmd  *exec.Cmd
-	done chan error
-	log  *os.File
+	bin   string
+	env   []string
+	addr  string
+	cmd   *exec.Cmd
+	done  chan error
+	log   *os.File
+	ready time.Duration
 }
 
 func startServer(bin string, env []string, addr, logPath string) (*server, error) {
-	s := &server{bin: bin, env: env, addr: addr}
+	return startServerWithin(bin, env, addr, logPath, 30*time.Second)
+}
+
+// startServerWithin is startServer for a start that takes long (sealing a
+// large plaintext database).
+func startServerWithin(bin string, env []string, addr, logPath string, ready time.Duration) (*server, error) {
+	s := &server{bin: bin, env: env, addr: addr, ready: ready}
 	return s, s.start(logPath)
 }
 
@@ -79,7 +86,7 @@ func (s *server) start(logPath string) error {
 	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(max(s.ready, 30*time.Second))
 	for time.Now().Before(deadline) {
 		if res, err := http.Get(s.url() + "/readyz"); err == nil {
 			res.Body.Close()

@@ -48,7 +48,7 @@ func runBench(cfg benchConfig) error {
 	for _, sc := range []struct {
 		name string
 		run  func(benchConfig) ([]row, error)
-	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}} {
+	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}, {"keys", benchKeys}} {
 		if !cfg.wants(sc.name) {
 			continue
 		}

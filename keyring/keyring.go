@@ -39,11 +39,13 @@ var (
 	ErrCorrupt = errors.New("keyring: ciphertext is malformed or was altered")
 )
 
-// Version is one master key.
+// Version is one master key. A version stops sealing when a newer one is
+// added (RetiredAt) and keeps opening until it is pruned.
 type Version struct {
-	ID        uint32    `json:"version"`
-	Key       []byte    `json:"key"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        uint32     `json:"version"`
+	Key       []byte     `json:"key,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // file is the keyring's on-disk form.
@@ -66,6 +68,7 @@ type Keyring struct {
 	versions map[uint32]cipher.AEAD
 	all      []Version // ascending by ID
 	lookup   []byte
+	modTime  time.Time // of the file when last read
 }
 
 // Load reads the keyring at path, creating it (mode 0600) with a first key
@@ -84,26 +87,123 @@ func Load(path string) (*Keyring, error) {
 			return nil, err
 		}
 		k.lookup = f.LookupKey
+		k.touch()
 		return k, k.set(f.Versions)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read keyring %s: %w", path, err)
 	}
-	if err := checkMode(path); err != nil {
-		return nil, err
+	return k, k.read(b)
+}
+
+// touch notes the file's modification time, so that Reload knows this
+// process's own writes.
+func (k *Keyring) touch() {
+	mt := modTime(k.path)
+	k.mu.Lock()
+	k.modTime = mt
+	k.mu.Unlock()
+}
+
+func modTime(path string) time.Time {
+	st, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+// read takes the keyring from the file's bytes b.
+func (k *Keyring) read(b []byte) error {
+	if err := checkMode(k.path); err != nil {
+		return err
 	}
 	var f file
 	if err := json.Unmarshal(b, &f); err != nil || f.Format != format {
-		return nil, fmt.Errorf("keyring %s is not a %s file", path, format)
+		return fmt.Errorf("keyring %s is not a %s file", k.path, format)
 	}
 	if len(f.Versions) == 0 {
-		return nil, fmt.Errorf("keyring %s holds no key", path)
+		return fmt.Errorf("keyring %s holds no key", k.path)
 	}
 	if len(f.LookupKey) != keySize {
-		return nil, fmt.Errorf("keyring %s has no 256-bit lookup key", path)
+		return fmt.Errorf("keyring %s has no 256-bit lookup key", k.path)
 	}
+	k.mu.Lock()
 	k.lookup = f.LookupKey
-	return k, k.set(f.Versions)
+	k.mu.Unlock()
+	k.touch()
+	return k.set(f.Versions)
+}
+
+// Reload reads the file again if it changed since it was last read (a
+// rotation or a prune by another process), and reports whether it did.
+func (k *Keyring) Reload() (bool, error) {
+	k.mu.RLock()
+	last := k.modTime
+	k.mu.RUnlock()
+	if mt := modTime(k.path); mt.IsZero() || mt.Equal(last) {
+		return false, nil
+	}
+	b, err := os.ReadFile(k.path)
+	if err != nil {
+		return false, fmt.Errorf("read keyring %s: %w", k.path, err)
+	}
+	return true, k.read(b)
+}
+
+// Rotate adds a master key version, which seals from now on; the previous
+// current one is retired (it keeps opening). The file is rewritten
+// atomically. It returns the new version.
+func (k *Keyring) Rotate(now time.Time) (uint32, error) {
+	k.mu.RLock()
+	all := append([]Version(nil), k.all...)
+	lookup := k.lookup
+	k.mu.RUnlock()
+	v, err := newVersion(all[len(all)-1].ID + 1)
+	if err != nil {
+		return 0, err
+	}
+	at := now.UTC().Truncate(time.Second)
+	v.CreatedAt = at
+	for i := range all {
+		if all[i].RetiredAt == nil {
+			all[i].RetiredAt = &at
+		}
+	}
+	all = append(all, v)
+	if err := writeFile(k.path, file{Format: format, Versions: all, LookupKey: lookup}, false); err != nil {
+		return 0, err
+	}
+	k.touch()
+	return v.ID, k.set(all)
+}
+
+// Prune destroys the retired versions retired before cutoff that none of
+// inUse needs (a version still wrapping a live data key or sealing a
+// secret is never destroyed), rewriting the file, and returns the versions
+// destroyed. The current version is never pruned.
+func (k *Keyring) Prune(cutoff time.Time, inUse map[uint32]bool) ([]uint32, error) {
+	k.mu.RLock()
+	all := append([]Version(nil), k.all...)
+	lookup := k.lookup
+	k.mu.RUnlock()
+	var keep []Version
+	var gone []uint32
+	for i, v := range all {
+		if i < len(all)-1 && v.RetiredAt != nil && v.RetiredAt.Before(cutoff) && !inUse[v.ID] {
+			gone = append(gone, v.ID)
+			continue
+		}
+		keep = append(keep, v)
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	if err := writeFile(k.path, file{Format: format, Versions: keep, LookupKey: lookup}, false); err != nil {
+		return nil, err
+	}
+	k.touch()
+	return gone, k.set(keep)
 }
 
 func randomKey() []byte {
@@ -230,9 +330,16 @@ func (k *Keyring) Versions() []Version {
 	defer k.mu.RUnlock()
 	out := make([]Version, len(k.all))
 	for i, v := range k.all {
-		out[i] = Version{ID: v.ID, CreatedAt: v.CreatedAt}
+		out[i] = Version{ID: v.ID, CreatedAt: v.CreatedAt, RetiredAt: v.RetiredAt}
 	}
 	return out
+}
+
+// CurrentSince returns when the current version was created.
+func (k *Keyring) CurrentSince() time.Time {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.all[len(k.all)-1].CreatedAt
 }
 
 // Has reports whether the keyring holds version id.

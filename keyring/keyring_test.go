@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestLoadCreatesAnOwnerOnlyFileAndReloadsIt(t *testing.T) {
@@ -81,5 +82,49 @@ func TestLoadRefusesAFileOthersCanRead(t *testing.T) {
 	}
 	if _, err := Load(path); err == nil {
 		t.Error("a world-readable keyring was accepted")
+	}
+}
+
+func TestRotateSealsWithTheNewVersionAndPruneSparesWhatIsInUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "k.keys")
+	k, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := k.Seal([]byte("v1 value"), nil)
+	now := time.Now()
+	v, err := k.Rotate(now)
+	if err != nil || v != 2 || k.Current() != 2 {
+		t.Fatalf("rotate: %d %v", v, err)
+	}
+	fresh, _ := k.Seal([]byte("v2 value"), nil)
+	if id, _ := VersionOf(fresh); id != 2 {
+		t.Errorf("sealed with version %d after the rotation", id)
+	}
+	if got, err := k.Open(old, nil); err != nil || string(got) != "v1 value" {
+		t.Errorf("a retired version no longer opens: %v", err)
+	}
+	// Another process sees the rotation without a restart.
+	other, err := Load(path)
+	if err != nil || other.Current() != 2 {
+		t.Fatalf("reload: %v", err)
+	}
+	if gone, _ := k.Prune(now.Add(time.Hour), map[uint32]bool{1: true}); len(gone) != 0 {
+		t.Errorf("pruned %v, which is in use", gone)
+	}
+	if gone, _ := k.Prune(now.Add(-time.Hour), nil); len(gone) != 0 {
+		t.Errorf("pruned %v before its retention ended", gone)
+	}
+	gone, err := k.Prune(now.Add(time.Hour), nil)
+	if err != nil || len(gone) != 1 || gone[0] != 1 {
+		t.Fatalf("prune: %v %v", gone, err)
+	}
+	if _, err := k.Open(old, nil); !errors.Is(err, ErrUnknownVersion) {
+		t.Errorf("a pruned version still opens: %v", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if changed, err := other.Reload(); err != nil || !changed || other.Has(1) {
+		t.Errorf("the other process did not see the prune: %v %v", changed, err)
 	}
 }

@@ -207,7 +207,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 		}
 		return problemResult(api.New(http.StatusNotFound, "order_not_shared", "this partner was never sent that order")), nil
 	}
-	o, err := getOrder(ctx, tx, cb.OrderID)
+	o, err := s.getOrder(ctx, tx, cb.OrderID)
 	if err != nil {
 		return CallbackResult{}, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 		// bring any back: only the type is kept, and the outcome.
 		cb = Callback{Type: cb.Type, OrderID: cb.OrderID}
 	}
-	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status}
+	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status, key: o.key}
 
 	if cb.Type == CallbackErasureConfirmed {
 		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
@@ -249,7 +249,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 		return problemResult(api.New(http.StatusConflict, "illegal_transition",
 			"an order that is %s cannot become %s", o.Status, target)), nil
 	}
-	if err := s.saveAnswer(ctx, tx, o.ID, partnerID, target, cb, now); err != nil {
+	if err := s.saveAnswer(ctx, tx, o, partnerID, target, cb, now); err != nil {
 		return CallbackResult{}, err
 	}
 	ev.Outcome = string(outcome)
@@ -275,7 +275,8 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 
 // saveAnswer keeps the recipient's furthest answer: a late answer from the
 // same recipient does not overwrite a later one.
-func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, orderID, partnerID string, st Status, cb Callback, now time.Time) error {
+func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, o *Order, partnerID string, st Status, cb Callback, now time.Time) error {
+	orderID, k := o.ID, o.key
 	var cur string
 	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !sqlite.IsNoRows(err) {
 		return fmt.Errorf("read recipient answer: %w", err)
@@ -290,9 +291,15 @@ func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, orderID, partnerI
 			delivered.Time = now
 		}
 	}
+	sealed := func(v, aad string) any {
+		if v == "" {
+			return nil
+		}
+		return seal(k, v, aad)
+	}
 	if _, err := tx.ExecContext(ctx, sqlUpsertAnswer, orderID, partnerID, st, nullIfEmpty(cb.EstimatedShipDate),
-		nullIfEmpty(cb.ReasonCode), nullIfEmpty(cb.Message), nullIfEmpty(cb.Carrier), nullIfEmpty(cb.TrackingNumber),
-		nullIfEmpty(cb.TrackingURL), delivered, sqlite.FormatTime(now)); err != nil {
+		nullIfEmpty(cb.ReasonCode), sealed(cb.Message, aadMessage), sealed(cb.Carrier, aadCarrier), sealed(cb.TrackingNumber, aadTracking),
+		sealed(cb.TrackingURL, aadTrackingURL), delivered, sqlite.FormatTime(now)); err != nil {
 		return fmt.Errorf("save recipient answer: %w", err)
 	}
 	return nil
@@ -327,7 +334,8 @@ func (s *Service) announce(ctx context.Context, tx *sqlx.Tx, o *Order, from Stat
 // has their data. It runs inside the dispatcher's transaction, for all the
 // orders one batch of deliveries completed: they are read and moved
 // together. An order in any other state is left alone. It reads no
-// personal data: the orders it hands to the change hooks carry none.
+// customer or address data: the orders it hands to the change hooks carry
+// only their reference (for the reseller's own webhook) and state.
 func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
 	if len(orderIDs) == 0 {
 		return nil
@@ -340,15 +348,23 @@ func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string
 	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
 		return fmt.Errorf("mark shared: %w", err)
 	}
-	var move []*Order
-	var ids []string
+	var due []orderRow
 	for _, r := range rows {
-		if o := r.order(); Decide(o.Status, StatusShared) == Applied {
-			move, ids = append(move, o), append(ids, o.ID)
+		if Decide(Status(r.Status), StatusShared) == Applied {
+			due = append(due, r)
 		}
 	}
-	if len(move) == 0 {
+	if len(due) == 0 {
 		return nil
+	}
+	// The reseller's status webhook carries its reference, which is sealed.
+	move, err := s.orders(ctx, tx, due)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(move))
+	for i, o := range move {
+		ids[i] = o.ID
 	}
 	if err := loadItems(ctx, tx, move); err != nil {
 		return err

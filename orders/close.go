@@ -74,7 +74,7 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 	req.At = req.At.UTC().Truncate(time.Microsecond)
 	var out *Order
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		o, err := getOrder(ctx, tx, id)
+		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 			o.FiscalYear, o.PurgeAfter, purge.Time = &fy, &after, after
 		}
 		if _, err := tx.ExecContext(ctx, sqlCloseOrder, o.Status, sqlite.FormatTime(now), sqlite.FormatTime(req.At),
-			o.FiscalYear, purge, reason, id); err != nil {
+			o.FiscalYear, purge, seal(o.key, reason, aadCloseReason), id); err != nil {
 			return fmt.Errorf("close order: %w", err)
 		}
 		if err := insertEvent(ctx, tx, Event{OrderID: id, Time: now, Type: "order.closed", Source: actor,

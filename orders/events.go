@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 // Event is one entry of an order's timeline: what happened, who said so,
@@ -24,6 +25,8 @@ type Event struct {
 	To        Status            `json:"to_status,omitempty" db:"-"`
 	Outcome   string            `json:"outcome" db:"outcome"`
 	Details   map[string]string `json:"details,omitempty" db:"-"`
+
+	key *vault.Key // seals the details (a recipient's free text, tracking)
 }
 
 const (
@@ -42,10 +45,12 @@ type eventRow struct {
 	Details   string      `db:"details"`
 }
 
-func (r eventRow) event() Event {
+// event returns the row as an event, its details opened with k.
+func (r eventRow) event(k *vault.Key) Event {
 	e := r.Event
 	e.Time, e.PartnerID, e.From, e.To = r.T.Time, r.PartnerID, Status(r.From), Status(r.To)
-	_ = json.Unmarshal([]byte(r.Details), &e.Details)
+	op := &opener{k: k}
+	_ = json.Unmarshal([]byte(op.text(r.Details, aadDetails)), &e.Details)
 	return e
 }
 
@@ -63,10 +68,10 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, e Event) error { return inser
 func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
 	args := make([]any, 0, 9*len(events))
 	for _, e := range events {
-		details := "{}"
+		var details any = "{}"
 		if len(e.Details) > 0 {
 			b, _ := json.Marshal(e.Details)
-			details = string(b)
+			details = seal(e.key, string(b), aadDetails)
 		}
 		args = append(args, e.OrderID, sqlite.FormatTime(e.Time), e.Type, e.Source,
 			nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details)
@@ -80,7 +85,8 @@ func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
 // Events returns the reseller's order's timeline, oldest first. Another
 // reseller's order is ErrNotFound.
 func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Event, error) {
-	if _, err := s.Get(ctx, resellerID, orderID); err != nil {
+	o, err := s.Get(ctx, resellerID, orderID)
+	if err != nil {
 		return nil, err
 	}
 	var rows []eventRow
@@ -89,7 +95,7 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	}
 	out := make([]Event, len(rows))
 	for i, r := range rows {
-		out[i] = r.event()
+		out[i] = r.event(o.key)
 	}
 	return out, nil
 }
@@ -101,9 +107,17 @@ func (s *Service) Conflicts(ctx context.Context, limit int) ([]Event, error) {
 	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE outcome = 'conflict' ORDER BY id DESC LIMIT ?`, limit); err != nil {
 		return nil, fmt.Errorf("conflicts: %w", err)
 	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.OrderID
+	}
+	keys, err := s.keys(ctx, s.DB.Reader, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Event, len(rows))
 	for i, r := range rows {
-		out[i] = r.event()
+		out[i] = r.event(keys[r.OrderID])
 	}
 	return out, nil
 }

@@ -171,7 +171,7 @@ func (s *Service) Import(ctx context.Context, actor string, data []byte, skipInv
 				}
 			}
 			s.index(o)
-			if err := insertOrder(ctx, tx, o); err != nil {
+			if err := s.insertOrder(ctx, tx, o); err != nil {
 				return err
 			}
 			if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: s.now(), Type: "order.imported", Source: actor,
@@ -214,7 +214,9 @@ func (s *Service) checkImportLine(ctx context.Context, il ImportLine, refs map[s
 		bad = append(bad, api.FieldError{Pointer: "/reference", Code: "duplicate_reference", Detail: fmt.Sprintf("repeats line %d", line)})
 	} else {
 		var n int
-		if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE reseller_id = ? AND reference = ?`, il.ResellerID, il.Draft.Reference); err != nil {
+		if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE reseller_id = ?
+			AND (reference_hash = ? OR (reference_hash IS NULL AND reference = ?))`,
+			il.ResellerID, s.referenceHash(il.ResellerID, il.Draft.Reference), il.Draft.Reference); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/vault"
 )
 
 // Status is where an order stands in its lifecycle.
@@ -109,6 +110,8 @@ type Order struct {
 	// tracking they reported.
 	Recipients []Answer   `json:"recipients"`
 	Shipments  []Shipment `json:"shipments"`
+
+	key *vault.Key // the order's data key; see DataKey
 }
 
 // LegalHold keeps an order's data past its retention period.

@@ -87,12 +87,16 @@ func loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*Order) error 
 	}
 	for _, r := range rows {
 		o := byID[r.OrderID]
+		op := &opener{k: o.key}
 		o.Recipients = append(o.Recipients, Answer{PartnerID: r.PartnerID, Status: Status(deref(r.Status)),
-			EstimatedShipDate: deref(r.ShipDate), ReasonCode: deref(r.ReasonCode), Message: deref(r.Message),
+			EstimatedShipDate: deref(r.ShipDate), ReasonCode: deref(r.ReasonCode), Message: deref(op.opt(r.Message, aadMessage)),
 			DeliveredAt: optTime(r.DeliveredAt), ErasureConfirmedAt: optTime(r.ErasedAt), UpdatedAt: r.UpdatedAt.Time})
 		if r.Carrier != nil || r.Tracking != nil {
-			o.Shipments = append(o.Shipments, Shipment{PartnerID: r.PartnerID, Carrier: deref(r.Carrier),
-				TrackingNumber: deref(r.Tracking), TrackingURL: deref(r.TrackingURL)})
+			o.Shipments = append(o.Shipments, Shipment{PartnerID: r.PartnerID, Carrier: deref(op.opt(r.Carrier, aadCarrier)),
+				TrackingNumber: deref(op.opt(r.Tracking, aadTracking)), TrackingURL: deref(op.opt(r.TrackingURL, aadTrackingURL))})
+		}
+		if op.err != nil {
+			return errOpen(o.ID, op.err)
 		}
 	}
 	return nil

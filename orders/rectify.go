@@ -122,7 +122,7 @@ func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []
 	now := s.now()
 	out := []Rectified{}
 	for _, id := range ids {
-		o, err := getOrder(ctx, tx, id)
+		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -135,10 +135,11 @@ func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []
 		}
 		s.index(o)
 		o.UpdatedAt = now
-		a := o.ShipTo
-		if _, err := tx.ExecContext(ctx, sqlRectify, o.Customer.Name, o.Customer.Email, o.Customer.Phone, a.Organization,
-			a.Line1, a.Line2, a.City, a.PostalCode, a.Region, a.Country, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash),
-			sqlite.FormatTime(now), id); err != nil {
+		a, c, k := o.ShipTo, o.Customer, o.key
+		if _, err := tx.ExecContext(ctx, sqlRectify, seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
+			seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
+			seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
+			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), sqlite.FormatTime(now), id); err != nil {
 			return nil, fmt.Errorf("rectify order: %w", err)
 		}
 		names := strings.Join(changed, ",")

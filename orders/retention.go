@@ -40,21 +40,22 @@ func (s *Service) Release(ctx context.Context, actor, id string) (*Order, error)
 func (s *Service) setHold(ctx context.Context, actor, id string, reason *string, action string, details map[string]string) (*Order, error) {
 	var out *Order
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := getOrder(ctx, tx, id); err != nil {
+		o, err := s.getOrder(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		at := sqlite.Time{}
 		if reason != nil {
 			at.Time = s.now()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET legal_hold_reason = ?, legal_hold_at = ? WHERE id = ?`, reason, at, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET legal_hold_reason = ?, legal_hold_at = ? WHERE id = ?`,
+			sealOpt(o.key, reason, aadHoldReason), at, id); err != nil {
 			return fmt.Errorf("set legal hold: %w", err)
 		}
 		if err := s.record(ctx, tx, actor, action, map[string]string{"order_id": id}, details); err != nil {
 			return err
 		}
-		o, err := getOrder(ctx, tx, id)
-		out = o
+		out, err = s.getOrder(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -144,6 +145,13 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 	if len(out.Erased) == 0 {
 		return out, nil
 	}
+	// Crypto-shredding: without its data key, no sealed copy of the
+	// order's data opens, in this file or in a backup.
+	if s.Vault != nil {
+		if err := s.Vault.Destroy(ctx, tx, out.Erased); err != nil {
+			return out, err
+		}
+	}
 	for _, stmt := range []string{sqlEraseAnswers, sqlEraseEvents, sqlEraseIdempotency} {
 		q, args, err := sqlx.In(stmt, out.Erased)
 		if err != nil {
@@ -167,7 +175,7 @@ const (
 	sqlEraseOrders = `UPDATE orders SET reference = 'erased:' || id, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
 		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END,
-		email_hash = NULL, phone_hash = NULL, erased_at = ?
+		email_hash = NULL, phone_hash = NULL, reference_hash = NULL, legal_hold_reason = NULL, erased_at = ?
 		WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NULL RETURNING id`
 	sqlHeldOrders   = `SELECT id FROM orders WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NOT NULL`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL

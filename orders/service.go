@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 // IdempotencyTTL is how long an Idempotency-Key is remembered.
@@ -43,6 +44,8 @@ type Service struct {
 	// purpose ("email", "phone"); cmd supplies the keyring's. Orders are
 	// indexed by these hashes, never by the values.
 	Hash func(purpose, value string) []byte
+	// Vault seals every personal value with a data key of its order's.
+	Vault *vault.Vault
 
 	catOnce sync.Once
 	catErr  error
@@ -203,7 +206,7 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 			if string(prev.Hash) != string(hash) {
 				return Created{}, ErrIdempotencyReuse
 			}
-			po, err := getOrder(ctx, tx, prev.OrderID)
+			po, err := s.getOrder(ctx, tx, prev.OrderID)
 			if err != nil {
 				return Created{}, err
 			}
@@ -214,12 +217,13 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 	}
 	// The unique (reseller, reference) index refuses a duplicate; only
 	// then is the existing order looked up for the 409's Location.
-	if err := insertOrder(ctx, tx, o); err != nil {
+	if err := s.insertOrder(ctx, tx, o); err != nil {
 		if !sqlite.IsUniqueViolation(err) {
 			return Created{}, err
 		}
 		var existing string
-		if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, o.Reference); gerr != nil {
+		if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, s.referenceHash(req.ResellerID, o.Reference),
+			o.Reference); gerr != nil {
 			return Created{}, fmt.Errorf("find order by reference: %w", gerr)
 		}
 		return Created{}, duplicateReference(existing)
@@ -249,7 +253,7 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 // ErrNotFound, exactly as a missing one, so ids cannot be probed. An empty
 // resellerID reads any order (operators).
 func (s *Service) Get(ctx context.Context, resellerID, id string) (*Order, error) {
-	o, err := getOrder(ctx, s.DB.Reader, id)
+	o, err := s.getOrder(ctx, s.DB.Reader, id)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +269,7 @@ func (s *Service) Get(ctx context.Context, resellerID, id string) (*Order, error
 func (s *Service) View(ctx context.Context, actor, id string) (*Order, error) {
 	var out *Order
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		o, err := getOrder(ctx, tx, id)
+		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -283,7 +287,7 @@ func (s *Service) View(ctx context.Context, actor, id string) (*Order, error) {
 func (s *Service) List(ctx context.Context, f ListFilter) ([]*Order, bool, error) {
 	want := f.Limit
 	f.Limit++
-	os, err := listOrders(ctx, s.DB.Reader, f)
+	os, err := s.listOrders(ctx, s.DB.Reader, f)
 	if err != nil {
 		return nil, false, err
 	}
@@ -303,7 +307,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 		changed bool
 	)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		o, err := getOrder(ctx, tx, id)
+		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err
 		}

@@ -10,23 +10,24 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
 		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason,
-		email_hash, phone_hash`
+		email_hash, phone_hash, sealed, reference_hash`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work
 	// that needs only their state.
 	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
-		fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason FROM orders WHERE id IN (?) ORDER BY id`
+		fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason, sealed FROM orders WHERE id IN (?) ORDER BY id`
 	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
-	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference = ?`
+	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND (reference_hash = ? OR (reference_hash IS NULL AND reference = ?))`
 	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
 	// A move to a state that is not final leaves the retention columns.
 	sqlMoveNotFinal   = `UPDATE orders SET status = ?, updated_at = ? WHERE id IN (?)`
@@ -66,16 +67,23 @@ type orderRow struct {
 	CloseReason      *string     `db:"close_reason"`
 	EmailHash        []byte      `db:"email_hash"`
 	PhoneHash        []byte      `db:"phone_hash"`
+	Sealed           bool        `db:"sealed"`
+	ReferenceHash    []byte      `db:"reference_hash"`
 }
 
-func (r orderRow) order() *Order {
+// order returns the row as an order, its sealed values opened with k
+// (the order's data key; nil for an erased or unsealed order).
+func (r orderRow) order(k *vault.Key) (*Order, error) {
+	op := &opener{k: k}
 	o := &Order{
-		ID: r.ID, ResellerID: r.ResellerID, Reference: r.Reference, Status: Status(r.Status),
-		Customer: Customer{Name: r.CustomerName, Email: r.CustomerEmail, Phone: r.CustomerPhone},
-		ShipTo: Address{Organization: r.ShipOrganization, Line1: r.ShipLine1, Line2: r.ShipLine2, City: r.ShipCity,
-			PostalCode: r.ShipPostalCode, Region: r.ShipRegion, Country: r.ShipCountry},
-		Notes: r.Notes, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Items: []Item{},
-		Recipients: []Answer{}, Shipments: []Shipment{},
+		ID: r.ID, ResellerID: r.ResellerID, Reference: op.text(r.Reference, aadReference), Status: Status(r.Status),
+		Customer: Customer{Name: op.text(r.CustomerName, aadName), Email: op.text(r.CustomerEmail, aadEmail),
+			Phone: op.text(r.CustomerPhone, aadPhone)},
+		ShipTo: Address{Organization: op.text(r.ShipOrganization, aadOrg), Line1: op.text(r.ShipLine1, aadLine1),
+			Line2: op.text(r.ShipLine2, aadLine2), City: op.text(r.ShipCity, aadCity), PostalCode: op.text(r.ShipPostalCode, aadPostal),
+			Region: op.text(r.ShipRegion, aadRegion), Country: op.text(r.ShipCountry, aadCountry)},
+		Notes: op.text(r.Notes, aadNotes), CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Items: []Item{},
+		Recipients: []Answer{}, Shipments: []Shipment{}, key: k,
 	}
 	if !r.ClosedAt.IsZero() {
 		t := r.ClosedAt.Time
@@ -83,14 +91,40 @@ func (r orderRow) order() *Order {
 	}
 	o.ErasedAt, o.PurgeAfter, o.FiscalYear = optTime(r.ErasedAt), optTime(r.PurgeAfter), r.FiscalYear
 	if !r.HoldAt.IsZero() {
-		o.LegalHold = &LegalHold{Reason: deref(r.HoldReason), Since: r.HoldAt.Time}
+		o.LegalHold = &LegalHold{Reason: deref(op.opt(r.HoldReason, aadHoldReason)), Since: r.HoldAt.Time}
 	}
-	o.CloseReason = deref(r.CloseReason)
+	o.CloseReason = deref(op.opt(r.CloseReason, aadCloseReason))
 	o.EmailHash, o.PhoneHash = r.EmailHash, r.PhoneHash
-	return o
+	if op.err != nil {
+		return nil, errOpen(r.ID, op.err)
+	}
+	return o, nil
 }
 
-func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
+// orders turns rows into orders, reading their data keys in one query.
+func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orderRow) ([]*Order, error) {
+	var ids []string
+	for _, r := range rows {
+		if r.Sealed && r.ErasedAt.IsZero() {
+			ids = append(ids, r.ID)
+		}
+	}
+	keys, err := s.keys(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Order, len(rows))
+	for i, r := range rows {
+		if out[i], err = r.order(keys[r.ID]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// insertOrder stores a new order with its items inside tx, its personal
+// values sealed with a data key of its own, created here.
+func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 	closed, purge := sqlite.Time{}, sqlite.Time{}
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
@@ -98,11 +132,21 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
 	if o.PurgeAfter != nil {
 		purge.Time = *o.PurgeAfter
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertOrder, o.ID, o.ResellerID, o.Reference, o.Status,
-		o.Customer.Name, o.Customer.Email, o.Customer.Phone,
-		o.ShipTo.Organization, o.ShipTo.Line1, o.ShipTo.Line2, o.ShipTo.City, o.ShipTo.PostalCode, o.ShipTo.Region, o.ShipTo.Country,
-		o.Notes, sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
-		o.FiscalYear, purge, nil, nil, nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash)); err != nil {
+	if s.Vault != nil {
+		k, err := s.Vault.Create(ctx, tx, o.ID)
+		if err != nil {
+			return err
+		}
+		o.key = k
+	}
+	k, c, a := o.key, o.Customer, o.ShipTo
+	if _, err := tx.ExecContext(ctx, sqlInsertOrder, o.ID, o.ResellerID, seal(k, o.Reference, aadReference), o.Status,
+		seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
+		seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
+		seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
+		seal(k, o.Notes, aadNotes), sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
+		o.FiscalYear, purge, nil, nil, nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
+		s.referenceHash(o.ResellerID, o.Reference)); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	items := make([]any, 0, 4*len(o.Items))
@@ -122,8 +166,9 @@ func nilIfEmpty(b []byte) any {
 	return b
 }
 
-// getOrder reads one order with its items through q.
-func getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
+// getOrder reads one order with its items and answers through q, its
+// personal values opened.
+func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
 	var r orderRow
 	if err := sqlx.GetContext(ctx, q, &r, sqlSelectOrder, id); err != nil {
 		if sqlite.IsNoRows(err) {
@@ -131,11 +176,15 @@ func getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, er
 		}
 		return nil, fmt.Errorf("get order: %w", err)
 	}
-	o := r.order()
-	if err := loadItems(ctx, q, []*Order{o}); err != nil {
+	os, err := s.orders(ctx, q, []orderRow{r})
+	if err != nil {
 		return nil, err
 	}
-	if err := loadAnswers(ctx, q, []*Order{o}); err != nil {
+	o := os[0]
+	if err := loadItems(ctx, q, os); err != nil {
+		return nil, err
+	}
+	if err := loadAnswers(ctx, q, os); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -178,7 +227,7 @@ type ListFilter struct {
 	Limit      int
 }
 
-func listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Order, error) {
+func (s *Service) listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Order, error) {
 	var (
 		where = []string{"reseller_id = ?"}
 		args  = []any{f.ResellerID}
@@ -197,9 +246,9 @@ func listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Or
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	out := make([]*Order, len(rows))
-	for i, r := range rows {
-		out[i] = r.order()
+	out, err := s.orders(ctx, q, rows)
+	if err != nil {
+		return nil, err
 	}
 	if err := loadItems(ctx, q, out); err != nil {
 		return nil, err

@@ -51,51 +51,12 @@ func (s *Service) SubjectHashes(email, phone string) (eh, ph []byte) {
 }
 
 const (
-	sqlUnindexed = `SELECT id, customer_email, customer_phone FROM orders
-		WHERE erased_at IS NULL AND email_hash IS NULL AND phone_hash IS NULL AND id > ? ORDER BY id LIMIT 1000`
-	sqlSetHashes = `UPDATE orders SET email_hash = ?, phone_hash = ? WHERE id = ?`
 	// Two index lookups, never a scan: the union of the orders with the
 	// email and those with the phone.
 	sqlSubjectOrders = `SELECT ` + retentionColumns + `, close_reason IS NOT NULL AS operator_closed FROM orders WHERE id IN (
 		SELECT id FROM orders INDEXED BY orders_email_hash WHERE email_hash = ?
 		UNION SELECT id FROM orders INDEXED BY orders_phone_hash WHERE phone_hash = ?) ORDER BY id`
 )
-
-// IndexSubjects gives every order not yet indexed (a database from before
-// the index) its keyed hashes, in batches, and returns how many it did.
-func (s *Service) IndexSubjects(ctx context.Context) (int, error) {
-	if s.Hash == nil {
-		return 0, nil
-	}
-	n, after := 0, ""
-	for {
-		var rows []struct {
-			ID    string `db:"id"`
-			Email string `db:"customer_email"`
-			Phone string `db:"customer_phone"`
-		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, sqlUnindexed, after); err != nil {
-			return n, fmt.Errorf("index subjects: %w", err)
-		}
-		if len(rows) == 0 {
-			return n, nil
-		}
-		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-			for _, r := range rows {
-				eh, ph := s.subjectHashes(r.Email, r.Phone)
-				if _, err := tx.ExecContext(ctx, sqlSetHashes, nilIfEmpty(eh), nilIfEmpty(ph), r.ID); err != nil {
-					return fmt.Errorf("index subjects: %w", err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return n, err
-		}
-		n += len(rows)
-		after = rows[len(rows)-1].ID
-	}
-}
 
 // SubjectOrder is what a subject request sees of one of the person's
 // orders: ids, state and dates, never the personal values.
@@ -129,5 +90,5 @@ func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph
 // GetTx reads any order with its items and recipients' answers through q
 // (the caller's transaction), or ErrNotFound.
 func (s *Service) GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
-	return getOrder(ctx, q, id)
+	return s.getOrder(ctx, q, id)
 }

@@ -133,3 +133,85 @@ func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 	})
 	return n, err
 }
+
+// SecretVersions counts the stored secrets sealed by each master key
+// version.
+func (s *Store) SecretVersions(ctx context.Context) (map[uint32]int, error) {
+	var rows []secretRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+		return nil, fmt.Errorf("secret versions: %w", err)
+	}
+	out := map[uint32]int{}
+	for _, r := range rows {
+		if v, ok := sealedVersion(r.Secret); ok {
+			out[v]++
+		}
+	}
+	return out, nil
+}
+
+// sealedVersion reads the master key version of a sealed secret.
+func sealedVersion(stored string) (uint32, bool) {
+	b64, ok := strings.CutPrefix(stored, sealedPrefix)
+	if !ok {
+		return 0, false
+	}
+	ct, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(ct) < 4 {
+		return 0, false
+	}
+	return uint32(ct[0])<<24 | uint32(ct[1])<<16 | uint32(ct[2])<<8 | uint32(ct[3]), true
+}
+
+// ResealSecrets seals again, with the current master key, every secret a
+// retired one sealed (after a rotation), and returns how many.
+func (s *Store) ResealSecrets(ctx context.Context, current uint32) (int, error) {
+	n := 0
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		var rows []secretRow
+		if err := tx.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+			return fmt.Errorf("read secrets: %w", err)
+		}
+		for _, r := range rows {
+			if v, ok := sealedVersion(r.Secret); !ok || v == current {
+				continue
+			}
+			plain, err := s.open(r)
+			if err != nil {
+				return err
+			}
+			sealed, err := s.seal(r.PartnerID, r.CreatedAt, plain)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, sqlSealSecret, sealed, r.PartnerID, r.CreatedAt); err != nil {
+				return fmt.Errorf("reseal secret: %w", err)
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// CheckSecrets tries one stored secret of every master key version and
+// returns the versions the keyring cannot open.
+func (s *Store) CheckSecrets(ctx context.Context) ([]uint32, error) {
+	var rows []secretRow
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+		return nil, fmt.Errorf("check secrets: %w", err)
+	}
+	tried := map[uint32]bool{}
+	var bad []uint32
+	for _, r := range rows {
+		v, ok := sealedVersion(r.Secret)
+		if !ok || tried[v] {
+			continue
+		}
+		tried[v] = true
+		if _, err := s.open(r); err != nil {
+			bad = append(bad, v)
+		}
+	}
+	return bad, nil
+}

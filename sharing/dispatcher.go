@@ -17,6 +17,7 @@ import (
 
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 // Dispatcher delivers due webhooks with a pool of workers. Deliveries are
@@ -47,6 +48,8 @@ type Dispatcher struct {
 	Rand             func() float64
 	Logger           *slog.Logger
 	Metrics          *Metrics
+	// Vault opens the payloads sealed with their order's data key.
+	Vault *vault.Vault
 	// Lifecycle, if set, moves orders to "shared" in the transaction that
 	// records the last of their order.created deliveries.
 	Lifecycle interface {
@@ -230,8 +233,10 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 		if outcomes, err = d.record(wctx, tx, batch, now); err != nil {
 			return err
 		}
-		claims, err = d.lease(wctx, tx, due, now)
-		return err
+		if claims, err = d.lease(wctx, tx, due, now); err != nil {
+			return err
+		}
+		return d.unlock(wctx, tx, claims)
 	})
 	if err != nil {
 		d.Logger.Error("record delivery attempts and claim more", "error", err.Error(), "count", len(batch))
@@ -295,6 +300,32 @@ func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now t
 	return out, nil
 }
 
+// unlock gives each claim its order's data key, read for the whole turn in
+// one query: it opens a sealed payload, and seals whatever the recipient
+// answers (an answer may echo personal data, even to an ids-only message).
+func (d *Dispatcher) unlock(ctx context.Context, tx *sqlx.Tx, claims []claimed) error {
+	if d.Vault == nil {
+		return nil
+	}
+	var ids []string
+	for _, c := range claims {
+		if c.OrderID != "" {
+			ids = append(ids, c.OrderID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	keys, err := d.Vault.GetMany(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range claims {
+		claims[i].key = keys[claims[i].OrderID]
+	}
+	return nil
+}
+
 // endpointOf returns the recipient's URL and signing secrets, cached for a
 // second so that a rotation or endpoint change takes effect promptly.
 func (d *Dispatcher) endpointOf(ctx context.Context, partnerID string) (endpoint, error) {
@@ -343,14 +374,25 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 		r.err = "endpoint lookup failed"
 		return r
 	}
-	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodPost, ep.url, c.Payload)
+	body := c.Payload
+	if vault.IsSealed(body) {
+		if c.key == nil {
+			r.err = "the payload's data key is gone"
+			return r
+		}
+		if body, err = c.key.Open(body, payloadAAD(c.ID)); err != nil {
+			r.err = "the payload does not open"
+			return r
+		}
+	}
+	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodPost, ep.url, body)
 	if err != nil {
 		r.err = "invalid endpoint URL"
 		return r
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "husky-webhooks/1")
-	if err := partners.SetHeaders(req.Header, ep.secrets, c.ID, r.started, c.Payload); err != nil {
+	if err := partners.SetHeaders(req.Header, ep.secrets, c.ID, r.started, body); err != nil {
 		r.err = "no signing secret"
 		return r
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
 	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/vault"
 )
 
 // clock is a settable test clock; it moves with real time from where it
@@ -93,6 +94,7 @@ type harness struct {
 	outbox   *Outbox
 	orders   *orders.Service
 	deliv    *Deliveries
+	vault    *vault.Vault
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
@@ -105,8 +107,10 @@ func newHarnessTB(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true, Sealer: k}
+	h.vault = &vault.Vault{Keyring: k}
 	h.outbox = NewOutbox(h.partners, nil, h.clock.Now)
-	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() }}
+	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() },
+		Vault: h.vault, Hash: k.Hash}
 	h.deliv = &Deliveries{DB: h.db, Now: h.clock.Now, Kick: h.outbox.Kick}
 	sqlitetest.AddPartner(t, h.db, "ptn_reseller", "reseller")
 	return h
@@ -134,7 +138,7 @@ func (h *harness) dispatcher(schedule ...time.Duration) *Dispatcher {
 	if len(schedule) == 0 {
 		schedule = Schedule{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
 	}
-	return &Dispatcher{DB: h.db, Partners: h.partners, Schedule: schedule, Wake: h.outbox.Kicked(),
+	return &Dispatcher{DB: h.db, Partners: h.partners, Vault: h.vault, Schedule: schedule, Wake: h.outbox.Kicked(),
 		Client: NewClient(true, 8), Workers: 8, Timeout: 2 * time.Second, Poll: 20 * time.Millisecond,
 		Now: h.clock.Now, Rand: func() float64 { return 0.5 }, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 // Outbox writes deliveries in the transaction of the order change that
@@ -90,7 +91,7 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 			if err != nil {
 				return err
 			}
-			q.country, q.basis, q.held = r.Country, string(r.TransferBasis), held
+			q.country, q.basis, q.held, q.key = r.Country, string(r.TransferBasis), held, ch.Order.DataKey()
 			qs = append(qs, q)
 		}
 		return o.insert(ctx, tx, ch.Actor, qs...)
@@ -226,8 +227,14 @@ func (o *Outbox) notifyReseller(ctx context.Context, tx *sqlx.Tx, ch orders.Chan
 	for _, a := range ch.Order.Recipients {
 		sc.Recipients = append(sc.Recipients, RecipientStatus{PartnerID: a.PartnerID, Status: a.Status})
 	}
-	_, err = o.enqueue(ctx, tx, ch.Actor, r.ID, ch.Order.ID, EventOrderStatusChanged, sc, nil)
-	return err
+	// The reseller's reference and the tracking are sealed with the
+	// order's key like the rest of its data.
+	q, err := o.prepare(r.ID, ch.Order.ID, EventOrderStatusChanged, sc, nil)
+	if err != nil {
+		return err
+	}
+	q.key = ch.Order.DataKey()
+	return o.insert(ctx, tx, ch.Actor, q)
 }
 
 // SharedWith reports whether the partner was sent the order (an
@@ -312,7 +319,11 @@ type queued struct {
 	country, basis string
 	// held: the order is restricted, so a disclosure waits (restrict.go).
 	held bool
-	at   time.Time
+	// key seals the body with the order's data key when it carries
+	// personal data; ids-only bodies stay plain (an erasure notice is sent
+	// after the key is gone).
+	key *vault.Key
+	at  time.Time
 }
 
 // prepare encodes one webhook for the outbox.
@@ -336,7 +347,11 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 			oid = q.orderID
 		}
 		at := sqlite.FormatTime(q.at)
-		args = append(args, q.id, q.partnerID, oid, q.event, q.body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
+		body := q.body
+		if q.key != nil {
+			body = q.key.Seal(q.body, payloadAAD(q.id))
+		}
+		args = append(args, q.id, q.partnerID, oid, q.event, body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
 			q.held && q.disclosure)
 	}
 	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 14, args); err != nil {
@@ -363,4 +378,12 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 // NewDeliveryID returns a new time-ordered delivery id, used as webhook-id.
 func NewDeliveryID() string {
 	return "msg_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+// payloadAAD binds a sealed payload to its delivery; bodyAAD an answer's
+// body to its attempt.
+func payloadAAD(deliveryID string) string { return "deliveries.payload\x00" + deliveryID }
+
+func bodyAAD(deliveryID string, attempt int) string {
+	return fmt.Sprintf("delivery_attempts.response_body\x00%s\x00%d", deliveryID, attempt)
 }

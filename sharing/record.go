@@ -61,9 +61,14 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 		// The answer to a delivery of an erased order, an erasure notice
 		// included, may echo the data back: only its status, duration
 		// and error are kept.
-		body := r.body
-		if held[r.c.ID].orderErased {
-			body = nil
+		var body []byte
+		switch {
+		case held[r.c.ID].orderErased:
+		case r.c.key != nil:
+			body = r.c.key.Seal(r.body, bodyAAD(r.c.ID, r.c.Attempts+1))
+		case r.c.OrderID == "":
+			// About no order: nothing personal to echo.
+			body = r.body
 		}
 		attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
 			float64(r.duration.Microseconds())/1000, status, r.err, body)

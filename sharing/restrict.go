@@ -248,7 +248,7 @@ func (o *Outbox) rectified(ctx context.Context, tx *sqlx.Tx, ch orders.Change) e
 		if err != nil {
 			return err
 		}
-		q.country, q.basis, q.held = rs[i].Country, string(rs[i].TransferBasis), held
+		q.country, q.basis, q.held, q.key = rs[i].Country, string(rs[i].TransferBasis), held, ch.Order.DataKey()
 		qs = append(qs, q)
 	}
 	if len(qs) == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/vault"
 )
 
 // claimFree is the condition under which delivery d may be leased, with
@@ -116,6 +117,7 @@ type claimed struct {
 	Step          int    `db:"step"`
 
 	leaseUntil time.Time
+	key        *vault.Key // opens a sealed payload
 }
 
 type deliveryRow struct {

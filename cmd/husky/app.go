@@ -23,6 +23,7 @@ import (
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/sqlite"
 	"github.com/milestone/husky/subjects"
+	"github.com/milestone/husky/vault"
 )
 
 // App owns the configuration, the database, the HTTP server and the
@@ -32,6 +33,7 @@ type App struct {
 	Logger     *slog.Logger
 	DB         *sqlite.DB
 	Keyring    *keyring.Keyring
+	Vault      *vault.Vault
 	Registry   *prometheus.Registry
 	Audit      *audit.Log
 	Partners   *partners.Store
@@ -88,7 +90,8 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Now: time.Now, Registry: prometheus.NewRegistry()}
+	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{Keyring: keys}, Now: time.Now,
+		Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
@@ -99,10 +102,10 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Batch: sqlite.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith,
-		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash}
+		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
-		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders,
+		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders, Vault: a.Vault,
 		Client:           sharing.NewClient(cfg.AllowPrivateEndpoints, cfg.DeliveryWorkers),
 		Schedule:         cfg.RetrySchedule,
 		Wake:             a.Outbox.Kicked(),
@@ -124,11 +127,13 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	if n, err := a.Orders.IndexSubjects(ctx); err != nil {
+	if err := a.checkKeyring(ctx); err != nil {
 		db.Close()
 		return nil, err
-	} else if n > 0 {
-		logger.Info("orders indexed for data-subject requests", "orders", n)
+	}
+	if err := a.sealPlaintext(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if n, err := retention.EnsureCalendar(ctx, db, a.Calendar, a.Orders); err != nil {
 		db.Close()
@@ -242,7 +247,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 
 	var workers sync.WaitGroup
-	workers.Add(4)
+	workers.Add(5)
+	go func() { defer workers.Done(); a.keyLifecycle(workCtx) }()
 	go func() { defer workers.Done(); a.purges(workCtx) }()
 	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
 	go func() { defer workers.Done(); a.housekeeping(workCtx) }()

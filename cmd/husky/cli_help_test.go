@@ -11,7 +11,8 @@ import (
 var commands = map[string][]string{
 	"serve": nil, "migrate": nil,
 	"partners":   {"add", "list", "rotate-secret", "enable", "disable"},
-	"keys":       {"create", "list", "revoke"},
+	"keys":       {"create", "list", "revoke", "rotate", "prune"},
+	"backup":     nil,
 	"deliveries": {"list", "replay"},
 	"orders":     {"import", "hold", "release", "close", "conflicts"},
 	"purge":      {"report", "run", "show"},
@@ -54,6 +55,7 @@ func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
 		{"purge", "report", "--format", "xml"}, {"purge", "report", "--as-of", "29/11/2026"}, {"purge", "show"},
 		{"audit", "verify", "--checkpoint", filepath.Join(dir, "missing")}, {"audit", "frobnicate"},
 		{"serve", "--fiscal-year-start", "13"}, {"serve", "extra"}, {"migrate", "extra"}, {"nonsense"},
+		{"backup"}, {"backup", filepath.Join(dir, "copy.db")},
 		{"subjects", "request", "--type", "gossip", "--email", "a@b.dk"}, {"subjects", "request", "--type", "access"},
 		{"subjects", "rectify", "dsr_x"}, {"subjects", "export", "dsr_x", "--format", "pdf"}, {"privacy", "record", "--format", "xml"},
 		{"partners", "add", "--kind", "logistics", "--name", "X", "--endpoint", "https://hooks.example.com/h", "--country", "CN"},

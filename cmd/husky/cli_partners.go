@@ -143,6 +143,39 @@ func (c *command) keys(ctx context.Context, args []string) error {
 			about: "Issue an API key, printed once; only its SHA-256 is stored.", bind: c.keysCreate},
 		{name: "list", about: "List every API key record (never the keys).", bind: c.keysList},
 		{name: "revoke", args: "ID", about: "Revoke a key at once.", bind: c.keysRevoke},
+		{name: "rotate", about: "Add a master key version to the keyring and re-wrap every data key and secret under it, online.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return wantArgs(0, "keys rotate takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+					// A running serve reads the keyring within seconds; the
+					// pass after that re-wraps what it wrapped meanwhile.
+					res, err := a.rotateKeys(ctx, operator, 2*keyringReload+time.Second)
+					if err != nil {
+						return err
+					}
+					c.print(res, func(w io.Writer) {
+						fmt.Fprintf(w, "master key version %d in use; %d data keys and %d secrets re-wrapped in %v\n", res.Version,
+							res.Rewrapped, res.Secrets, res.Took.Round(time.Millisecond))
+					})
+					return nil
+				}
+			}},
+		{name: "prune", about: "Destroy the master key versions retired longer than HUSKY_BACKUP_RETENTION that nothing live needs.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				fs.StringVar(&raw.backupRetention, "backup-retention", raw.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
+				return wantArgs(0, "keys prune takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+					gone, err := a.pruneKeys(ctx, operator)
+					if err != nil {
+						return err
+					}
+					if gone == nil {
+						gone = []uint32{}
+					}
+					c.print(map[string]any{"destroyed": gone, "versions": a.Keyring.Versions()}, func(w io.Writer) {
+						fmt.Fprintf(w, "master key versions destroyed: %v; current %d\n", gone, a.Keyring.Current())
+					})
+					return nil
+				}
+			}},
 	})
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	RateLimit float64
 	// PprofAddr, if set, serves pprof on this loopback address.
 	PprofAddr string
+	// KeyRotation is how often serve rotates the master key (0: never);
+	// BackupRetention how long a retired master key is kept, so that
+	// backups made before the rotation stay readable.
+	KeyRotation, BackupRetention time.Duration
 }
 
 // DefaultRetrySchedule is about three days of retries after the immediate
@@ -50,29 +54,31 @@ const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
 type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
-	keyring, tlsCert, tlsKey, rateLimit, pprofAddr                               string
+	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
 }
 
 func envConfig() rawConfig {
 	return rawConfig{
-		db:           cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
-		addr:         cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
-		retry:        cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
-		fyStart:      cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
-		fyTZ:         cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
-		retention:    cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
-		allowPrivate: cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
-		auditKey:     os.Getenv("HUSKY_AUDIT_KEY"),
-		keyring:      os.Getenv("HUSKY_KEYRING"),
-		tlsCert:      os.Getenv("HUSKY_TLS_CERT"),
-		tlsKey:       os.Getenv("HUSKY_TLS_KEY"),
-		rateLimit:    cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
-		pprofAddr:    os.Getenv("HUSKY_PPROF_ADDR"),
-		timeout:      cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
-		workers:      cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
-		disableAfter: cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
-		purgeDaily:   cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
-		logFormat:    os.Getenv("HUSKY_LOG_FORMAT"),
+		db:              cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
+		addr:            cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
+		retry:           cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
+		fyStart:         cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
+		fyTZ:            cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
+		retention:       cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
+		allowPrivate:    cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
+		auditKey:        os.Getenv("HUSKY_AUDIT_KEY"),
+		keyring:         os.Getenv("HUSKY_KEYRING"),
+		tlsCert:         os.Getenv("HUSKY_TLS_CERT"),
+		tlsKey:          os.Getenv("HUSKY_TLS_KEY"),
+		rateLimit:       cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
+		pprofAddr:       os.Getenv("HUSKY_PPROF_ADDR"),
+		keyRotation:     cmp.Or(os.Getenv("HUSKY_KEY_ROTATION"), "720h"),
+		backupRetention: cmp.Or(os.Getenv("HUSKY_BACKUP_RETENTION"), "840h"),
+		timeout:         cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
+		workers:         cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
+		disableAfter:    cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
+		purgeDaily:      cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
+		logFormat:       os.Getenv("HUSKY_LOG_FORMAT"),
 	}
 }
 
@@ -101,6 +107,8 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.tlsKey, "tls-key", r.tlsKey, "the certificate's private key file, PEM (HUSKY_TLS_KEY)")
 	fs.StringVar(&r.rateLimit, "rate-limit", r.rateLimit, "requests per second per API key, bursts of twice that, or off (HUSKY_RATE_LIMIT)")
 	fs.StringVar(&r.pprofAddr, "pprof-addr", r.pprofAddr, "serve pprof on this loopback address (HUSKY_PPROF_ADDR)")
+	fs.StringVar(&r.keyRotation, "key-rotation", r.keyRotation, "how often to rotate the master key, or off (HUSKY_KEY_ROTATION)")
+	fs.StringVar(&r.backupRetention, "backup-retention", r.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
 }
 
 // config validates the raw settings once, with messages a person can act on.
@@ -176,6 +184,18 @@ func (r rawConfig) config() (Config, error) {
 		} else {
 			c.RateLimit = n
 		}
+	}
+	if r.keyRotation != "off" {
+		if d, err := time.ParseDuration(r.keyRotation); err != nil || d < time.Hour {
+			errs = append(errs, fmt.Errorf("HUSKY_KEY_ROTATION: %q is not a duration of an hour or more such as 720h, or off", r.keyRotation))
+		} else {
+			c.KeyRotation = d
+		}
+	}
+	if d, err := time.ParseDuration(r.backupRetention); err != nil || d < 0 {
+		errs = append(errs, fmt.Errorf("HUSKY_BACKUP_RETENTION: %q is not a duration such as 840h", r.backupRetention))
+	} else {
+		c.BackupRetention = d
 	}
 	if r.pprofAddr != "" {
 		if err := loopbackAddr(r.pprofAddr); err != nil {

@@ -34,6 +34,8 @@ Usage:
   husky keys create --role reseller --partner ID | --role finance | --role admin | --role privacy
   husky keys list
   husky keys revoke ID
+  husky keys rotate | prune          add a master key version and re-wrap every data key under it; destroy retired ones
+  husky backup FILE                   an online, consistent copy of the database (sealed like the database)
   husky deliveries list [--status pending|delivered|dead] [--order ID]
   husky deliveries replay ID | --since TIME
   husky orders import FILE [--skip-invalid]
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.subjects(ctx, args[1:])
 	case "privacy":
 		err = cmd.privacy(ctx, args[1:])
+	case "backup":
+		err = cmd.backup(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "husky: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -162,6 +166,43 @@ func (c *command) print(v any, text func(w io.Writer)) {
 		return
 	}
 	text(c.stdout)
+}
+
+func (c *command) backup(ctx context.Context, args []string) error {
+	raw := envConfig()
+	fs := c.flags("backup", &raw, false)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: husky backup FILE\n\nWrite an online, consistent copy of the database to FILE (a new file, owner-only).\n"+
+			"Its personal data is sealed: keep the keyring apart from it.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("backup FILE")
+	}
+	cfg, err := raw.config()
+	if err != nil {
+		return err
+	}
+	if err := existingDB(cfg.DB); err != nil {
+		return err
+	}
+	a, err := NewApp(ctx, cfg, c.logger(cfg))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.backup(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	c.print(map[string]any{"file": pos[0], "bytes": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "%s: %d bytes; keep the keyring (%s) apart from it\n", pos[0], n, cfg.Keyring)
+	})
+	return nil
 }
 
 func (c *command) migrate(ctx context.Context, args []string) error {

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// The master keys' lifecycle: what the database needs of the keyring at
+// start, sealing what an older database holds in plain text, rotation,
+// pruning, and backups.
+
+// checkKeyring refuses a keyring that cannot open what the database holds:
+// without the master key that wrapped a data key, that order's personal
+// data is lost, and starting would hide it until the first read failed.
+func (a *App) checkKeyring(ctx context.Context) error {
+	badKeys, err := a.Vault.Check(ctx, a.DB.Reader)
+	if err != nil {
+		return err
+	}
+	badSecrets, err := a.Partners.CheckSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, v := range slices.Compact(slices.Sorted(slices.Values(append(badKeys, badSecrets...)))) {
+		missing = append(missing, fmt.Sprint(v))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the database holds data keys or secrets sealed by master key version %s, which the keyring %s does not open: "+
+		"that personal data cannot be read. Restore the keyring from its backup (HUSKY_KEYRING); do not start with another one",
+		strings.Join(missing, ", "), a.Config.Keyring)
+}
+
+// versionsInUse returns the master key versions that still wrap a live
+// data key or seal a secret.
+func (a *App) versionsInUse(ctx context.Context) (map[uint32]bool, error) {
+	keys, err := a.Vault.Versions(ctx, a.DB.Reader)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := a.Partners.SecretVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint32]bool{}
+	for v := range keys {
+		out[v] = true
+	}
+	for v := range secrets {
+		out[v] = true
+	}
+	return out, nil
+}
+
+// sealPlaintext seals what a database from before the vault holds in plain
+// text (orders, their answers, payloads and answer bodies), then clears
+// the write-ahead log, whose old pages would still show it.
+func (a *App) sealPlaintext(ctx context.Context) error {
+	ids, err := a.Orders.SealPlaintext(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if err := a.Deliveries.SealPayloads(ctx, a.Vault, ids); err != nil {
+		return err
+	}
+	a.Logger.Info("orders sealed with data keys of their own", "orders", len(ids))
+	return a.DB.Checkpoint(ctx)
+}
+
+// RotationResult is what a rotation did.
+type RotationResult struct {
+	Version   uint32        `json:"version"`
+	Rewrapped int           `json:"data_keys_rewrapped"`
+	Secrets   int           `json:"secrets_resealed"`
+	Took      time.Duration `json:"took_ns"`
+}
+
+// rotateKeys adds a master key version and re-wraps every live data key
+// and webhook secret under it, online: in batches of 1,000, each its own
+// short transaction, while the API and the dispatcher keep working. A
+// running `husky serve` reads the new keyring within seconds (see
+// reloadKeyring); keys it wrapped with the old version meanwhile are
+// caught by the pass made after that.
+func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration) (RotationResult, error) {
+	start := time.Now()
+	v, err := a.Keyring.Rotate(a.Now())
+	if err != nil {
+		return RotationResult{}, err
+	}
+	res := RotationResult{Version: v}
+	pass := func() error {
+		for {
+			n, err := a.Vault.Rewrap(ctx, a.DB, 1000)
+			if err != nil {
+				return err
+			}
+			res.Rewrapped += n
+			if n == 0 {
+				return nil
+			}
+		}
+	}
+	if err := pass(); err != nil {
+		return res, err
+	}
+	if settle > 0 {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(settle):
+		}
+		if err := pass(); err != nil {
+			return res, err
+		}
+	}
+	if res.Secrets, err = a.Partners.ResealSecrets(ctx, v); err != nil {
+		return res, err
+	}
+	res.Took = time.Since(start)
+	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		return a.Audit.Record(ctx, tx, actor, "keyring.rotated", nil, map[string]string{
+			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rewrapped), "attempts": fmt.Sprint(res.Secrets)})
+	})
+	return res, err
+}
+
+// pruneKeys destroys the master key versions retired longer than the
+// backup retention that nothing live still needs, and returns them.
+func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
+	inUse, err := a.versionsInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gone, err := a.Keyring.Prune(a.Now().Add(-a.Config.BackupRetention), inUse)
+	if err != nil || len(gone) == 0 {
+		return gone, err
+	}
+	names := make([]string, len(gone))
+	for i, v := range gone {
+		names[i] = fmt.Sprint(v)
+	}
+	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		return a.Audit.Record(ctx, tx, actor, "keyring.pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+	})
+	return gone, err
+}
+
+// keyLifecycle, inside serve, reads a keyring another process changed
+// every few seconds, rotates the master key when the current one is older
+// than HUSKY_KEY_ROTATION, and prunes retired versions daily.
+func (a *App) keyLifecycle(ctx context.Context) {
+	reload := time.NewTicker(keyringReload)
+	defer reload.Stop()
+	maintain := time.NewTicker(time.Hour)
+	defer maintain.Stop()
+	lastPrune := time.Time{}
+	for {
+		if a.Config.KeyRotation > 0 && a.Now().Sub(a.Keyring.CurrentSince()) > a.Config.KeyRotation {
+			if res, err := a.rotateKeys(ctx, "system:key-rotation", 0); err != nil && ctx.Err() == nil {
+				a.Logger.Error("rotate master key", "error", err.Error())
+			} else if err == nil {
+				a.Logger.Info("master key rotated", "version", res.Version, "data_keys", res.Rewrapped, "took_ms", res.Took.Milliseconds())
+			}
+		}
+		if time.Since(lastPrune) > 24*time.Hour {
+			if gone, err := a.pruneKeys(ctx, "system:key-rotation"); err != nil && ctx.Err() == nil {
+				a.Logger.Error("prune master keys", "error", err.Error())
+			} else if len(gone) > 0 {
+				a.Logger.Info("retired master keys destroyed", "versions", fmt.Sprint(gone))
+			}
+			lastPrune = time.Now()
+		}
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload.C:
+				if changed, err := a.Keyring.Reload(); err != nil {
+					a.Logger.Error("reload keyring", "error", err.Error())
+				} else if changed {
+					a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
+				}
+			case <-maintain.C:
+				wait = false
+			}
+		}
+	}
+}
+
+// keyringReload is how often serve looks for a keyring another process
+// rotated or pruned.
+const keyringReload = 2 * time.Second
+
+// backup writes an online, consistent copy of the database to path with
+// SQLite's VACUUM INTO, readable by its owner only. The copy holds only
+// sealed personal data: it opens with the keyring, and an order erased
+// later stays unreadable in it once the master keys that wrapped its data
+// key are pruned.
+func (a *App) backup(ctx context.Context, path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return 0, fmt.Errorf("backup: %s exists; choose a new file", path)
+		}
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	if _, err := a.DB.Writer.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}

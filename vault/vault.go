@@ -1,0 +1,280 @@
+// Package vault holds a data key for every order and seals the order's
+// personal values with it (AES-256-GCM from Go's standard library), wherever
+// they are stored: the order's own columns, webhook payloads, recorded
+// answers, recipients' free text. Each data key is stored wrapped by the
+// keyring's current master key. Erasing an order destroys its data key in
+// the same transaction (crypto-shredding): once the master keys that
+// wrapped it are pruned, nothing the service ever wrote, backups included,
+// can show the order's data again. The package owns the data_keys table.
+package vault
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/sqlite"
+)
+
+// ErrNoKey means the order has no data key: it was erased (or never had
+// one, a database from before the vault).
+var ErrNoKey = errors.New("vault: the order has no data key")
+
+// sealed marks a sealed value: JSON, text and the empty value never start
+// with a zero byte.
+const sealed = 0x00
+
+// Vault creates, opens and destroys data keys.
+type Vault struct {
+	Keyring *keyring.Keyring
+}
+
+// Key is one order's data key, unwrapped.
+type Key struct {
+	orderID string
+	aead    cipher.AEAD
+}
+
+const (
+	sqlInsertKey = `INSERT INTO data_keys (order_id, version, wrapped) VALUES (?, ?, ?)`
+	sqlGetKeys   = `SELECT order_id, version, wrapped FROM data_keys WHERE order_id IN (?)`
+	sqlDestroy   = `DELETE FROM data_keys WHERE order_id IN (?)`
+	sqlVersions  = `SELECT version, COUNT(*) AS n FROM data_keys GROUP BY version`
+	sqlStale     = `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version WHERE version != ? LIMIT ?`
+	sqlRewrap    = `UPDATE data_keys SET version = ?, wrapped = ? WHERE order_id = ? AND version = ?`
+)
+
+func wrapAAD(orderID string) []byte { return []byte("data_key\x00" + orderID) }
+
+func newKey(orderID string, raw []byte) (*Key, error) {
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{orderID: orderID, aead: aead}, nil
+}
+
+// Create makes a data key for a new order inside tx and returns it.
+func (v *Vault) Create(ctx context.Context, tx *sqlx.Tx, orderID string) (*Key, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("vault: data key: %w", err)
+	}
+	wrapped, err := v.Keyring.Seal(raw, wrapAAD(orderID))
+	if err != nil {
+		return nil, err
+	}
+	version, _ := keyring.VersionOf(wrapped)
+	if _, err := tx.ExecContext(ctx, sqlInsertKey, orderID, version, wrapped); err != nil {
+		return nil, fmt.Errorf("store data key: %w", err)
+	}
+	return newKey(orderID, raw)
+}
+
+// Get returns an order's data key, through q, or ErrNoKey.
+func (v *Vault) Get(ctx context.Context, q sqlx.QueryerContext, orderID string) (*Key, error) {
+	ks, err := v.GetMany(ctx, q, []string{orderID})
+	if err != nil {
+		return nil, err
+	}
+	k, ok := ks[orderID]
+	if !ok {
+		return nil, ErrNoKey
+	}
+	return k, nil
+}
+
+// GetMany returns the data keys of the given orders that have one, in one
+// query per 500 orders. An order without a key is absent from the map.
+func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) (map[string]*Key, error) {
+	out := make(map[string]*Key, len(orderIDs))
+	ids := slices.Compact(slices.Sorted(slices.Values(orderIDs)))
+	for part := range slices.Chunk(ids, 500) {
+		query, args, err := sqlx.In(sqlGetKeys, part)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			OrderID string `db:"order_id"`
+			Version uint32 `db:"version"`
+			Wrapped []byte `db:"wrapped"`
+		}
+		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+			return nil, fmt.Errorf("read data keys: %w", err)
+		}
+		for _, r := range rows {
+			raw, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID))
+			if errors.Is(err, keyring.ErrUnknownVersion) {
+				// A rotation by another process: read the keyring again.
+				if _, rerr := v.Keyring.Reload(); rerr == nil {
+					raw, err = v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID))
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("open the data key of %s (master key version %d): %w", r.OrderID, r.Version, err)
+			}
+			k, err := newKey(r.OrderID, raw)
+			if err != nil {
+				return nil, err
+			}
+			out[r.OrderID] = k
+		}
+	}
+	return out, nil
+}
+
+// Destroy deletes the data keys of the given orders inside tx: what was
+// sealed with them can no longer be opened (secure_delete zeroes the rows).
+func (v *Vault) Destroy(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
+	for part := range slices.Chunk(orderIDs, 500) {
+		q, args, err := sqlx.In(sqlDestroy, part)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("destroy data keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// Versions counts the live data keys wrapped by each master key version.
+func (v *Vault) Versions(ctx context.Context, q sqlx.QueryerContext) (map[uint32]int, error) {
+	var rows []struct {
+		Version uint32 `db:"version"`
+		N       int    `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlVersions); err != nil {
+		return nil, fmt.Errorf("data key versions: %w", err)
+	}
+	out := make(map[uint32]int, len(rows))
+	for _, r := range rows {
+		out[r.Version] = r.N
+	}
+	return out, nil
+}
+
+// Rewrap wraps up to batch data keys that a version other than the current
+// one wraps under the current one, in one transaction, and returns how
+// many it did (0 when none is left). Keys are re-wrapped, not replaced:
+// nothing sealed with them changes.
+func (v *Vault) Rewrap(ctx context.Context, db *sqlite.DB, batch int) (int, error) {
+	current := v.Keyring.Current()
+	var rows []struct {
+		OrderID string `db:"order_id"`
+		Version uint32 `db:"version"`
+		Wrapped []byte `db:"wrapped"`
+	}
+	if err := db.Reader.SelectContext(ctx, &rows, sqlStale, current, batch); err != nil {
+		return 0, fmt.Errorf("data keys to re-wrap: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		for _, r := range rows {
+			raw, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID))
+			if err != nil {
+				return fmt.Errorf("open the data key of %s: %w", r.OrderID, err)
+			}
+			wrapped, err := v.Keyring.Seal(raw, wrapAAD(r.OrderID))
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, sqlRewrap, current, wrapped, r.OrderID, r.Version)
+			if err != nil {
+				return fmt.Errorf("re-wrap data key: %w", err)
+			}
+			// An order erased meanwhile has no key to re-wrap.
+			if m, _ := res.RowsAffected(); m > 0 {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Seal encrypts a personal value of the key's order, bound to what it is
+// (aad: the column, the delivery), so that it opens nowhere else. The
+// empty value stays empty.
+func (k *Key) Seal(plaintext []byte, aad string) []byte {
+	if len(plaintext) == 0 {
+		return nil
+	}
+	out := make([]byte, 1+12, 1+12+len(plaintext)+k.aead.Overhead())
+	out[0] = sealed
+	if _, err := rand.Read(out[1:13]); err != nil {
+		panic("vault: no randomness: " + err.Error())
+	}
+	return k.aead.Seal(out, out[1:13], plaintext, k.aad(aad))
+}
+
+func (k *Key) aad(what string) []byte { return []byte(k.orderID + "\x00" + what) }
+
+// SealString is Seal for text.
+func (k *Key) SealString(s, aad string) []byte { return k.Seal([]byte(s), aad) }
+
+// IsSealed reports whether a stored value is sealed.
+func IsSealed(b []byte) bool { return len(b) > 0 && b[0] == sealed }
+
+// Open decrypts what Seal produced with the same aad. A value that is not
+// sealed (empty, or written before the vault) is returned as it is.
+func (k *Key) Open(b []byte, aad string) ([]byte, error) {
+	if !IsSealed(b) {
+		return b, nil
+	}
+	if len(b) < 13 {
+		return nil, errors.New("vault: sealed value is truncated")
+	}
+	out, err := k.aead.Open(nil, b[1:13], b[13:], k.aad(aad))
+	if err != nil {
+		return nil, fmt.Errorf("vault: a sealed value of %s does not open: %w", k.orderID, err)
+	}
+	return out, nil
+}
+
+// OpenString is Open for text.
+func (k *Key) OpenString(b []byte, aad string) (string, error) {
+	out, err := k.Open(b, aad)
+	return string(out), err
+}
+
+// Check tries one data key of every master key version in use and returns
+// the versions whose keys the keyring cannot open: versions it does not
+// hold, or holds with another key (a different keyring).
+func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext) ([]uint32, error) {
+	var bad []uint32
+	// One index seek per version in use, however many keys there are.
+	for after := uint32(0); ; {
+		var r struct {
+			OrderID string `db:"order_id"`
+			Version uint32 `db:"version"`
+			Wrapped []byte `db:"wrapped"`
+		}
+		err := sqlx.GetContext(ctx, q, &r, `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version
+			WHERE version > ? ORDER BY version LIMIT 1`, after)
+		if sqlite.IsNoRows(err) {
+			return bad, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check data keys: %w", err)
+		}
+		if _, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID)); err != nil {
+			bad = append(bad, r.Version)
+		}
+		after = r.Version
+	}
+}
