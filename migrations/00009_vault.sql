@@ -18,12 +18,21 @@ CREATE INDEX data_keys_version ON data_keys (version);
 ALTER TABLE orders ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));
 CREATE INDEX orders_unsealed ON orders (id) WHERE sealed = 0 AND erased_at IS NULL;
 -- The reference is sealed too; a keyed hash keeps it unique per reseller.
-ALTER TABLE orders ADD COLUMN reference_hash BLOB;
-CREATE UNIQUE INDEX orders_reference_hash ON orders (reseller_id, reference_hash) WHERE reference_hash IS NOT NULL;
+-- The hash takes over the column that UNIQUE (reseller_id, reference)
+-- already constrains, so uniqueness costs one index as before rather than
+-- two (a second index of random keys slowed intake by a tenth). Until the
+-- next start seals them, orders from before hold their plain reference in
+-- both columns: unique all the same, and never equal to a hash (text is
+-- never equal to a blob).
+ALTER TABLE orders RENAME COLUMN reference TO reference_hash;
+ALTER TABLE orders ADD COLUMN reference BLOB NOT NULL DEFAULT '';
+UPDATE orders SET reference = reference_hash;
 
 -- +goose Down
-DROP INDEX orders_reference_hash;
-ALTER TABLE orders DROP COLUMN reference_hash;
+-- Sealed references stay sealed: going down restores the schema, not
+-- plain text.
+ALTER TABLE orders DROP COLUMN reference;
+ALTER TABLE orders RENAME COLUMN reference_hash TO reference;
 DROP INDEX orders_unsealed;
 ALTER TABLE orders DROP COLUMN sealed;
 DROP TABLE data_keys;

@@ -215,7 +215,7 @@ func (s *Service) checkImportLine(ctx context.Context, il ImportLine, refs map[s
 	} else {
 		var n int
 		if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE reseller_id = ?
-			AND (reference_hash = ? OR (reference_hash IS NULL AND reference = ?))`,
+			AND reference_hash IN (?, ?)`,
 			il.ResellerID, s.referenceHash(il.ResellerID, il.Draft.Reference), il.Draft.Reference); err != nil {
 			return err
 		}

@@ -170,12 +170,12 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 }
 
 const (
-	// The reference becomes the order id: it is unique per reseller, and
-	// the original may name a person.
+	// The reference and its hash become the order id: unique per reseller,
+	// and the original may name a person.
 	sqlEraseOrders = `UPDATE orders SET reference = 'erased:' || id, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
 		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END,
-		email_hash = NULL, phone_hash = NULL, reference_hash = NULL, legal_hold_reason = NULL, erased_at = ?
+		email_hash = NULL, phone_hash = NULL, reference_hash = 'erased:' || id, legal_hold_reason = NULL, erased_at = ?
 		WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NULL RETURNING id`
 	sqlHeldOrders   = `SELECT id FROM orders WHERE id IN (?) AND erased_at IS NULL AND legal_hold_at IS NOT NULL`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL

@@ -94,10 +94,11 @@ func (s *Service) keys(ctx context.Context, q sqlx.QueryerContext, ids []string)
 }
 
 // referenceHash is the keyed hash that keeps a sealed reference unique per
-// reseller.
+// reseller, in the column the unique index covers. A service without a
+// keyring (some package tests) keeps the reference itself there.
 func (s *Service) referenceHash(resellerID, reference string) any {
 	if s.Hash == nil {
-		return nil
+		return reference
 	}
 	return s.Hash("reference", resellerID+"\x00"+reference)
 }

@@ -27,7 +27,7 @@ const (
 	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
 		fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason, sealed FROM orders WHERE id IN (?) ORDER BY id`
 	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
-	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND (reference_hash = ? OR (reference_hash IS NULL AND reference = ?))`
+	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference_hash IN (?, ?)`
 	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
 	// A move to a state that is not final leaves the retention columns.
 	sqlMoveNotFinal   = `UPDATE orders SET status = ?, updated_at = ? WHERE id IN (?)`

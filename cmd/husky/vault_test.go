@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/migrations"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
@@ -298,14 +302,17 @@ func TestPlaintextDatabasesAreSealedAtStart(t *testing.T) {
 	if _, _, err := e.app.Partners.Add(ctx, "test", partners.NewPartner{Kind: partners.KindLogistics, Name: "Carrier", EndpointURL: sink.srv.URL}); err != nil {
 		t.Fatal(err)
 	}
-	// A service from before the vault stores plain text.
-	e.app.Orders.Vault = nil
+	// A service from before the vault stores plain text, without hashes.
+	e.app.Orders.Vault, e.app.Orders.Hash = nil, nil
 	body, vals := canaryOrder(t, "PLAIN-0003")
 	id := e.submit(t, e.keyA, body)["id"].(string)
 	if !bytes.Contains(rawFilesCheckpointed(t, e.app), []byte(vals[0])) {
 		t.Fatal("the order was not stored in plain text: nothing is tested")
 	}
 	e.app.Close()
+	// Down to the schema before the vault and up again: the order is as a
+	// database from before would have it, after the vault's migration.
+	migrateDownAndUp(t, e.app.Config.DB, 8)
 	a, err := NewApp(ctx, e.app.Config, e.app.Logger)
 	if err != nil {
 		t.Fatal(err)
@@ -318,12 +325,49 @@ func TestPlaintextDatabasesAreSealedAtStart(t *testing.T) {
 		}
 	}
 	o, err := a.Orders.Get(ctx, "", id)
-	if err != nil || !strings.Contains(strings.Join(vals, " "), o.Customer.Name) {
+	if err != nil || !strings.Contains(strings.Join(vals, " "), o.Customer.Name) || o.Reference != "RefPLAIN0003" {
 		t.Errorf("the sealed order reads back %+v, %v", o, err)
 	}
 	ds, _, _ := a.Deliveries.List(ctx, deliveryFilter(id))
 	if len(ds) != 1 {
 		t.Fatalf("deliveries %v", ds)
+	}
+	// The sealed reference is still unique: its keyed hash took the place
+	// of the plain one.
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/orders", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.keyA)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusConflict {
+		t.Errorf("the same reference again: %d, want 409", res.StatusCode)
+	}
+}
+
+// migrateDownAndUp takes the database at path down to version and back up
+// to the latest, through the migrations' own SQL.
+func migrateDownAndUp(t *testing.T, path string, version int64) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer.DB, migrations.FS, goose.WithLogger(goose.NopLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, version); err != nil {
+		t.Fatalf("down to %d: %v", version, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up again: %v", err)
 	}
 }
 
