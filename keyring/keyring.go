@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -68,7 +69,7 @@ type Keyring struct {
 	versions map[uint32]cipher.AEAD
 	all      []Version // ascending by ID
 	lookup   []byte
-	modTime  time.Time // of the file when last read
+	digest   [32]byte // of the file as last read or written
 }
 
 // Load reads the keyring at path, creating it (mode 0600) with a first key
@@ -77,6 +78,15 @@ type Keyring struct {
 func Load(path string) (*Keyring, error) {
 	k := &Keyring{path: path}
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Two first starts at once create one keyring, not two.
+		unlock, lerr := lockFile(path + ".lock")
+		if lerr != nil {
+			return nil, lerr
+		}
+		defer unlock()
+		b, err = os.ReadFile(path)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		v, gerr := newVersion(1)
 		if gerr != nil {
@@ -96,21 +106,14 @@ func Load(path string) (*Keyring, error) {
 	return k, k.read(b)
 }
 
-// touch notes the file's modification time, so that Reload knows this
-// process's own writes.
+// touch notes what the file holds now, so that Reload knows this
+// process's own writes. The contents, not the modification time: two
+// writes within one tick of the file system's clock have the same time.
 func (k *Keyring) touch() {
-	mt := modTime(k.path)
+	b, _ := os.ReadFile(k.path)
 	k.mu.Lock()
-	k.modTime = mt
+	k.digest = sha256.Sum256(b)
 	k.mu.Unlock()
-}
-
-func modTime(path string) time.Time {
-	st, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return st.ModTime()
 }
 
 // read takes the keyring from the file's bytes b.
@@ -130,23 +133,23 @@ func (k *Keyring) read(b []byte) error {
 	}
 	k.mu.Lock()
 	k.lookup = f.LookupKey
+	k.digest = sha256.Sum256(b)
 	k.mu.Unlock()
-	k.touch()
 	return k.set(f.Versions)
 }
 
 // Reload reads the file again if it changed since it was last read (a
 // rotation or a prune by another process), and reports whether it did.
 func (k *Keyring) Reload() (bool, error) {
-	k.mu.RLock()
-	last := k.modTime
-	k.mu.RUnlock()
-	if mt := modTime(k.path); mt.IsZero() || mt.Equal(last) {
-		return false, nil
-	}
 	b, err := os.ReadFile(k.path)
 	if err != nil {
 		return false, fmt.Errorf("read keyring %s: %w", k.path, err)
+	}
+	k.mu.RLock()
+	same := k.digest == sha256.Sum256(b)
+	k.mu.RUnlock()
+	if same {
+		return false, nil
 	}
 	return true, k.read(b)
 }
@@ -155,27 +158,23 @@ func (k *Keyring) Reload() (bool, error) {
 // current one is retired (it keeps opening). The file is rewritten
 // atomically. It returns the new version.
 func (k *Keyring) Rotate(now time.Time) (uint32, error) {
-	k.mu.RLock()
-	all := append([]Version(nil), k.all...)
-	lookup := k.lookup
-	k.mu.RUnlock()
-	v, err := newVersion(all[len(all)-1].ID + 1)
-	if err != nil {
-		return 0, err
-	}
-	at := now.UTC().Truncate(time.Second)
-	v.CreatedAt = at
-	for i := range all {
-		if all[i].RetiredAt == nil {
-			all[i].RetiredAt = &at
+	var id uint32
+	err := k.change(func(all []Version) ([]Version, error) {
+		v, err := newVersion(all[len(all)-1].ID + 1)
+		if err != nil {
+			return nil, err
 		}
-	}
-	all = append(all, v)
-	if err := writeFile(k.path, file{Format: format, Versions: all, LookupKey: lookup}, false); err != nil {
-		return 0, err
-	}
-	k.touch()
-	return v.ID, k.set(all)
+		at := now.UTC().Truncate(time.Second)
+		v.CreatedAt = at
+		for i := range all {
+			if all[i].RetiredAt == nil {
+				all[i].RetiredAt = &at
+			}
+		}
+		id = v.ID
+		return append(all, v), nil
+	})
+	return id, err
 }
 
 // Prune destroys the retired versions retired before cutoff that none of
@@ -183,27 +182,72 @@ func (k *Keyring) Rotate(now time.Time) (uint32, error) {
 // secret is never destroyed), rewriting the file, and returns the versions
 // destroyed. The current version is never pruned.
 func (k *Keyring) Prune(cutoff time.Time, inUse map[uint32]bool) ([]uint32, error) {
+	var gone []uint32
+	err := k.change(func(all []Version) ([]Version, error) {
+		var keep []Version
+		for i, v := range all {
+			if i < len(all)-1 && v.RetiredAt != nil && v.RetiredAt.Before(cutoff) && !inUse[v.ID] {
+				gone = append(gone, v.ID)
+				continue
+			}
+			keep = append(keep, v)
+		}
+		if len(gone) == 0 {
+			return nil, nil
+		}
+		return keep, nil
+	})
+	return gone, err
+}
+
+// change applies edit to the versions in the file, under an exclusive lock
+// on the keyring's lock file, so that two processes (the service's daily
+// prune, an operator's rotation) never write over each other's change: the
+// file is read again inside the lock, and a version one added is never
+// dropped by the other. An edit returning nil changes nothing.
+func (k *Keyring) change(edit func([]Version) ([]Version, error)) error {
+	unlock, err := lockFile(k.path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, err := os.ReadFile(k.path)
+	if err != nil {
+		return fmt.Errorf("read keyring %s: %w", k.path, err)
+	}
+	if err := k.read(b); err != nil {
+		return err
+	}
 	k.mu.RLock()
 	all := append([]Version(nil), k.all...)
 	lookup := k.lookup
 	k.mu.RUnlock()
-	var keep []Version
-	var gone []uint32
-	for i, v := range all {
-		if i < len(all)-1 && v.RetiredAt != nil && v.RetiredAt.Before(cutoff) && !inUse[v.ID] {
-			gone = append(gone, v.ID)
-			continue
-		}
-		keep = append(keep, v)
+	next, err := edit(all)
+	if err != nil || next == nil {
+		return err
 	}
-	if len(gone) == 0 {
-		return nil, nil
-	}
-	if err := writeFile(k.path, file{Format: format, Versions: keep, LookupKey: lookup}, false); err != nil {
-		return nil, err
+	if err := writeFile(k.path, file{Format: format, Versions: next, LookupKey: lookup}, false); err != nil {
+		return err
 	}
 	k.touch()
-	return gone, k.set(keep)
+	return k.set(next)
+}
+
+// lockFile takes an exclusive advisory lock on path (created owner-only),
+// waiting for another process that holds it, and returns its release.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock keyring: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock keyring: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func randomKey() []byte {

@@ -123,8 +123,57 @@ func TestRotateSealsWithTheNewVersionAndPruneSparesWhatIsInUse(t *testing.T) {
 	if _, err := k.Open(old, nil); !errors.Is(err, ErrUnknownVersion) {
 		t.Errorf("a pruned version still opens: %v", err)
 	}
-	time.Sleep(10 * time.Millisecond)
 	if changed, err := other.Reload(); err != nil || !changed || other.Has(1) {
 		t.Errorf("the other process did not see the prune: %v %v", changed, err)
+	}
+}
+
+// Two processes on one keyring (the service and an operator's command)
+// each change it from what the file holds, never from a stale copy: a
+// rotation is not undone by the other's prune, and two rotations make two
+// versions, not two different keys of one version.
+func TestChangesByTwoProcessesNeverOverwriteEachOther(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "husky.keys")
+	service, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := service.Seal([]byte("value"), []byte("row:1"))
+	v2, err := operator.Rotate(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedByOperator, _ := operator.Seal([]byte("later"), []byte("row:2"))
+	// The service has not reloaded: it still thinks version 1 is current.
+	v3, err := service.Rotate(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2 != 2 || v3 != 3 {
+		t.Fatalf("rotations made versions %d and %d, want 2 and 3", v2, v3)
+	}
+	// A prune that may drop every retired version but version 1, which a
+	// live value still needs.
+	if _, err := operator.Prune(time.Now().Add(time.Hour), map[uint32]bool{1: true}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Current() != 3 || !again.Has(1) || again.Has(2) {
+		t.Errorf("keyring after both: current %d, has 1 %v, has 2 %v; want 3, true, false", again.Current(), again.Has(1), again.Has(2))
+	}
+	if got, err := again.Open(ct, []byte("row:1")); err != nil || string(got) != "value" {
+		t.Errorf("version 1 value: %q, %v", got, err)
+	}
+	// Version 2 was pruned: what it sealed is gone, as pruning means.
+	if _, err := again.Open(sealedByOperator, []byte("row:2")); !errors.Is(err, ErrUnknownVersion) {
+		t.Errorf("a value of the pruned version: %v, want ErrUnknownVersion", err)
 	}
 }
