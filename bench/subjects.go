@@ -40,7 +40,7 @@ func benchSubjects(cfg benchConfig) ([]row, error) {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "  %d orders written in %v\n", cfg.subjects, time.Since(start).Round(time.Millisecond))
-	s, err := startServer(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"))
+	s, err := startServerWithin(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"), 30*time.Minute) // seals the plain orders first
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +135,8 @@ func writeSubjectOrders(w *world, n int) error {
 	defer db.Close()
 	insert := `INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes,
-		created_at, updated_at, email_hash, phone_hash)
-		VALUES (?, ?, ?, 'shared', ?, ?, ?, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', ?, ?, ?, ?)`
+		created_at, updated_at, email_hash, phone_hash, reference_hash)
+		VALUES (?, ?, ?, 'shared', ?, ?, ?, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', ?, ?, ?, ?, ?)`
 	at := "2026-06-01T10:00:00.000000Z"
 	total := n + 100
 	for startAt := 0; startAt < total; startAt += 50000 {
@@ -151,8 +151,9 @@ func writeSubjectOrders(w *world, n int) error {
 				if i >= n {
 					email, phone = "jane@example.dk", "+4533123456"
 				}
-				if _, err := stmt.Exec(subjectOrderID(i), w.reseller, fmt.Sprintf("S-%d", i), fmt.Sprintf("Customer %d", i), email, phone,
-					at, at, hash("email", email), hash("phone", phone)); err != nil {
+				ref := fmt.Sprintf("S-%d", i)
+				if _, err := stmt.Exec(subjectOrderID(i), w.reseller, ref, fmt.Sprintf("Customer %d", i), email, phone,
+					at, at, hash("email", email), hash("phone", phone), ref); err != nil {
 					return err
 				}
 			}
