@@ -141,10 +141,10 @@ func writeConsoleData(w *world, n, p int) error {
 	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?)
 		INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone, ship_organization,
 			ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes, created_at, updated_at, closed_at,
-			fiscal_year, purge_after, reference_hash)
+			reference_hash)
 		SELECT printf('ord_%032x', x), ?, 'C-' || x, 'delivered', 'Customer', 'c' || x || '@example.com', '+4520100000', '',
-			'Vej 1', '', 'Brøndby', '2605', '', 'DK', '', '2019-01-01T00:00:00.000000Z', '2019-03-01T00:00:00.000000Z',
-			'2019-03-01T00:00:00.000000Z', 2017 + x % 3, '2024-01-01T00:00:00.000000Z', 'C-' || x
+			'Vej 1', '', 'Brøndby', '2605', '', 'DK', '', '2017-01-01T00:00:00.000000Z', '2019-03-01T00:00:00.000000Z',
+			(2017 + x % 3) || '-03-01T00:00:00.000000Z', 'C-' || x
 		FROM n`, p, w.reseller); err != nil {
 		return fmt.Errorf("write orders: %w", err)
 	}

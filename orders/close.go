@@ -56,7 +56,7 @@ func checkClose(req CloseRequest, created, now time.Time) error {
 	return nil
 }
 
-const sqlCloseOrder = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ?, close_reason = ?
+const sqlCloseOrder = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, close_reason = ?
 	WHERE id = ?`
 
 // Close moves an order that never reached a final state to delivered or
@@ -87,13 +87,9 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 		reason := strings.TrimSpace(req.Reason)
 		from := o.Status
 		o.Status, o.UpdatedAt, o.ClosedAt, o.CloseReason = req.As, now, &req.At, reason
-		purge := sqlite.Time{}
-		if s.Retention != nil {
-			fy, after := s.Retention(req.At)
-			o.FiscalYear, o.PurgeAfter, purge.Time = &fy, &after, after
-		}
+		s.dates(o)
 		if _, err := tx.ExecContext(ctx, sqlCloseOrder, o.Status, sqlite.FormatTime(now), sqlite.FormatTime(req.At),
-			o.FiscalYear, purge, seal(o.key, reason, aadCloseReason), id); err != nil {
+			seal(o.key, reason, aadCloseReason), id); err != nil {
 			return fmt.Errorf("close order: %w", err)
 		}
 		if err := insertEvent(ctx, tx, Event{OrderID: id, Time: now, Type: "order.closed", Source: actor,

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type AdminAPI struct {
 	Service *Service
 	// Actor names the authenticated operator for the audit trail.
 	Actor func(c *gin.Context) string
+	// LegalHold, if set, returns an order's legal hold (retention's) for
+	// the operator's view, or nil.
+	LegalHold func(ctx context.Context, orderID string) (any, error)
 }
 
 // Register mounts the admin routes on r, which must authenticate admins.
@@ -52,8 +56,6 @@ func (a *AdminAPI) Register(r gin.IRoutes) {
 	r.GET("/v1/conflicts", a.conflicts)
 	r.GET("/v1/admin/orders/:id", a.view)
 	r.POST("/v1/admin/orders/:id/close", a.close)
-	r.POST("/v1/orders/:id/hold", a.hold)
-	r.POST("/v1/orders/:id/release", a.release)
 }
 
 // view shows an operator an order with its personal data; the read itself
@@ -64,7 +66,13 @@ func (a *AdminAPI) view(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	v := gin.H{"order": o, "legal_hold": o.LegalHold}
+	v := gin.H{"order": o, "legal_hold": nil}
+	if a.LegalHold != nil {
+		if v["legal_hold"], err = a.LegalHold(c.Request.Context(), o.ID); err != nil {
+			api.Abort(c, err)
+			return
+		}
+	}
 	if o.CloseReason != "" {
 		v["close_reason"] = o.CloseReason
 	}
@@ -117,48 +125,6 @@ func (a *AdminAPI) close(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, ClosedView(o))
-}
-
-// holdView is what operators see of an order's hold: no personal data.
-type holdView struct {
-	OrderID    string     `json:"order_id"`
-	Status     Status     `json:"status"`
-	LegalHold  *LegalHold `json:"legal_hold"`
-	PurgeAfter *time.Time `json:"purge_after,omitempty"`
-}
-
-func (a *AdminAPI) hold(c *gin.Context) {
-	body, err := api.ReadJSONBody(c)
-	if err != nil {
-		api.Abort(c, err)
-		return
-	}
-	var in struct {
-		Reason string `json:"reason"`
-	}
-	if err := api.Decode(body, &in); err != nil {
-		api.Abort(c, err)
-		return
-	}
-	o, err := a.Service.Hold(c.Request.Context(), a.Actor(c), c.Param("id"), in.Reason)
-	if err != nil {
-		if err == ErrHoldReason {
-			api.Abort(c, api.Invalid([]api.FieldError{{Pointer: "/reason", Code: "invalid_reason", Detail: ErrHoldReason.Detail}}))
-			return
-		}
-		api.Abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, holdView{OrderID: o.ID, Status: o.Status, LegalHold: o.LegalHold, PurgeAfter: o.PurgeAfter})
-}
-
-func (a *AdminAPI) release(c *gin.Context) {
-	o, err := a.Service.Release(c.Request.Context(), a.Actor(c), c.Param("id"))
-	if err != nil {
-		api.Abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, holdView{OrderID: o.ID, Status: o.Status, LegalHold: o.LegalHold, PurgeAfter: o.PurgeAfter})
 }
 
 func (a *AdminAPI) conflicts(c *gin.Context) {

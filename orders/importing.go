@@ -165,10 +165,7 @@ func (s *Service) Import(ctx context.Context, actor string, data []byte, skipInv
 				CreatedAt: il.CreatedAt, UpdatedAt: il.CreatedAt, ClosedAt: il.ClosedAt}
 			if il.ClosedAt != nil {
 				o.UpdatedAt = *il.ClosedAt
-				if s.Retention != nil {
-					fy, after := s.Retention(*il.ClosedAt)
-					o.FiscalYear, o.PurgeAfter = &fy, &after
-				}
+				s.dates(o)
 			}
 			s.index(o)
 			if err := s.insertOrder(ctx, tx, o); err != nil {

@@ -93,12 +93,12 @@ type Order struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	ErasedAt   *time.Time `json:"erased_at,omitempty"`
-	// FiscalYear and PurgeAfter are set when the order reaches a final
-	// state: its personal data is erased at PurgeAfter.
+	// FiscalYear and PurgeAfter are worked out from ClosedAt and the
+	// fiscal calendar in force, once the order reaches a final state: its
+	// personal data is erased at PurgeAfter (unless under a legal hold,
+	// which is retention's).
 	FiscalYear *int       `json:"fiscal_year,omitempty"`
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
-	// LegalHold is for operators only; resellers never see it.
-	LegalHold *LegalHold `json:"-"`
 	// CloseReason is why an operator closed the order (`husky orders
 	// close`); empty when the lifecycle closed it. Operators only.
 	CloseReason string `json:"-"`
@@ -112,12 +112,6 @@ type Order struct {
 	Shipments  []Shipment `json:"shipments"`
 
 	key *vault.Key // the order's data key; see DataKey
-}
-
-// LegalHold keeps an order's data past its retention period.
-type LegalHold struct {
-	Reason string    `json:"reason"`
-	Since  time.Time `json:"since"`
 }
 
 // CatalogItem is an orderable SKU.

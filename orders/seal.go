@@ -12,7 +12,7 @@ import (
 // Every personal value the orders package stores is sealed with its
 // order's data key (package vault): the customer and address columns, the
 // notes and the reference, recipients' free text and tracking, the
-// timeline's callback details, and the reasons of legal holds and closes.
+// timeline's callback details, and an operator's reason for a close.
 // Each is bound to its column, so a sealed value moved elsewhere does not
 // open. The reference stays unique per reseller through a keyed hash.
 
@@ -30,7 +30,6 @@ const (
 	aadRegion      = "orders.ship_region"
 	aadCountry     = "orders.ship_country"
 	aadNotes       = "orders.notes"
-	aadHoldReason  = "orders.legal_hold_reason"
 	aadCloseReason = "orders.close_reason"
 	aadMessage     = "order_recipients.message"
 	aadCarrier     = "order_recipients.carrier"
@@ -116,7 +115,7 @@ const (
 		ORDER BY id LIMIT 500`
 	sqlSealOrder = `UPDATE orders SET reference = ?, customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
 		ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?, notes = ?,
-		legal_hold_reason = ?, close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1 WHERE id = ?`
+		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1 WHERE id = ?`
 	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = ?`
 	sqlSealAnswer = `UPDATE order_recipients SET message = ?, carrier = ?, tracking_number = ?, tracking_url = ?
 		WHERE order_id = ? AND partner_id = ?`
@@ -171,14 +170,10 @@ func (s *Service) sealOne(ctx context.Context, tx *sqlx.Tx, r orderRow) error {
 	}
 	s.index(o)
 	c, a := o.Customer, o.ShipTo
-	var hold *string
-	if o.LegalHold != nil {
-		hold = &o.LegalHold.Reason
-	}
 	if _, err := tx.ExecContext(ctx, sqlSealOrder, seal(k, o.Reference, aadReference), seal(k, c.Name, aadName),
 		seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone), seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1),
 		seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity), seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion),
-		seal(k, a.Country, aadCountry), seal(k, o.Notes, aadNotes), sealOpt(k, hold, aadHoldReason),
+		seal(k, a.Country, aadCountry), seal(k, o.Notes, aadNotes),
 		sealOpt(k, r.CloseReason, aadCloseReason), nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash),
 		s.referenceHash(o.ResellerID, o.Reference), o.ID); err != nil {
 		return fmt.Errorf("seal order: %w", err)

@@ -16,19 +16,18 @@ import (
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
-		notes, created_at, updated_at, closed_at, erased_at, fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason,
-		email_hash, phone_hash, sealed, reference_hash`
+		notes, created_at, updated_at, closed_at, erased_at, close_reason, email_hash, phone_hash, sealed, reference_hash`
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work
 	// that needs only their state.
 	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
-		fiscal_year, purge_after, legal_hold_reason, legal_hold_at, close_reason, sealed FROM orders WHERE id IN (?) ORDER BY id`
+		close_reason, sealed FROM orders WHERE id IN (?) ORDER BY id`
 	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
 	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference_hash IN (?, ?)`
-	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, fiscal_year = ?, purge_after = ? WHERE id = ?`
+	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ? WHERE id = ?`
 	// A move to a state that is not final leaves the retention columns.
 	sqlMoveNotFinal   = `UPDATE orders SET status = ?, updated_at = ? WHERE id IN (?)`
 	sqlCatalog        = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
@@ -60,10 +59,6 @@ type orderRow struct {
 	UpdatedAt        sqlite.Time `db:"updated_at"`
 	ClosedAt         sqlite.Time `db:"closed_at"`
 	ErasedAt         sqlite.Time `db:"erased_at"`
-	FiscalYear       *int        `db:"fiscal_year"`
-	PurgeAfter       sqlite.Time `db:"purge_after"`
-	HoldReason       *string     `db:"legal_hold_reason"`
-	HoldAt           sqlite.Time `db:"legal_hold_at"`
 	CloseReason      *string     `db:"close_reason"`
 	EmailHash        []byte      `db:"email_hash"`
 	PhoneHash        []byte      `db:"phone_hash"`
@@ -89,10 +84,7 @@ func (r orderRow) order(k *vault.Key) (*Order, error) {
 		t := r.ClosedAt.Time
 		o.ClosedAt = &t
 	}
-	o.ErasedAt, o.PurgeAfter, o.FiscalYear = optTime(r.ErasedAt), optTime(r.PurgeAfter), r.FiscalYear
-	if !r.HoldAt.IsZero() {
-		o.LegalHold = &LegalHold{Reason: deref(op.opt(r.HoldReason, aadHoldReason)), Since: r.HoldAt.Time}
-	}
+	o.ErasedAt = optTime(r.ErasedAt)
 	o.CloseReason = deref(op.opt(r.CloseReason, aadCloseReason))
 	o.EmailHash, o.PhoneHash = r.EmailHash, r.PhoneHash
 	if op.err != nil {
@@ -118,6 +110,7 @@ func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orde
 		if out[i], err = r.order(keys[r.ID]); err != nil {
 			return nil, err
 		}
+		s.dates(out[i])
 	}
 	return out, nil
 }
@@ -125,12 +118,9 @@ func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orde
 // insertOrder stores a new order with its items inside tx, its personal
 // values sealed with a data key of its own, created here.
 func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
-	closed, purge := sqlite.Time{}, sqlite.Time{}
+	closed := sqlite.Time{}
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
-	}
-	if o.PurgeAfter != nil {
-		purge.Time = *o.PurgeAfter
 	}
 	if s.Vault != nil {
 		k, err := s.Vault.Create(ctx, tx, o.ID)
@@ -145,7 +135,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error 
 		seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
 		seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
 		seal(k, o.Notes, aadNotes), sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
-		o.FiscalYear, purge, nil, nil, nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
+		nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
 		s.referenceHash(o.ResellerID, o.Reference)); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -266,23 +256,29 @@ func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) 
 }
 
 // setStatus moves o to st. Reaching a final state fixes closed_at, which
-// retention counts from, and with it the fiscal year and purge date.
+// retention counts from.
 func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, now time.Time) error {
 	o.Status, o.UpdatedAt = st, now
-	closed, purge := sqlite.Time{}, sqlite.Time{}
+	closed := sqlite.Time{}
 	if st.Final() {
 		o.ClosedAt = &now
 		closed.Time = now
-		if s.Retention != nil {
-			fy, after := s.Retention(now)
-			o.FiscalYear, o.PurgeAfter = &fy, &after
-			purge.Time = after
-		}
+		s.dates(o)
 	}
-	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, sqlite.FormatTime(now), closed, o.FiscalYear, purge, o.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, sqlite.FormatTime(now), closed, o.ID); err != nil {
 		return fmt.Errorf("update order status: %w", err)
 	}
 	return nil
+}
+
+// dates sets a closed order's fiscal year and purge date from the calendar
+// in force (s.Retention); nothing of them is stored.
+func (s *Service) dates(o *Order) {
+	if o.ClosedAt == nil || s.Retention == nil {
+		return
+	}
+	fy, after := s.Retention(*o.ClosedAt)
+	o.FiscalYear, o.PurgeAfter = &fy, &after
 }
 
 // NewID returns a new time-ordered order id, so that ids sort newest last

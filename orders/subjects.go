@@ -82,7 +82,7 @@ func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph
 	}
 	out := make([]SubjectOrder, len(rows))
 	for i, r := range rows {
-		out[i] = SubjectOrder{RetentionRow: r.retentionScan.row(), OperatorClosed: r.OperatorClosed}
+		out[i] = SubjectOrder{RetentionRow: s.retentionRow(r.retentionScan), OperatorClosed: r.OperatorClosed}
 	}
 	return out, nil
 }

@@ -19,11 +19,6 @@ type Calendar struct {
 	Years      int            // retention after the fiscal year ends
 }
 
-// String identifies the calendar, so a change of configuration is noticed.
-func (c Calendar) String() string {
-	return fmt.Sprintf("start=%d tz=%s years=%d", c.StartMonth, c.Location, c.Years)
-}
-
 // FiscalYear returns the fiscal year t falls in, in the calendar's time
 // zone. A fiscal year is named by the calendar year in which it ends: with
 // a July start, 1 July 2025 to 30 June 2026 is fiscal year 2026; with a
@@ -53,6 +48,33 @@ func (c Calendar) PurgeAfter(closedAt time.Time) (int, time.Time) {
 	fy := c.FiscalYear(closedAt)
 	end := c.YearEnd(fy)
 	return fy, time.Date(end.Year()+c.Years, end.Month(), 1, 0, 0, 0, 0, c.Location)
+}
+
+// YearStart returns the first instant of fiscal year fy.
+func (c Calendar) YearStart(fy int) time.Time { return c.YearEnd(fy - 1) }
+
+// LastPurgeable returns the last fiscal year whose orders are past
+// retention at cut (their purge date is before it), and the first instant
+// after that year: an order is past retention at cut exactly when it closed
+// before that instant. That is how retention finds them, from closed_at and
+// the calendar in force when it runs, with nothing stored to keep in step.
+func (c Calendar) LastPurgeable(cut time.Time) (int, time.Time) {
+	fy := c.FiscalYear(cut) - c.Years
+	for {
+		_, after := c.PurgeAfter(c.YearStart(fy + 1))
+		if !after.Before(cut) {
+			break
+		}
+		fy++
+	}
+	for {
+		_, after := c.PurgeAfter(c.YearStart(fy))
+		if after.Before(cut) {
+			break
+		}
+		fy--
+	}
+	return fy, c.YearEnd(fy)
 }
 
 // EndOfDay returns the first instant after the calendar day d (a date in

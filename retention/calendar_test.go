@@ -74,3 +74,25 @@ func TestEndOfDayIncludesTheWholeDay(t *testing.T) {
 		t.Error("bad date accepted")
 	}
 }
+
+// LastPurgeable agrees with PurgeAfter for every closing time: an order is
+// past retention at a cut exactly when it closed before the boundary.
+func TestLastPurgeableAgreesWithPurgeAfter(t *testing.T) {
+	t.Parallel()
+	cph := mustLoc(t, "Europe/Copenhagen")
+	ny := mustLoc(t, "America/New_York")
+	for _, cal := range []Calendar{{time.January, cph, 5}, {time.July, cph, 5}, {time.April, ny, 3}, {time.October, time.UTC, 1}} {
+		for cut := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC); cut.Year() < 2027; cut = cut.Add(61 * time.Hour) {
+			fy, boundary := cal.LastPurgeable(cut)
+			if fy != cal.FiscalYear(boundary.Add(-time.Nanosecond)) {
+				t.Fatalf("%v at %v: fiscal year %d does not end at %v", cal, cut, fy, boundary)
+			}
+			for _, closed := range []time.Time{boundary.Add(-time.Second), boundary, boundary.Add(-400 * 24 * time.Hour), boundary.Add(400 * 24 * time.Hour)} {
+				_, after := cal.PurgeAfter(closed)
+				if past, before := after.Before(cut), closed.Before(boundary); past != before {
+					t.Fatalf("%v at %v: closed %v purge %v past=%v, but before boundary %v=%v", cal, cut, closed, after, past, boundary, before)
+				}
+			}
+		}
+	}
+}

@@ -125,3 +125,50 @@ func (p *Purger) Daily(ctx context.Context, cal Calendar, at time.Duration) {
 		}
 	}
 }
+
+// HoldAPI serves operators' legal hold endpoints.
+type HoldAPI struct {
+	Holds *Holds
+	Actor func(c *gin.Context) string
+}
+
+// Register mounts the legal hold routes on r, which must authenticate
+// admins.
+func (a *HoldAPI) Register(r gin.IRoutes) {
+	r.POST("/v1/orders/:id/hold", a.hold)
+	r.POST("/v1/orders/:id/release", a.release)
+}
+
+func (a *HoldAPI) hold(c *gin.Context) {
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := api.Decode(body, &in); err != nil {
+		api.Abort(c, err)
+		return
+	}
+	v, err := a.Holds.Place(c.Request.Context(), a.Actor(c), c.Param("id"), in.Reason)
+	if err == ErrHoldReason {
+		api.Abort(c, api.Invalid([]api.FieldError{{Pointer: "/reason", Code: "invalid_reason", Detail: ErrHoldReason.Detail}}))
+		return
+	}
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (a *HoldAPI) release(c *gin.Context) {
+	v, err := a.Holds.Release(c.Request.Context(), a.Actor(c), c.Param("id"))
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}

@@ -30,6 +30,8 @@ import (
 type Purger struct {
 	DB         *sqlite.DB
 	Orders     *orders.Service
+	Holds      *Holds
+	Calendar   Calendar
 	Outbox     *sharing.Outbox
 	Deliveries *sharing.Deliveries
 	Audit      *audit.Log
@@ -139,10 +141,12 @@ func (p *Purger) Resume(ctx context.Context, id string) error {
 }
 
 func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) error {
-	// Snapshot: every order past retention as of the run's start.
+	// Snapshot: every order past retention as of the run's start that no
+	// legal hold keeps (a hold placed later is honoured batch by batch).
+	_, boundary := p.Calendar.LastPurgeable(asOf)
 	after := ""
 	for {
-		page, err := p.Orders.PastRetention(ctx, asOf, after, 1000)
+		page, err := p.Orders.ClosedBetween(ctx, time.Time{}, boundary, after, 1000)
 		if err != nil {
 			return err
 		}
@@ -150,8 +154,16 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 			break
 		}
 		err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+			ids := make([]string, len(page))
+			for i, o := range page {
+				ids[i] = o.OrderID
+			}
+			held, err := p.Holds.Among(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
 			for _, o := range page {
-				if o.Held {
+				if held[o.OrderID] {
 					continue
 				}
 				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO purge_run_orders (run_id, order_id) VALUES (?, ?)`, id, o.OrderID); err != nil {
@@ -217,7 +229,20 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 		// Every entry of the batch is appended together at the commit.
 		p.Audit.Hold(tx)
 		now := p.now()
-		res, err := p.Orders.Erase(ctx, tx, actor, ids, now)
+		// A hold placed since the snapshot keeps its order.
+		isHeld, err := p.Holds.Among(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var erase, held []string
+		for _, id := range ids {
+			if isHeld[id] {
+				held = append(held, id)
+			} else {
+				erase = append(erase, id)
+			}
+		}
+		res, err := p.Orders.Erase(ctx, tx, actor, erase, now)
 		if err != nil {
 			return err
 		}
@@ -227,7 +252,7 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 		for _, part := range []struct {
 			outcome string
 			ids     []string
-		}{{"erased", res.Erased}, {"held", res.Held}, {"already_erased", res.Gone}} {
+		}{{"erased", res.Erased}, {"held", held}, {"already_erased", res.Gone}} {
 			if len(part.ids) == 0 {
 				continue
 			}
@@ -239,7 +264,7 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 				return fmt.Errorf("record erasure: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, sqlRunProgress, len(res.Erased), len(res.Held), notices, runID); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRunProgress, len(res.Erased), len(held), notices, runID); err != nil {
 			return fmt.Errorf("record purge progress: %w", err)
 		}
 		return nil

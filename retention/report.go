@@ -17,14 +17,21 @@ import (
 // older than the retention period (listed for a decision, not kept
 // silently). It holds ids, dates and fiscal years, never personal values.
 type Report struct {
-	AsOf        string                `json:"as_of"`
-	FiscalYears []FiscalYearCount     `json:"fiscal_years"`
-	Purgeable   []orders.RetentionRow `json:"purgeable"`
-	Held        []orders.RetentionRow `json:"held"`
-	Stale       []orders.RetentionRow `json:"stale"`
+	AsOf        string            `json:"as_of"`
+	FiscalYears []FiscalYearCount `json:"fiscal_years"`
+	Purgeable   []Row             `json:"purgeable"`
+	Held        []Row             `json:"held"`
+	Stale       []Row             `json:"stale"`
 	// StaleAction says how an operator closes a stale order, when there
 	// are any.
 	StaleAction string `json:"stale_action,omitempty"`
+}
+
+// Row is one order of a report: what orders knows of it, and whether a
+// legal hold keeps it.
+type Row struct {
+	orders.RetentionRow
+	Held bool `json:"legal_hold"`
 }
 
 // staleAction is how a stale order is closed; the retention clock then
@@ -40,74 +47,101 @@ type FiscalYearCount struct {
 	Stale      int `json:"stale"`
 }
 
-// Reporter builds reports from the orders.
+// Reporter builds reports from the orders and the legal holds.
 type Reporter struct {
 	Orders   *orders.Service
+	Holds    *Holds
 	Calendar Calendar
+}
+
+// counter collects a report's counts per fiscal year.
+type counter map[int]*FiscalYearCount
+
+func (c counter) at(fy int) *FiscalYearCount {
+	if c[fy] == nil {
+		c[fy] = &FiscalYearCount{FiscalYear: fy}
+	}
+	return c[fy]
+}
+
+func (c counter) sorted() []FiscalYearCount {
+	out := []FiscalYearCount{}
+	for _, v := range c {
+		out = append(out, *v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FiscalYear < out[j].FiscalYear })
+	return out
+}
+
+// pastRetention pages through the orders past retention at cut that no
+// legal hold keeps, in [from, to) of closing time as well, calling fn with
+// each page; fn returns false to stop.
+func (r *Reporter) pastRetention(ctx context.Context, cut, from, to time.Time, after string, size int, fn func([]Row) bool) error {
+	_, boundary := r.Calendar.LastPurgeable(cut)
+	if to.IsZero() || boundary.Before(to) {
+		to = boundary
+	}
+	if !from.Before(to) && !from.IsZero() {
+		return nil
+	}
+	for {
+		page, err := r.Orders.ClosedBetween(ctx, from, to, after, size)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		ids := make([]string, len(page))
+		for i, o := range page {
+			ids[i] = o.OrderID
+		}
+		held, err := r.Holds.Among(ctx, r.Holds.DB.Reader, ids)
+		if err != nil {
+			return err
+		}
+		rows := make([]Row, 0, len(page))
+		for _, o := range page {
+			if !held[o.OrderID] {
+				rows = append(rows, Row{RetentionRow: o})
+			}
+		}
+		if !fn(rows) || len(page) < size {
+			return nil
+		}
+		after = page[len(page)-1].OrderID
+	}
 }
 
 // Report builds the report as of the whole day asOf (a date in the fiscal
 // time zone). It changes nothing.
 func (r *Reporter) Report(ctx context.Context, asOf time.Time) (Report, error) {
 	cut := r.Calendar.EndOfDay(asOf)
-	rep := Report{AsOf: asOf.Format(time.DateOnly), Purgeable: []orders.RetentionRow{}, Held: []orders.RetentionRow{}, Stale: []orders.RetentionRow{}}
-	counts := map[int]*FiscalYearCount{}
-	count := func(fy int) *FiscalYearCount {
-		if counts[fy] == nil {
-			counts[fy] = &FiscalYearCount{FiscalYear: fy}
+	rep := Report{AsOf: asOf.Format(time.DateOnly), Purgeable: []Row{}}
+	counts := counter{}
+	err := r.pastRetention(ctx, cut, time.Time{}, time.Time{}, "", 5000, func(rows []Row) bool {
+		for _, o := range rows {
+			rep.Purgeable = append(rep.Purgeable, o)
+			counts.at(*o.FiscalYear).Purgeable++
 		}
-		return counts[fy]
-	}
-	after := ""
-	for {
-		page, err := r.Orders.PastRetention(ctx, cut, after, 5000)
-		if err != nil {
-			return Report{}, err
-		}
-		for _, o := range page {
-			if !o.Held {
-				rep.Purgeable = append(rep.Purgeable, o)
-				count(*o.FiscalYear).Purgeable++
-			}
-		}
-		if len(page) < 5000 {
-			break
-		}
-		after = page[len(page)-1].OrderID
-	}
-	held, err := r.Orders.HeldOrders(ctx)
+		return true
+	})
 	if err != nil {
 		return Report{}, err
 	}
-	for _, o := range held {
-		rep.Held = append(rep.Held, o)
-		fy := r.Calendar.FiscalYear(o.CreatedAt)
-		if o.FiscalYear != nil {
-			fy = *o.FiscalYear
-		}
-		count(fy).Held++
-	}
-	// An open order is stale when, had it closed the day it was created,
-	// its retention would already have ended.
-	open, err := r.Orders.OpenSince(ctx, cut.AddDate(-r.Calendar.Years, 0, 0))
-	if err != nil {
+	if rep.Held, err = r.held(ctx); err != nil {
 		return Report{}, err
 	}
-	for _, o := range open {
-		fy, after := r.Calendar.PurgeAfter(o.CreatedAt)
-		if after.Before(cut) {
-			o.FiscalYear = &fy
-			rep.Stale = append(rep.Stale, o)
-			count(fy).Stale++
-		}
+	for _, o := range rep.Held {
+		counts.at(*o.FiscalYear).Held++
 	}
-	for _, c := range counts {
-		rep.FiscalYears = append(rep.FiscalYears, *c)
+	if rep.Stale, err = r.stale(ctx, cut); err != nil {
+		return Report{}, err
 	}
-	sort.Slice(rep.FiscalYears, func(i, j int) bool { return rep.FiscalYears[i].FiscalYear < rep.FiscalYears[j].FiscalYear })
-	if rep.FiscalYears == nil {
-		rep.FiscalYears = []FiscalYearCount{}
+	for _, o := range rep.Stale {
+		counts.at(*o.FiscalYear).Stale++
 	}
+	rep.FiscalYears = counts.sorted()
 	if len(rep.Stale) > 0 {
 		rep.StaleAction = staleAction
 	}
@@ -120,7 +154,7 @@ func (rep Report) WriteCSV(w io.Writer) error {
 	_ = cw.Write([]string{"category", "order_id", "reseller_id", "status", "fiscal_year", "created_at", "closed_at", "purge_after", "legal_hold"})
 	for _, part := range []struct {
 		cat  string
-		rows []orders.RetentionRow
+		rows []Row
 	}{{"purgeable", rep.Purgeable}, {"held", rep.Held}, {"stale", rep.Stale}} {
 		for _, o := range part.rows {
 			_ = cw.Write([]string{part.cat, o.OrderID, o.ResellerID, string(o.Status), optInt(o.FiscalYear),
@@ -149,79 +183,89 @@ func optTime(t *time.Time) string {
 }
 
 // Summary is the report's counts per fiscal year without its order lists:
-// what a chart needs, read with one aggregate query however many orders
-// are past retention.
+// what a chart needs. The purgeable counts are one index range count per
+// fiscal year past retention, however many orders they hold.
 func (r *Reporter) Summary(ctx context.Context, asOf time.Time) (Report, error) {
 	cut := r.Calendar.EndOfDay(asOf)
-	purgeable, err := r.Orders.PastRetentionCounts(ctx, cut)
+	rep := Report{AsOf: asOf.Format(time.DateOnly), Purgeable: []Row{}}
+	counts := counter{}
+	held, err := r.held(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{AsOf: asOf.Format(time.DateOnly), Purgeable: []orders.RetentionRow{}}
-	counts := map[int]*FiscalYearCount{}
-	count := func(fy int) *FiscalYearCount {
-		if counts[fy] == nil {
-			counts[fy] = &FiscalYearCount{FiscalYear: fy}
-		}
-		return counts[fy]
-	}
-	for fy, n := range purgeable {
-		count(fy).Purgeable = n
-	}
-	if rep.Held, err = r.held(ctx); err != nil {
+	rep.Held = held
+	first, err := r.Orders.FirstClosed(ctx)
+	if err != nil {
 		return Report{}, err
 	}
-	for _, o := range rep.Held {
-		count(*o.FiscalYear).Held++
+	last, boundary := r.Calendar.LastPurgeable(cut)
+	if !first.IsZero() {
+		for fy := r.Calendar.FiscalYear(first); fy <= last; fy++ {
+			n, err := r.Orders.CountClosed(ctx, r.Calendar.YearStart(fy), r.Calendar.YearEnd(fy))
+			if err != nil {
+				return Report{}, err
+			}
+			if n > 0 {
+				counts.at(fy).Purgeable = n
+			}
+		}
+	}
+	for _, o := range held {
+		counts.at(*o.FiscalYear).Held++
+		// A held order past retention is counted as held, not purgeable.
+		if o.ClosedAt != nil && o.ClosedAt.Before(boundary) {
+			counts.at(*o.FiscalYear).Purgeable--
+		}
 	}
 	if rep.Stale, err = r.stale(ctx, cut); err != nil {
 		return Report{}, err
 	}
 	for _, o := range rep.Stale {
-		count(*o.FiscalYear).Stale++
+		counts.at(*o.FiscalYear).Stale++
 	}
-	for _, c := range counts {
-		rep.FiscalYears = append(rep.FiscalYears, *c)
-	}
-	sort.Slice(rep.FiscalYears, func(i, j int) bool { return rep.FiscalYears[i].FiscalYear < rep.FiscalYears[j].FiscalYear })
-	if rep.FiscalYears == nil {
-		rep.FiscalYears = []FiscalYearCount{}
-	}
+	rep.FiscalYears = counts.sorted()
 	if len(rep.Stale) > 0 {
 		rep.StaleAction = staleAction
 	}
 	return rep, nil
 }
 
-// held returns the orders under legal hold, each with the fiscal year it
-// counts in (its closing year, or its creation year while open).
-func (r *Reporter) held(ctx context.Context) ([]orders.RetentionRow, error) {
-	held, err := r.Orders.HeldOrders(ctx)
+// held returns the orders under legal hold whose data is still held, each
+// with the fiscal year it counts in (its closing year, or its creation
+// year while open).
+func (r *Reporter) held(ctx context.Context) ([]Row, error) {
+	ids, err := r.Holds.Held(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i, o := range held {
+	rows, err := r.Orders.RetentionRows(ctx, nil, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Row, len(rows))
+	for i, o := range rows {
 		if o.FiscalYear == nil {
 			fy := r.Calendar.FiscalYear(o.CreatedAt)
-			held[i].FiscalYear = &fy
+			o.FiscalYear = &fy
 		}
+		out[i] = Row{RetentionRow: o, Held: true}
 	}
-	return held, nil
+	return out, nil
 }
 
 // stale returns the orders that never reached a final state and would be
 // past retention had they closed the day they were created.
-func (r *Reporter) stale(ctx context.Context, cut time.Time) ([]orders.RetentionRow, error) {
+func (r *Reporter) stale(ctx context.Context, cut time.Time) ([]Row, error) {
 	open, err := r.Orders.OpenSince(ctx, cut.AddDate(-r.Calendar.Years, 0, 0))
 	if err != nil {
 		return nil, err
 	}
-	out := []orders.RetentionRow{}
+	out := []Row{}
 	for _, o := range open {
 		fy, after := r.Calendar.PurgeAfter(o.CreatedAt)
 		if after.Before(cut) {
 			o.FiscalYear = &fy
-			out = append(out, o)
+			out = append(out, Row{RetentionRow: o})
 		}
 	}
 	return out, nil
@@ -235,14 +279,19 @@ const (
 )
 
 // Page returns a page of one category's orders of fiscal year fy as of
-// asOf, after the id cursor, and whether more follow.
-func (r *Reporter) Page(ctx context.Context, asOf time.Time, category string, fy int, after string, limit int) ([]orders.RetentionRow, bool, error) {
+// asOf, after the cursor (the last order of the page before), and whether
+// more follow. Purgeable orders come oldest closing first; held and stale
+// ones by id.
+func (r *Reporter) Page(ctx context.Context, asOf time.Time, category string, fy int, after string, limit int) ([]Row, bool, error) {
 	cut := r.Calendar.EndOfDay(asOf)
-	var rows []orders.RetentionRow
+	var rows []Row
 	var err error
 	switch category {
 	case CategoryPurgeable:
-		rows, err = r.Orders.PastRetentionInYear(ctx, cut, fy, after, limit+1)
+		err = r.pastRetention(ctx, cut, r.Calendar.YearStart(fy), r.Calendar.YearEnd(fy), after, limit+1, func(page []Row) bool {
+			rows = append(rows, page...)
+			return len(rows) <= limit
+		})
 	case CategoryHeld:
 		rows, err = r.held(ctx)
 	case CategoryStale:
@@ -254,7 +303,7 @@ func (r *Reporter) Page(ctx context.Context, asOf time.Time, category string, fy
 		return nil, false, err
 	}
 	if category != CategoryPurgeable {
-		var in []orders.RetentionRow
+		var in []Row
 		for _, o := range rows {
 			if *o.FiscalYear == fy && o.OrderID > after {
 				in = append(in, o)

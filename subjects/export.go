@@ -138,12 +138,13 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 	out := Export{RequestID: id, GeneratedAt: s.now(), Controller: DefaultController, Orders: []ExportOrder{},
 		Rights: Rights, Portability: Portability}
 	var held []*orders.Order
+	underHold := map[string]bool{}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		r, err := getRequest(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		found, err := s.Orders.FindSubject(ctx, tx, r.emailHash, r.phoneHash)
+		found, err := s.find(ctx, tx, r.emailHash, r.phoneHash)
 		if err != nil {
 			return err
 		}
@@ -153,6 +154,7 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 				return err
 			}
 			held = append(held, o)
+			underHold[o.ID] = f.Held
 		}
 		ids := orderIDs(found)
 		if err := s.recordOrders(ctx, tx, actor, "order.viewed", id, ids, map[string]string{"route": "subject_export"}); err != nil {
@@ -176,12 +178,12 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 		byOrder[d.OrderID] = append(byOrder[d.OrderID], d)
 	}
 	for _, o := range held {
-		out.Orders = append(out.Orders, s.exportOrder(o, byID, byOrder[o.ID]))
+		out.Orders = append(out.Orders, s.exportOrder(o, underHold[o.ID], byID, byOrder[o.ID]))
 	}
 	return out, nil
 }
 
-func (s *Service) exportOrder(o *orders.Order, byID map[string]partners.Partner, disclosed []sharing.Disclosed) ExportOrder {
+func (s *Service) exportOrder(o *orders.Order, underHold bool, byID map[string]partners.Partner, disclosed []sharing.Disclosed) ExportOrder {
 	e := ExportOrder{OrderID: o.ID, Status: string(o.Status), CreatedAt: o.CreatedAt, ClosedAt: o.ClosedAt,
 		Source: Party{PartnerID: o.ResellerID, Name: byID[o.ResellerID].Name, Role: "the reseller you ordered through (the source of this data, Art. 15(1)(g))"},
 		Data: HeldData{Reference: o.Reference, Customer: o.Customer, ShipTo: o.ShipTo, Notes: o.Notes, Items: o.Items,
@@ -214,7 +216,7 @@ func (s *Service) exportOrder(o *orders.Order, byID map[string]partners.Partner,
 		e.Recipients = append(e.Recipients, *recips[id])
 	}
 	switch {
-	case o.LegalHold != nil:
+	case underHold:
 		e.Erasure = Erasure{Rule: "kept under a legal hold until it is released, then erased under the rule below. " + s.Retention}
 	case o.PurgeAfter != nil:
 		d := *o.PurgeAfter

@@ -42,12 +42,12 @@ func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.R
 }
 
 // openWithOrders reads an open request and the person's orders inside tx.
-func (s *Service) openWithOrders(ctx context.Context, tx *sqlx.Tx, id string) (*Request, []orders.SubjectOrder, error) {
+func (s *Service) openWithOrders(ctx context.Context, tx *sqlx.Tx, id string) (*Request, []Order, error) {
 	r, err := s.openRequest(ctx, tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	found, err := s.Orders.FindSubject(ctx, tx, r.emailHash, r.phoneHash)
+	found, err := s.find(ctx, tx, r.emailHash, r.phoneHash)
 	return r, found, err
 }
 
@@ -58,7 +58,7 @@ func (s *Service) openWithOrders(ctx context.Context, tx *sqlx.Tx, id string) (*
 // bookkeeping (Art. 17(3)(b): the Danish Bookkeeping Act keeps the
 // material for five years) until their purge date; open ones wait for
 // their close.
-func classify(o orders.SubjectOrder) Outcome {
+func classify(o Order) Outcome {
 	out := Outcome{OrderID: o.OrderID}
 	switch {
 	case o.Held:
@@ -223,9 +223,12 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 			if err != nil {
 				return err
 			}
-			so := orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: o.ID, Status: o.Status, Held: o.LegalHold != nil,
-				PurgeAfter: o.PurgeAfter}, OperatorClosed: o.CloseReason != ""}
-			oc := classify(so)
+			held, err := s.Holds.Among(ctx, tx, []string{o.ID})
+			if err != nil {
+				return err
+			}
+			oc := classify(Order{SubjectOrder: orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: o.ID, Status: o.Status,
+				PurgeAfter: o.PurgeAfter}, OperatorClosed: o.CloseReason != ""}, Held: held[o.ID]})
 			switch {
 			case o.ErasedAt != nil:
 				oc = Outcome{OrderID: o.ID, Outcome: OutcomeErased}

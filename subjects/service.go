@@ -20,6 +20,7 @@ import (
 type Service struct {
 	DB          *sqlite.DB
 	Orders      Orders
+	Holds       Holds
 	Sharing     Sharing
 	Disclosures Disclosures
 	Partners    Partners
@@ -116,7 +117,7 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 	r := &Request{ID: newRequestID(), Type: n.Type, Status: StatusOpen, ReceivedAt: received,
 		DueAt: due(received), Actor: actor, emailHash: eh, phoneHash: ph}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		found, err := s.Orders.FindSubject(ctx, tx, eh, ph)
+		found, err := s.find(ctx, tx, eh, ph)
 		if err != nil {
 			return err
 		}
@@ -157,7 +158,32 @@ func (s *Service) recordOrders(ctx context.Context, tx *sqlx.Tx, actor, action, 
 	return nil
 }
 
-func orderIDs(os []orders.SubjectOrder) []string {
+// find returns the person's orders through q (nil: the read pool), each
+// with whether a legal hold keeps it.
+func (s *Service) find(ctx context.Context, q sqlx.QueryerContext, eh, ph []byte) ([]Order, error) {
+	if q == nil {
+		q = s.DB.Reader
+	}
+	found, err := s.Orders.FindSubject(ctx, q, eh, ph)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Order, len(found))
+	ids := make([]string, len(found))
+	for i, o := range found {
+		out[i], ids[i] = Order{SubjectOrder: o}, o.OrderID
+	}
+	held, err := s.Holds.Among(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Held = held[out[i].OrderID]
+	}
+	return out, nil
+}
+
+func orderIDs(os []Order) []string {
 	ids := make([]string, len(os))
 	for i, o := range os {
 		ids[i] = o.OrderID
@@ -179,7 +205,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Orders, err = s.Orders.FindSubject(ctx, nil, r.emailHash, r.phoneHash); err != nil {
+	if r.Orders, err = s.find(ctx, nil, r.emailHash, r.phoneHash); err != nil {
 		return nil, err
 	}
 	if r.Steps, err = steps(ctx, s.DB.Reader, id); err != nil {
@@ -199,7 +225,7 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 	out := make([]*Request, len(rows))
 	for i, row := range rows {
 		out[i] = row.request()
-		out[i].Orders = []orders.SubjectOrder{}
+		out[i].Orders = []Order{}
 		out[i].Overdue = out[i].Status == StatusOpen && now.After(out[i].DueAt)
 	}
 	return out, nil

@@ -58,10 +58,17 @@ type Request struct {
 	Overdue     bool                  `json:"overdue"`
 	CompletedAt *time.Time            `json:"completed_at,omitempty"`
 	Actor       string                `json:"actor"`
-	Orders      []orders.SubjectOrder `json:"orders"`
+	Orders      []Order               `json:"orders"`
 	Steps       []Step                `json:"steps,omitempty"`
 
 	emailHash, phoneHash []byte
+}
+
+// Order is one of the person's orders as a request sees it: ids, state
+// and dates, and whether a legal hold keeps it; never personal values.
+type Order struct {
+	orders.SubjectOrder
+	Held bool `json:"legal_hold"`
 }
 
 // Step is one thing done on a request and its outcome: ids, field names
@@ -106,6 +113,11 @@ type Orders interface {
 	GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (*orders.Order, error)
 	Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, r orders.Rectification) ([]orders.Rectified, error)
 	Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, now time.Time) (orders.Erased, error)
+}
+
+// Holds tells which orders a legal hold keeps (retention's).
+type Holds interface {
+	Among(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) (map[string]bool, error)
 }
 
 // Sharing is what the service needs of the outbox: erasure of what it

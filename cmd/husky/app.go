@@ -43,6 +43,7 @@ type App struct {
 	Dispatcher *sharing.Dispatcher
 	Calendar   retention.Calendar
 	Reporter   *retention.Reporter
+	Holds      *retention.Holds
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
 	Now        func() time.Time
@@ -116,11 +117,12 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		Logger:           logger,
 		Metrics:          sharing.NewMetrics(a.Registry),
 	}
-	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
+	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Now: a.Now}
+	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Holds: a.Holds, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
 		Audit: a.Audit, Now: a.Now, Retention: subjects.RetentionRule(a.Calendar)}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
-	a.Reporter = &retention.Reporter{Orders: a.Orders, Calendar: a.Calendar}
-	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
+	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar}
+	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
 		Now: a.Now, Logger: logger}
 	a.registerBacklogGauges()
 	if err := a.sealSecrets(ctx); err != nil {
@@ -134,12 +136,6 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	if err := a.sealPlaintext(ctx); err != nil {
 		db.Close()
 		return nil, err
-	}
-	if n, err := retention.EnsureCalendar(ctx, db, a.Calendar, a.Orders); err != nil {
-		db.Close()
-		return nil, err
-	} else if n > 0 {
-		logger.Info("fiscal calendar changed: purge dates recomputed", "orders", n, "calendar", a.Calendar.String())
 	}
 	return a, nil
 }
@@ -170,6 +166,15 @@ func (a *App) afterOrderChange(ch orders.Change) {
 			a.Logger.Error("scheduled erasure", "order_id", id, "error", err.Error())
 		}
 	})
+}
+
+// legalHold gives the operator's order view its legal hold, or nil.
+func (a *App) legalHold(ctx context.Context, orderID string) (any, error) {
+	h, err := a.Holds.Get(ctx, orderID)
+	if h == nil || err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // partnerKind tells the orders package a partner's kind, for imports.

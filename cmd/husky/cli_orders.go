@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/retention"
 )
 
 func (c *command) orders(ctx context.Context, args []string) error {
@@ -75,7 +76,7 @@ func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 		return nil
 	}
 	return check, func(ctx context.Context, a *App, pos []string) error {
-		o, err := a.Orders.Hold(ctx, operator, pos[0], *reason)
+		o, err := a.Holds.Place(ctx, operator, pos[0], *reason)
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 
 func (c *command) ordersRelease(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 	return wantArgs(1, "orders release ID"), func(ctx context.Context, a *App, pos []string) error {
-		o, err := a.Orders.Release(ctx, operator, pos[0])
+		o, err := a.Holds.Release(ctx, operator, pos[0])
 		if err != nil {
 			return err
 		}
@@ -95,12 +96,12 @@ func (c *command) ordersRelease(fs *flag.FlagSet, raw *rawConfig) (func([]string
 	}
 }
 
-func (c *command) printHold(o *orders.Order) {
-	c.print(map[string]any{"order_id": o.ID, "status": o.Status, "legal_hold": o.LegalHold}, func(w io.Writer) {
-		if o.LegalHold != nil {
-			fmt.Fprintf(w, "order %s is under legal hold since %s\n", o.ID, o.LegalHold.Since.Format(time.RFC3339))
+func (c *command) printHold(v retention.HoldView) {
+	c.print(map[string]any{"order_id": v.OrderID, "status": v.Status, "legal_hold": v.LegalHold}, func(w io.Writer) {
+		if v.LegalHold != nil {
+			fmt.Fprintf(w, "order %s is under legal hold since %s\n", v.OrderID, v.LegalHold.Since.Format(time.RFC3339))
 		} else {
-			fmt.Fprintf(w, "order %s is not under legal hold\n", o.ID)
+			fmt.Fprintf(w, "order %s is not under legal hold\n", v.OrderID)
 		}
 	})
 }

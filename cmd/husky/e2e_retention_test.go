@@ -14,6 +14,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/retention"
 )
 
 // legacyLine is what the test needs of a line of the sample import file.
@@ -106,6 +107,29 @@ func TestEndToEndRetentionImportReportPurge(t *testing.T) {
 		if p, s := count(tt.asOf); p != tt.purgeable || s != tt.stale {
 			t.Errorf("as of %s: %d purgeable, %d stale; want %d, %d", tt.asOf, p, s, tt.purgeable, tt.stale)
 		}
+	}
+	// Nothing of the calendar is stored: a fiscal year starting in July
+	// moves the purge dates at once, and the default moves them back.
+	july := append(append([]string(nil), env...), "HUSKY_FISCAL_YEAR_START=7")
+	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	cal := retention.Calendar{StartMonth: time.July, Location: cph, Years: 5}
+	for _, asOf := range []string{"2025-06-30", "2025-07-01", "2026-07-01"} {
+		d, _ := cal.ParseDate(asOf)
+		want := 0
+		for _, l := range lines {
+			if closed, err := time.Parse(time.RFC3339, l.ClosedAt); err == nil {
+				if _, after := cal.PurgeAfter(closed); after.Before(cal.EndOfDay(d)) {
+					want++
+				}
+			}
+		}
+		rep := husky(t, july, "purge", "report", "--as-of", asOf)
+		if got := len(rep["purgeable"].([]any)); got != want {
+			t.Errorf("July calendar as of %s: %d purgeable, want %d", asOf, got, want)
+		}
+	}
+	if p, _ := count("2026-01-01"); p != 8 {
+		t.Errorf("back on the January calendar: %d purgeable, want 8", p)
 	}
 	csv := runCLI(t, env, "purge", "report", "--as-of", "2026-01-01", "--format", "csv")
 	if !strings.HasPrefix(csv, "category,order_id,") || strings.Count(csv, "\npurgeable,") != 8 {

@@ -66,13 +66,17 @@ func (a *App) versionsInUse(ctx context.Context) (map[uint32]bool, error) {
 // the write-ahead log, whose old pages would still show it.
 func (a *App) sealPlaintext(ctx context.Context) error {
 	ids, err := a.Orders.SealPlaintext(ctx)
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return err
 	}
 	if err := a.Deliveries.SealPayloads(ctx, a.Vault, ids); err != nil {
 		return err
 	}
-	a.Logger.Info("orders sealed with data keys of their own", "orders", len(ids))
+	holds, err := a.Holds.SealPlaintext(ctx)
+	if err != nil || len(ids)+holds == 0 {
+		return err
+	}
+	a.Logger.Info("orders sealed with data keys of their own", "orders", len(ids), "legal_holds", holds)
 	return a.DB.Checkpoint(ctx)
 }
 

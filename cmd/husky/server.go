@@ -71,7 +71,8 @@ func (a *App) Handler() http.Handler {
 	(&partners.ResellerAPI{Store: a.Partners}).Register(reseller)
 	(&orders.CallbackAPI{Service: a.Orders, Verify: a.verifyCallback, Logger: a.Logger}).Register(r)
 	admin := r.Group("", auth.Require(partners.RoleAdmin), limit)
-	(&orders.AdminAPI{Service: a.Orders, Actor: actorOf}).Register(admin)
+	(&orders.AdminAPI{Service: a.Orders, Actor: actorOf, LegalHold: a.legalHold}).Register(admin)
+	(&retention.HoldAPI{Holds: a.Holds, Actor: actorOf}).Register(admin)
 	finance := r.Group("", auth.Require(partners.RoleFinance), limit)
 	(&retention.API{Reporter: a.Reporter, Purger: a.Purger, Actor: actorOf, Background: a.background(),
 		Spawn: a.spawn}).Register(finance)

@@ -354,7 +354,7 @@ func TestErasureRequestErasesRetainsOrSchedulesEachOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Closed by an operator: erasable, though delivered.
-	if _, err := e.app.Orders.Hold(ctx, "test", held, "tax audit"); err != nil {
+	if _, err := e.app.Holds.Place(ctx, "test", held, "tax audit"); err != nil {
 		t.Fatal(err)
 	}
 	req := e.request(t, `{"type":"erasure","email":"jane@example.dk"}`)

@@ -87,7 +87,7 @@ func TestNoPersonalValueOrSecretIsInTheFiles(t *testing.T) {
 	}
 	signedCallback(t, e.srv.URL, lp.ID, lsecret, "cb-r", "order.rejected", map[string]any{"order_id": ids[2], "reason_code": "no_stock",
 		"message": "REJECT-MESSAGE-CANARY"})
-	if _, err := e.app.Orders.Hold(ctx, "test", ids[0], "HOLD-REASON-CANARY"); err != nil {
+	if _, err := e.app.Holds.Place(ctx, "test", ids[0], "HOLD-REASON-CANARY"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.app.Orders.Close(ctx, "test", ids[3], orders.CloseRequest{As: orders.StatusCancelled, Reason: "CLOSE-REASON-CANARY"}); err != nil {
