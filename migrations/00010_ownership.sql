@@ -25,8 +25,13 @@ DROP TABLE settings;
 -- Orders whose personal data is held, by closing time: those past
 -- retention are a range of it.
 CREATE INDEX orders_closed ON orders (closed_at, id) WHERE erased_at IS NULL AND closed_at IS NOT NULL;
+-- Orders not yet shared with every recipient: what the start's
+-- reconciliation looks at (the dispatcher hands finished orders to orders
+-- after its own commit, and a crash may fall in between).
+CREATE INDEX orders_received ON orders (id) WHERE status = 'received';
 
 -- +goose Down
+DROP INDEX orders_received;
 DROP INDEX orders_closed;
 CREATE TABLE settings (
     name   TEXT PRIMARY KEY,

@@ -331,12 +331,43 @@ func (s *Service) announce(ctx context.Context, tx *sqlx.Tx, o *Order, from Stat
 }
 
 // MarkShared moves orders from received to shared once every recipient
-// has their data. It runs inside the dispatcher's transaction, for all the
-// orders one batch of deliveries completed: they are read and moved
-// together. An order in any other state is left alone. It reads no
-// customer or address data: the orders it hands to the change hooks carry
-// only their reference (for the reseller's own webhook) and state.
-func (s *Service) MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
+// has their data, in a transaction of its own (a group commit's, under
+// load): the dispatcher calls it after it has recorded the last of their
+// order.created deliveries, and the start's reconciliation for any a crash
+// left between the two. An order in any other state is left alone.
+func (s *Service) MarkShared(ctx context.Context, orderIDs []string) error {
+	if len(orderIDs) == 0 {
+		return nil
+	}
+	write := s.DB.Tx
+	if s.Batch != nil {
+		write = s.Batch.Do
+	}
+	if err := write(ctx, func(tx *sqlx.Tx) error { return s.markShared(ctx, tx, orderIDs) }); err != nil {
+		return err
+	}
+	if s.AfterCommit != nil {
+		s.AfterCommit(Change{Kind: ChangeStatus})
+	}
+	return nil
+}
+
+// Received returns up to limit orders still "received", after the id
+// cursor: those whose sharing may have completed unnoticed.
+func (s *Service) Received(ctx context.Context, after string, limit int) ([]string, error) {
+	var ids []string
+	if err := s.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM orders WHERE status = 'received' AND id > ? ORDER BY id LIMIT ?`,
+		after, limit); err != nil {
+		return nil, fmt.Errorf("received orders: %w", err)
+	}
+	return ids, nil
+}
+
+// markShared moves the orders inside tx: they are read and moved together.
+// It reads no customer or address data: the orders it hands to the change
+// hooks carry only their reference (for the reseller's own webhook) and
+// state.
+func (s *Service) markShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
 	if len(orderIDs) == 0 {
 		return nil
 	}

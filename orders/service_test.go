@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sqlite"
 	"github.com/milestone/husky/sqlite/sqlitetest"
 )
@@ -18,8 +19,12 @@ import (
 func newService(t *testing.T, hooks ...Hook) (*Service, *sqlite.DB) {
 	t.Helper()
 	db := sqlitetest.Open(t)
-	sqlitetest.AddPartner(t, db, "ptn_a", "reseller")
-	sqlitetest.AddPartner(t, db, "ptn_b", "reseller")
+	ps := &partners.Store{DB: db, Now: time.Now}
+	for _, id := range []string{"ptn_a", "ptn_b"} {
+		if _, _, err := ps.Add(context.Background(), "test", partners.NewPartner{ID: id, Kind: partners.KindReseller, Name: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &Service{DB: db, Hooks: hooks}, db
 }
 

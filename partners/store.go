@@ -214,6 +214,16 @@ func (s *Store) List(ctx context.Context) ([]Partner, error) {
 	return out, nil
 }
 
+// Deliverable returns the ids of the enabled partners with a webhook
+// endpoint: those the dispatcher sends to now.
+func (s *Store) Deliverable(ctx context.Context) ([]string, error) {
+	var ids []string
+	if err := s.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != '' ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("deliverable partners: %w", err)
+	}
+	return ids, nil
+}
+
 // Recipients returns the recipients (logistics and manufacturer) in the
 // given transaction, enabled or not: deliveries to a disabled recipient are
 // queued and wait for it to be enabled again.

@@ -50,13 +50,14 @@ type Dispatcher struct {
 	Metrics          *Metrics
 	// Vault opens the payloads sealed with their order's data key.
 	Vault *vault.Vault
-	// Lifecycle, if set, moves orders to "shared" in the transaction that
-	// records the last of their order.created deliveries.
+	// Lifecycle, if set, moves orders to "shared" once the last of their
+	// order.created deliveries is recorded (see shared.go).
 	Lifecycle interface {
-		MarkShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error
+		MarkShared(ctx context.Context, orderIDs []string) error
 	}
 
 	owner   string
+	shared  sharedQueue
 	cacheMu sync.Mutex
 	cache   map[string]endpoint
 }
@@ -131,6 +132,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	beating := make(chan struct{})
 	go func() { defer close(beating); d.heartbeats(beatCtx) }()
 	defer func() { stopBeats(); <-beating; d.endHeartbeat() }()
+	d.shared.wake = make(chan struct{}, 1)
+	moveCtx, stopMoving := context.WithCancel(context.WithoutCancel(ctx))
+	moving := make(chan struct{})
+	go func() { defer close(moving); d.moveShared(moveCtx) }()
+	defer func() { stopMoving(); <-moving }()
 	// Claims in flight: enough queued behind the workers that they never
 	// wait for the next turn, with room in both queues for all of them, so
 	// neither a worker nor the loop ever blocks on the other.
@@ -225,12 +231,12 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 		return nil, nil
 	}
 	var claims []claimed
-	var outcomes []string
+	var outcomes, shared []string
 	// Recording must survive shutdown: the requests already happened.
 	wctx := context.WithoutCancel(ctx)
 	err := d.DB.Tx(wctx, func(tx *sqlx.Tx) error {
 		var err error
-		if outcomes, err = d.record(wctx, tx, batch, now); err != nil {
+		if outcomes, shared, err = d.record(wctx, tx, batch, now); err != nil {
 			return err
 		}
 		if claims, err = d.lease(wctx, tx, due, now); err != nil {
@@ -242,6 +248,7 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 		d.Logger.Error("record delivery attempts and claim more", "error", err.Error(), "count", len(batch))
 		return nil, nil
 	}
+	d.noteShared(shared)
 	return claims, outcomes
 }
 
@@ -250,9 +257,9 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 // the read pool: a candidate may have been leased, delivered or overtaken
 // by a replay since, and lease checks each again.
 func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	var ids []string
-	if err := d.DB.Reader.SelectContext(ctx, &ids, sqlEnabledRecipients); err != nil {
-		return nil, fmt.Errorf("enabled recipients: %w", err)
+	ids, err := d.Partners.Deliverable(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil

@@ -112,7 +112,10 @@ func newHarnessTB(t testing.TB) *harness {
 	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() },
 		Vault: h.vault, Hash: k.Hash}
 	h.deliv = &Deliveries{DB: h.db, Now: h.clock.Now, Kick: h.outbox.Kick}
-	sqlitetest.AddPartner(t, h.db, "ptn_reseller", "reseller")
+	if _, _, err := h.partners.Add(context.Background(), "test", partners.NewPartner{ID: "ptn_reseller", Kind: partners.KindReseller,
+		Name: "Reseller"}); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 

@@ -22,18 +22,19 @@ type holder interface {
 // the leases still held, one multi-row insert for the attempts, one update
 // for the deliveries that succeeded, and the audit entries appended
 // together at commit. Failures, rare and each with its own schedule, are
-// written one by one. It returns each result's outcome.
-func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, now time.Time) ([]string, error) {
+// written one by one. It returns each result's outcome, and the orders
+// now shared with every recipient.
+func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, now time.Time) (outcomes, shared []string, err error) {
 	if len(batch) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	outcomes := make([]string, len(batch))
+	outcomes = make([]string, len(batch))
 	if h, ok := d.Audit.(holder); ok {
 		h.Hold(tx)
 	}
 	held, err := d.held(ctx, tx, batch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var attempts []any
 	var ok []result
@@ -41,7 +42,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 		switch {
 		case r.released:
 			if _, err := tx.ExecContext(ctx, sqlRelease, r.c.ID, d.owner); err != nil {
-				return nil, fmt.Errorf("release delivery: %w", err)
+				return nil, nil, fmt.Errorf("release delivery: %w", err)
 			}
 			outcomes[i] = "released"
 			continue
@@ -78,16 +79,16 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 			continue
 		}
 		if outcomes[i], err = d.recordFailure(ctx, tx, r, now); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
-		return nil, fmt.Errorf("insert attempts: %w", err)
+		return nil, nil, fmt.Errorf("insert attempts: %w", err)
 	}
-	if err := d.recordDelivered(ctx, tx, ok, now); err != nil {
-		return nil, err
+	if shared, err = d.recordDelivered(ctx, tx, ok, now); err != nil {
+		return nil, nil, err
 	}
-	return outcomes, nil
+	return outcomes, shared, nil
 }
 
 // lease is what held knows of a claim: whether this dispatcher still holds
@@ -123,11 +124,12 @@ func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map
 }
 
 // recordDelivered marks the successful deliveries delivered, clears their
-// recipients' failure runs, audits each disclosure and moves orders whose
-// every order.created has arrived to "shared".
-func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []result, now time.Time) error {
+// recipients' failure runs, audits each disclosure, and returns the orders
+// whose every order.created has now arrived, to move to "shared" once this
+// transaction commits.
+func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []result, now time.Time) ([]string, error) {
 	if len(ok) == 0 {
-		return nil
+		return nil, nil
 	}
 	byStatus := map[int][]string{}
 	recipients := map[string]bool{}
@@ -143,16 +145,16 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 		for part := range slices.Chunk(ids, 500) {
 			q, args, err := sqlx.In(sqlDelivered, sqlite.FormatTime(now), sqlite.FormatTime(now), status, d.owner, part)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("mark delivered: %w", err)
+				return nil, fmt.Errorf("mark delivered: %w", err)
 			}
 		}
 	}
 	for id := range recipients {
 		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, id); err != nil {
-			return fmt.Errorf("mark partner healthy: %w", err)
+			return nil, fmt.Errorf("mark partner healthy: %w", err)
 		}
 	}
 	for _, r := range ok {
@@ -169,27 +171,26 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 		}
 		subjects := map[string]string{"order_id": c.OrderID, "delivery_id": c.ID, "partner_id": c.PartnerID}
 		if err := record(ctx, d.Audit, tx, "system:dispatcher", action, subjects, details); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if d.Lifecycle == nil || len(created) == 0 {
-		return nil
+		return nil, nil
 	}
 	slices.Sort(created)
+	var shared []string
 	for part := range slices.Chunk(slices.Compact(created), 500) {
 		q, args, err := sqlx.In(sqlAllDelivered, EventOrderCreated, part)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var done []string
 		if err := tx.SelectContext(ctx, &done, q, args...); err != nil {
-			return fmt.Errorf("find shared orders: %w", err)
+			return nil, fmt.Errorf("find shared orders: %w", err)
 		}
-		if err := d.Lifecycle.MarkShared(ctx, tx, done); err != nil {
-			return err
-		}
+		shared = append(shared, done...)
 	}
-	return nil
+	return shared, nil
 }
 
 // recordFailure schedules the next attempt of a delivery that failed,

@@ -44,8 +44,7 @@ const (
 		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id IN (?))`
 	sqlDisclosedTo = `SELECT DISTINCT order_id, partner_id FROM deliveries WHERE order_id IN (?) AND event_type = ?
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY order_id, partner_id`
-	sqlSharedWith        = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
-	sqlEnabledRecipients = `SELECT id FROM partners WHERE enabled = 1 AND endpoint_url != ''`
+	sqlSharedWith = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
 	// Claiming is two statements: find due ids through the due index (on
 	// the read pool), then lease exactly those rows by primary key, if
 	// they are still due. (An UPDATE … WHERE id IN (SELECT … LIMIT n)
@@ -426,6 +425,24 @@ func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disc
 			d.At, d.Delivered, d.Imported = r.Created.Time, timePtr(r.Deliv), r.Imported
 			out = append(out, d)
 		}
+	}
+	return out, nil
+}
+
+// AllDelivered returns those of the given orders whose every
+// order.created delivery has arrived (and that have some).
+func (s *Deliveries) AllDelivered(ctx context.Context, orderIDs []string) ([]string, error) {
+	var out []string
+	for part := range slices.Chunk(orderIDs, 500) {
+		q, args, err := sqlx.In(sqlAllDelivered, EventOrderCreated, part)
+		if err != nil {
+			return nil, err
+		}
+		var done []string
+		if err := s.DB.Reader.SelectContext(ctx, &done, q, args...); err != nil {
+			return nil, fmt.Errorf("find shared orders: %w", err)
+		}
+		out = append(out, done...)
 	}
 	return out, nil
 }

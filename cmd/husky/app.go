@@ -315,12 +315,19 @@ func (a *App) servePprof() (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// housekeeping removes expired idempotency keys and decides the scheduled
-// erasures of orders that closed, at start and every hour.
+// housekeeping removes expired idempotency keys, decides the scheduled
+// erasures of orders that closed, and moves to "shared" the orders whose
+// sharing completed unnoticed (a crash between the dispatcher's commit and
+// orders'), at start and every hour.
 func (a *App) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		if n, err := a.reconcileShared(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Error("reconcile shared orders", "error", err.Error())
+		} else if n > 0 {
+			a.Logger.Info("orders moved to shared after a restart", "count", n)
+		}
 		if n, err := a.Orders.PurgeExpiredIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 			a.Logger.Error("purge idempotency keys", "error", err.Error())
 		} else if n > 0 {
@@ -336,6 +343,28 @@ func (a *App) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// reconcileShared moves every "received" order whose order.created
+// deliveries have all arrived to "shared", 500 orders at a time, and
+// returns how many it moved.
+func (a *App) reconcileShared(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		ids, err := a.Orders.Received(ctx, after, 500)
+		if err != nil || len(ids) == 0 {
+			return n, err
+		}
+		done, err := a.Deliveries.AllDelivered(ctx, ids)
+		if err != nil {
+			return n, err
+		}
+		if err := a.Orders.MarkShared(ctx, done); err != nil {
+			return n, err
+		}
+		n += len(done)
+		after = ids[len(ids)-1]
 	}
 }
 

@@ -24,14 +24,3 @@ func Open(t testing.TB) *sqlite.DB {
 	}
 	return db
 }
-
-// AddPartner inserts a partner row directly, for packages whose tests need
-// one without importing the partners package.
-func AddPartner(t testing.TB, db *sqlite.DB, id, kind string) {
-	t.Helper()
-	_, err := db.Writer.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, ?, ?, ?)`,
-		id, kind, "Test "+kind, "2026-01-01T00:00:00.000000Z")
-	if err != nil {
-		t.Fatal(err)
-	}
-}
