@@ -50,16 +50,16 @@ const (
 // Request is a data-subject request. The person is known to the service
 // by keyed hashes of their email and phone only.
 type Request struct {
-	ID          string                `json:"id"`
-	Type        Type                  `json:"type"`
-	Status      Status                `json:"status"`
-	ReceivedAt  time.Time             `json:"received_at"`
-	DueAt       time.Time             `json:"due_at"`
-	Overdue     bool                  `json:"overdue"`
-	CompletedAt *time.Time            `json:"completed_at,omitempty"`
-	Actor       string                `json:"actor"`
-	Orders      []Order               `json:"orders"`
-	Steps       []Step                `json:"steps,omitempty"`
+	ID          string     `json:"id"`
+	Type        Type       `json:"type"`
+	Status      Status     `json:"status"`
+	ReceivedAt  time.Time  `json:"received_at"`
+	DueAt       time.Time  `json:"due_at"`
+	Overdue     bool       `json:"overdue"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Actor       string     `json:"actor"`
+	Orders      []Order    `json:"orders"`
+	Steps       []Step     `json:"steps,omitempty"`
 
 	emailHash, phoneHash []byte
 }
