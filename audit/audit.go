@@ -19,7 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Entry is one audit record.
@@ -54,7 +54,7 @@ const maxDetail = 200
 
 // Log appends to and reads the trail. Key signs checkpoints (see LoadKey).
 type Log struct {
-	DB  *sqlite.DB
+	DB  *store.DB
 	Now func() time.Time
 	Key Key
 
@@ -112,7 +112,7 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 }
 
 // Hold makes Record keep the entries recorded in tx and append them all
-// just before tx commits (see sqlite.DB.BeforeCommit): one read of the
+// just before tx commits (see store.DB.BeforeCommit): one read of the
 // tree's size and one statement for all their rows instead of four
 // statements each. Work that records many entries in one transaction (a
 // group commit of orders, the dispatcher's result batches) holds them. The

@@ -11,13 +11,13 @@ import (
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/milestone/husky/sqlite"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 func newLog(t testing.TB) *Log {
 	t.Helper()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	key, err := LoadKey(filepath.Join(t.TempDir(), "audit.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func appendN(t testing.TB, l *Log, n int) {
 
 // tamper runs SQL as someone with write access to the file would: first
 // dropping the append-only triggers.
-func tamper(t *testing.T, db *sqlite.DB, stmts ...string) {
+func tamper(t *testing.T, db *store.DB, stmts ...string) {
 	t.Helper()
 	for _, s := range append([]string{
 		`DROP TRIGGER IF EXISTS audit_entries_no_update`, `DROP TRIGGER IF EXISTS audit_entries_no_delete`,

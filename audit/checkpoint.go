@@ -16,7 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // KeyName names the checkpoint signing key in every signature line.
@@ -142,7 +142,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		}
 		now := l.now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES (?, ?, ?, ?)`,
-			n, h[:], string(signed), sqlite.FormatTime(now)); err != nil {
+			n, h[:], string(signed), store.FormatTime(now)); err != nil {
 			return fmt.Errorf("store checkpoint: %w", err)
 		}
 		out = Checkpoint{TreeSize: n, RootHash: h.String(), Note: string(signed), CreatedAt: now}
@@ -158,13 +158,13 @@ func (l *Log) Latest(ctx context.Context) (Checkpoint, error) {
 
 func latestCheckpoint(ctx context.Context, q sqlx.QueryerContext) (Checkpoint, error) {
 	var r struct {
-		Size    int64       `db:"tree_size"`
-		Root    []byte      `db:"root_hash"`
-		Note    string      `db:"note"`
-		Created sqlite.Time `db:"created_at"`
+		Size    int64      `db:"tree_size"`
+		Root    []byte     `db:"root_hash"`
+		Note    string     `db:"note"`
+		Created store.Time `db:"created_at"`
 	}
 	if err := sqlx.GetContext(ctx, q, &r, `SELECT tree_size, root_hash, note, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Checkpoint{}, ErrNoCheckpoint
 		}
 		return Checkpoint{}, fmt.Errorf("latest checkpoint: %w", err)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // LeafData returns the bytes whose RFC 6962 record hash is the entry's
@@ -19,7 +19,7 @@ func (e Entry) LeafData() []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"time":`...)
-	b = appendJSONString(b, sqlite.FormatTime(e.Time))
+	b = appendJSONString(b, store.FormatTime(e.Time))
 	b = append(b, `,"actor":`...)
 	b = appendJSONString(b, e.Actor)
 	b = append(b, `,"action":`...)

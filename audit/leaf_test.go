@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // leafJSON is how LeafData was first written, with encoding/json: every
@@ -19,7 +19,7 @@ func leafJSON(e Entry) []byte {
 		Action   string            `json:"action"`
 		Subjects map[string]string `json:"subjects"`
 		Details  map[string]string `json:"details"`
-	}{e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action, e.Subjects, e.Details})
+	}{e.Seq, store.FormatTime(e.Time), e.Actor, e.Action, e.Subjects, e.Details})
 	if err != nil {
 		panic(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 const (
@@ -35,7 +35,7 @@ type entryRow struct {
 }
 
 func (r entryRow) entry() (Entry, error) {
-	t, err := sqlite.ParseTime(r.Time)
+	t, err := store.ParseTime(r.Time)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -134,14 +134,14 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
 			hashArgs = append(hashArgs, base+int64(k), h[:])
 		}
 		details, _ := json.Marshal(e.Details)
-		entryArgs = append(entryArgs, e.Seq, sqlite.FormatTime(e.Time), e.Actor, e.Action,
+		entryArgs = append(entryArgs, e.Seq, store.FormatTime(e.Time), e.Actor, e.Action,
 			nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
 			nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), nullable(e.Subjects, "request_id"), string(details))
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertEntry, 11, entryArgs); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertEntry, 11, entryArgs); err != nil {
 		return fmt.Errorf("insert audit entries: %w", err)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertHash, 2, hashArgs); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertHash, 2, hashArgs); err != nil {
 		return fmt.Errorf("insert audit hashes: %w", err)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // benchConsole: how long the console takes to render the operators'
@@ -123,7 +123,7 @@ func consoleClient(base, key string) (*http.Client, error) {
 // writeConsoleData writes n deliveries (one in ten dead) and p orders
 // closed in 2019, past retention, straight into the database.
 func writeConsoleData(w *world, n, p int) error {
-	db, err := sqlite.Open(context.Background(), w.db)
+	db, err := store.Open(context.Background(), w.db)
 	if err != nil {
 		return err
 	}

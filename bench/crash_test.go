@@ -16,7 +16,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 var (
@@ -200,7 +200,7 @@ func heldClaims(path string) ([]string, error) {
 
 // settle waits for the server's backlog to drain, stops it, and opens its
 // database for the test to inspect.
-func settle(t *testing.T, s *server, w *world, timeout time.Duration) *sqlite.DB {
+func settle(t *testing.T, s *server, w *world, timeout time.Duration) *store.DB {
 	t.Helper()
 	if err := s.waitBacklog(timeout); err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func settle(t *testing.T, s *server, w *world, timeout time.Duration) *sqlite.DB
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), w.db)
+	db, err := store.Open(context.Background(), w.db)
 	if err != nil {
 		t.Fatal(err)
 	}

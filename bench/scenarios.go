@@ -18,7 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 type benchConfig struct {
@@ -137,7 +137,7 @@ func benchIntake(cfg benchConfig) ([]row, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "floor.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "floor.db"))
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func benchBacklog(cfg benchConfig) ([]row, error) {
 	// period would have left it. The rows name no order: messages about
 	// one order go one at a time, and a real backlog spreads over many
 	// orders, which this stands for without creating a million orders.
-	db, err := sqlite.Open(context.Background(), w.db)
+	db, err := store.Open(context.Background(), w.db)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // benchSubjects: a data-subject request's lookup among cfg.subjects orders
@@ -128,7 +128,7 @@ func writeSubjectOrders(w *world, n int) error {
 		m.Write([]byte(v))
 		return m.Sum(nil)
 	}
-	db, err := sqlite.Open(context.Background(), w.db)
+	db, err := store.Open(context.Background(), w.db)
 	if err != nil {
 		return err
 	}

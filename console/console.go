@@ -24,7 +24,7 @@ import (
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/subjects"
 )
 
@@ -33,7 +33,7 @@ var assets embed.FS
 
 // Console serves the pages. Its fields are the services it shows.
 type Console struct {
-	DB         *sqlite.DB
+	DB         *store.DB
 	Partners   *partners.Store
 	Reporter   *retention.Reporter
 	Purger     *retention.Purger

@@ -15,7 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 const (
@@ -76,10 +76,10 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 	ctx := g.Request.Context()
 	s := session{hash: tokenHash(ck)}
 	var row struct {
-		KeyID    string      `db:"key_id"`
-		Role     string      `db:"role"`
-		CSRF     string      `db:"csrf"`
-		LastSeen sqlite.Time `db:"last_seen"`
+		KeyID    string     `db:"key_id"`
+		Role     string     `db:"role"`
+		CSRF     string     `db:"csrf"`
+		LastSeen store.Time `db:"last_seen"`
 	}
 	if err := c.DB.Reader.GetContext(ctx, &row, sqlGetSession, s.hash); err != nil {
 		return session{}, false
@@ -99,7 +99,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 	// the database's one writer busy.
 	if now.Sub(s.lastSeen) > time.Minute {
 		_ = c.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-			_, err := tx.ExecContext(ctx, sqlTouchSession, sqlite.FormatTime(now), s.hash)
+			_, err := tx.ExecContext(ctx, sqlTouchSession, store.FormatTime(now), s.hash)
 			return err
 		})
 	}
@@ -189,11 +189,11 @@ func (c *Console) signIn(g *gin.Context) {
 	}
 	token, csrf, now := randomToken(), randomToken(), c.now()
 	err = c.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlEndIdle, sqlite.FormatTime(now.Add(-IdleTimeout))); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlEndIdle, store.FormatTime(now.Add(-IdleTimeout))); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, sqlInsertSession, tokenHash(token), p.KeyID, p.Role, csrf,
-			sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
+			store.FormatTime(now), store.FormatTime(now)); err != nil {
 			return fmt.Errorf("open session: %w", err)
 		}
 		return c.Audit.Record(ctx, tx, p.Actor(), "console.signed_in", map[string]string{"key_id": p.KeyID},

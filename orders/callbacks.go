@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Callback event types recipients send.
@@ -159,7 +159,7 @@ func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string
 		case err == nil:
 			res = CallbackResult{Status: prev.Status, Body: prev.Body}
 			return nil
-		case !sqlite.IsNoRows(err):
+		case !store.IsNoRows(err):
 			return fmt.Errorf("read callback receipt: %w", err)
 		}
 		r, err := s.applyCallback(ctx, tx, partnerID, webhookID, cb)
@@ -167,7 +167,7 @@ func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string
 			return err
 		}
 		res = r
-		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, sqlite.FormatTime(s.now()), cb.Type,
+		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, store.FormatTime(s.now()), cb.Type,
 			nullIfEmpty(cb.OrderID), res.Status, res.Body); err != nil {
 			return fmt.Errorf("store callback receipt: %w", err)
 		}
@@ -220,7 +220,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status, key: o.key}
 
 	if cb.Type == CallbackErasureConfirmed {
-		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, sqlite.FormatTime(now), sqlite.FormatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, store.FormatTime(now), store.FormatTime(now)); err != nil {
 			return CallbackResult{}, fmt.Errorf("record erasure confirmation: %w", err)
 		}
 		ev.Outcome = string(Applied)
@@ -278,13 +278,13 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, o *Order, partnerID string, st Status, cb Callback, now time.Time) error {
 	orderID, k := o.ID, o.key
 	var cur string
-	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !sqlite.IsNoRows(err) {
+	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !store.IsNoRows(err) {
 		return fmt.Errorf("read recipient answer: %w", err)
 	}
 	if cur != "" && Decide(Status(cur), st) != Applied {
 		return nil
 	}
-	delivered := sqlite.Time{}
+	delivered := store.Time{}
 	if cb.Type == CallbackDelivered {
 		delivered.Time = cb.DeliveredAt
 		if delivered.IsZero() {
@@ -299,7 +299,7 @@ func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, o *Order, partner
 	}
 	if _, err := tx.ExecContext(ctx, sqlUpsertAnswer, orderID, partnerID, st, nullIfEmpty(cb.EstimatedShipDate),
 		nullIfEmpty(cb.ReasonCode), sealed(cb.Message, aadMessage), sealed(cb.Carrier, aadCarrier), sealed(cb.TrackingNumber, aadTracking),
-		sealed(cb.TrackingURL, aadTrackingURL), delivered, sqlite.FormatTime(now)); err != nil {
+		sealed(cb.TrackingURL, aadTrackingURL), delivered, store.FormatTime(now)); err != nil {
 		return fmt.Errorf("save recipient answer: %w", err)
 	}
 	return nil
@@ -404,7 +404,7 @@ func (s *Service) markShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string
 		return err
 	}
 	now := s.now()
-	q, args, err = sqlx.In(sqlMoveNotFinal, StatusShared, sqlite.FormatTime(now), ids)
+	q, args, err = sqlx.In(sqlMoveNotFinal, StatusShared, store.FormatTime(now), ids)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // CloseRequest closes an order that never reached a final state (the purge
@@ -88,7 +88,7 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 		from := o.Status
 		o.Status, o.UpdatedAt, o.ClosedAt, o.CloseReason = req.As, now, &req.At, reason
 		s.dates(o)
-		if _, err := tx.ExecContext(ctx, sqlCloseOrder, o.Status, sqlite.FormatTime(now), sqlite.FormatTime(req.At),
+		if _, err := tx.ExecContext(ctx, sqlCloseOrder, o.Status, store.FormatTime(now), store.FormatTime(req.At),
 			seal(o.key, reason, aadCloseReason), id); err != nil {
 			return fmt.Errorf("close order: %w", err)
 		}
@@ -99,7 +99,7 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 		sum := sha256.Sum256([]byte(reason))
 		if err := s.record(ctx, tx, actor, "order.closed", map[string]string{"order_id": id}, map[string]string{
 			"from": string(from), "to": string(o.Status), "reason_sha256": hex.EncodeToString(sum[:]),
-			"as_of": sqlite.FormatTime(req.At)}); err != nil {
+			"as_of": store.FormatTime(req.At)}); err != nil {
 			return err
 		}
 		kind := ChangeStatus

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -38,11 +38,11 @@ const (
 
 type eventRow struct {
 	Event
-	T         sqlite.Time `db:"time"`
-	PartnerID string      `db:"partner_id"`
-	From      string      `db:"from_status"`
-	To        string      `db:"to_status"`
-	Details   string      `db:"details"`
+	T         store.Time `db:"time"`
+	PartnerID string     `db:"partner_id"`
+	From      string     `db:"from_status"`
+	To        string     `db:"to_status"`
+	Details   string     `db:"details"`
 }
 
 // event returns the row as an event, its details opened with k.
@@ -73,10 +73,10 @@ func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
 			b, _ := json.Marshal(e.Details)
 			details = seal(e.key, string(b), aadDetails)
 		}
-		args = append(args, e.OrderID, sqlite.FormatTime(e.Time), e.Type, e.Source,
+		args = append(args, e.OrderID, store.FormatTime(e.Time), e.Type, e.Source,
 			nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertEvent, 9, args); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertEvent, 9, args); err != nil {
 		return fmt.Errorf("insert order event: %w", err)
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Answer is a recipient's latest answer about an order, kept beside the
@@ -33,18 +33,18 @@ type Shipment struct {
 }
 
 type answerRow struct {
-	OrderID     string      `db:"order_id"`
-	PartnerID   string      `db:"partner_id"`
-	Status      *string     `db:"status"`
-	ShipDate    *string     `db:"estimated_ship_date"`
-	ReasonCode  *string     `db:"reason_code"`
-	Message     *string     `db:"message"`
-	Carrier     *string     `db:"carrier"`
-	Tracking    *string     `db:"tracking_number"`
-	TrackingURL *string     `db:"tracking_url"`
-	DeliveredAt sqlite.Time `db:"delivered_at"`
-	ErasedAt    sqlite.Time `db:"erasure_confirmed_at"`
-	UpdatedAt   sqlite.Time `db:"updated_at"`
+	OrderID     string     `db:"order_id"`
+	PartnerID   string     `db:"partner_id"`
+	Status      *string    `db:"status"`
+	ShipDate    *string    `db:"estimated_ship_date"`
+	ReasonCode  *string    `db:"reason_code"`
+	Message     *string    `db:"message"`
+	Carrier     *string    `db:"carrier"`
+	Tracking    *string    `db:"tracking_number"`
+	TrackingURL *string    `db:"tracking_url"`
+	DeliveredAt store.Time `db:"delivered_at"`
+	ErasedAt    store.Time `db:"erasure_confirmed_at"`
+	UpdatedAt   store.Time `db:"updated_at"`
 }
 
 func deref(s *string) string {
@@ -54,7 +54,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func optTime(t sqlite.Time) *time.Time {
+func optTime(t store.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}

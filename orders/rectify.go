@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Rectification is a correction of a person's data (GDPR Art. 16): the
@@ -139,7 +139,7 @@ func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []
 		if _, err := tx.ExecContext(ctx, sqlRectify, seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
 			seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
 			seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
-			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), sqlite.FormatTime(now), id); err != nil {
+			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), store.FormatTime(now), id); err != nil {
 			return nil, fmt.Errorf("rectify order: %w", err)
 		}
 		names := strings.Join(changed, ",")

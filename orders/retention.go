@@ -8,7 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Erased is what Erase did to a set of orders.
@@ -30,7 +30,7 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q, args, err := sqlx.In(sqlEraseOrders, sqlite.FormatTime(now), ids)
+	q, args, err := sqlx.In(sqlEraseOrders, store.FormatTime(now), ids)
 	if err != nil {
 		return out, err
 	}
@@ -102,8 +102,8 @@ type RetentionRow struct {
 
 type retentionScan struct {
 	RetentionRow
-	Created sqlite.Time `db:"created_at"`
-	Closed  sqlite.Time `db:"closed_at"`
+	Created store.Time `db:"created_at"`
+	Closed  store.Time `db:"closed_at"`
 }
 
 const retentionColumns = `id, reseller_id, status, created_at, closed_at`
@@ -144,9 +144,9 @@ const sqlClosedBetween = `erased_at IS NULL AND closed_at IS NOT NULL AND closed
 func (s *Service) ClosedBetween(ctx context.Context, from, to time.Time, after string, limit int) ([]RetentionRow, error) {
 	lo := ""
 	if !from.IsZero() {
-		lo = sqlite.FormatTime(from)
+		lo = store.FormatTime(from)
 	}
-	return s.retentionRows(ctx, sqlClosedBetween, lo, sqlite.FormatTime(to), after, after, limit)
+	return s.retentionRows(ctx, sqlClosedBetween, lo, store.FormatTime(to), after, after, limit)
 }
 
 // CountClosed counts the orders whose personal data is still held and that
@@ -154,7 +154,7 @@ func (s *Service) ClosedBetween(ctx context.Context, from, to time.Time, after s
 func (s *Service) CountClosed(ctx context.Context, from, to time.Time) (int, error) {
 	var n int
 	err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL
-		AND closed_at >= ? AND closed_at < ?`, sqlite.FormatTime(from), sqlite.FormatTime(to))
+		AND closed_at >= ? AND closed_at < ?`, store.FormatTime(from), store.FormatTime(to))
 	if err != nil {
 		return 0, fmt.Errorf("count closed orders: %w", err)
 	}
@@ -164,7 +164,7 @@ func (s *Service) CountClosed(ctx context.Context, from, to time.Time) (int, err
 // FirstClosed returns when the earliest order whose personal data is still
 // held closed, or zero when none has.
 func (s *Service) FirstClosed(ctx context.Context) (time.Time, error) {
-	var t sqlite.Time
+	var t store.Time
 	err := s.DB.Reader.GetContext(ctx, &t, `SELECT MIN(closed_at) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL`)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("first closed order: %w", err)
@@ -198,7 +198,7 @@ func (s *Service) RetentionRows(ctx context.Context, q sqlx.QueryerContext, ids 
 // OpenSince returns orders that never reached a final state and were
 // created before t.
 func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, error) {
-	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < ? ORDER BY id`, sqlite.FormatTime(t))
+	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < ? ORDER BY id`, store.FormatTime(t))
 }
 
 // ErasureConfirmations counts, per recipient, the given orders whose

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -19,10 +19,10 @@ const IdempotencyTTL = 24 * time.Hour
 
 // Service is the order use cases over the database.
 type Service struct {
-	DB *sqlite.DB
+	DB *store.DB
 	// Batch, if set, group-commits order creations: concurrent requests
 	// share one transaction (each under its own savepoint) and one fsync.
-	Batch *sqlite.Batcher
+	Batch *store.Batcher
 	Hooks []Hook
 	Audit Auditor
 	Now   func() time.Time
@@ -200,7 +200,7 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 			OrderID string `db:"order_id"`
 			Status  int    `db:"status_code"`
 		}
-		err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, sqlite.FormatTime(now))
+		err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, store.FormatTime(now))
 		switch {
 		case err == nil:
 			if string(prev.Hash) != string(hash) {
@@ -211,14 +211,14 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 				return Created{}, err
 			}
 			return Created{Order: po, Replayed: true}, nil
-		case !sqlite.IsNoRows(err):
+		case !store.IsNoRows(err):
 			return Created{}, fmt.Errorf("read idempotency key: %w", err)
 		}
 	}
 	// The unique (reseller, reference) index refuses a duplicate; only
 	// then is the existing order looked up for the 409's Location.
 	if err := s.insertOrder(ctx, tx, o); err != nil {
-		if !sqlite.IsUniqueViolation(err) {
+		if !store.IsUniqueViolation(err) {
 			return Created{}, err
 		}
 		var existing string
@@ -230,7 +230,7 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 	}
 	if req.IdempotencyKey != "" {
 		if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
-			http.StatusCreated, sqlite.FormatTime(now), sqlite.FormatTime(now.Add(IdempotencyTTL))); err != nil {
+			http.StatusCreated, store.FormatTime(now), store.FormatTime(now.Add(IdempotencyTTL))); err != nil {
 			return Created{}, fmt.Errorf("store idempotency key: %w", err)
 		}
 	}
@@ -352,7 +352,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 func (s *Service) PurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, sqlite.FormatTime(s.now()))
+		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(s.now()))
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", err)
 		}

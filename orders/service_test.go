@@ -12,13 +12,13 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
-func newService(t *testing.T, hooks ...Hook) (*Service, *sqlite.DB) {
+func newService(t *testing.T, hooks ...Hook) (*Service, *store.DB) {
 	t.Helper()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	ps := &partners.Store{DB: db, Now: time.Now}
 	for _, id := range []string{"ptn_a", "ptn_b"} {
 		if _, _, err := ps.Add(context.Background(), "test", partners.NewPartner{ID: id, Kind: partners.KindReseller, Name: id}); err != nil {
@@ -38,7 +38,7 @@ func create(t *testing.T, s *Service, reseller, ref, key string) (Created, error
 	return s.Create(context.Background(), CreateRequest{ResellerID: reseller, Actor: "test", Draft: d, IdempotencyKey: key, Body: b})
 }
 
-func count(t *testing.T, db *sqlite.DB, table string) int {
+func count(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
 	var n int
 	if err := db.Reader.Get(&n, "SELECT COUNT(*) FROM "+table); err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -40,30 +40,30 @@ const (
 )
 
 type orderRow struct {
-	ID               string      `db:"id"`
-	ResellerID       string      `db:"reseller_id"`
-	Reference        string      `db:"reference"`
-	Status           string      `db:"status"`
-	CustomerName     string      `db:"customer_name"`
-	CustomerEmail    string      `db:"customer_email"`
-	CustomerPhone    string      `db:"customer_phone"`
-	ShipOrganization string      `db:"ship_organization"`
-	ShipLine1        string      `db:"ship_line1"`
-	ShipLine2        string      `db:"ship_line2"`
-	ShipCity         string      `db:"ship_city"`
-	ShipPostalCode   string      `db:"ship_postal_code"`
-	ShipRegion       string      `db:"ship_region"`
-	ShipCountry      string      `db:"ship_country"`
-	Notes            string      `db:"notes"`
-	CreatedAt        sqlite.Time `db:"created_at"`
-	UpdatedAt        sqlite.Time `db:"updated_at"`
-	ClosedAt         sqlite.Time `db:"closed_at"`
-	ErasedAt         sqlite.Time `db:"erased_at"`
-	CloseReason      *string     `db:"close_reason"`
-	EmailHash        []byte      `db:"email_hash"`
-	PhoneHash        []byte      `db:"phone_hash"`
-	Sealed           bool        `db:"sealed"`
-	ReferenceHash    []byte      `db:"reference_hash"`
+	ID               string     `db:"id"`
+	ResellerID       string     `db:"reseller_id"`
+	Reference        string     `db:"reference"`
+	Status           string     `db:"status"`
+	CustomerName     string     `db:"customer_name"`
+	CustomerEmail    string     `db:"customer_email"`
+	CustomerPhone    string     `db:"customer_phone"`
+	ShipOrganization string     `db:"ship_organization"`
+	ShipLine1        string     `db:"ship_line1"`
+	ShipLine2        string     `db:"ship_line2"`
+	ShipCity         string     `db:"ship_city"`
+	ShipPostalCode   string     `db:"ship_postal_code"`
+	ShipRegion       string     `db:"ship_region"`
+	ShipCountry      string     `db:"ship_country"`
+	Notes            string     `db:"notes"`
+	CreatedAt        store.Time `db:"created_at"`
+	UpdatedAt        store.Time `db:"updated_at"`
+	ClosedAt         store.Time `db:"closed_at"`
+	ErasedAt         store.Time `db:"erased_at"`
+	CloseReason      *string    `db:"close_reason"`
+	EmailHash        []byte     `db:"email_hash"`
+	PhoneHash        []byte     `db:"phone_hash"`
+	Sealed           bool       `db:"sealed"`
+	ReferenceHash    []byte     `db:"reference_hash"`
 }
 
 // order returns the row as an order, its sealed values opened with k
@@ -118,7 +118,7 @@ func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orde
 // insertOrder stores a new order with its items inside tx, its personal
 // values sealed with a data key of its own, created here.
 func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
-	closed := sqlite.Time{}
+	closed := store.Time{}
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
 	}
@@ -134,7 +134,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error 
 		seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
 		seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
 		seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
-		seal(k, o.Notes, aadNotes), sqlite.FormatTime(o.CreatedAt), sqlite.FormatTime(o.UpdatedAt), closed, sqlite.Time{},
+		seal(k, o.Notes, aadNotes), store.FormatTime(o.CreatedAt), store.FormatTime(o.UpdatedAt), closed, store.Time{},
 		nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
 		s.referenceHash(o.ResellerID, o.Reference)); err != nil {
 		return fmt.Errorf("insert order: %w", err)
@@ -143,7 +143,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error 
 	for i, it := range o.Items {
 		items = append(items, o.ID, i+1, it.SKU, it.Quantity)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertItem, 4, items); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertItem, 4, items); err != nil {
 		return fmt.Errorf("insert order items: %w", err)
 	}
 	return nil
@@ -161,7 +161,7 @@ func nilIfEmpty(b []byte) any {
 func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
 	var r orderRow
 	if err := sqlx.GetContext(ctx, q, &r, sqlSelectOrder, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("get order: %w", err)
@@ -259,13 +259,13 @@ func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) 
 // retention counts from.
 func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, now time.Time) error {
 	o.Status, o.UpdatedAt = st, now
-	closed := sqlite.Time{}
+	closed := store.Time{}
 	if st.Final() {
 		o.ClosedAt = &now
 		closed.Time = now
 		s.dates(o)
 	}
-	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, sqlite.FormatTime(now), closed, o.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, store.FormatTime(now), closed, o.ID); err != nil {
 		return fmt.Errorf("update order status: %w", err)
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/keyring"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store/storetest"
 )
 
 func TestParseFieldsAllowsOnlyPhoneEmailAddress(t *testing.T) {
@@ -51,7 +51,7 @@ func newStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Store{DB: sqlitetest.Open(t), AllowPrivateEndpoints: true, Sealer: k}
+	return &Store{DB: storetest.Open(t), AllowPrivateEndpoints: true, Sealer: k}
 }
 
 func TestAddRefusesFieldsOutsideAllowList(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Sealer encrypts values at rest and opens them again (keyring.Keyring).
@@ -77,7 +77,7 @@ func (s *Store) open(r secretRow) (string, error) {
 }
 
 func (s *Store) insertSecret(ctx context.Context, tx *sqlx.Tx, partnerID string, at time.Time, secret string) error {
-	created := sqlite.FormatTime(at)
+	created := store.FormatTime(at)
 	sealed, err := s.seal(partnerID, created, secret)
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func (s *Store) insertSecret(ctx context.Context, tx *sqlx.Tx, partnerID string,
 
 func (s *Store) activeSecrets(ctx context.Context, q sqlx.QueryerContext, partnerID string, now time.Time) ([]string, error) {
 	var rows []secretRow
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlActiveSecrets, partnerID, sqlite.FormatTime(now)); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlActiveSecrets, partnerID, store.FormatTime(now)); err != nil {
 		return nil, fmt.Errorf("read secrets: %w", err)
 	}
 	out := make([]string, 0, len(rows))

@@ -15,12 +15,12 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Store keeps partners, their webhook secrets and API keys.
 type Store struct {
-	DB    *sqlite.DB
+	DB    *store.DB
 	Audit Auditor
 	Now   func() time.Time
 	// AllowPrivateEndpoints permits loopback and private webhook URLs
@@ -50,17 +50,17 @@ const (
 )
 
 type partnerRow struct {
-	ID             string      `db:"id"`
-	Kind           string      `db:"kind"`
-	Name           string      `db:"name"`
-	EndpointURL    string      `db:"endpoint_url"`
-	Fields         string      `db:"fields"`
-	Enabled        bool        `db:"enabled"`
-	DisabledReason string      `db:"disabled_reason"`
-	Demo           bool        `db:"demo"`
-	Country        string      `db:"country"`
-	TransferBasis  string      `db:"transfer_basis"`
-	CreatedAt      sqlite.Time `db:"created_at"`
+	ID             string     `db:"id"`
+	Kind           string     `db:"kind"`
+	Name           string     `db:"name"`
+	EndpointURL    string     `db:"endpoint_url"`
+	Fields         string     `db:"fields"`
+	Enabled        bool       `db:"enabled"`
+	DisabledReason string     `db:"disabled_reason"`
+	Demo           bool       `db:"demo"`
+	Country        string     `db:"country"`
+	TransferBasis  string     `db:"transfer_basis"`
+	CreatedAt      store.Time `db:"created_at"`
 }
 
 func (r partnerRow) partner() Partner {
@@ -166,7 +166,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), p.Demo,
-			p.Country, p.TransferBasis, sqlite.FormatTime(p.CreatedAt)); err != nil {
+			p.Country, p.TransferBasis, store.FormatTime(p.CreatedAt)); err != nil {
 			return fmt.Errorf("insert partner: %w", err)
 		}
 		if secret != "" {
@@ -193,7 +193,7 @@ func (s *Store) Get(ctx context.Context, id string) (Partner, error) {
 func (s *Store) GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (Partner, error) {
 	var r partnerRow
 	if err := sqlx.GetContext(ctx, q, &r, sqlSelectPartner+` WHERE id = ?`, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Partner{}, ErrPartnerNotFound
 		}
 		return Partner{}, fmt.Errorf("get partner: %w", err)
@@ -338,7 +338,7 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 	}
 	now := s.now()
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, sqlite.FormatTime(now.Add(grace)), id, sqlite.FormatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, store.FormatTime(now.Add(grace)), id, store.FormatTime(now)); err != nil {
 			return fmt.Errorf("expire old secrets: %w", err)
 		}
 		if err := s.insertSecret(ctx, tx, id, now, secret); err != nil {
@@ -379,7 +379,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 		pid = partnerID
 	}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlInsertKey, k.ID, k.Role, pid, h[:], sqlite.FormatTime(k.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlInsertKey, k.ID, k.Role, pid, h[:], store.FormatTime(k.CreatedAt)); err != nil {
 			return fmt.Errorf("insert key: %w", err)
 		}
 		return s.record(ctx, tx, actor, "key.created", map[string]string{"key_id": k.ID, "partner_id": partnerID},
@@ -395,7 +395,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 // unknown or already revoked key.
 func (s *Store) RevokeKey(ctx context.Context, actor, id string) error {
 	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, sqlRevokeKey, sqlite.FormatTime(s.now()), id)
+		res, err := tx.ExecContext(ctx, sqlRevokeKey, store.FormatTime(s.now()), id)
 		if err != nil {
 			return fmt.Errorf("revoke key: %w", err)
 		}
@@ -407,11 +407,11 @@ func (s *Store) RevokeKey(ctx context.Context, actor, id string) error {
 }
 
 type keyRow struct {
-	ID        string      `db:"id"`
-	Role      string      `db:"role"`
-	PartnerID *string     `db:"partner_id"`
-	CreatedAt sqlite.Time `db:"created_at"`
-	RevokedAt sqlite.Time `db:"revoked_at"`
+	ID        string     `db:"id"`
+	Role      string     `db:"role"`
+	PartnerID *string    `db:"partner_id"`
+	CreatedAt store.Time `db:"created_at"`
+	RevokedAt store.Time `db:"revoked_at"`
 }
 
 // Keys lists every API key record, oldest first.
@@ -450,7 +450,7 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 		Revoked   bool   `db:"revoked"`
 	}
 	if err := s.DB.Reader.GetContext(ctx, &r, sqlKeyByHash, h[:]); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Principal{}, api.ErrUnauthorized
 		}
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
@@ -473,7 +473,7 @@ func (s *Store) KeyPrincipal(ctx context.Context, keyID string) (Principal, erro
 		Revoked   bool   `db:"revoked"`
 	}
 	if err := s.DB.Reader.GetContext(ctx, &r, sqlKeyByID, keyID); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Principal{}, api.ErrUnauthorized
 		}
 		return Principal{}, fmt.Errorf("key principal: %w", err)

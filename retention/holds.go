@@ -17,7 +17,7 @@ import (
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -46,7 +46,7 @@ type Hold struct {
 
 // Holds places, releases and reads legal holds.
 type Holds struct {
-	DB     *sqlite.DB
+	DB     *store.DB
 	Orders *orders.Service
 	Vault  *vault.Vault
 	Audit  *audit.Log
@@ -79,7 +79,7 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (order_id, reason, placed_at) VALUES (?, ?, ?)
 				ON CONFLICT (order_id) DO UPDATE SET reason = excluded.reason, placed_at = excluded.placed_at`,
-				orderID, sealed, sqlite.FormatTime(h.now()))
+				orderID, sealed, store.FormatTime(h.now()))
 			return err
 		})
 }
@@ -127,11 +127,11 @@ func (h *Holds) Get(ctx context.Context, orderID string) (*Hold, error) {
 
 func (h *Holds) get(ctx context.Context, q sqlx.QueryerContext, o *orders.Order) (*Hold, error) {
 	var row struct {
-		Reason []byte      `db:"reason"`
-		At     sqlite.Time `db:"placed_at"`
+		Reason []byte     `db:"reason"`
+		At     store.Time `db:"placed_at"`
 	}
 	err := sqlx.GetContext(ctx, q, &row, `SELECT reason, placed_at FROM legal_holds WHERE order_id = ?`, o.ID)
-	if sqlite.IsNoRows(err) {
+	if store.IsNoRows(err) {
 		return nil, nil
 	}
 	if err != nil {

@@ -22,13 +22,13 @@ import (
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Purger runs purges: it erases the personal data of every order past its
 // retention, everywhere the service holds it, and tells the recipients.
 type Purger struct {
-	DB         *sqlite.DB
+	DB         *store.DB
 	Orders     *orders.Service
 	Holds      *Holds
 	Calendar   Calendar
@@ -94,14 +94,14 @@ func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 	now := p.now()
 	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
-			id, sqlite.FormatTime(now), actor, sqlite.FormatTime(now)); err != nil {
-			if sqlite.IsUniqueViolation(err) {
+			id, store.FormatTime(now), actor, store.FormatTime(now)); err != nil {
+			if store.IsUniqueViolation(err) {
 				return ErrRunning
 			}
 			return fmt.Errorf("start purge: %w", err)
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.started", map[string]string{"purge_run_id": id},
-			map[string]string{"as_of": sqlite.FormatTime(now)})
+			map[string]string{"as_of": store.FormatTime(now)})
 	})
 	return id, err
 }
@@ -113,12 +113,12 @@ func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 // finished run changes nothing.
 func (p *Purger) Resume(ctx context.Context, id string) error {
 	var run struct {
-		AsOf   sqlite.Time `db:"as_of"`
-		Actor  string      `db:"actor"`
-		Status string      `db:"status"`
+		AsOf   store.Time `db:"as_of"`
+		Actor  string     `db:"actor"`
+		Status string     `db:"status"`
 	}
 	if err := p.DB.Reader.GetContext(ctx, &run, `SELECT as_of, actor, status FROM purge_runs WHERE id = ?`, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return ErrRunNotFound
 		}
 		return fmt.Errorf("read purge run: %w", err)
@@ -132,7 +132,7 @@ func (p *Purger) Resume(ctx context.Context, id string) error {
 		// run running, to be resumed at the next start.
 		_ = p.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
 			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`,
-				"purge failed; see the service log", sqlite.FormatTime(p.now()), id)
+				"purge failed; see the service log", store.FormatTime(p.now()), id)
 			return uerr
 		})
 		p.Logger.Error("purge run failed", "purge_run_id", id, "error", err.Error())
@@ -256,7 +256,7 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 			if len(part.ids) == 0 {
 				continue
 			}
-			q, args, err := sqlx.In(sqlRunOutcome, part.outcome, sqlite.FormatTime(now), runID, part.ids)
+			q, args, err := sqlx.In(sqlRunOutcome, part.outcome, store.FormatTime(now), runID, part.ids)
 			if err != nil {
 				return err
 			}
@@ -320,11 +320,11 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 	}
 	err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = ?, orders = ?, erased = ?, held = ?,
-			notices = ?, digest = ? WHERE id = ?`, sqlite.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
+			notices = ?, digest = ? WHERE id = ?`, store.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
 			return fmt.Errorf("complete run: %w", err)
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{
-			"as_of": sqlite.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total)})
+			"as_of": store.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total)})
 	})
 	if err != nil {
 		return err
@@ -340,7 +340,7 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 func (p *Purger) clearWAL(ctx context.Context) error {
 	for i := 0; ; i++ {
 		err := p.DB.Checkpoint(ctx)
-		if err == nil || !errors.Is(err, sqlite.ErrCheckpointBusy) || i == 600 {
+		if err == nil || !errors.Is(err, store.ErrCheckpointBusy) || i == 600 {
 			return err
 		}
 		select {
@@ -395,22 +395,22 @@ func (p *Purger) Get(ctx context.Context, id string) (Run, error) { return p.get
 
 func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error) {
 	var r struct {
-		ID       string      `db:"id"`
-		AsOf     sqlite.Time `db:"as_of"`
-		Actor    string      `db:"actor"`
-		Status   string      `db:"status"`
-		Started  sqlite.Time `db:"started_at"`
-		Finished sqlite.Time `db:"finished_at"`
-		Orders   int         `db:"orders"`
-		Erased   int         `db:"erased"`
-		Held     int         `db:"held"`
-		Notices  int         `db:"notices"`
-		Digest   string      `db:"digest"`
-		Error    string      `db:"error"`
+		ID       string     `db:"id"`
+		AsOf     store.Time `db:"as_of"`
+		Actor    string     `db:"actor"`
+		Status   string     `db:"status"`
+		Started  store.Time `db:"started_at"`
+		Finished store.Time `db:"finished_at"`
+		Orders   int        `db:"orders"`
+		Erased   int        `db:"erased"`
+		Held     int        `db:"held"`
+		Notices  int        `db:"notices"`
+		Digest   string     `db:"digest"`
+		Error    string     `db:"error"`
 	}
 	if err := p.DB.Reader.GetContext(ctx, &r, `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held,
 		notices, digest, error FROM purge_runs WHERE id = ?`, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Run{}, ErrRunNotFound
 		}
 		return Run{}, fmt.Errorf("read purge run: %w", err)

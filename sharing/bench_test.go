@@ -17,7 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // BenchmarkDispatch measures deliveries per second to a loopback receiver
@@ -160,7 +160,7 @@ func ordersWithTwoRecipients(b *testing.B, url string, n int) (*harness, *audit.
 	}
 	log := &audit.Log{DB: h.db, Key: key, Now: h.clock.Now}
 	h.partners.Audit, h.outbox.Audit, h.orders.Audit = log, log, log
-	h.orders.Batch = sqlite.NewBatcher(h.db)
+	h.orders.Batch = store.NewBatcher(h.db)
 	for range 2 {
 		h.recipientFields(b, url, "phone,email,address")
 	}

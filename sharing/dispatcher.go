@@ -16,7 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -26,7 +26,7 @@ import (
 // recorded; one transaction per turn records the finished attempts and
 // claims more (see Run), so the dispatcher holds the writer briefly.
 type Dispatcher struct {
-	DB       *sqlite.DB
+	DB       *store.DB
 	Partners *partners.Store
 	Audit    Auditor
 	Client   *retryablehttp.Client
@@ -272,7 +272,7 @@ func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]strin
 			break
 		}
 		var some []string
-		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, sqlite.FormatTime(now), sqlite.FormatTime(now),
+		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, store.FormatTime(now), store.FormatTime(now),
 			d.owner, d.staleBefore(now), n); err != nil {
 			return nil, fmt.Errorf("find due deliveries: %w", err)
 		}
@@ -291,7 +291,7 @@ func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now t
 	until := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	for part := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(sqlLease, d.owner, sqlite.FormatTime(until), part, sqlite.FormatTime(now), d.owner, d.staleBefore(now))
+		q, args, err := sqlx.In(sqlLease, d.owner, store.FormatTime(until), part, store.FormatTime(now), d.owner, d.staleBefore(now))
 		if err != nil {
 			return nil, err
 		}

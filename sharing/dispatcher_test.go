@@ -22,8 +22,8 @@ import (
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 	"github.com/milestone/husky/vault"
 )
 
@@ -88,7 +88,7 @@ func (rc *receiver) received() []received {
 }
 
 type harness struct {
-	db       *sqlite.DB
+	db       *store.DB
 	clock    *clock
 	partners *partners.Store
 	outbox   *Outbox
@@ -101,7 +101,7 @@ func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
 
 func newHarnessTB(t testing.TB) *harness {
 	t.Helper()
-	h := &harness{db: sqlitetest.Open(t), clock: &clock{}}
+	h := &harness{db: storetest.Open(t), clock: &clock{}}
 	k, err := keyring.Load(filepath.Join(t.TempDir(), "husky.db.keys"))
 	if err != nil {
 		t.Fatal(err)
@@ -538,7 +538,7 @@ func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
 	// A second dispatcher read the same candidate before the first leased
 	// it; its lease must not take it.
 	now := one.h.clock.Now()
-	q, args, err := sqlx.In(sqlLease, "other-owner", sqlite.FormatTime(now), []string{one.c.ID}, sqlite.FormatTime(now),
+	q, args, err := sqlx.In(sqlLease, "other-owner", store.FormatTime(now), []string{one.c.ID}, store.FormatTime(now),
 		"other-owner", one.d.staleBefore(now))
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Every running dispatcher keeps a heartbeat row. A claim whose owner's
@@ -28,7 +28,7 @@ const (
 
 // beat writes this dispatcher's heartbeat, creating its row if it has none.
 func (d *Dispatcher) beat(ctx context.Context, first bool) error {
-	now := sqlite.FormatTime(d.now())
+	now := store.FormatTime(d.now())
 	return d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if !first {
 			res, err := tx.ExecContext(ctx, sqlHeartbeat, now, d.owner)
@@ -42,7 +42,7 @@ func (d *Dispatcher) beat(ctx context.Context, first bool) error {
 		if _, err := tx.ExecContext(ctx, sqlHeartbeatStart, d.owner, now, now); err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, sqlite.FormatTime(d.now().Add(-24*time.Hour)))
+		_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, store.FormatTime(d.now().Add(-24*time.Hour)))
 		return err
 	})
 }
@@ -77,5 +77,5 @@ func (d *Dispatcher) endHeartbeat() {
 // staleBefore is the heartbeat time before which a dispatcher counts as
 // dead.
 func (d *Dispatcher) staleBefore(now time.Time) string {
-	return sqlite.FormatTime(now.Add(-d.HeartbeatTimeout))
+	return store.FormatTime(now.Add(-d.HeartbeatTimeout))
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -114,7 +114,7 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 // no payload, the recipients an earlier system shared an imported order
 // with, so that callbacks and erasure notices reach them like any other.
 func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
-	now := sqlite.FormatTime(o.now())
+	now := store.FormatTime(o.now())
 	for _, pid := range ch.DisclosedTo {
 		id := NewDeliveryID()
 		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, now, now, now, now); err != nil {
@@ -153,7 +153,7 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs 
 	if err := tx.SelectContext(ctx, &holders, q, args...); err != nil {
 		return 0, fmt.Errorf("find recipients: %w", err)
 	}
-	now := sqlite.FormatTime(o.now())
+	now := store.FormatTime(o.now())
 	for _, stmt := range []struct {
 		sql  string
 		args []any
@@ -346,7 +346,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 		if q.orderID != "" {
 			oid = q.orderID
 		}
-		at := sqlite.FormatTime(q.at)
+		at := store.FormatTime(q.at)
 		body := q.body
 		if q.key != nil {
 			body = q.key.Seal(q.body, payloadAAD(q.id))
@@ -354,7 +354,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 		args = append(args, q.id, q.partnerID, oid, q.event, body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
 			q.held && q.disclosure)
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertDelivery, 14, args); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertDelivery, 14, args); err != nil {
 		return fmt.Errorf("insert delivery: %w", err)
 	}
 	for _, q := range qs {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // holder is an Auditor that can hold the entries recorded in a
@@ -71,7 +71,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 			// About no order: nothing personal to echo.
 			body = r.body
 		}
-		attempts = append(attempts, r.c.ID, r.c.Attempts+1, sqlite.FormatTime(r.started),
+		attempts = append(attempts, r.c.ID, r.c.Attempts+1, store.FormatTime(r.started),
 			float64(r.duration.Microseconds())/1000, status, r.err, body)
 		if r.status >= 200 && r.status < 300 {
 			ok = append(ok, r)
@@ -82,7 +82,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 			return nil, nil, err
 		}
 	}
-	if err := sqlite.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
 		return nil, nil, fmt.Errorf("insert attempts: %w", err)
 	}
 	if shared, err = d.recordDelivered(ctx, tx, ok, now); err != nil {
@@ -143,7 +143,7 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 	}
 	for status, ids := range byStatus {
 		for part := range slices.Chunk(ids, 500) {
-			q, args, err := sqlx.In(sqlDelivered, sqlite.FormatTime(now), sqlite.FormatTime(now), status, d.owner, part)
+			q, args, err := sqlx.In(sqlDelivered, store.FormatTime(now), store.FormatTime(now), status, d.owner, part)
 			if err != nil {
 				return nil, err
 			}
@@ -210,7 +210,7 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, n
 		if err := d.disable(ctx, tx, c.PartnerID, "gone"); err != nil {
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, sqlRetry, n, c.Step, sqlite.FormatTime(now), sqlite.FormatTime(now), r.status, "410 Gone: endpoint disabled", c.ID, d.owner); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRetry, n, c.Step, store.FormatTime(now), store.FormatTime(now), r.status, "410 Gone: endpoint disabled", c.ID, d.owner); err != nil {
 			return "", fmt.Errorf("requeue delivery: %w", err)
 		}
 		return "gone", nil
@@ -229,13 +229,13 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, n
 		}
 	}
 	if !ok {
-		if _, err := tx.ExecContext(ctx, sqlDead, n, step, sqlite.FormatTime(now), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlDead, n, step, store.FormatTime(now), store.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
 			return "", fmt.Errorf("mark dead: %w", err)
 		}
 		return "dead", record(ctx, d.Audit, tx, "system:dispatcher", "delivery.dead", subjects,
 			map[string]string{"event": c.EventType, "attempts": fmt.Sprint(n)})
 	}
-	if _, err := tx.ExecContext(ctx, sqlRetry, n, step, sqlite.FormatTime(now.Add(delay)), sqlite.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlRetry, n, step, store.FormatTime(now.Add(delay)), store.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
 		return "", fmt.Errorf("schedule retry: %w", err)
 	}
 	return "retry", nil
@@ -244,8 +244,8 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, n
 // markFailing starts or continues the recipient's run of failures and
 // disables the endpoint once it has lasted longer than the threshold.
 func (d *Dispatcher) markFailing(ctx context.Context, tx *sqlx.Tx, partnerID string, now time.Time) error {
-	var since sqlite.Time
-	if err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, sqlite.FormatTime(now)); err != nil {
+	var since store.Time
+	if err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, store.FormatTime(now)); err != nil {
 		return fmt.Errorf("mark partner failing: %w", err)
 	}
 	if now.Sub(since.Time) > d.FailingThreshold {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Restriction of sharing (GDPR Art. 18, 21): while one of a person's
@@ -45,7 +45,7 @@ const (
 // personal deliveries are held, and every recipient that received one of
 // them is sent order.restricted. It returns the notices queued.
 func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, hashes [][]byte, orderIDs []string) (int, error) {
-	now := sqlite.FormatTime(o.now())
+	now := store.FormatTime(o.now())
 	for _, h := range hashes {
 		if len(h) == 0 {
 			continue
@@ -168,7 +168,7 @@ func (o *Outbox) restrictNew(ctx context.Context, tx *sqlx.Tx, ord *orders.Order
 	if len(req) == 0 {
 		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req[0], sqlite.FormatTime(o.now())); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req[0], store.FormatTime(o.now())); err != nil {
 		return false, fmt.Errorf("restrict order: %w", err)
 	}
 	return true, nil

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -120,23 +120,23 @@ type claimed struct {
 }
 
 type deliveryRow struct {
-	ID            string      `db:"id"`
-	PartnerID     string      `db:"partner_id"`
-	OrderID       *string     `db:"order_id"`
-	EventType     string      `db:"event_type"`
-	PayloadSHA256 string      `db:"payload_sha256"`
-	Fields        string      `db:"fields"`
-	Status        string      `db:"status"`
-	Attempts      int         `db:"attempts"`
-	NextAttemptAt sqlite.Time `db:"next_attempt_at"`
-	CreatedAt     sqlite.Time `db:"created_at"`
-	DeliveredAt   sqlite.Time `db:"delivered_at"`
-	DeadAt        sqlite.Time `db:"dead_at"`
-	LastStatus    *int        `db:"last_status"`
-	LastError     string      `db:"last_error"`
+	ID            string     `db:"id"`
+	PartnerID     string     `db:"partner_id"`
+	OrderID       *string    `db:"order_id"`
+	EventType     string     `db:"event_type"`
+	PayloadSHA256 string     `db:"payload_sha256"`
+	Fields        string     `db:"fields"`
+	Status        string     `db:"status"`
+	Attempts      int        `db:"attempts"`
+	NextAttemptAt store.Time `db:"next_attempt_at"`
+	CreatedAt     store.Time `db:"created_at"`
+	DeliveredAt   store.Time `db:"delivered_at"`
+	DeadAt        store.Time `db:"dead_at"`
+	LastStatus    *int       `db:"last_status"`
+	LastError     string     `db:"last_error"`
 }
 
-func timePtr(t sqlite.Time) *time.Time {
+func timePtr(t store.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -159,7 +159,7 @@ func (r deliveryRow) delivery() Delivery {
 
 // Deliveries reads and changes the outbox for operators.
 type Deliveries struct {
-	DB    *sqlite.DB
+	DB    *store.DB
 	Audit Auditor
 	Now   func() time.Time
 	// Kick wakes the dispatcher after a replay.
@@ -224,7 +224,7 @@ func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, 
 func (s *Deliveries) Get(ctx context.Context, id string) (Delivery, error) {
 	var r deliveryRow
 	if err := s.DB.Reader.GetContext(ctx, &r, sqlGetDelivery, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return Delivery{}, ErrDeliveryNotFound
 		}
 		return Delivery{}, fmt.Errorf("get delivery: %w", err)
@@ -245,7 +245,7 @@ type Attempt struct {
 func (s *Deliveries) Attempts(ctx context.Context, id string) ([]Attempt, error) {
 	var rows []struct {
 		Attempt
-		Started sqlite.Time `db:"started_at"`
+		Started store.Time `db:"started_at"`
 	}
 	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT attempt, started_at, duration_ms, http_status, error
 		FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`, id); err != nil {
@@ -270,7 +270,7 @@ func (s *Deliveries) Replay(ctx context.Context, actor, id string) error {
 }
 
 func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string) error {
-	now := sqlite.FormatTime(s.now())
+	now := store.FormatTime(s.now())
 	res, err := tx.ExecContext(ctx, sqlReplay, now, now, id)
 	if err != nil {
 		return fmt.Errorf("replay delivery: %w", err)
@@ -293,7 +293,7 @@ func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string
 func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since time.Time) ([]string, error) {
 	ids := []string{}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, sqlite.FormatTime(since)); err != nil {
+		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, store.FormatTime(since)); err != nil {
 			return fmt.Errorf("find dead deliveries: %w", err)
 		}
 		for _, id := range ids {
@@ -314,7 +314,7 @@ func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since ti
 func (s *Deliveries) CountDeadSince(ctx context.Context, since time.Time) (int, error) {
 	var n int
 	if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_dead
-		WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0`, sqlite.FormatTime(since)); err != nil {
+		WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0`, store.FormatTime(since)); err != nil {
 		return 0, fmt.Errorf("count dead deliveries: %w", err)
 	}
 	return n, nil
@@ -333,7 +333,7 @@ func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
 	if r.Oldest == "" {
 		return r.N, time.Time{}, nil
 	}
-	t, err := sqlite.ParseTime(r.Oldest)
+	t, err := store.ParseTime(r.Oldest)
 	return r.N, t, err
 }
 
@@ -413,9 +413,9 @@ func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disc
 		}
 		var rows []struct {
 			Disclosed
-			Created  sqlite.Time `db:"created_at"`
-			Deliv    sqlite.Time `db:"delivered_at"`
-			Imported bool        `db:"imported"`
+			Created  store.Time `db:"created_at"`
+			Deliv    store.Time `db:"delivered_at"`
+			Imported bool       `db:"imported"`
 		}
 		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
 			return nil, fmt.Errorf("disclosures: %w", err)
@@ -460,8 +460,8 @@ func (s *Deliveries) Held(ctx context.Context) (int, error) {
 // of failures began.
 func (s *Deliveries) Health(ctx context.Context) (map[string]time.Time, error) {
 	var rows []struct {
-		PartnerID string      `db:"partner_id"`
-		Since     sqlite.Time `db:"failing_since"`
+		PartnerID string     `db:"partner_id"`
+		Since     store.Time `db:"failing_since"`
 	}
 	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlHealth); err != nil {
 		return nil, fmt.Errorf("endpoint health: %w", err)

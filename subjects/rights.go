@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/orders"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Rectify applies a rectification (Art. 16) to every order of the person
@@ -95,7 +95,7 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 			case OutcomeRetained:
 				retain = append(retain, o.OrderID)
 			case OutcomeScheduled:
-				if _, err := tx.ExecContext(ctx, sqlSchedule, o.OrderID, r.ID, sqlite.FormatTime(s.now())); err != nil {
+				if _, err := tx.ExecContext(ctx, sqlSchedule, o.OrderID, r.ID, store.FormatTime(s.now())); err != nil {
 					return fmt.Errorf("schedule erasure: %w", err)
 				}
 			}
@@ -111,7 +111,7 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 		for _, oc := range out {
 			details := map[string]string{"outcome": oc.Outcome, "reason": oc.Reason}
 			if oc.Until != nil {
-				details["until"] = sqlite.FormatTime(*oc.Until)
+				details["until"] = store.FormatTime(*oc.Until)
 			}
 			if err := s.recordOrders(ctx, tx, actor, "subject.order_erasure", r.ID, []string{oc.OrderID}, details); err != nil {
 				return err
@@ -253,7 +253,7 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 			}
 			details := map[string]string{"outcome": oc.Outcome, "reason": oc.Reason}
 			if oc.Until != nil {
-				details["until"] = sqlite.FormatTime(*oc.Until)
+				details["until"] = store.FormatTime(*oc.Until)
 			}
 			if err := s.recordOrders(ctx, tx, "system:subject-erasure", "subject.order_erasure", row.RequestID, []string{o.ID}, details); err != nil {
 				return err

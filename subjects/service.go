@@ -13,12 +13,12 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Service is the data-subject requests over the database.
 type Service struct {
-	DB          *sqlite.DB
+	DB          *store.DB
 	Orders      Orders
 	Holds       Holds
 	Sharing     Sharing
@@ -123,7 +123,7 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 		}
 		r.Orders = found
 		if _, err := tx.ExecContext(ctx, sqlInsertRequest, r.ID, r.Type, nilIfEmpty(eh), nilIfEmpty(ph),
-			sqlite.FormatTime(r.ReceivedAt), sqlite.FormatTime(r.DueAt), actor); err != nil {
+			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor); err != nil {
 			return fmt.Errorf("insert subject request: %w", err)
 		}
 		if err := s.addStep(ctx, tx, r.ID, actor, "opened", map[string]any{"orders": orderIDs(found)}); err != nil {
@@ -131,7 +131,7 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 		}
 		if err := s.Audit.Record(ctx, tx, actor, "subject.request_opened", map[string]string{"request_id": r.ID},
 			map[string]string{"type": string(r.Type), "subject_hash": subjectHash(eh, ph), "orders": fmt.Sprint(len(found)),
-				"due_at": sqlite.FormatTime(r.DueAt)}); err != nil {
+				"due_at": store.FormatTime(r.DueAt)}); err != nil {
 			return err
 		}
 		if err := s.recordOrders(ctx, tx, actor, "subject.order_found", r.ID, orderIDs(found), nil); err != nil {
@@ -237,7 +237,7 @@ func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, err
 		if _, err := s.openRequest(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, sqlComplete, sqlite.FormatTime(s.now()), id); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(s.now()), id); err != nil {
 			return fmt.Errorf("complete subject request: %w", err)
 		}
 		if err := s.addStep(ctx, tx, id, actor, "completed", nil); err != nil {
@@ -270,7 +270,7 @@ func (s *Service) OpenCounts(ctx context.Context) (open, overdue int, err error)
 		N       int `db:"n"`
 		Overdue int `db:"overdue"`
 	}
-	if err := s.DB.Reader.GetContext(ctx, &c, sqlOpenCounts, sqlite.FormatTime(s.now())); err != nil {
+	if err := s.DB.Reader.GetContext(ctx, &c, sqlOpenCounts, store.FormatTime(s.now())); err != nil {
 		return 0, 0, fmt.Errorf("count subject requests: %w", err)
 	}
 	return c.N, c.Overdue, nil

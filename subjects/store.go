@@ -7,7 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 const (
@@ -30,15 +30,15 @@ const (
 )
 
 type requestRow struct {
-	ID          string      `db:"id"`
-	Type        string      `db:"type"`
-	Status      string      `db:"status"`
-	EmailHash   []byte      `db:"email_hash"`
-	PhoneHash   []byte      `db:"phone_hash"`
-	ReceivedAt  sqlite.Time `db:"received_at"`
-	DueAt       sqlite.Time `db:"due_at"`
-	CompletedAt sqlite.Time `db:"completed_at"`
-	Actor       string      `db:"actor"`
+	ID          string     `db:"id"`
+	Type        string     `db:"type"`
+	Status      string     `db:"status"`
+	EmailHash   []byte     `db:"email_hash"`
+	PhoneHash   []byte     `db:"phone_hash"`
+	ReceivedAt  store.Time `db:"received_at"`
+	DueAt       store.Time `db:"due_at"`
+	CompletedAt store.Time `db:"completed_at"`
+	Actor       string     `db:"actor"`
 }
 
 func (r requestRow) request() *Request {
@@ -54,7 +54,7 @@ func (r requestRow) request() *Request {
 func getRequest(ctx context.Context, q sqlx.QueryerContext, id string) (*Request, error) {
 	var r requestRow
 	if err := sqlx.GetContext(ctx, q, &r, sqlGetRequest, id); err != nil {
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("get subject request: %w", err)
@@ -75,7 +75,7 @@ func (s *Service) addStep(ctx context.Context, tx *sqlx.Tx, requestID, actor, ac
 			return fmt.Errorf("encode step: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, sqlite.FormatTime(s.now()), actor, action, string(b)); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, store.FormatTime(s.now()), actor, action, string(b)); err != nil {
 		return fmt.Errorf("record step: %w", err)
 	}
 	return nil
@@ -83,11 +83,11 @@ func (s *Service) addStep(ctx context.Context, tx *sqlx.Tx, requestID, actor, ac
 
 func steps(ctx context.Context, q sqlx.QueryerContext, requestID string) ([]Step, error) {
 	var rows []struct {
-		Seq     int         `db:"seq"`
-		Time    sqlite.Time `db:"time"`
-		Actor   string      `db:"actor"`
-		Action  string      `db:"action"`
-		Details string      `db:"details"`
+		Seq     int        `db:"seq"`
+		Time    store.Time `db:"time"`
+		Actor   string     `db:"actor"`
+		Action  string     `db:"action"`
+		Details string     `db:"details"`
 	}
 	if err := sqlx.SelectContext(ctx, q, &rows, sqlSteps, requestID); err != nil {
 		return nil, fmt.Errorf("steps: %w", err)

@@ -20,7 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/keyring"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // ErrNoKey means the order has no data key: it was erased (or never had
@@ -169,7 +169,7 @@ func (v *Vault) Versions(ctx context.Context, q sqlx.QueryerContext) (map[uint32
 // one wraps under the current one, in one transaction, and returns how
 // many it did (0 when none is left). Keys are re-wrapped, not replaced:
 // nothing sealed with them changes.
-func (v *Vault) Rewrap(ctx context.Context, db *sqlite.DB, batch int) (int, error) {
+func (v *Vault) Rewrap(ctx context.Context, db *store.DB, batch int) (int, error) {
 	current := v.Keyring.Current()
 	var rows []struct {
 		OrderID string `db:"order_id"`
@@ -266,7 +266,7 @@ func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext) ([]uint32, err
 		}
 		err := sqlx.GetContext(ctx, q, &r, `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version
 			WHERE version > ? ORDER BY version LIMIT 1`, after)
-		if sqlite.IsNoRows(err) {
+		if store.IsNoRows(err) {
 			return bad, nil
 		}
 		if err != nil {

@@ -11,20 +11,20 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/keyring"
-	"github.com/milestone/husky/sqlite"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
-func newVault(t *testing.T) (*Vault, *sqlite.DB) {
+func newVault(t *testing.T) (*Vault, *store.DB) {
 	t.Helper()
 	k, err := keyring.Load(filepath.Join(t.TempDir(), "husky.keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Vault{Keyring: k}, sqlitetest.Open(t)
+	return &Vault{Keyring: k}, storetest.Open(t)
 }
 
-func create(t *testing.T, v *Vault, db *sqlite.DB, ids ...string) map[string]*Key {
+func create(t *testing.T, v *Vault, db *store.DB, ids ...string) map[string]*Key {
 	t.Helper()
 	out := map[string]*Key{}
 	err := db.Tx(context.Background(), func(tx *sqlx.Tx) error {

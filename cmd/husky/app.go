@@ -21,7 +21,7 @@ import (
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/subjects"
 	"github.com/milestone/husky/vault"
 )
@@ -31,7 +31,7 @@ import (
 type App struct {
 	Config     Config
 	Logger     *slog.Logger
-	DB         *sqlite.DB
+	DB         *store.DB
 	Keyring    *keyring.Keyring
 	Vault      *vault.Vault
 	Registry   *prometheus.Registry
@@ -73,7 +73,7 @@ func (a *App) background() context.Context {
 
 // NewApp opens and migrates the database and wires the packages together.
 func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, err := store.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
-	a.Orders = &orders.Service{DB: db, Batch: sqlite.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
+	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith,
 		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}

@@ -17,10 +17,9 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/milestone/husky/keyring"
-	"github.com/milestone/husky/migrations"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/subjects"
 	"github.com/milestone/husky/vault"
 )
@@ -213,7 +212,7 @@ func openBackup(t *testing.T, path, ring string) *App {
 	cfg := testConfig(t)
 	cfg.DB, cfg.Keyring, cfg.AuditKey = path, ring, path+".audit-key"
 	a := &App{Config: cfg}
-	db, err := sqlite.Open(context.Background(), cfg.DB)
+	db, err := store.Open(context.Background(), cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,12 +353,13 @@ func TestPlaintextDatabasesAreSealedAtStart(t *testing.T) {
 func migrateDownAndUp(t *testing.T, path string, version int64) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer.DB, migrations.FS, goose.WithLogger(goose.NopLogger()))
+	dialect, files := db.Migrations()
+	p, err := goose.NewProvider(dialect, db.Writer.DB, files, goose.WithLogger(goose.NopLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite_test
+package store_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/sqlite"
-	"github.com/milestone/husky/sqlite/sqlitetest"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
 	t.Parallel()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	ctx := context.Background()
 	insert := func(tx *sqlx.Tx, id string) error {
 		_, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, 'reseller', 'x', '2026-01-01T00:00:00.000000Z')`, id)
@@ -51,7 +51,7 @@ func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
 
 func TestConnectionSettings(t *testing.T) {
 	t.Parallel()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "secure_delete": "1", "synchronous": "2", "temp_store": "2"} {
 		var got string
 		if err := db.Writer.Get(&got, "PRAGMA "+pragma); err != nil || got != want {
@@ -68,8 +68,8 @@ func TestConnectionSettings(t *testing.T) {
 
 func TestBatcherIsolatesFailingJobsAndCommitsTheRest(t *testing.T) {
 	t.Parallel()
-	db := sqlitetest.Open(t)
-	b := sqlite.NewBatcher(db)
+	db := storetest.Open(t)
+	b := store.NewBatcher(db)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make([]error, 40)
@@ -109,7 +109,7 @@ func TestBatcherIsolatesFailingJobsAndCommitsTheRest(t *testing.T) {
 
 func TestBeforeCommitRunsOncePerKeyAndRollsBackOnError(t *testing.T) {
 	t.Parallel()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	ctx := context.Background()
 	if _, err := db.Writer.Exec(`CREATE TABLE hooked (n INTEGER)`); err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestBeforeCommitRunsOncePerKeyAndRollsBackOnError(t *testing.T) {
 
 func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 	t.Parallel()
-	db := sqlitetest.Open(t)
+	db := storetest.Open(t)
 	ctx := context.Background()
 	if _, err := db.Writer.Exec(`CREATE TABLE many (a INTEGER, b TEXT, c INTEGER)`); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 		args = append(args, i, fmt.Sprint("row", i), i*2)
 	}
 	if err := db.Tx(ctx, func(tx *sqlx.Tx) error {
-		return sqlite.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args)
+		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 		t.Errorf("%d rows with sum %d, want 250 rows with sum %d", n, sum, 249*250)
 	}
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
-		return sqlite.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args[:4])
+		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args[:4])
 	})
 	if err == nil {
 		t.Error("arguments that do not make whole rows were accepted")

@@ -1,20 +1,20 @@
 // Package sqlitetest opens a real, migrated database in a test's temporary
 // directory, with the same code and settings as production.
-package sqlitetest
+package storetest
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/milestone/husky/sqlite"
+	"github.com/milestone/husky/store"
 )
 
 // Open returns a migrated database file in t.TempDir(), closed at cleanup.
-func Open(t testing.TB) *sqlite.DB {
+func Open(t testing.TB) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "husky.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "husky.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,239 @@
+// Package store opens the service's database and gives every package the
+// same few things over it: transactions with hooks that run just before
+// commit, group commit, multi-row inserts, the stored form of times, and
+// the migrations of its engine. The engine is SQLite (a file, the embedded
+// default: one writer connection that serialises every write in an
+// immediate transaction, and a read-only pool) or PostgreSQL (a
+// postgres:// URL: one pool, several processes on one database). Queries
+// are written once, with ? placeholders, in the SQL both engines share;
+// PostgreSQL's connections rewrite them (postgres.go).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The engines.
+const (
+	SQLite     Engine = "sqlite"
+	PostgreSQL Engine = "postgres"
+)
+
+// DB is the service's database. Writes go through Tx; reads may use
+// Reader. On SQLite, Writer has exactly one connection and Reader is a
+// read-only pool; on PostgreSQL both are the one pool.
+type DB struct {
+	Engine Engine
+	// Path is the SQLite file, or the PostgreSQL URL without its password.
+	Path   string
+	Writer *sqlx.DB
+	Reader *sqlx.DB
+
+	mu      sync.Mutex
+	pending map[*sqlx.Tx][]commitHook // open transactions and their BeforeCommit hooks
+}
+
+// IsURL reports whether dsn names a PostgreSQL server rather than a file.
+func IsURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database dsn names: a postgres:// or postgresql:// URL, or
+// else a SQLite file (created if needed, owner-only).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if IsURL(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
+
+type commitHook struct {
+	key string
+	fn  func(ctx context.Context, tx *sqlx.Tx) error
+}
+
+// BeforeCommit registers fn to run inside tx, a transaction of Tx, just
+// before it commits; a failing fn rolls tx back. A key already registered
+// for tx is not registered again, so work done many times in one
+// transaction (the orders of a group commit) can defer a shared step to
+// its end. Hooks of a transaction that rolls back are dropped.
+func (db *DB) BeforeCommit(tx *sqlx.Tx, key string, fn func(ctx context.Context, tx *sqlx.Tx) error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	hooks, open := db.pending[tx]
+	if !open {
+		// Work deferred to a commit that never comes would be lost
+		// silently (audit entries, for one): a programming error.
+		panic("store: BeforeCommit on a transaction that is not open in this database's Tx")
+	}
+	for _, h := range hooks {
+		if h.key == key {
+			return
+		}
+	}
+	db.pending[tx] = append(db.pending[tx], commitHook{key, fn})
+}
+
+// runHooks runs and forgets tx's BeforeCommit hooks; with run false it
+// only forgets them.
+func (db *DB) runHooks(ctx context.Context, tx *sqlx.Tx, run bool) error {
+	db.mu.Lock()
+	hooks := db.pending[tx]
+	delete(db.pending, tx)
+	db.mu.Unlock()
+	for _, h := range hooks {
+		if !run {
+			break
+		}
+		if err := h.fn(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ping reports whether the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.Reader.GetContext(ctx, &one, "SELECT 1"); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Tx runs fn inside one immediate write transaction. It commits when fn
+// returns nil and rolls back when fn returns an error or panics; the panic is
+// re-raised after the rollback.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.Writer.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	db.mu.Lock()
+	if db.pending == nil {
+		db.pending = map[*sqlx.Tx][]commitHook{}
+	}
+	db.pending[tx] = nil // open: BeforeCommit may add to it
+	db.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			_ = db.runHooks(ctx, tx, false)
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = db.runHooks(ctx, tx, false)
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = db.runHooks(ctx, tx, true); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database: on SQLite it first checkpoints the
+// write-ahead log into the main file. It deliberately does not run PRAGMA
+// optimize: statistics gathered on a small table mislead SQLite's planner
+// once the outbox holds a large backlog (a scan per claim was measured);
+// the queries are written to use their indexes without statistics.
+func (db *DB) Close() error {
+	if db.Engine == PostgreSQL {
+		return db.Writer.Close()
+	}
+	_, cerr := db.Writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	rerr := db.Reader.Close()
+	werr := db.Writer.Close()
+	return errors.Join(cerr, rerr, werr)
+}
+
+// ErrCheckpointBusy means a reader kept the write-ahead log from being
+// fully copied and truncated; try again.
+var ErrCheckpointBusy = errors.New("checkpoint wal: a reader is still using the log")
+
+// Checkpoint, on SQLite, copies the write-ahead log into the main file and
+// truncates it to zero bytes, so that nothing erased lingers in the log. It
+// returns ErrCheckpointBusy when a reader prevented that. PostgreSQL's
+// write-ahead log is the server's: there erasure rests on destroyed data
+// keys, and Checkpoint does nothing.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	if db.Engine == PostgreSQL {
+		return nil
+	}
+	var busy, logFrames, done int
+	if err := db.Writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("checkpoint wal: %w", err)
+	}
+	if busy != 0 {
+		return ErrCheckpointBusy
+	}
+	return nil
+}
+
+// Serialize makes the rest of tx run alone among the transactions that
+// serialize on the same name, until it ends. SQLite's single writer
+// serialises every transaction already; on PostgreSQL it takes a
+// transaction-level advisory lock, which the appends to the audit trail,
+// one gap-free sequence across processes, need.
+func Serialize(ctx context.Context, tx *sqlx.Tx, name string) error {
+	if tx.DriverName() != postgresDriver {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, lockKey(name)); err != nil {
+		return fmt.Errorf("serialize %s: %w", name, err)
+	}
+	return nil
+}
+
+// lockKey is the advisory lock number of a name.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("husky:" + name))
+	return int64(h.Sum64())
+}
+
+// ForUpdate is the clause that locks the rows a SELECT reads for the rest
+// of the transaction on PostgreSQL, where other transactions write at the
+// same time; SQLite's single writer needs none.
+func (db *DB) ForUpdate() string {
+	if db.Engine == PostgreSQL {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
+// constraint failure, on either engine.
+func IsUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// IsNoRows reports whether err means a query matched no row.
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
