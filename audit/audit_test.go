@@ -42,14 +42,18 @@ func appendN(t testing.TB, l *Log, n int) {
 	}
 }
 
-// tamper runs SQL as someone with write access to the file would: first
-// dropping the append-only triggers.
+// tamper runs SQL as someone with write access to the database would:
+// first getting the append-only triggers out of the way.
 func tamper(t *testing.T, db *store.DB, stmts ...string) {
 	t.Helper()
-	for _, s := range append([]string{
+	disable := []string{
 		`DROP TRIGGER IF EXISTS audit_entries_no_update`, `DROP TRIGGER IF EXISTS audit_entries_no_delete`,
 		`DROP TRIGGER IF EXISTS audit_hashes_no_update`, `DROP TRIGGER IF EXISTS audit_hashes_no_delete`,
-	}, stmts...) {
+	}
+	if db.Engine == store.PostgreSQL {
+		disable = []string{`ALTER TABLE audit_entries DISABLE TRIGGER USER`, `ALTER TABLE audit_hashes DISABLE TRIGGER USER`}
+	}
+	for _, s := range append(disable, stmts...) {
 		if _, err := db.Writer.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -299,7 +303,7 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 		l   *Log
 		out *[]string
 	}{{one, &a}, {held, &b}} {
-		if err := x.l.DB.Reader.Select(x.out, `SELECT hex(hash) FROM audit_hashes ORDER BY idx`); err != nil {
+		if err := x.l.DB.Reader.Select(x.out, `SELECT hash FROM audit_hashes ORDER BY idx`); err != nil {
 			t.Fatal(err)
 		}
 		if rep := verify(t, x.l, nil); !rep.OK {

@@ -108,10 +108,15 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // appendEntries gives the entries the next sequence numbers and writes them
-// with their tree hashes. The single writer serialises appends.
+// with their tree hashes. Appends run one at a time (SQLite's single
+// writer; an advisory lock held to commit on PostgreSQL, where several
+// processes write), so the trail stays one gap-free sequence.
 func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
 	if len(es) == 0 {
 		return nil
+	}
+	if err := store.Serialize(ctx, tx, "audit"); err != nil {
+		return err
 	}
 	var size int64
 	if err := tx.GetContext(ctx, &size, sqlSize); err != nil {

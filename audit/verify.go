@@ -62,7 +62,7 @@ func (m *memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // look tampered with. It returns an error only when the database cannot
 // be read.
 func (l *Log) Verify(ctx context.Context, outside []byte) (Report, error) {
-	tx, err := l.DB.Reader.BeginTxx(ctx, nil)
+	tx, err := l.DB.Snapshot(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("verify: begin read transaction: %w", err)
 	}

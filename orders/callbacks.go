@@ -132,10 +132,10 @@ const (
 		carrier, tracking_number, tracking_url, delivered_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id, partner_id) DO UPDATE SET status = excluded.status,
-			estimated_ship_date = COALESCE(excluded.estimated_ship_date, estimated_ship_date),
-			reason_code = COALESCE(excluded.reason_code, reason_code), message = COALESCE(excluded.message, message),
-			carrier = COALESCE(excluded.carrier, carrier), tracking_number = COALESCE(excluded.tracking_number, tracking_number),
-			tracking_url = COALESCE(excluded.tracking_url, tracking_url), delivered_at = COALESCE(excluded.delivered_at, delivered_at),
+			estimated_ship_date = COALESCE(excluded.estimated_ship_date, order_recipients.estimated_ship_date),
+			reason_code = COALESCE(excluded.reason_code, order_recipients.reason_code), message = COALESCE(excluded.message, order_recipients.message),
+			carrier = COALESCE(excluded.carrier, order_recipients.carrier), tracking_number = COALESCE(excluded.tracking_number, order_recipients.tracking_number),
+			tracking_url = COALESCE(excluded.tracking_url, order_recipients.tracking_url), delivered_at = COALESCE(excluded.delivered_at, order_recipients.delivered_at),
 			updated_at = excluded.updated_at`
 	sqlAnswerStatus    = `SELECT COALESCE(status, '') FROM order_recipients WHERE order_id = ? AND partner_id = ?`
 	sqlErasureAnswered = `INSERT INTO order_recipients (order_id, partner_id, erasure_confirmed_at, updated_at) VALUES (?, ?, ?, ?)
@@ -371,7 +371,7 @@ func (s *Service) markShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string
 	if len(orderIDs) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(sqlSelectOrdersNoPersonal, orderIDs)
+	q, args, err := sqlx.In(sqlSelectOrdersNoPersonal+s.DB.ForUpdate(), orderIDs)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,8 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q, args, err := sqlx.In(sqlEraseOrders, store.FormatTime(now), ids)
+	erased := s.DB.Bytes("'erased:' || id")
+	q, args, err := sqlx.In(fmt.Sprintf(sqlEraseOrders, erased, s.DB.Bytes("''"), erased), store.FormatTime(now), ids)
 	if err != nil {
 		return out, err
 	}
@@ -76,10 +77,10 @@ func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 const (
 	// The reference and its hash become the order id: unique per reseller,
 	// and the original may name a person.
-	sqlEraseOrders = `UPDATE orders SET reference = 'erased:' || id, customer_name = '', customer_email = '', customer_phone = '',
+	sqlEraseOrders = `UPDATE orders SET reference = %s, customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
-		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE '' END,
-		email_hash = NULL, phone_hash = NULL, reference_hash = 'erased:' || id, erased_at = ?
+		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE %s END,
+		email_hash = NULL, phone_hash = NULL, reference_hash = %s, erased_at = ?
 		WHERE id IN (?) AND erased_at IS NULL RETURNING id`
 	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
 		WHERE order_id IN (?)`

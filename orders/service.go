@@ -217,7 +217,7 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 	}
 	// The unique (reseller, reference) index refuses a duplicate; only
 	// then is the existing order looked up for the 409's Location.
-	if err := s.insertOrder(ctx, tx, o); err != nil {
+	if err := store.Guard(ctx, tx, func() error { return s.insertOrder(ctx, tx, o) }); err != nil {
 		if !store.IsUniqueViolation(err) {
 			return Created{}, err
 		}

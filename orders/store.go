@@ -160,7 +160,13 @@ func nilIfEmpty(b []byte) any {
 // personal values opened.
 func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
 	var r orderRow
-	if err := sqlx.GetContext(ctx, q, &r, sqlSelectOrder, id); err != nil {
+	query := sqlSelectOrder
+	if _, inTx := q.(*sqlx.Tx); inTx {
+		// Read to be changed: on PostgreSQL, where other processes write
+		// too, the row stays locked until this transaction ends.
+		query += s.DB.ForUpdate()
+	}
+	if err := sqlx.GetContext(ctx, q, &r, query, id); err != nil {
 		if store.IsNoRows(err) {
 			return nil, ErrNotFound
 		}

@@ -166,7 +166,7 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 				if held[o.OrderID] {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO purge_run_orders (run_id, order_id) VALUES (?, ?)`, id, o.OrderID); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO purge_run_orders (run_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, o.OrderID); err != nil {
 					return fmt.Errorf("snapshot: %w", err)
 				}
 			}

@@ -281,6 +281,14 @@ func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]strin
 	return due, nil
 }
 
+// leaseSQL is sqlLease for the engine.
+func (d *Dispatcher) leaseSQL() string {
+	if d.DB.Engine == store.PostgreSQL {
+		return fmt.Sprintf(sqlLease, `SELECT id FROM deliveries WHERE id IN (?) FOR UPDATE SKIP LOCKED`)
+	}
+	return fmt.Sprintf(sqlLease, `?`)
+}
+
 // lease claims those of ids that are still due, inside tx.
 func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now time.Time) ([]claimed, error) {
 	// A claim may wait in the queue for about one attempt's length before a
@@ -291,7 +299,7 @@ func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now t
 	until := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	for part := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(sqlLease, d.owner, store.FormatTime(until), part, store.FormatTime(now), d.owner, d.staleBefore(now))
+		q, args, err := sqlx.In(d.leaseSQL(), d.owner, store.FormatTime(until), part, store.FormatTime(now), d.owner, d.staleBefore(now))
 		if err != nil {
 			return nil, err
 		}

@@ -538,7 +538,7 @@ func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
 	// A second dispatcher read the same candidate before the first leased
 	// it; its lease must not take it.
 	now := one.h.clock.Now()
-	q, args, err := sqlx.In(sqlLease, "other-owner", store.FormatTime(now), []string{one.c.ID}, store.FormatTime(now),
+	q, args, err := sqlx.In(one.d.leaseSQL(), "other-owner", store.FormatTime(now), []string{one.c.ID}, store.FormatTime(now),
 		"other-owner", one.d.staleBefore(now))
 	if err != nil {
 		t.Fatal(err)
@@ -693,6 +693,9 @@ func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte(`{"echo":"jane@example.dk"}`))
 	})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the receiver closes, which waits for its handler
 	h.recipient(t, rc.srv.URL, "")
 	stop := run(t, h.dispatcher())
 	o := h.order(t, "PO-1")
@@ -705,7 +708,7 @@ func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	let()
 	stop()
 	var bodies int
 	h.db.Reader.Get(&bodies, `SELECT COUNT(*) FROM delivery_attempts WHERE response_body IS NOT NULL`)

@@ -117,7 +117,7 @@ func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch 
 	now := store.FormatTime(o.now())
 	for _, pid := range ch.DisclosedTo {
 		id := NewDeliveryID()
-		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, now, now, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, noBytes, now, now, now, now); err != nil {
 			return fmt.Errorf("record imported disclosure: %w", err)
 		}
 		if err := record(ctx, o.Audit, tx, ch.Actor, "disclosure.imported", map[string]string{"order_id": ch.Order.ID, "delivery_id": id, "partner_id": pid},
@@ -161,7 +161,7 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs 
 		{sqlDropPending, []any{now, now, orderIDs, idsOnlyEvents}},
 		// Payloads go, and so does whatever a recipient answers from now
 		// on (an echo of the data would otherwise outlive the erasure).
-		{sqlErasePayloads, []any{idsOnlyEvents, orderIDs}},
+		{sqlErasePayloads, []any{idsOnlyEvents, noBytes, orderIDs}},
 		{sqlEraseAttemptBodies, []any{orderIDs}},
 	} {
 		q, args, err := sqlx.In(stmt.sql, stmt.args...)

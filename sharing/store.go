@@ -33,13 +33,13 @@ const (
 	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
-		VALUES (?, ?, ?, ?, zeroblob(0), '', '', 'delivered', 0, ?, ?, ?, ?)`
-	// +status keeps the planner on the order index: the status index would
-	// scan every pending delivery.
+		VALUES (?, ?, ?, ?, ?, '', '', 'delivered', 0, ?, ?, ?, ?)`
+	// status || '' keeps SQLite's planner on the order index: the status
+	// index would scan every pending delivery.
 	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
-		lease_owner = NULL, lease_until = NULL WHERE order_id IN (?) AND +status = 'pending' AND event_type NOT IN (?)`
+		lease_owner = NULL, lease_until = NULL WHERE order_id IN (?) AND status || '' = 'pending' AND event_type NOT IN (?)`
 	sqlErasePayloads = `UPDATE deliveries SET order_erased = 1,
-		payload = CASE WHEN status = 'pending' AND event_type IN (?) THEN payload ELSE zeroblob(0) END WHERE order_id IN (?)`
+		payload = CASE WHEN status = 'pending' AND event_type IN (?) THEN payload ELSE ? END WHERE order_id IN (?)`
 	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
 		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id IN (?))`
 	sqlDisclosedTo = `SELECT DISTINCT order_id, partner_id FROM deliveries WHERE order_id IN (?) AND event_type = ?
@@ -67,7 +67,10 @@ const (
 		WHERE d.partner_id = ? AND d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?
 			AND ` + claimFree + ` AND NOT ` + overtakes + `
 		ORDER BY d.next_attempt_at LIMIT ?`
-	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (?)
+	// On PostgreSQL, where several dispatchers claim at once, the rows are
+	// locked first, skipping those another is leasing right now
+	// (leaseLocked), rather than waiting for it.
+	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (%s)
 			AND d.status = 'pending' AND d.held = 0 AND ` + claimFree + ` AND NOT ` + overtakes + `
 		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
 	sqlHeld          = `SELECT id, order_erased FROM deliveries WHERE lease_owner = ? AND id IN (?)`
@@ -79,7 +82,7 @@ const (
 		WHERE lease_owner = ? AND id IN (?)`
 	// The orders among a set whose every order.created has arrived.
 	sqlAllDelivered = `SELECT order_id FROM deliveries WHERE event_type = ? AND order_id IN (?)
-		GROUP BY order_id HAVING SUM(status != 'delivered') = 0`
+		GROUP BY order_id HAVING SUM(CASE WHEN status = 'delivered' THEN 0 ELSE 1 END) = 0`
 	sqlRetry = `UPDATE deliveries SET attempts = ?, step = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
 		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, step = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
@@ -88,13 +91,13 @@ const (
 	// whether a partner is enabled, and is asked to change it.
 	sqlPartnerHealthy = `DELETE FROM endpoint_health WHERE partner_id = ?`
 	sqlPartnerFailing = `INSERT INTO endpoint_health (partner_id, failing_since) VALUES (?, ?)
-		ON CONFLICT (partner_id) DO UPDATE SET failing_since = failing_since RETURNING failing_since`
+		ON CONFLICT (partner_id) DO UPDATE SET failing_since = endpoint_health.failing_since RETURNING failing_since`
 	sqlHealth = `SELECT partner_id, failing_since FROM endpoint_health`
 	// A delivery whose payload was erased (a purged order, an imported
 	// disclosure) has nothing left to send: it is not replayed.
 	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
 		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL,
-		held = fields != '' AND EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)
+		held = CASE WHEN fields != '' AND EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id) THEN 1 ELSE 0 END
 		WHERE id = ? AND length(payload) > 0`
 	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0 ORDER BY dead_at, id`
 	sqlExists    = `SELECT COUNT(*) FROM deliveries WHERE id = ?`
@@ -472,3 +475,8 @@ func (s *Deliveries) Health(ctx context.Context) (map[string]time.Time, error) {
 	}
 	return out, nil
 }
+
+// noBytes is the empty payload of a delivery with nothing (left) to send:
+// bound as a parameter, since the two engines spell an empty byte string
+// differently.
+var noBytes = []byte{}

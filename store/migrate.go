@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 
@@ -25,14 +26,21 @@ func (db *DB) Migrations() (goose.Dialect, fs.FS) {
 func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	dialect, files := db.Migrations()
 	opts := []goose.ProviderOption{goose.WithLogger(goose.NopLogger())}
+	conn := db.Writer.DB
 	if db.Engine == PostgreSQL {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
 			return 0, fmt.Errorf("migrate: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+		// goose writes its own table with its own placeholders and a real
+		// boolean: a plain pgx connection, not the rewriting one.
+		if conn, err = sql.Open("pgx", db.dsn); err != nil {
+			return 0, fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
 	}
-	p, err := goose.NewProvider(dialect, db.Writer.DB, files, opts...)
+	p, err := goose.NewProvider(dialect, conn, files, opts...)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}

@@ -41,7 +41,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", shown, err)
 	}
-	return &DB{Engine: PostgreSQL, Path: shown, Writer: db, Reader: db}, nil
+	return &DB{Engine: PostgreSQL, Path: shown, Writer: db, Reader: db, dsn: dsn}, nil
 }
 
 // RedactURL returns a database URL without its password.

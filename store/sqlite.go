@@ -108,4 +108,3 @@ func ownerOnly(path string) error {
 	}
 	return nil
 }
-

@@ -51,6 +51,7 @@ func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
 
 func TestConnectionSettings(t *testing.T) {
 	t.Parallel()
+	storetest.SQLiteOnly(t, "the settings of SQLite's connections")
 	db := storetest.Open(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "secure_delete": "1", "synchronous": "2", "temp_store": "2"} {
 		var got string

@@ -17,6 +17,7 @@ import (
 	"hash/fnv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
@@ -42,6 +43,7 @@ type DB struct {
 	Writer *sqlx.DB
 	Reader *sqlx.DB
 
+	dsn     string // as given to Open, password and all
 	mu      sync.Mutex
 	pending map[*sqlx.Tx][]commitHook // open transactions and their BeforeCommit hooks
 }
@@ -116,8 +118,26 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Tx runs fn inside one immediate write transaction. It commits when fn
 // returns nil and rolls back when fn returns an error or panics; the panic is
-// re-raised after the rollback.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+// re-raised after the rollback. On PostgreSQL, a transaction another one
+// deadlocked with is run again (up to three times in all), so fn must only
+// write through tx: the server chose it to fail, not the work.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	for try := 1; ; try++ {
+		err := db.tx(ctx, fn)
+		if try == 3 || !retryable(err) {
+			return err
+		}
+	}
+}
+
+// retryable reports whether err is PostgreSQL giving up a transaction for
+// another's sake: a deadlock, or a serialization failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+func (db *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := db.Writer.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -189,6 +209,41 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// Guard runs fn inside tx so that, should it fail, tx can go on: a failed
+// statement ends nothing on SQLite, but aborts a PostgreSQL transaction
+// unless it ran under a savepoint, which Guard then rolls back to.
+func Guard(ctx context.Context, tx *sqlx.Tx, fn func() error) error {
+	if tx.DriverName() != postgresDriver {
+		return fn()
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT guard"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fn()
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT guard"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT guard"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// Snapshot begins a read-only transaction that sees one consistent state
+// of the whole database, whatever commits meanwhile: SQLite's read
+// transactions do; on PostgreSQL it is REPEATABLE READ (each statement of
+// a default transaction would see the latest commits). Roll it back when
+// done.
+func (db *DB) Snapshot(ctx context.Context) (*sqlx.Tx, error) {
+	var opts *sql.TxOptions
+	if db.Engine == PostgreSQL {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	return db.Reader.BeginTxx(ctx, opts)
+}
+
 // Serialize makes the rest of tx run alone among the transactions that
 // serialize on the same name, until it ends. SQLite's single writer
 // serialises every transaction already; on PostgreSQL it takes a
@@ -221,6 +276,16 @@ func (db *DB) ForUpdate() string {
 	return ""
 }
 
+// Bytes is a SQL expression that stores the text expression expr in a
+// column of bytes: as it is on SQLite, whose columns take either;
+// converted on PostgreSQL, whose BYTEA columns take no text.
+func (db *DB) Bytes(expr string) string {
+	if db.Engine == PostgreSQL {
+		return "convert_to(" + expr + ", 'UTF8')"
+	}
+	return expr
+}
+
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
 // constraint failure, on either engine.
 func IsUniqueViolation(err error) bool {
@@ -237,3 +302,52 @@ func IsUniqueViolation(err error) bool {
 
 // IsNoRows reports whether err means a query matched no row.
 func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Lease is a lock named across every process on the database, held until
+// released or until the process dies: on PostgreSQL a session advisory
+// lock on a connection of its own, which the server drops with the
+// connection; on SQLite, which one process serves, always granted.
+type Lease struct {
+	conn *sql.Conn
+	key  int64
+}
+
+// TryLease takes the lease named name if no process holds it, and returns
+// nil (and no error) if one does.
+func (db *DB) TryLease(ctx context.Context, name string) (*Lease, error) {
+	if db.Engine != PostgreSQL {
+		return &Lease{}, nil
+	}
+	conn, err := db.Writer.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lease %s: %w", name, err)
+	}
+	l := &Lease{conn: conn, key: lockKey(name)}
+	var got bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, l.key).Scan(&got); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lease %s: %w", name, err)
+	}
+	if !got {
+		conn.Close()
+		return nil, nil
+	}
+	return l, nil
+}
+
+// Held reports whether the lease is still this process's: its connection
+// still answers.
+func (l *Lease) Held(ctx context.Context) bool {
+	return l.conn == nil || l.conn.PingContext(ctx) == nil
+}
+
+// Release gives the lease up.
+func (l *Lease) Release() {
+	if l.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(?)`, l.key)
+	l.conn.Close()
+}

@@ -21,7 +21,7 @@ const (
 	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = ?`
 	sqlInsertStep   = `INSERT INTO subject_steps (request_id, seq, time, actor, action, details) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlSteps        = `SELECT seq, time, actor, action, details FROM subject_steps WHERE request_id = ? ORDER BY seq`
-	sqlOpenCounts   = `SELECT COUNT(*) AS n, COALESCE(SUM(due_at < ?), 0) AS overdue FROM subject_requests WHERE status = 'open'`
+	sqlOpenCounts   = `SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END), 0) AS overdue FROM subject_requests WHERE status = 'open'`
 
 	sqlSchedule     = `INSERT INTO subject_erasures (order_id, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT ?`

@@ -252,12 +252,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 
 	var workers sync.WaitGroup
-	workers.Add(5)
-	go func() { defer workers.Done(); a.keyLifecycle(workCtx) }()
-	go func() { defer workers.Done(); a.purges(workCtx) }()
+	workers.Add(3)
+	go func() { defer workers.Done(); a.reloadKeyring(workCtx) }()
 	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
-	go func() { defer workers.Done(); a.housekeeping(workCtx) }()
-	go func() { defer workers.Done(); a.checkpoints(workCtx) }()
+	go func() { defer workers.Done(); a.leadership(workCtx, a.lead) }()
 
 	var serveErr error
 	select {
@@ -273,8 +271,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	stopWork()
 	workers.Wait()
 	a.spawned.Wait()
-	// A last checkpoint covers everything this run appended.
-	if _, err := a.Audit.Checkpoint(context.Background()); err != nil {
+	// A last checkpoint covers everything this run appended (another
+	// process may have signed that size already).
+	if _, err := a.Audit.Checkpoint(context.Background()); err != nil && !store.IsUniqueViolation(err) {
 		serveErr = errors.Join(serveErr, fmt.Errorf("final audit checkpoint: %w", err))
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

@@ -9,11 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 func TestAuditTrailRecordsTheFlowWithoutPersonalData(t *testing.T) {
@@ -129,7 +132,7 @@ func TestAuditVerifyCLIExitsNonZeroOnTampering(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "husky.db")
-	env := []string{"HUSKY_DB=" + db}
+	env := dbEnv(t, db)
 	husky(t, env, "partners", "add", "--kind", "reseller", "--name", "A")
 	husky(t, env, "partners", "add", "--kind", "reseller", "--name", "B")
 	cp := husky(t, env, "audit", "checkpoint")["checkpoint"].(map[string]any)
@@ -141,11 +144,16 @@ func TestAuditVerifyCLIExitsNonZeroOnTampering(t *testing.T) {
 	if rep["ok"] != true || rep["outside_checkpoint_verified"] != true {
 		t.Fatalf("verify: %v", rep)
 	}
-	conn, err := sql.Open("sqlite3", db)
+	// Someone with write access to the database changes an entry.
+	driver, dsn, disable := "sqlite3", db, `DROP TRIGGER audit_entries_no_update`
+	if storetest.Engine() == store.PostgreSQL {
+		driver, dsn, disable = "pgx", strings.TrimPrefix(env[0], "HUSKY_DB="), `ALTER TABLE audit_entries DISABLE TRIGGER USER`
+	}
+	conn, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`DROP TRIGGER audit_entries_no_update`, `UPDATE audit_entries SET actor = 'operator:someone' WHERE seq = 1`} {
+	for _, s := range []string{disable, `UPDATE audit_entries SET actor = 'operator:someone' WHERE seq = 1`} {
 		if _, err := conn.Exec(s); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/milestone/husky/store"
 )
 
 // sub is one subcommand of a command group (`husky partners add`).
@@ -132,8 +134,12 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// existingDB fails when the database file does not exist.
+// existingDB fails when the database file does not exist. A PostgreSQL
+// database is the server's to create: it is never created by accident.
 func existingDB(path string) error {
+	if store.IsURL(path) {
+		return nil
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no database at %s (HUSKY_DB or --db): run `husky migrate` or `husky partners add` first", path)
 	}

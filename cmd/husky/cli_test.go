@@ -13,7 +13,7 @@ import (
 func TestCLICommandsAnswerInJSON(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "husky.db")
-	env := []string{"HUSKY_DB=" + db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true"}
+	env := append(dbEnv(t, db), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true")
 	r := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	l := husky(t, env, "partners", "add", "--kind", "logistics", "--name", "Carrier", "--endpoint", "http://127.0.0.1:9/hook")["partner"].(map[string]any)
 	if n := len(husky(t, env, "partners", "list")["data"].([]any)); n != 2 {

@@ -115,7 +115,7 @@ func TestOperatorClosesAStaleOrder(t *testing.T) {
 func TestOrdersCloseCLIChecksBeforeWriting(t *testing.T) {
 	t.Parallel()
 	db := t.TempDir() + "/husky.db"
-	env := []string{"HUSKY_DB=" + db}
+	env := dbEnv(t, db)
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	line := fmt.Sprintf(`{"reference":"OPEN-1","customer":{"name":"A","email":"a@b.example","phone":"+4521100000"},`+
 		`"ship_to":{"line1":"Road 1","city":"Brøndby","postal_code":"2605","country":"DK"},"items":[{"sku":"HE150D-4TB","quantity":1}],`+

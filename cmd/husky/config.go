@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/store"
 )
 
 // Config is every setting of the service, read from HUSKY_* environment
@@ -117,7 +118,17 @@ func (r rawConfig) config() (Config, error) {
 	c := Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"),
 		Keyring: cmp.Or(r.keyring, r.db+".keys"), LogFormat: r.logFormat}
 	if c.DB == "" {
-		errs = append(errs, errors.New("HUSKY_DB: must name a database file"))
+		errs = append(errs, errors.New("HUSKY_DB: must name a database file or a postgres:// URL"))
+	}
+	if store.IsURL(c.DB) {
+		// Beside a server there is no file to put them next to, and every
+		// instance must use the same two: they are set explicitly.
+		if r.keyring == "" {
+			errs = append(errs, errors.New("HUSKY_KEYRING: must be set when HUSKY_DB is a PostgreSQL URL (the same keyring file for every instance)"))
+		}
+		if r.auditKey == "" {
+			errs = append(errs, errors.New("HUSKY_AUDIT_KEY: must be set when HUSKY_DB is a PostgreSQL URL (the same key file for every instance)"))
+		}
 	}
 	sched, err := sharing.ParseSchedule(r.retry)
 	if err != nil {

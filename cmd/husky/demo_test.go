@@ -15,7 +15,7 @@ import (
 func TestDemoShowsTheWholeLifecycle(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "demo.db")
-	env := []string{"HUSKY_DB=" + db}
+	env := dbEnv(t, db)
 	s := startServer(t, env, "--demo")
 	var keys map[string]string
 	waitUntil(t, "the banner", func() bool {
@@ -93,7 +93,7 @@ func TestDemoShowsTheWholeLifecycle(t *testing.T) {
 func TestDemoAndRealDatabasesStayApart(t *testing.T) {
 	t.Parallel()
 	demoDB := filepath.Join(t.TempDir(), "demo.db")
-	demo := []string{"HUSKY_DB=" + demoDB}
+	demo := dbEnv(t, demoDB)
 	s := startServer(t, demo, "--demo")
 	s.stop(t)
 	if code, _, stderr := runExit(t, append(demo, "HUSKY_ADDR="+freeAddr(t)), "serve"); code == 0 || !strings.Contains(stderr, "--demo") {
@@ -103,7 +103,7 @@ func TestDemoAndRealDatabasesStayApart(t *testing.T) {
 		t.Errorf("a real partner added to a demo database: exit %d: %s", code, stderr)
 	}
 	realDB := filepath.Join(t.TempDir(), "husky.db")
-	real := []string{"HUSKY_DB=" + realDB}
+	real := dbEnv(t, realDB)
 	husky(t, real, "partners", "add", "--kind", "reseller", "--name", "Real Shop")
 	if code, _, stderr := runExit(t, append(real, "HUSKY_ADDR="+freeAddr(t)), "serve", "--demo"); code == 0 || !strings.Contains(stderr, "real partners") {
 		t.Errorf("a demo on a database with real partners: exit %d: %s", code, stderr)

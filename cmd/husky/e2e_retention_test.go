@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
+	"github.com/milestone/husky/store"
 )
 
 // legacyLine is what the test needs of a line of the sample import file.
@@ -56,9 +60,17 @@ func e164(t *testing.T, s string) string {
 }
 
 // rawFiles returns the bytes of the database and its WAL and shared-memory
-// files, as a forensic look at the disk would see them.
+// files, as a forensic look at the disk would see them. For a PostgreSQL
+// database it reads the server's files of that database instead, after a
+// checkpoint, dead row versions and all; not the server's write-ahead log,
+// which every test database shares (what reaches it is what reaches the
+// tables). A run that cannot read them (the server is another user's) is
+// skipped rather than passed on nothing.
 func rawFiles(t *testing.T, db string) []byte {
 	t.Helper()
+	if store.IsURL(db) {
+		return rawServerFiles(t, db)
+	}
 	var all []byte
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		b, err := os.ReadFile(db + suffix)
@@ -67,14 +79,61 @@ func rawFiles(t *testing.T, db string) []byte {
 		}
 		all = append(all, b...)
 	}
+	if len(all) == 0 {
+		t.Fatalf("no database files at %s: nothing would be scanned", db)
+	}
 	return all
+}
+
+func rawServerFiles(t *testing.T, dsn string) []byte {
+	t.Helper()
+	conn, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var dir string
+	var oid int64
+	if err := conn.QueryRow(`SELECT current_setting('data_directory'), (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&dir, &oid); err != nil {
+		t.Skipf("PostgreSQL's data directory is not visible to this user: %v", err)
+	}
+	if _, err := conn.Exec(`CHECKPOINT`); err != nil {
+		t.Skipf("cannot checkpoint PostgreSQL: %v", err)
+	}
+	var all []byte
+	for _, sub := range []string{filepath.Join("base", fmt.Sprint(oid))} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Skipf("PostgreSQL's files are not readable here: %v", err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				b, err := os.ReadFile(filepath.Join(dir, sub, e.Name()))
+				if err != nil {
+					t.Skipf("PostgreSQL's files are not readable here: %v", err)
+				}
+				all = append(all, b...)
+			}
+		}
+	}
+	return all
+}
+
+// dsnOf returns the HUSKY_DB of an environment.
+func dsnOf(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HUSKY_DB="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func TestEndToEndRetentionImportReportPurge(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "husky.db")
-	env := []string{"HUSKY_DB=" + db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_PURGE_DAILY=off"}
+	env := append(dbEnv(t, db), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_PURGE_DAILY=off")
 	logistics, maker := newHookSink(t), newHookSink(t)
 	husky(t, env, "partners", "add", "--id", "ptn_legacy_reseller", "--kind", "reseller", "--name", "Legacy Reseller")
 	lp := husky(t, env, "partners", "add", "--id", "ptn_legacy_logistics", "--kind", "logistics", "--name", "Carrier", "--endpoint", logistics.srv.URL)
@@ -191,7 +250,7 @@ func TestEndToEndRetentionImportReportPurge(t *testing.T) {
 	}
 
 	// Every copy is gone: no erased value in the database files, WAL included.
-	raw := rawFiles(t, db)
+	raw := rawFiles(t, dsnOf(env))
 	purged := map[string]bool{}
 	for _, id := range run.OrderIDs {
 		purged[id] = true
@@ -261,7 +320,7 @@ func TestEndToEndRetentionImportReportPurge(t *testing.T) {
 	if rep["ok"] != true {
 		t.Errorf("audit verify after purge: %v", rep)
 	}
-	raw = rawFiles(t, db)
+	raw = rawFiles(t, dsnOf(env))
 	for i, l := range lines {
 		if purged[ids[i].(string)] && bytes.Contains(raw, []byte(l.Customer.Email)) {
 			t.Errorf("line %d: erased email found after shutdown", i+1)

@@ -62,7 +62,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestEndToEndSharingThroughTheBinary(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "husky.db")
-	env := []string{"HUSKY_DB=" + db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_RETRY_SCHEDULE=100ms,100ms"}
+	env := append(dbEnv(t, db), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_RETRY_SCHEDULE=100ms,100ms")
 	logistics, maker := newHookSink(t), newHookSink(t)
 	lp := husky(t, env, "partners", "add", "--kind", "logistics", "--name", "Carrier", "--endpoint", logistics.srv.URL)
 	husky(t, env, "partners", "add", "--kind", "manufacturer", "--name", "Maker", "--endpoint", maker.srv.URL, "--fields", "email,address")

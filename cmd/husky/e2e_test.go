@@ -129,7 +129,7 @@ func (s *server) stop(t *testing.T) {
 func TestEndToEndSubmitAndReadBack(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "husky.db")
-	env := []string{"HUSKY_DB=" + db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true"}
+	env := append(dbEnv(t, db), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true")
 	if v := husky(t, env, "migrate"); v["version"] == nil {
 		t.Fatalf("migrate: %v", v)
 	}
@@ -203,7 +203,7 @@ func TestCLIRefusesBadInputWithExitCode(t *testing.T) {
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "husky.db")
-	env := []string{"HUSKY_DB=" + db}
+	env := dbEnv(t, db)
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	key := husky(t, env, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
 	s := startServer(t, env)

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 // syncBuffer collects log output from concurrent handlers.
@@ -48,10 +50,27 @@ type testEnv struct {
 	privacy              string
 }
 
+// dbEnv is the environment that points the binary at a new database for
+// t: the SQLite file path, with its keyring and audit key beside it by
+// default; or, in the PostgreSQL half of the suite, a database of its own
+// on the server, with the keyring and audit key at the same paths, so that
+// a test finds them where it looks on either engine.
+func dbEnv(t testing.TB, path string) []string {
+	t.Helper()
+	if storetest.Engine() == store.SQLite {
+		return []string{"HUSKY_DB=" + path}
+	}
+	return []string{"HUSKY_DB=" + storetest.DSN(t), "HUSKY_KEYRING=" + path + ".keys", "HUSKY_AUDIT_KEY=" + path + ".audit-key"}
+}
+
 func testConfig(t testing.TB) Config {
 	t.Helper()
 	raw := envConfig()
-	raw.db = filepath.Join(t.TempDir(), "husky.db")
+	path := filepath.Join(t.TempDir(), "husky.db")
+	raw.db = path
+	if storetest.Engine() == store.PostgreSQL {
+		raw.db, raw.keyring, raw.auditKey = storetest.DSN(t), path+".keys", path+".audit-key"
+	}
 	raw.allowPrivate = "true"
 	raw.retry = "50ms,100ms,200ms"
 	raw.rateLimit = "off"

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/milestone/husky/store"
 )
 
 // The master keys' lifecycle: what the database needs of the keyring at
@@ -158,14 +160,32 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	return gone, err
 }
 
-// keyLifecycle, inside serve, reads a keyring another process changed
-// every few seconds, rotates the master key when the current one is older
-// than HUSKY_KEY_ROTATION, and prunes retired versions daily.
-func (a *App) keyLifecycle(ctx context.Context) {
-	reload := time.NewTicker(keyringReload)
-	defer reload.Stop()
-	maintain := time.NewTicker(time.Hour)
-	defer maintain.Stop()
+// reloadKeyring, inside every serve, reads a keyring another process
+// changed (a rotation or prune from the CLI, or by the leader) every few
+// seconds.
+func (a *App) reloadKeyring(ctx context.Context) {
+	t := time.NewTicker(keyringReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if changed, err := a.Keyring.Reload(); err != nil {
+			a.Logger.Error("reload keyring", "error", err.Error())
+		} else if changed {
+			a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
+		}
+	}
+}
+
+// maintainKeys, on the leader, rotates the master key when the current one
+// is older than HUSKY_KEY_ROTATION, and prunes retired versions daily; it
+// looks every hour.
+func (a *App) maintainKeys(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
 	lastPrune := time.Time{}
 	for {
 		if a.Config.KeyRotation > 0 && a.Now().Sub(a.Keyring.CurrentSince()) > a.Config.KeyRotation {
@@ -183,19 +203,10 @@ func (a *App) keyLifecycle(ctx context.Context) {
 			}
 			lastPrune = time.Now()
 		}
-		for wait := true; wait; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-reload.C:
-				if changed, err := a.Keyring.Reload(); err != nil {
-					a.Logger.Error("reload keyring", "error", err.Error())
-				} else if changed {
-					a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
-				}
-			case <-maintain.C:
-				wait = false
-			}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -204,12 +215,20 @@ func (a *App) keyLifecycle(ctx context.Context) {
 // rotated or pruned.
 const keyringReload = 2 * time.Second
 
+// errBackupPostgres says where backups of a PostgreSQL database come from.
+var errBackupPostgres = errors.New("husky backup copies a SQLite file; on PostgreSQL back up with the server's tools " +
+	"(pg_dump, or base backups and WAL archiving), which hold only sealed personal data and wrapped data keys: " +
+	"keep the keyring apart from them (see docs/operations.md)")
+
 // backup writes an online, consistent copy of the database to path with
 // SQLite's VACUUM INTO, readable by its owner only. The copy holds only
 // sealed personal data: it opens with the keyring, and an order erased
 // later stays unreadable in it once the master keys that wrapped its data
 // key are pruned.
 func (a *App) backup(ctx context.Context, path string) (int64, error) {
+	if a.DB.Engine == store.PostgreSQL {
+		return 0, errBackupPostgres
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {

@@ -418,7 +418,7 @@ func signedCallbackEnv(t *testing.T, e *subjectEnv, orderID string) int {
 func TestSubjectsAndPrivacyCLI(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	env := []string{"HUSKY_DB=" + dir + "/husky.db", "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true"}
+	env := append(dbEnv(t, dir+"/husky.db"), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true")
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	husky(t, env, "partners", "add", "--kind", "logistics", "--name", "Carrier", "--endpoint", "http://127.0.0.1:9/h",
 		"--country", "GB", "--transfer-basis", "adequacy")

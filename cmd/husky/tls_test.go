@@ -53,7 +53,7 @@ func TestServeSpeaksHTTPSWithHSTS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
 	addr := freeAddr(t)
-	env := []string{"HUSKY_DB=" + filepath.Join(dir, "husky.db"), "HUSKY_TLS_CERT=" + certFile, "HUSKY_TLS_KEY=" + keyFile, "HUSKY_ADDR=" + addr}
+	env := append(dbEnv(t, filepath.Join(dir, "husky.db")), "HUSKY_TLS_CERT="+certFile, "HUSKY_TLS_KEY="+keyFile, "HUSKY_ADDR="+addr)
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append(os.Environ(), env...)
 	out := &syncBuffer{}
@@ -87,7 +87,7 @@ func TestServeSpeaksHTTPSWithHSTS(t *testing.T) {
 	cmd.Wait()
 
 	// A certificate without its key is a configuration error.
-	code, _, stderr := runExit(t, []string{"HUSKY_DB=" + filepath.Join(dir, "husky.db"), "HUSKY_TLS_CERT=" + certFile}, "serve")
+	code, _, stderr := runExit(t, append(dbEnv(t, filepath.Join(dir, "husky.db")), "HUSKY_TLS_CERT="+certFile), "serve")
 	if code == 0 || !strings.Contains(stderr, "HUSKY_TLS_KEY") {
 		t.Errorf("cert without key: exit %d: %s", code, stderr)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 	"github.com/milestone/husky/subjects"
 	"github.com/milestone/husky/vault"
 )
@@ -124,6 +125,7 @@ func TestNoPersonalValueOrSecretIsInTheFiles(t *testing.T) {
 
 func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t *testing.T) {
 	t.Parallel()
+	storetest.SQLiteOnly(t, "husky backup copies a SQLite file (on PostgreSQL it points to the server's backups)")
 	raw := envConfig()
 	raw.db = t.TempDir() + "/husky.db"
 	if cfg, err := raw.config(); err != nil || cfg.BackupRetention != 840*time.Hour || cfg.KeyRotation != 720*time.Hour {
@@ -230,7 +232,7 @@ func openBackup(t *testing.T, path, ring string) *App {
 func TestServeRefusesAKeyringThatCannotOpenTheData(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	env := []string{"HUSKY_DB=" + filepath.Join(dir, "husky.db")}
+	env := dbEnv(t, filepath.Join(dir, "husky.db"))
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	key := husky(t, env, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
 	s := startServer(t, env)
@@ -251,7 +253,7 @@ func TestRotationFromTheCLITakesEffectInTheRunningService(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "husky.db")
-	env := []string{"HUSKY_DB=" + db, "HUSKY_RATE_LIMIT=off"}
+	env := append(dbEnv(t, db), "HUSKY_RATE_LIMIT=off")
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	key := husky(t, env, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
 	s := startServer(t, env)
@@ -295,6 +297,7 @@ func TestRotationFromTheCLITakesEffectInTheRunningService(t *testing.T) {
 
 func TestPlaintextDatabasesAreSealedAtStart(t *testing.T) {
 	t.Parallel()
+	storetest.SQLiteOnly(t, "databases from before the vault are SQLite files")
 	e := newTestEnv(t)
 	ctx := context.Background()
 	sink := newHookSink(t)
@@ -392,6 +395,12 @@ func mustConfig(t *testing.T, env []string) Config {
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "HUSKY_DB="); ok {
 			raw.db = v
+		}
+		if v, ok := strings.CutPrefix(kv, "HUSKY_KEYRING="); ok {
+			raw.keyring = v
+		}
+		if v, ok := strings.CutPrefix(kv, "HUSKY_AUDIT_KEY="); ok {
+			raw.auditKey = v
 		}
 	}
 	cfg, err := raw.config()

@@ -1,20 +1,86 @@
-// Package sqlitetest opens a real, migrated database in a test's temporary
-// directory, with the same code and settings as production.
+// Package storetest gives tests a real, migrated database of their own,
+// with the same code and settings as production: a SQLite file in the
+// test's temporary directory, or, in the PostgreSQL half of the suite, a
+// database the test creates on the server HUSKY_TEST_POSTGRES names and
+// drops at cleanup.
+//
+// The suite runs twice (make test): once on SQLite, and once with
+// HUSKY_TEST_ENGINE=postgres, when HUSKY_TEST_POSTGRES is set.
 package storetest
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for the server's admin connection
 
 	"github.com/milestone/husky/store"
 )
 
-// Open returns a migrated database file in t.TempDir(), closed at cleanup.
+// Engine is the engine this run of the suite tests.
+func Engine() store.Engine {
+	if os.Getenv("HUSKY_TEST_ENGINE") == string(store.PostgreSQL) {
+		return store.PostgreSQL
+	}
+	return store.SQLite
+}
+
+// SQLiteOnly skips t in the PostgreSQL half: it tests what only SQLite
+// has (its files on disk, their modes, their backups).
+func SQLiteOnly(t testing.TB, why string) {
+	t.Helper()
+	if Engine() == store.PostgreSQL {
+		t.Skip("SQLite only: " + why)
+	}
+}
+
+// DSN returns a new, empty database for t: a file path, or a PostgreSQL
+// URL of a database created for t and dropped when it ends.
+func DSN(t testing.TB) string {
+	t.Helper()
+	if Engine() == store.SQLite {
+		return filepath.Join(t.TempDir(), "husky.db")
+	}
+	admin := os.Getenv("HUSKY_TEST_POSTGRES")
+	if admin == "" {
+		t.Fatal("HUSKY_TEST_ENGINE=postgres needs HUSKY_TEST_POSTGRES, a PostgreSQL URL to create test databases with")
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("HUSKY_TEST_POSTGRES is not a URL: %v", err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "husky_test_" + hex.EncodeToString(b)
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE DATABASE ` + name); err != nil {
+		db.Close()
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer db.Close()
+		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Open returns a migrated database for t, closed at cleanup.
 func Open(t testing.TB) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "husky.db"))
+	db, err := store.Open(ctx, DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
