@@ -13,9 +13,18 @@ build:
 run: build
 	HUSKY_DB=demo.db ./$(BIN) serve --demo
 
+# Every test on SQLite, then every test that touches the database again on
+# PostgreSQL when HUSKY_TEST_POSTGRES names a server to create test
+# databases on (postgres://user@host:5432/postgres?sslmode=disable).
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	@if [ -n "$$HUSKY_TEST_POSTGRES" ]; then \
+		echo "PostgreSQL half: the suite again, each test on a database of its own"; \
+		HUSKY_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 20m ./...; \
+	else \
+		echo "PostgreSQL half skipped: HUSKY_TEST_POSTGRES is not set"; \
+	fi
 
 # The real binary on loopback, every figure beside its floor from the same
 # run (BENCH_FLAGS=-backlog 100000 for a quicker run).

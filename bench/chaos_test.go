@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 // TestChaosReceiver delivers to a receiver that answers 500, 503 and 429
@@ -26,7 +29,11 @@ func TestChaosReceiver(t *testing.T) {
 	// 24 attempts, each failing with probability 0.45: a delivery dies with
 	// probability 0.45^24, about 5e-9.
 	sched := "50ms,50ms,100ms,100ms,100ms,100ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms"
-	w, err := newWorld(bin, dir, rc, "HUSKY_RETRY_SCHEDULE="+sched, "HUSKY_DELIVERY_TIMEOUT=300ms")
+	dsn := filepath.Join(dir, "husky.db")
+	if storetest.Engine() == store.PostgreSQL {
+		dsn = storetest.DSN(t)
+	}
+	w, err := newWorldOn(bin, dir, dsn, rc, "HUSKY_RETRY_SCHEDULE="+sched, "HUSKY_DELIVERY_TIMEOUT=300ms")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/milestone/husky/store/storetest"
 )
 
 // TestScenariosThatWriteTheirOwnDataRunSmall runs, at a small size, the
@@ -15,6 +17,7 @@ func TestScenariosThatWriteTheirOwnDataRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts the binary several times")
 	}
+	storetest.SQLiteOnly(t, "these scenarios write SQLite rows; make bench measures PostgreSQL through the API")
 	bin, err := buildBinary(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/milestone/husky/store"
 )
 
 // buildBinary builds cmd/husky into dir and returns its path.
@@ -29,14 +31,23 @@ type world struct {
 	adminKey                string
 }
 
-// newWorld migrates a database in dir and adds the partners, the two
-// recipients pointing at rc under /logistics and /manufacturer.
+// newWorld migrates a SQLite database in dir and adds the partners, the
+// two recipients pointing at rc under /logistics and /manufacturer.
 func newWorld(bin, dir string, rc *receiver, extraEnv ...string) (*world, error) {
-	w := &world{bin: bin, db: filepath.Join(dir, "husky.db")}
+	return newWorldOn(bin, dir, filepath.Join(dir, "husky.db"), rc, extraEnv...)
+}
+
+// newWorldOn is newWorld on the database dsn: a SQLite file, or a
+// PostgreSQL URL, with the keyring and audit key in dir.
+func newWorldOn(bin, dir, dsn string, rc *receiver, extraEnv ...string) (*world, error) {
+	w := &world{bin: bin, db: dsn}
 	// The rate limit is off: the load generators send far more than 100
 	// requests a second with one key (see the table's heading).
 	w.env = append([]string{"HUSKY_DB=" + w.db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_PURGE_DAILY=off", "HUSKY_LOG_FORMAT=json",
 		"HUSKY_RATE_LIMIT=off"}, extraEnv...)
+	if store.IsURL(dsn) {
+		w.env = append(w.env, "HUSKY_KEYRING="+filepath.Join(dir, "husky.keys"), "HUSKY_AUDIT_KEY="+filepath.Join(dir, "husky.audit-key"))
+	}
 	add := func(args ...string) (string, error) {
 		m, err := husky(bin, w.env, append([]string{"partners", "add"}, args...)...)
 		if err != nil {

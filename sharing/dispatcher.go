@@ -125,6 +125,8 @@ func (d *Dispatcher) now() time.Time { return d.Now().UTC().Truncate(time.Micros
 // writer behind each other, and each turn commits once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
+	// Its id is the lease owner of its claims and its heartbeat's row.
+	d.Logger.Info("dispatcher started", "dispatcher_id", d.owner)
 	if err := d.beat(ctx, true); err != nil {
 		d.Logger.Error("dispatcher heartbeat", "error", err.Error())
 	}
