@@ -58,14 +58,21 @@ type Log struct {
 	Now func() time.Time
 	Key Key
 
-	mu   sync.Mutex
-	held *held // entries of a transaction under Hold
+	mu sync.Mutex // guards the held entries
 }
+
+// heldKey is where a transaction under Hold keeps its entries (DB.Value).
+const heldKey = "audit.held"
 
 // held are the entries recorded in one transaction, waiting for the commit.
 type held struct {
-	tx      *sqlx.Tx
 	entries []*Entry
+}
+
+// heldIn returns the entries held for tx, or nil when tx is not under Hold.
+func (l *Log) heldIn(tx *sqlx.Tx) *held {
+	h, _ := l.DB.Value(tx, heldKey).(*held)
+	return h
 }
 
 func (l *Log) now() time.Time {
@@ -101,13 +108,12 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 	if actor == "" || action == "" {
 		return fmt.Errorf("audit: actor and action are required")
 	}
-	l.mu.Lock()
-	if h := l.held; h != nil && h.tx == tx {
+	if h := l.heldIn(tx); h != nil {
+		l.mu.Lock()
 		h.entries = append(h.entries, &e)
 		l.mu.Unlock()
 		return nil
 	}
-	l.mu.Unlock()
 	return appendEntries(ctx, tx, []*Entry{&e})
 }
 
@@ -119,46 +125,49 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 // entries still commit or roll back with tx. Holding tx again keeps what
 // is held; work under a savepoint that rolls back uses Mark and Rewind.
 func (l *Log) Hold(tx *sqlx.Tx) {
-	l.mu.Lock()
-	if l.held == nil || l.held.tx != tx {
-		l.held = &held{tx: tx}
+	if l.heldIn(tx) == nil {
+		l.DB.SetValue(tx, heldKey, &held{})
 	}
-	l.mu.Unlock()
 	l.DB.BeforeCommit(tx, "audit", l.flush)
 }
 
 // Mark returns a position in the entries held for tx, for Rewind.
 func (l *Log) Mark(tx *sqlx.Tx) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held == nil || l.held.tx != tx {
+	h := l.heldIn(tx)
+	if h == nil {
 		return 0
 	}
-	return len(l.held.entries)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(h.entries)
 }
 
 // Rewind drops the entries held for tx since mark: the savepoint that
 // recorded them rolled back.
 func (l *Log) Rewind(tx *sqlx.Tx, mark int) {
+	h := l.heldIn(tx)
+	if h == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held != nil && l.held.tx == tx && mark < len(l.held.entries) {
-		l.held.entries = l.held.entries[:mark]
+	if mark < len(h.entries) {
+		h.entries = h.entries[:mark]
 	}
 }
 
 // flush appends the entries held for tx, in the order they were recorded,
 // and ends the hold. Hold arranges for it to run just before tx commits.
 func (l *Log) flush(ctx context.Context, tx *sqlx.Tx) error {
-	l.mu.Lock()
-	h := l.held
-	if h == nil || h.tx != tx {
-		l.mu.Unlock()
+	h := l.heldIn(tx)
+	if h == nil {
 		return nil
 	}
-	l.held = nil
+	l.DB.SetValue(tx, heldKey, nil)
+	l.mu.Lock()
+	es := h.entries
 	l.mu.Unlock()
-	return appendEntries(ctx, tx, h.entries)
+	return appendEntries(ctx, tx, es)
 }
 
 func contains(xs []string, s string) bool {

@@ -383,3 +383,55 @@ func TestVerifyIsRightWhileTheServiceWrites(t *testing.T) {
 		t.Errorf("the log did not grow during the runs (%v): nothing was tested", sizes)
 	}
 }
+
+// TestHoldsOfTransactionsSideBySide: on PostgreSQL the intake's group
+// commit and the dispatcher's result batch hold entries in transactions
+// open at the same time; each keeps its own, and every entry lands. (A
+// single slot for the held entries once let the second Hold drop the
+// first transaction's entries, silently.)
+func TestHoldsOfTransactionsSideBySide(t *testing.T) {
+	if storetest.Engine() != store.PostgreSQL {
+		t.Skip("PostgreSQL only: SQLite's single writer never has two transactions open")
+	}
+	l := newLog(t)
+	ctx := context.Background()
+	rec := func(tx *sqlx.Tx, order string) error {
+		return l.Record(ctx, tx, "system:test", "order.created", map[string]string{"order_id": order}, nil)
+	}
+	err := l.DB.Tx(ctx, func(tx1 *sqlx.Tx) error {
+		l.Hold(tx1)
+		if err := rec(tx1, "ord_first"); err != nil {
+			return err
+		}
+		other := make(chan error)
+		go func() {
+			other <- l.DB.Tx(ctx, func(tx2 *sqlx.Tx) error {
+				l.Hold(tx2)
+				return rec(tx2, "ord_second")
+			})
+		}()
+		if err := <-other; err != nil {
+			return err
+		}
+		return rec(tx1, "ord_third")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ord_first", "ord_second", "ord_third"} {
+		es, err := l.ByOrder(ctx, id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 1 {
+			t.Errorf("%s: %d audit entries, want 1", id, len(es))
+		}
+	}
+	if n, err := l.Size(ctx); err != nil || n != 3 {
+		t.Errorf("trail size %d (%v), want 3", n, err)
+	}
+	rep, err := l.Verify(ctx, nil)
+	if err != nil || !rep.OK {
+		t.Errorf("verify: %+v %v", rep, err)
+	}
+}

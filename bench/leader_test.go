@@ -41,8 +41,13 @@ func TestLeaderFailover(t *testing.T) {
 		if servers[i], err = startServer(bin, w.env, freeAddr(), logs[i]); err != nil {
 			t.Fatal(err)
 		}
-		defer servers[i].stop()
 	}
+	// The servers running at the end: the killed one is restarted below.
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
 	leaders := func() (n int, which int) {
 		for i, l := range logs {
 			if leadings(l) > 0 {

@@ -27,7 +27,16 @@ type benchConfig struct {
 	backlog  int
 	purge    int
 	subjects int
-	only     string
+	// deliveries is how many orders the delivery scenarios submit (two
+	// webhooks each).
+	deliveries int
+	// postgres is the server the PostgreSQL rows create their databases
+	// on; empty, those rows are skipped.
+	postgres string
+	// instances 1 runs the PostgreSQL rows with one instance only (for a
+	// quicker look); otherwise with one and with two.
+	instances int
+	only      string
 }
 
 // row is one line of the result table.
@@ -48,7 +57,7 @@ func runBench(cfg benchConfig) error {
 	for _, sc := range []struct {
 		name string
 		run  func(benchConfig) ([]row, error)
-	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}, {"keys", benchKeys}} {
+	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"intake-postgres", benchIntakePostgres}, {"delivery-postgres", benchDeliveryPostgres}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}, {"keys", benchKeys}} {
 		if !cfg.wants(sc.name) {
 			continue
 		}
@@ -130,20 +139,51 @@ func serveWorld(cfg benchConfig, answer func(w http.ResponseWriter, r *http.Requ
 // minimal gin handler that decodes the same JSON and inserts one row into
 // one table with the same SQLite settings.
 func benchIntake(cfg benchConfig) ([]row, error) {
-	const conns = 16
-	// Floor.
 	dir, err := os.MkdirTemp("", "husky-floor")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := store.Open(context.Background(), filepath.Join(dir, "floor.db"))
+	floorLat, floorOK, err := intakeFloor(filepath.Join(dir, "floor.db"), cfg.duration)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	if _, err := db.Writer.Exec(`CREATE TABLE floor_orders (id INTEGER PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`); err != nil {
+	// Husky, with two recipients disabled so that only intake is measured
+	// (the outbox rows are still written).
+	w, _, s, done, err := serveWorld(cfg, nil, false)
+	if err != nil {
 		return nil, err
+	}
+	defer done()
+	lat, ok, err := intakeLoad([]*server{s}, w.resellerKey, cfg.duration)
+	if err != nil {
+		return nil, err
+	}
+	return intakeRows("SQLite", lat, floorLat, ok, floorOK, cfg.duration), nil
+}
+
+// intakeConns is how many connections submit orders, to husky and to the
+// floor alike.
+const intakeConns = 16
+
+// intakeFloor is the floor for intake on dsn's engine: a minimal gin
+// handler that decodes the same JSON and inserts one row into one table,
+// through the same store.Open (so the same SQLite settings, or the same
+// PostgreSQL pool), loaded from intakeConns connections for d.
+func intakeFloor(dsn string, d time.Duration) (*latencies, int, error) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer db.Close()
+	ddl, insert := `CREATE TABLE floor_orders (id INTEGER PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`,
+		`INSERT INTO floor_orders (reference, body) VALUES (?, ?) RETURNING id`
+	if db.Engine == store.PostgreSQL {
+		ddl = `CREATE TABLE floor_orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`
+	}
+	if _, err := db.Writer.Exec(ddl); err != nil {
+		return nil, 0, err
 	}
 	r := gin.New()
 	r.POST("/v1/orders", func(c *gin.Context) {
@@ -153,47 +193,49 @@ func benchIntake(cfg benchConfig) ([]row, error) {
 			c.Status(400)
 			return
 		}
-		res, err := db.Writer.ExecContext(c.Request.Context(), `INSERT INTO floor_orders (reference, body) VALUES (?, ?)`, m["reference"], string(body))
-		if err != nil {
+		var id int64
+		if err := db.Writer.QueryRowContext(c.Request.Context(), insert, m["reference"], string(body)).Scan(&id); err != nil {
 			c.Status(500)
 			return
 		}
-		id, _ := res.LastInsertId()
 		c.JSON(201, gin.H{"id": id})
 	})
-	floorSrv := &http.Server{Addr: freeAddr(), Handler: r}
-	go floorSrv.ListenAndServe()
-	defer floorSrv.Close()
+	srv := &http.Server{Addr: freeAddr(), Handler: r}
+	go srv.ListenAndServe()
+	defer srv.Close()
 	time.Sleep(100 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
-	floorLat, floorOK, _ := load(ctx, conns, func(c *http.Client, i int) (int, error) {
-		st, _, err := post(c, "http://"+floorSrv.Addr+"/v1/orders", "", orderBody(i))
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	lat, ok, _ := load(ctx, intakeConns, func(c *http.Client, i int) (int, error) {
+		st, _, err := post(c, "http://"+srv.Addr+"/v1/orders", "", orderBody(i))
 		return st, err
 	})
-	cancel()
+	return lat, ok, nil
+}
 
-	// Husky, with two recipients disabled so that only intake is measured
-	// (the outbox rows are still written).
-	w, _, s, done, err := serveWorld(cfg, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	ctx, cancel = context.WithTimeout(context.Background(), cfg.duration)
-	lat, ok, bad := load(ctx, conns, func(c *http.Client, i int) (int, error) {
-		st, _, err := post(c, s.url()+"/v1/orders", w.resellerKey, orderBody(i))
+// intakeLoad submits orders for d from intakeConns connections, each
+// order to the next of servers in turn; every submission must succeed.
+func intakeLoad(servers []*server, key string, d time.Duration) (*latencies, int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	lat, ok, bad := load(ctx, intakeConns, func(c *http.Client, i int) (int, error) {
+		st, _, err := post(c, servers[i%len(servers)].url()+"/v1/orders", key, orderBody(i))
 		return st, err
 	})
-	cancel()
 	if bad > 0 {
-		return nil, fmt.Errorf("%d order submissions failed", bad)
+		return nil, 0, fmt.Errorf("%d order submissions failed", bad)
 	}
-	secs := cfg.duration.Seconds()
+	return lat, ok, nil
+}
+
+// intakeRows are the table's two intake lines for one engine's run.
+func intakeRows(on string, lat, floorLat *latencies, ok, floorOK int, d time.Duration) []row {
+	secs := d.Seconds()
 	husky, floor := float64(ok)/secs, float64(floorOK)/secs
 	return []row{
-		{"intake: orders/s, 16 connections (validation, order, 2 outbox rows, 3 audit entries)", fmt.Sprintf("%.0f", husky), fmt.Sprintf("%.0f (gin + one-row insert)", floor), fmt.Sprintf("%.2f×", husky/floor), "≥ 0.7×"},
-		{"intake: latency p50 / p99", ms(lat.pct(50)) + " / " + ms(lat.pct(99)), ms(floorLat.pct(50)) + " / " + ms(floorLat.pct(99)), "", ""},
-	}, nil
+		{fmt.Sprintf("intake on %s: orders/s, %d connections (validation, order, 2 outbox rows, 3 audit entries)", on, intakeConns), fmt.Sprintf("%.0f", husky), fmt.Sprintf("%.0f (gin + one-row insert)", floor), fmt.Sprintf("%.2f×", husky/floor), "≥ 0.7×"},
+		{fmt.Sprintf("intake on %s: latency p50 / p99", on), ms(lat.pct(50)) + " / " + ms(lat.pct(99)), ms(floorLat.pct(50)) + " / " + ms(floorLat.pct(99)), "", ""},
+	}
 }
 
 // payload is a realistic order.created body for the floor client.
@@ -241,53 +283,81 @@ func (a *arrivals) answer(w http.ResponseWriter, _ *http.Request) bool {
 	return true
 }
 
+// deliveryWorkers is HUSKY_DELIVERY_WORKERS in the delivery scenarios,
+// and the plain client's concurrency.
+const deliveryWorkers = 32
+
 // benchDelivery: deliveries per second to a loopback receiver answering
 // 200 at once, signed and recorded, against a plain Go client posting the
 // same bodies with the same concurrency (32 workers).
 func benchDelivery(cfg benchConfig) ([]row, error) {
-	const workers = 32
-	// 80,000 webhooks: long enough (about 6 s for husky, 1.6 s for the floor)
-	// that both rates are steady; with 20,000 the floor swung 35,000-52,000/s.
-	orders := 40_000
 	arr := &arrivals{}
-	w, _, s, done, err := serveWorld(cfg, arr.answer, false, fmt.Sprintf("HUSKY_DELIVERY_WORKERS=%d", workers))
+	w, _, s, done, err := serveWorld(cfg, arr.answer, false, fmt.Sprintf("HUSKY_DELIVERY_WORKERS=%d", deliveryWorkers))
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	rate, n, err := deliver(w, []*server{s}, arr, cfg.deliveries)
+	if err != nil {
+		return nil, err
+	}
+	floor, err := deliveryFloor(n)
+	if err != nil {
+		return nil, err
+	}
+	return []row{deliveryRow("SQLite", n, rate, floor, "≥ 0.5×")}, nil
+}
+
+// deliver submits orders with the recipients disabled, spread over
+// servers, then enables them and times the arrivals at arr: the rate
+// from the first arrival to the last, and how many arrived (two per
+// order). The 40,000 orders of make bench make 80,000 webhooks: long
+// enough (about 6 s for husky on SQLite, 1.6 s for the floor) that both
+// rates are steady; with 20,000 the floor swung 35,000-52,000/s.
+func deliver(w *world, servers []*server, arr *arrivals, orders int) (float64, int64, error) {
 	var sent atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
-	load(ctx, 16, func(c *http.Client, i int) (int, error) {
+	_, _, bad := load(ctx, intakeConns, func(c *http.Client, i int) (int, error) {
 		if sent.Add(1) > int64(orders) {
 			cancel()
 			return 201, nil
 		}
-		st, _, err := post(c, s.url()+"/v1/orders", w.resellerKey, orderBody(i))
+		st, _, err := post(c, servers[i%len(servers)].url()+"/v1/orders", w.resellerKey, orderBody(i))
 		return st, err
 	})
+	if bad > 0 {
+		return 0, 0, fmt.Errorf("%d order submissions failed", bad)
+	}
 	if err := w.recipients(true); err != nil {
-		return nil, err
+		return 0, 0, err
 	}
 	for deadline := time.Now().Add(10 * time.Minute); arr.count.Load() < int64(2*orders); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("only %d of %d deliveries arrived", arr.count.Load(), 2*orders)
+			return 0, 0, fmt.Errorf("only %d of %d deliveries arrived", arr.count.Load(), 2*orders)
 		}
 	}
-	if err := s.waitBacklog(time.Minute); err != nil {
-		return nil, err
+	if err := servers[0].waitBacklog(time.Minute); err != nil {
+		return 0, 0, err
 	}
 	elapsed := time.Duration(arr.last.Load() - arr.first.Load())
 	n := arr.count.Load()
-	rate := float64(n) / elapsed.Seconds()
+	return float64(n) / elapsed.Seconds(), n, nil
+}
 
-	floorRC, err := newReceiver(nil)
+// deliveryFloor is a plain Go client posting n bodies to a loopback
+// receiver from deliveryWorkers goroutines, in requests per second.
+func deliveryFloor(n int64) (float64, error) {
+	rc, err := newReceiver(nil)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer floorRC.close()
-	floor := plainClient(floorRC.url("/floor"), int(n), workers)
-	return []row{{fmt.Sprintf("delivery: deliveries/s, %d webhooks to a loopback receiver answering 200 (signed, sent, recorded)", n),
-		fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f (plain Go client, %d workers)", floor, workers), fmt.Sprintf("%.2f×", rate/floor), "≥ 0.5×"}}, nil
+	defer rc.close()
+	return plainClient(rc.url("/floor"), int(n), deliveryWorkers), nil
+}
+
+func deliveryRow(on string, n int64, rate, floor float64, target string) row {
+	return row{fmt.Sprintf("delivery on %s: deliveries/s, %d webhooks to a loopback receiver answering 200 (signed, sent, recorded)", on, n),
+		fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f (plain Go client, %d workers)", floor, deliveryWorkers), fmt.Sprintf("%.2f×", rate/floor), target}
 }
 
 // benchLatency: time from an order's commit to its arrival at the receiver

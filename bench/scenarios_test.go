@@ -1,9 +1,11 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/store/storetest"
 )
 
@@ -17,13 +19,35 @@ func TestScenariosThatWriteTheirOwnDataRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts the binary several times")
 	}
-	storetest.SQLiteOnly(t, "these scenarios write SQLite rows; make bench measures PostgreSQL through the API")
+	storetest.SQLiteOnly(t, "these scenarios write SQLite rows; TestPostgresScenariosRunSmall runs the PostgreSQL rows")
 	bin, err := buildBinary(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := benchConfig{bin: bin, duration: time.Second, backlog: 2000, purge: 300, subjects: 2000,
 		only: "backlog,purge,subjects,console,keys"}
+	if err := runBench(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPostgresScenariosRunSmall runs make bench's PostgreSQL rows, small:
+// one and two instances taking orders and delivering on one database
+// created for the run. The figures are not checked; that every order
+// submitted arrives at both recipients is.
+func TestPostgresScenariosRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the binary several times")
+	}
+	if storetest.Engine() != store.PostgreSQL {
+		t.Skip("the PostgreSQL half runs these (HUSKY_TEST_ENGINE=postgres)")
+	}
+	bin, err := buildBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := benchConfig{bin: bin, duration: time.Second, deliveries: 300, postgres: os.Getenv("HUSKY_TEST_POSTGRES"),
+		only: "intake-postgres,delivery-postgres"}
 	if err := runBench(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -343,7 +343,14 @@ func (s *Service) MarkShared(ctx context.Context, orderIDs []string) error {
 	if s.Batch != nil {
 		write = s.Batch.Do
 	}
-	if err := write(ctx, func(tx *sqlx.Tx) error { return s.markShared(ctx, tx, orderIDs) }); err != nil {
+	// The audit entries are held to the commit: appended as they are
+	// recorded, the first would take the trail's lock (on PostgreSQL)
+	// for the rest of the transaction, and the dispatchers' and intake's
+	// appends would wait behind it.
+	err := write(ctx, func(tx *sqlx.Tx) error {
+		return s.holdAudit(tx, func() error { return s.markShared(ctx, tx, orderIDs) })
+	})
+	if err != nil {
 		return err
 	}
 	if s.AfterCommit != nil {

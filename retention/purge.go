@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,8 @@ type Purger struct {
 	// BatchSize is how many orders one transaction erases; small batches
 	// keep the writer free for the API. Default 200.
 	BatchSize int
+
+	carrying sync.Map // run id → struct{}: the runs this process carries now
 	// Yield is how long the purge rests after each batch, as a share of
 	// the time the batch took (default 1: it works at most half the time),
 	// so that the API and the dispatcher keep the CPU they need while a
@@ -106,7 +109,8 @@ func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 	return id, err
 }
 
-// Resume carries a run to its end: it snapshots the orders past retention
+// Resume carries a run to its end, unless this process or another
+// already carries it (then it returns nil at once): it snapshots the orders past retention
 // as of the run's as_of (idempotently, so a crash mid-snapshot is harmless),
 // erases them in batches, records the evidence and checkpoints the
 // write-ahead log so nothing erased lingers in it. Running it again on a
@@ -126,7 +130,23 @@ func (p *Purger) Resume(ctx context.Context, id string) error {
 	if run.Status != "running" {
 		return nil
 	}
-	err := p.resume(ctx, id, run.Actor, run.AsOf.Time)
+	// One carrier per run: this process's, by the map; across the
+	// processes on one PostgreSQL database, by a lease their death frees,
+	// so a run whose process died is taken up by the leader's next
+	// ResumeInterrupted.
+	if _, busy := p.carrying.LoadOrStore(id, struct{}{}); busy {
+		return nil
+	}
+	defer p.carrying.Delete(id)
+	lease, err := p.DB.TryLease(ctx, "purge-run:"+id)
+	if err != nil {
+		return err
+	}
+	if lease == nil {
+		return nil
+	}
+	defer lease.Release()
+	err = p.resume(ctx, id, run.Actor, run.AsOf.Time)
 	if err != nil && ctx.Err() == nil {
 		// A failure is recorded; a cancelled context (shutdown) leaves the
 		// run running, to be resumed at the next start.
@@ -375,7 +395,8 @@ func (p *Purger) PurgeNow(ctx context.Context, actor string) (Run, error) {
 	return p.Get(ctx, id)
 }
 
-// ResumeInterrupted resumes runs a crash or shutdown left running.
+// ResumeInterrupted resumes runs a crash or shutdown left running, and
+// any whose process died (on PostgreSQL, another instance's).
 func (p *Purger) ResumeInterrupted(ctx context.Context) error {
 	var ids []string
 	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs WHERE status = 'running'`); err != nil {

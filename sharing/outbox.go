@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,27 +27,28 @@ type Outbox struct {
 	Now      func() time.Time
 
 	kick chan struct{}
-
-	mu   sync.Mutex
-	read partnersRead
 }
 
 // partnersRead holds the partners read in one transaction. A group commit
 // creates many orders and the dispatcher moves many to shared in one
 // transaction; partners do not change inside either, so each is read once.
 type partnersRead struct {
-	tx         *sqlx.Tx
 	recipients []partners.Partner // nil until read
 	resellers  map[string]partners.Partner
 }
 
-// readIn returns what was read in tx, forgetting what an earlier
-// transaction read. The caller holds o.mu.
+// readKey is where a transaction keeps its partnersRead (store.DB.Value).
+const readKey = "sharing.partners"
+
+// readIn returns what was read in tx. Only the goroutine running tx uses
+// it, as it alone uses tx.
 func (o *Outbox) readIn(tx *sqlx.Tx) *partnersRead {
-	if o.read.tx != tx {
-		o.read = partnersRead{tx: tx, resellers: map[string]partners.Partner{}}
+	if r, ok := o.Partners.DB.Value(tx, readKey).(*partnersRead); ok {
+		return r
 	}
-	return &o.read
+	r := &partnersRead{resellers: map[string]partners.Partner{}}
+	o.Partners.DB.SetValue(tx, readKey, r)
+	return r
 }
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
@@ -277,8 +277,6 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, ord
 
 // recipientsIn returns the recipients, read once per transaction.
 func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Partner, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	read := o.readIn(tx)
 	if read.recipients != nil {
 		return read.recipients, nil
@@ -293,8 +291,6 @@ func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Part
 
 // resellerIn returns a reseller, read once per transaction.
 func (o *Outbox) resellerIn(ctx context.Context, tx *sqlx.Tx, id string) (partners.Partner, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	read := o.readIn(tx)
 	if r, ok := read.resellers[id]; ok {
 		return r, nil

@@ -178,17 +178,9 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 		return nil, nil
 	}
 	slices.Sort(created)
-	var shared []string
-	for part := range slices.Chunk(slices.Compact(created), 500) {
-		q, args, err := sqlx.In(sqlAllDelivered, EventOrderCreated, part)
-		if err != nil {
-			return nil, err
-		}
-		var done []string
-		if err := tx.SelectContext(ctx, &done, q, args...); err != nil {
-			return nil, fmt.Errorf("find shared orders: %w", err)
-		}
-		shared = append(shared, done...)
+	shared, err := allDelivered(ctx, tx, slices.Compact(created))
+	if err != nil {
+		return nil, err
 	}
 	return shared, nil
 }

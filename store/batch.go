@@ -21,6 +21,12 @@ type Batcher struct {
 	once sync.Once
 	// MaxBatch bounds a group; default 64.
 	MaxBatch int
+	// Groups is how many groups run at once: one on SQLite, whose single
+	// writer runs one transaction at a time anyway; on PostgreSQL several,
+	// so that one group's statements, each a round trip to the server,
+	// overlap with another's (they meet only at the audit trail's append,
+	// just before each commits).
+	Groups int
 }
 
 type batchJob struct {
@@ -31,8 +37,16 @@ type batchJob struct {
 
 // NewBatcher returns a Batcher writing to db. Start it with Run.
 func NewBatcher(db *DB) *Batcher {
-	return &Batcher{db: db, jobs: make(chan *batchJob, 1024), MaxBatch: 64}
+	groups := 1
+	if db.Engine == PostgreSQL {
+		groups = postgresGroups
+	}
+	return &Batcher{db: db, jobs: make(chan *batchJob, 1024), MaxBatch: 64, Groups: groups}
 }
+
+// postgresGroups is Batcher.Groups on PostgreSQL: a quarter of the pool,
+// leaving the rest to the dispatcher and the readers.
+const postgresGroups = postgresConns / 4
 
 // Do runs fn in the next group and returns its error, or the commit's.
 // It waits for the commit; ctx bounds only the wait to be scheduled. fn
@@ -40,7 +54,11 @@ func NewBatcher(db *DB) *Batcher {
 // (see run): it must only write through tx, or repeat its other effects
 // safely.
 func (b *Batcher) Do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	b.once.Do(func() { go b.loop() })
+	b.once.Do(func() {
+		for range max(b.Groups, 1) {
+			go b.loop()
+		}
+	})
 	j := &batchJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case b.jobs <- j:

@@ -45,7 +45,14 @@ type DB struct {
 
 	dsn     string // as given to Open, password and all
 	mu      sync.Mutex
-	pending map[*sqlx.Tx][]commitHook // open transactions and their BeforeCommit hooks
+	pending map[*sqlx.Tx]*txState // the open transactions of Tx
+}
+
+// txState is what an open transaction carries until it ends: its
+// BeforeCommit hooks and the values kept for it (see Value).
+type txState struct {
+	hooks  []commitHook
+	values map[string]any
 }
 
 // IsURL reports whether dsn names a PostgreSQL server rather than a file.
@@ -75,31 +82,71 @@ type commitHook struct {
 func (db *DB) BeforeCommit(tx *sqlx.Tx, key string, fn func(ctx context.Context, tx *sqlx.Tx) error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	hooks, open := db.pending[tx]
-	if !open {
-		// Work deferred to a commit that never comes would be lost
-		// silently (audit entries, for one): a programming error.
-		panic("store: BeforeCommit on a transaction that is not open in this database's Tx")
-	}
-	for _, h := range hooks {
+	st := db.open(tx)
+	for _, h := range st.hooks {
 		if h.key == key {
 			return
 		}
 	}
-	db.pending[tx] = append(db.pending[tx], commitHook{key, fn})
+	st.hooks = append(st.hooks, commitHook{key, fn})
+}
+
+// Value returns what SetValue kept under key for tx, or nil.
+func (db *DB) Value(tx *sqlx.Tx, key string) any {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if st := db.pending[tx]; st != nil {
+		return st.values[key]
+	}
+	return nil
+}
+
+// SetValue keeps v under key for tx, a transaction of Tx, until tx ends:
+// state that work done many times in one transaction shares (the audit
+// entries held for the commit, partners read once). Transactions run
+// side by side on PostgreSQL, so such state belongs to its transaction,
+// never to one slot of a long-lived value.
+func (db *DB) SetValue(tx *sqlx.Tx, key string, v any) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st := db.open(tx)
+	if st.values == nil {
+		st.values = map[string]any{}
+	}
+	st.values[key] = v
+}
+
+// open returns tx's state; the caller holds db.mu.
+func (db *DB) open(tx *sqlx.Tx) *txState {
+	st := db.pending[tx]
+	if st == nil {
+		// Work deferred to a commit that never comes would be lost
+		// silently (audit entries, for one): a programming error.
+		panic("store: a transaction that is not open in this database's Tx")
+	}
+	return st
 }
 
 // runHooks runs and forgets tx's BeforeCommit hooks; with run false it
 // only forgets them.
 func (db *DB) runHooks(ctx context.Context, tx *sqlx.Tx, run bool) error {
+	// The hooks read what was kept for tx (the audit entries held), so
+	// tx is forgotten only after them.
+	defer func() {
+		db.mu.Lock()
+		delete(db.pending, tx)
+		db.mu.Unlock()
+	}()
 	db.mu.Lock()
-	hooks := db.pending[tx]
-	delete(db.pending, tx)
+	var hooks []commitHook
+	if st := db.pending[tx]; st != nil {
+		hooks = st.hooks
+	}
 	db.mu.Unlock()
+	if !run {
+		return nil
+	}
 	for _, h := range hooks {
-		if !run {
-			break
-		}
 		if err := h.fn(ctx, tx); err != nil {
 			return err
 		}
@@ -144,9 +191,9 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
 	}
 	db.mu.Lock()
 	if db.pending == nil {
-		db.pending = map[*sqlx.Tx][]commitHook{}
+		db.pending = map[*sqlx.Tx]*txState{}
 	}
-	db.pending[tx] = nil // open: BeforeCommit may add to it
+	db.pending[tx] = &txState{}
 	db.mu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {

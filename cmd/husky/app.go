@@ -242,7 +242,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	} else {
 		go func() { errc <- a.server.Serve(ln) }()
 	}
-	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.Config.DB, "tls", a.Config.TLSCert != "")
+	// The database as store shows it: a PostgreSQL URL without its password.
+	a.Logger.Info("serving", "addr", ln.Addr().String(), "db", a.DB.Path, "tls", a.Config.TLSCert != "")
+	for _, w := range a.DB.Warnings(ctx) {
+		a.Logger.Warn(w)
+	}
 	if a.Config.PprofAddr != "" {
 		stopPprof, err := a.servePprof()
 		if err != nil {
@@ -369,11 +373,35 @@ func (a *App) reconcileShared(ctx context.Context) (int, error) {
 
 // purges resumes any purge a crash interrupted, then runs the daily purge.
 func (a *App) purges(ctx context.Context) {
-	if err := a.Purger.ResumeInterrupted(ctx); err != nil && ctx.Err() == nil {
-		a.Logger.Error("resume purge", "error", err.Error())
-	}
+	a.resumePurges(ctx)
 	if a.Config.PurgeDaily >= 0 {
 		a.Purger.Daily(ctx, a.Calendar, a.Config.PurgeDaily)
+	}
+}
+
+// orphanedPurges resumes, every minute, the runs nobody carries: on
+// PostgreSQL a purge started through the API runs in the instance that
+// took the request, and when that instance dies its run waits for this.
+func (a *App) orphanedPurges(ctx context.Context) {
+	t := time.NewTicker(orphanedPurgeCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.resumePurges(ctx)
+		}
+	}
+}
+
+// orphanedPurgeCheck is how often the leader looks for purge runs nobody
+// carries.
+const orphanedPurgeCheck = time.Minute
+
+func (a *App) resumePurges(ctx context.Context) {
+	if err := a.Purger.ResumeInterrupted(ctx); err != nil && ctx.Err() == nil {
+		a.Logger.Error("resume purge", "error", err.Error())
 	}
 }
 

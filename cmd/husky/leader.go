@@ -9,7 +9,7 @@ import (
 // Several `husky serve` processes on one PostgreSQL database share the
 // work: every one takes orders and delivers, and exactly one at a time,
 // the leader, runs what must run once: the daily purge (and any a crash
-// interrupted), key rotation and pruning, audit checkpoints, and
+// interrupted or whose instance died), key rotation and pruning, audit checkpoints, and
 // housekeeping. Leadership is a lease on the database (a session advisory
 // lock), which the server drops with a dead process's connection; the
 // others try for it every leaderRetry. On SQLite, one process serves and
@@ -59,7 +59,7 @@ func (a *App) leadership(ctx context.Context, work func(context.Context)) {
 // lead is the leader's work, until ctx ends.
 func (a *App) lead(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, task := range []func(context.Context){a.purges, a.housekeeping, a.checkpoints, a.maintainKeys} {
+	for _, task := range []func(context.Context){a.purges, a.orphanedPurges, a.housekeeping, a.checkpoints, a.maintainKeys} {
 		wg.Add(1)
 		go func() { defer wg.Done(); task(ctx) }()
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,29 +52,47 @@ func DSN(t testing.TB) string {
 	if admin == "" {
 		t.Fatal("HUSKY_TEST_ENGINE=postgres needs HUSKY_TEST_POSTGRES, a PostgreSQL URL to create test databases with")
 	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("HUSKY_TEST_POSTGRES is not a URL: %v", err)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "husky_test_" + hex.EncodeToString(b)
-	db, err := sql.Open("pgx", admin)
+	dsn, drop, err := CreatePostgres(admin, "husky_test_")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`CREATE DATABASE ` + name); err != nil {
-		db.Close()
-		t.Fatalf("create test database: %v", err)
-	}
 	t.Cleanup(func() {
-		defer db.Close()
-		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		if err := drop(); err != nil {
+			t.Error(err)
 		}
 	})
+	return dsn
+}
+
+// CreatePostgres creates an empty database, named prefix and random hex,
+// on the PostgreSQL server admin names, and returns its URL and a func
+// that drops it (closing whatever is still connected). The benchmarks use
+// it too, for a database per scenario.
+func CreatePostgres(admin, prefix string) (dsn string, drop func() error, err error) {
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("not a PostgreSQL URL: %w", err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := prefix + hex.EncodeToString(b)
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := db.Exec(`CREATE DATABASE ` + name); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop = func() error {
+		defer db.Close()
+		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
 
 // Open returns a migrated database for t, closed at cleanup.

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/milestone/husky/store/storetest"
+)
+
+// The PostgreSQL rows: intake and delivery with one and with two
+// instances of husky serve on one database, each beside its floor from
+// the same run on the same server. Each run gets a database of its own,
+// dropped afterwards.
+
+// noPostgres is the row standing in for the PostgreSQL rows when no
+// server was given.
+func noPostgres(what string) []row {
+	return []row{{what + " on PostgreSQL: skipped, no server (set HUSKY_BENCH_POSTGRES or HUSKY_TEST_POSTGRES, or -postgres)", "", "", "", ""}}
+}
+
+// pgServe creates a database on cfg.postgres, puts a world on it (its
+// keyring and audit key in a temporary directory, shared by every
+// instance, as in production) and starts instances of husky serve on it.
+// done stops them, drops the database and removes the directory.
+func pgServe(cfg benchConfig, answer func(w http.ResponseWriter, r *http.Request) bool, instances int, env ...string) (*world, []*server, func(), error) {
+	dsn, drop, err := storetest.CreatePostgres(cfg.postgres, "husky_bench_")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "husky-bench-pg")
+	if err != nil {
+		drop()
+		return nil, nil, nil, err
+	}
+	rc, err := newReceiver(answer)
+	if err != nil {
+		drop()
+		os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	var servers []*server
+	done := func() {
+		for _, s := range servers {
+			s.stop()
+		}
+		rc.close()
+		if err := drop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		os.RemoveAll(dir)
+	}
+	w, err := newWorldOn(cfg.bin, dir, dsn, rc, env...)
+	if err == nil {
+		err = w.recipients(false)
+	}
+	for i := 0; err == nil && i < instances; i++ {
+		var s *server
+		if s, err = startServer(cfg.bin, w.env, freeAddr(), filepath.Join(dir, fmt.Sprintf("serve-%d.log", i))); err == nil {
+			servers = append(servers, s)
+		}
+	}
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return w, servers, done, nil
+}
+
+// benchIntakePostgres: intake on PostgreSQL, one instance and then two
+// on one database with the load spread over both, against the same gin +
+// one-row insert floor on the same server.
+func benchIntakePostgres(cfg benchConfig) ([]row, error) {
+	if cfg.postgres == "" {
+		return noPostgres("intake"), nil
+	}
+	dsn, drop, err := storetest.CreatePostgres(cfg.postgres, "husky_bench_floor_")
+	if err != nil {
+		return nil, err
+	}
+	floorLat, floorOK, err := intakeFloor(dsn, cfg.duration)
+	if derr := drop(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, n := range cfg.pgInstances() {
+		w, servers, done, err := pgServe(cfg, nil, n)
+		if err != nil {
+			return nil, err
+		}
+		lat, ok, err := intakeLoad(servers, w.resellerKey, cfg.duration)
+		done()
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, intakeRows(postgresOn(n), lat, floorLat, ok, floorOK, cfg.duration)...)
+	}
+	return rows, nil
+}
+
+// benchDeliveryPostgres: delivery on PostgreSQL with one instance and
+// with two claiming from one outbox, against the plain client.
+func benchDeliveryPostgres(cfg benchConfig) ([]row, error) {
+	if cfg.postgres == "" {
+		return noPostgres("delivery"), nil
+	}
+	var rows []row
+	for _, n := range cfg.pgInstances() {
+		arr := &arrivals{}
+		w, servers, done, err := pgServe(cfg, arr.answer, n, fmt.Sprintf("HUSKY_DELIVERY_WORKERS=%d", deliveryWorkers))
+		if err != nil {
+			return nil, err
+		}
+		rate, got, err := deliver(w, servers, arr, cfg.deliveries)
+		done()
+		if err != nil {
+			return nil, err
+		}
+		floor, err := deliveryFloor(got)
+		if err != nil {
+			return nil, err
+		}
+		target := ""
+		if n == 1 {
+			target = "≥ 5,000/s"
+		}
+		rows = append(rows, deliveryRow(postgresOn(n), got, rate, floor, target))
+	}
+	return rows, nil
+}
+
+func postgresOn(instances int) string {
+	if instances == 1 {
+		return "PostgreSQL, 1 instance"
+	}
+	return fmt.Sprintf("PostgreSQL, %d instances", instances)
+}
+
+// pgInstances is how many instances the PostgreSQL rows run, in turn.
+func (c benchConfig) pgInstances() []int {
+	if c.instances == 1 {
+		return []int{1}
+	}
+	return []int{1, 2}
+}
