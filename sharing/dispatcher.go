@@ -91,7 +91,23 @@ const (
 	// make bench (three paired runs, deliveries/s): 16, 13,300; 32, 14,400;
 	// 64, 14,300. More in flight makes each turn larger.
 	claimsPerWorker = 32
+	// On PostgreSQL a turn's statements are round trips and its two
+	// commits wait for the server's flush, so larger turns pay: with 64
+	// claims per worker and 1,024 a turn, 5,665 and 5,872 deliveries/s
+	// against 5,008 and 4,016 with SQLite's 32 and 512, alternated in one
+	// sitting (2,048 a turn: 4,517).
+	postgresClaimBatch      = 1024
+	postgresClaimsPerWorker = 64
 )
+
+// claimSizes are the most claims one turn leases and the claims in
+// flight per worker, for the engine.
+func (d *Dispatcher) claimSizes() (batch, perWorker int) {
+	if d.DB.Engine == store.PostgreSQL {
+		return postgresClaimBatch, postgresClaimsPerWorker
+	}
+	return claimBatch, claimsPerWorker
+}
 
 func (d *Dispatcher) defaults() {
 	d.Workers = cmp.Or(d.Workers, 32)
@@ -142,7 +158,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Claims in flight: enough queued behind the workers that they never
 	// wait for the next turn, with room in both queues for all of them, so
 	// neither a worker nor the loop ever blocks on the other.
-	capacity := d.Workers * claimsPerWorker
+	batchMax, perWorker := d.claimSizes()
+	capacity := d.Workers * perWorker
 	jobs := make(chan claimed, capacity)
 	results := make(chan result, capacity)
 	var workers sync.WaitGroup
@@ -163,7 +180,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		batch = drain(results, batch, maxRecordBatch)
 		room := 0
 		if ctx.Err() == nil {
-			room = min(capacity-inflight+len(batch), claimBatch)
+			room = min(capacity-inflight+len(batch), batchMax)
 		}
 		claims, outcomes := d.turn(ctx, batch, room)
 		inflight += len(claims) - len(batch)
