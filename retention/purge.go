@@ -115,7 +115,28 @@ func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 // erases them in batches, records the evidence and checkpoints the
 // write-ahead log so nothing erased lingers in it. Running it again on a
 // finished run changes nothing.
-func (p *Purger) Resume(ctx context.Context, id string) error {
+func (p *Purger) Resume(ctx context.Context, id string) error { return p.carry(ctx, id, false) }
+
+// carry is Resume; interrupted says the run was found left running, which
+// is logged once this process takes it up.
+func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
+	// One carrier per run: this process's, by the map; across the
+	// processes on one PostgreSQL database, by a lease their death frees,
+	// so a run whose process died is taken up by the leader's next
+	// ResumeInterrupted. The run is read once the lease is held: its
+	// carrier may just have finished it.
+	if _, busy := p.carrying.LoadOrStore(id, struct{}{}); busy {
+		return nil
+	}
+	defer p.carrying.Delete(id)
+	lease, err := p.DB.TryLease(ctx, "purge-run:"+id)
+	if err != nil {
+		return err
+	}
+	if lease == nil {
+		return nil
+	}
+	defer lease.Release()
 	var run struct {
 		AsOf   store.Time `db:"as_of"`
 		Actor  string     `db:"actor"`
@@ -130,22 +151,9 @@ func (p *Purger) Resume(ctx context.Context, id string) error {
 	if run.Status != "running" {
 		return nil
 	}
-	// One carrier per run: this process's, by the map; across the
-	// processes on one PostgreSQL database, by a lease their death frees,
-	// so a run whose process died is taken up by the leader's next
-	// ResumeInterrupted.
-	if _, busy := p.carrying.LoadOrStore(id, struct{}{}); busy {
-		return nil
+	if interrupted {
+		p.Logger.Info("resuming purge run", "purge_run_id", id)
 	}
-	defer p.carrying.Delete(id)
-	lease, err := p.DB.TryLease(ctx, "purge-run:"+id)
-	if err != nil {
-		return err
-	}
-	if lease == nil {
-		return nil
-	}
-	defer lease.Release()
 	err = p.resume(ctx, id, run.Actor, run.AsOf.Time)
 	if err != nil && ctx.Err() == nil {
 		// A failure is recorded; a cancelled context (shutdown) leaves the
@@ -403,8 +411,7 @@ func (p *Purger) ResumeInterrupted(ctx context.Context) error {
 		return fmt.Errorf("find interrupted runs: %w", err)
 	}
 	for _, id := range ids {
-		p.Logger.Info("resuming purge run", "purge_run_id", id)
-		if err := p.Resume(ctx, id); err != nil {
+		if err := p.carry(ctx, id, true); err != nil {
 			return err
 		}
 	}

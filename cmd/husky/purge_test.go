@@ -8,6 +8,8 @@ import (
 
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
+	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/store/storetest"
 )
 
 // importLegacy adds the legacy partners and imports the sample file.
@@ -127,5 +129,46 @@ func TestAdministrativeReadIsAudited(t *testing.T) {
 	}
 	if viewed != 1 {
 		t.Errorf("%d order.viewed entries, want 1", viewed)
+	}
+}
+
+// TestPurgeRunHasOneCarrier: on PostgreSQL a run another instance carries
+// (its lease held) is left alone by ResumeInterrupted, and taken up and
+// finished once that instance is gone (its lease freed, as its dead
+// connection frees it).
+func TestPurgeRunHasOneCarrier(t *testing.T) {
+	t.Parallel()
+	if storetest.Engine() != store.PostgreSQL {
+		t.Skip("PostgreSQL only: one process serves a SQLite database")
+	}
+	e := newTestEnv(t)
+	importLegacy(t, e)
+	ctx := context.Background()
+	id, err := e.app.Purger.Start(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other instance: its own connection holding the run's lease.
+	other, err := store.Open(ctx, e.app.Config.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lease, err := other.TryLease(ctx, "purge-run:"+id)
+	if err != nil || lease == nil {
+		t.Fatalf("the other instance's lease: %v %v", lease, err)
+	}
+	if err := e.app.Purger.ResumeInterrupted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := e.app.Purger.Get(ctx, id); err != nil || run.Status != "running" || run.Counts.Erased != 0 {
+		t.Fatalf("a run another instance carries was taken over: %+v %v", run, err)
+	}
+	lease.Release()
+	if err := e.app.Purger.ResumeInterrupted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := e.app.Purger.Get(ctx, id); err != nil || run.Status != "completed" || run.Counts.Erased != 8 {
+		t.Fatalf("the orphaned run: %+v %v", run, err)
 	}
 }
