@@ -193,3 +193,29 @@ func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 		t.Error("arguments that do not make whole rows were accepted")
 	}
 }
+
+// TestPostgresSessionSettings: PostgreSQL sessions run without JIT, and
+// Warnings speaks up exactly when the server's autovacuum is off (it is
+// off on the project's machine kind; on by default elsewhere).
+func TestPostgresSessionSettings(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t)
+	ctx := context.Background()
+	if db.Engine != store.PostgreSQL {
+		if w := db.Warnings(ctx); len(w) != 0 {
+			t.Errorf("SQLite warnings: %v", w)
+		}
+		t.Skip("the rest is PostgreSQL's")
+	}
+	var jit, autovacuum string
+	if err := db.Reader.Get(&jit, `SELECT current_setting('jit')`); err != nil || jit != "off" {
+		t.Errorf("jit = %q (%v), want off", jit, err)
+	}
+	if err := db.Reader.Get(&autovacuum, `SELECT current_setting('autovacuum')`); err != nil {
+		t.Fatal(err)
+	}
+	w := db.Warnings(ctx)
+	if (autovacuum == "off") != (len(w) == 1) {
+		t.Errorf("autovacuum %s, warnings %v", autovacuum, w)
+	}
+}
