@@ -433,7 +433,17 @@ func (k *Keyring) Open(ciphertext, aad []byte) ([]byte, error) {
 	aead, ok := k.versions[id]
 	k.mu.RUnlock()
 	if !ok {
-		return nil, ErrUnknownVersion
+		// Another process may have rotated the file since this one read
+		// it (the leader of several instances): read it again at once
+		// rather than fail until the next periodic reload.
+		if changed, err := k.Reload(); err == nil && changed {
+			k.mu.RLock()
+			aead, ok = k.versions[id]
+			k.mu.RUnlock()
+		}
+		if !ok {
+			return nil, ErrUnknownVersion
+		}
 	}
 	out, err := aead.Open(nil, ciphertext[4:headerSize], ciphertext[headerSize:], aad)
 	if err != nil {

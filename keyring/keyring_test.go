@@ -177,3 +177,41 @@ func TestChangesByTwoProcessesNeverOverwriteEachOther(t *testing.T) {
 		t.Errorf("a value of the pruned version: %v, want ErrUnknownVersion", err)
 	}
 }
+
+// TestOpenReadsARotationByAnotherProcess: one of several instances rotates
+// the shared file and seals with the new version; another, which read the
+// file before, opens the value at once instead of failing until its next
+// periodic reload. A version that is in no file stays unknown.
+func TestOpenReadsARotationByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "husky.keys")
+	leader, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.Rotate(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := leader.Seal([]byte("value"), []byte("row:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := follower.Open(ct, []byte("row:1")); err != nil || string(got) != "value" {
+		t.Fatalf("follower opened %q, %v", got, err)
+	}
+	if follower.Current() != 2 {
+		t.Errorf("follower's current version %d after reading the rotation, want 2", follower.Current())
+	}
+	forged := append([]byte(nil), ct...)
+	forged[3] = 9 // version 9 exists nowhere
+	if id, _ := VersionOf(forged); id == 2 {
+		t.Fatal("the test did not change the version")
+	}
+	if _, err := follower.Open(forged, []byte("row:1")); !errors.Is(err, ErrUnknownVersion) {
+		t.Errorf("unknown version: %v", err)
+	}
+}
