@@ -611,7 +611,13 @@ func TestContinuouslyFailingEndpointIsDisabled(t *testing.T) {
 	d.FailingThreshold = time.Hour
 	run(t, d)
 	h.order(t, "PO-1")
-	waitFor(t, "first failure", func() bool { return rc.calls.Load() >= 1 })
+	// The failing run starts when the first failure is recorded, not when
+	// it is sent: the clock moves only after that (moved between the two,
+	// the run would start two hours late, and the test once timed out).
+	waitFor(t, "first failure recorded", func() bool {
+		health, err := h.deliv.Health(context.Background())
+		return err == nil && !health[p.ID].IsZero()
+	})
 	h.clock.Advance(2 * time.Hour)
 	waitFor(t, "endpoint disabled", func() bool { pp, _ := h.partners.Get(context.Background(), p.ID); return !pp.Enabled })
 	pp, _ := h.partners.Get(context.Background(), p.ID)
