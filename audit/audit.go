@@ -108,6 +108,15 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 	if actor == "" || action == "" {
 		return fmt.Errorf("audit: actor and action are required")
 	}
+	// Every transaction of the database's Tx holds its entries to its
+	// commit: the append takes the trail's lock (on PostgreSQL), and taken
+	// at the first entry it would be held across the rest of the
+	// transaction, every row lock it waits for included, while the other
+	// transactions queue behind it (or deadlock with it, holding a row it
+	// waits for while they wait for the lock).
+	if l.heldIn(tx) == nil && l.DB.InTx(tx) {
+		l.Hold(tx)
+	}
 	if h := l.heldIn(tx); h != nil {
 		l.mu.Lock()
 		h.entries = append(h.entries, &e)

@@ -116,6 +116,14 @@ func (db *DB) SetValue(tx *sqlx.Tx, key string, v any) {
 	st.values[key] = v
 }
 
+// InTx reports whether tx is a transaction of this database's Tx, still
+// open: one that BeforeCommit and SetValue accept.
+func (db *DB) InTx(tx *sqlx.Tx) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.pending[tx] != nil
+}
+
 // open returns tx's state; the caller holds db.mu.
 func (db *DB) open(tx *sqlx.Tx) *txState {
 	st := db.pending[tx]
