@@ -6,8 +6,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,17 +103,12 @@ func (c *pgConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.CheckNamedValue(nv)
 }
 
-// rewritten caches rewrite's answers: the same few hundred queries come
-// again and again.
-var rewritten sync.Map
-
 // rewrite turns a query written for both engines into PostgreSQL's: each ?
 // outside a string literal, quoted identifier or comment becomes $1, $2, …
-// in order, and "INDEXED BY name" goes.
+// in order, and "INDEXED BY name" goes. It is not cached: one pass costs
+// far less than the round trip, and the queries with expanded IN and
+// VALUES lists come in hundreds of lengths each.
 func rewrite(q string) string {
-	if v, ok := rewritten.Load(q); ok {
-		return v.(string)
-	}
 	var b strings.Builder
 	b.Grow(len(q) + 16)
 	n := 0
@@ -136,14 +131,15 @@ func rewrite(q string) string {
 			i += j - 1
 		case c == '?':
 			n++
-			fmt.Fprintf(&b, "$%d", n)
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
 		case (c == 'I' || c == 'i') && hasWordAt(q, i, "INDEXED BY"):
 			// Skip the hint and the index name after it.
 			j := i + len("INDEXED BY")
 			for j < len(q) && q[j] == ' ' {
 				j++
 			}
-			for j < len(q) && (q[j] == '_' || q[j] >= 'a' && q[j] <= 'z' || q[j] >= 'A' && q[j] <= 'Z' || q[j] >= '0' && q[j] <= '9') {
+			for j < len(q) && isIdent(q[j]) {
 				j++
 			}
 			i = j - 1
@@ -151,9 +147,7 @@ func rewrite(q string) string {
 			b.WriteByte(c)
 		}
 	}
-	out := b.String()
-	rewritten.Store(q, out)
-	return out
+	return b.String()
 }
 
 // hasWordAt reports whether q holds word (any case) at i, as whole words.
