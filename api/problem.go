@@ -42,6 +42,9 @@ type Details struct {
 	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 	// Location names an existing resource, as for a duplicate reference.
 	Location string `json:"location,omitempty"`
+	// Allowed lists what is allowed where the problem is something that
+	// is not (the actions a subject request allows).
+	Allowed []string `json:"allowed,omitempty"`
 }
 
 // Error is a domain error with the HTTP status it maps to. Code is a short
@@ -54,6 +57,7 @@ type Error struct {
 	Fields   []FieldError
 	Omitted  int // field errors left out beyond MaxFieldErrors
 	Location string
+	Allowed  []string
 }
 
 // Error returns the code and detail; it never holds submitted values.
@@ -106,7 +110,7 @@ func From(err error) Details {
 	var e *Error
 	if errors.As(err, &e) {
 		return Details{Type: TypeBase + e.Code, Title: e.Title, Status: e.Status, Detail: e.Detail,
-			Errors: e.Fields, ErrorsOmitted: e.Omitted, Location: e.Location}
+			Errors: e.Fields, ErrorsOmitted: e.Omitted, Location: e.Location, Allowed: e.Allowed}
 	}
 	return Details{Type: TypeBase + "internal", Title: "Internal Server Error", Status: http.StatusInternalServerError,
 		Detail: "the server could not complete the request; it has been logged"}

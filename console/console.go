@@ -93,7 +93,11 @@ func (c *Console) Register(r gin.IRouter) {
 	dpo.POST("/requests", c.csrf, c.newRequest)
 	dpo.GET("/requests/:id", c.request)
 	dpo.GET("/requests/:id/export", c.export)
+	dpo.GET("/requests/:id/reply", c.reply)
 	dpo.POST("/requests/:id/rectify", c.csrf, c.rectify)
+	dpo.POST("/requests/:id/orders", c.csrf, c.decide)
+	dpo.POST("/requests/:id/extend", c.csrf, c.extend)
+	dpo.POST("/requests/:id/lift", c.csrf, c.lift)
 	dpo.POST("/requests/:id/:action", c.csrf, c.requestAction)
 	dpo.GET("/record", c.record)
 

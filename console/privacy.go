@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func (c *Console) newRequest(g *gin.Context) {
 	s, _ := c.current(g)
 	n := subjects.NewRequest{Type: subjects.Type(g.PostForm("type")), Email: g.PostForm("email"), Phone: g.PostForm("phone")}
 	if d := g.PostForm("received_at"); d != "" {
-		t, err := time.Parse(time.DateOnly, d)
+		t, err := time.ParseInLocation(time.DateOnly, d, c.Reporter.Calendar.Location)
 		if err != nil {
 			c.showQueue(g, http.StatusUnprocessableEntity, map[string]string{"received_at": "must be a date such as 2026-11-29"}, "")
 			return
@@ -149,7 +150,106 @@ func (c *Console) rectify(g *gin.Context) {
 	c.problem(g, err)
 }
 
-// requestAction runs erase, restrict, lift or complete, then shows the
+// reply is the printable answer to the person (Art. 12).
+func (c *Console) reply(g *gin.Context) {
+	rp, err := c.Subjects.Reply(g.Request.Context(), g.Param("id"))
+	if err != nil {
+		c.problem(g, err)
+		return
+	}
+	g.Header("Content-Security-Policy", subjects.ReplyCSP)
+	g.Header("Content-Type", "text/html; charset=utf-8")
+	g.Status(http.StatusOK)
+	_ = rp.WriteHTML(g.Writer)
+}
+
+// decide includes and excludes the candidate orders chosen in the form:
+// one select per candidate (include, exclude, or leave as it is) and one
+// reason for them all.
+func (c *Console) decide(g *gin.Context) {
+	s, _ := c.current(g)
+	d := subjects.Decision{Reason: g.PostForm("reason")}
+	if err := g.Request.ParseForm(); err == nil {
+		for k, vs := range g.Request.PostForm {
+			id, ok := strings.CutPrefix(k, "order.")
+			if !ok || len(vs) == 0 {
+				continue
+			}
+			switch vs[0] {
+			case "include":
+				d.Include = append(d.Include, id)
+			case "exclude":
+				d.Exclude = append(d.Exclude, id)
+			}
+		}
+	}
+	slices.Sort(d.Include)
+	slices.Sort(d.Exclude)
+	if _, err := c.Subjects.Decide(g.Request.Context(), s.Actor(), g.Param("id"), d); err != nil {
+		if fe, ok := fieldErrors(err); ok {
+			c.showRequest(g, http.StatusUnprocessableEntity, prefixed("decide/", fe), "Nothing was decided; see the form below.")
+			return
+		}
+		c.problem(g, err)
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/console/privacy/requests/"+g.Param("id")+"#candidates")
+}
+
+// extend extends the request's deadline by two months, once, with a reason.
+func (c *Console) extend(g *gin.Context) {
+	s, _ := c.current(g)
+	if _, err := c.Subjects.Extend(g.Request.Context(), s.Actor(), g.Param("id"), g.PostForm("reason")); err != nil {
+		if fe, ok := fieldErrors(err); ok {
+			c.showRequest(g, http.StatusUnprocessableEntity, prefixed("extend/", fe), "The deadline was not extended; see the form below.")
+			return
+		}
+		c.problem(g, err)
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/console/privacy/requests/"+g.Param("id"))
+}
+
+// lift lifts the request's restriction, with the reason and the date the
+// person was told (Art. 18(3)).
+func (c *Console) lift(g *gin.Context) {
+	s, _ := c.current(g)
+	l := subjects.Lifting{Reason: g.PostForm("reason")}
+	bad := map[string]string{}
+	if d := g.PostForm("person_told_at"); d != "" {
+		t, err := subjects.ParseWhen(d, c.Reporter.Calendar.Location)
+		if err != nil {
+			bad["lift/person_told_at"] = "must be a date such as 2026-11-29"
+		}
+		l.PersonToldAt = t
+	}
+	err := error(nil)
+	if len(bad) == 0 {
+		_, err = c.Subjects.Lift(g.Request.Context(), s.Actor(), g.Param("id"), l)
+	}
+	if fe, ok := fieldErrors(err); ok || len(bad) > 0 {
+		for k, v := range prefixed("lift/", fe) {
+			bad[k] = v
+		}
+		c.showRequest(g, http.StatusUnprocessableEntity, bad, "The restriction was not lifted; see the form below.")
+		return
+	}
+	if err != nil {
+		c.problem(g, err)
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/console/privacy/requests/"+g.Param("id")+"#steps")
+}
+
+func prefixed(prefix string, fe map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range fe {
+		out[prefix+k] = v
+	}
+	return out
+}
+
+// requestAction runs erase, restrict or complete, then shows the
 // request again (its steps hold the outcome), so that reloading the page
 // does not run it twice.
 func (c *Console) requestAction(g *gin.Context) {
@@ -161,8 +261,6 @@ func (c *Console) requestAction(g *gin.Context) {
 		_, err = c.Subjects.Erase(ctx, s.Actor(), id)
 	case "restrict":
 		_, err = c.Subjects.Restrict(ctx, s.Actor(), id)
-	case "lift":
-		_, err = c.Subjects.Lift(ctx, s.Actor(), id)
 	case "complete":
 		_, err = c.Subjects.Complete(ctx, s.Actor(), id)
 	default:
@@ -225,6 +323,24 @@ func describeSteps(steps []subjects.Step) []stepView {
 				}
 				out[i].Lines = append(out[i].Lines, line)
 			}
+		}
+		for _, k := range []string{"include", "exclude"} {
+			if list, ok := m[k].([]any); ok && len(list) > 0 {
+				var ids []string
+				for _, x := range list {
+					ids = append(ids, fmt.Sprint(x))
+				}
+				out[i].Lines = append(out[i].Lines, k+": "+strings.Join(ids, ", "))
+			}
+		}
+		if r, ok := m["reason"].(string); ok && r != "" {
+			out[i].Lines = append(out[i].Lines, "reason: "+r)
+		}
+		if t, ok := m["person_told_at"].(string); ok {
+			out[i].Lines = append(out[i].Lines, "person told: "+t)
+		}
+		if t, ok := m["due_at"].(string); ok {
+			out[i].Lines = append(out[i].Lines, "now due: "+t)
 		}
 		if n, ok := m["notices"]; ok {
 			out[i].Lines = append(out[i].Lines, fmt.Sprintf("%v notices to recipients", n))

@@ -220,6 +220,28 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 	ev := Event{OrderID: o.ID, Time: now, Type: cb.Type, Source: actor, PartnerID: partnerID, From: o.Status, key: o.key}
 
 	if cb.Type == CallbackErasureConfirmed {
+		// Art. 19: a confirmation answers the notice this service sent; one
+		// that answers none (the order is not erased, or this recipient was
+		// never told) is refused, so that the evidence of a purge run only
+		// ever counts answers to notices.
+		sent := false
+		if s.ErasureNoticeSent != nil {
+			if sent, err = s.ErasureNoticeSent(ctx, tx, o.ID, partnerID); err != nil {
+				return CallbackResult{}, err
+			}
+		}
+		if !sent {
+			ev.Outcome = "refused"
+			details["outcome"] = "refused"
+			if err := insertEvent(ctx, tx, ev); err != nil {
+				return CallbackResult{}, err
+			}
+			if err := s.record(ctx, tx, actor, "callback.refused", subjects, details); err != nil {
+				return CallbackResult{}, err
+			}
+			return problemResult(api.New(http.StatusConflict, "no_erasure_notice",
+				"this partner was sent no erasure notice for that order; confirm an erasure after its order.erased")), nil
+		}
 		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, store.FormatTime(now), store.FormatTime(now)); err != nil {
 			return CallbackResult{}, fmt.Errorf("record erasure confirmation: %w", err)
 		}

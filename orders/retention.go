@@ -225,3 +225,31 @@ func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (
 	}
 	return out, nil
 }
+
+// ErasureAcks returns, per order and recipient, when the recipient
+// confirmed the erasure of the order's data (order.erasure_confirmed).
+func (s *Service) ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error) {
+	out := map[string]map[string]time.Time{}
+	for part := range slices.Chunk(orderIDs, 500) {
+		q, args, err := sqlx.In(`SELECT order_id, partner_id, erasure_confirmed_at FROM order_recipients
+			WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?)`, part)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			OrderID   string     `db:"order_id"`
+			PartnerID string     `db:"partner_id"`
+			At        store.Time `db:"erasure_confirmed_at"`
+		}
+		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("erasure acknowledgements: %w", err)
+		}
+		for _, r := range rows {
+			if out[r.OrderID] == nil {
+				out[r.OrderID] = map[string]time.Time{}
+			}
+			out[r.OrderID][r.PartnerID] = r.At.Time
+		}
+	}
+	return out, nil
+}

@@ -33,6 +33,11 @@ type Service struct {
 	// sent the order; the sharing package knows. Callbacks about orders a
 	// partner never received are refused.
 	SharedWith func(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error)
+	// ErasureNoticeSent reports, inside a transaction, whether the partner
+	// was sent an erasure notice (order.erased) for the order; the sharing
+	// package knows. An erasure confirmation answers a notice, so one
+	// without a notice is refused.
+	ErasureNoticeSent func(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error)
 	// Retention returns the fiscal year of a closing time and when the
 	// order's personal data becomes purgeable; cmd supplies it from the
 	// fiscal calendar.

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -53,9 +54,11 @@ func (s *Service) SubjectHashes(email, phone string) (eh, ph []byte) {
 const (
 	// Two index lookups, never a scan: the union of the orders with the
 	// email and those with the phone.
-	sqlSubjectOrders = `SELECT ` + retentionColumns + `, close_reason IS NOT NULL AS operator_closed FROM orders WHERE id IN (
+	subjectColumns   = retentionColumns + `, close_reason IS NOT NULL AS operator_closed, email_hash, phone_hash, erased_at IS NOT NULL AS erased`
+	sqlSubjectOrders = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (
 		SELECT id FROM orders INDEXED BY orders_email_hash WHERE email_hash = ?
 		UNION SELECT id FROM orders INDEXED BY orders_phone_hash WHERE phone_hash = ?) ORDER BY id`
+	sqlSubjectOrdersByID = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (?) ORDER BY id`
 )
 
 // SubjectOrder is what a subject request sees of one of the person's
@@ -64,6 +67,26 @@ type SubjectOrder struct {
 	RetentionRow
 	// OperatorClosed: an operator closed it (`husky orders close`).
 	OperatorClosed bool `json:"operator_closed,omitempty"`
+	// Erased: the order's personal data is gone (its hashes too).
+	Erased bool `json:"erased,omitempty"`
+	// EmailHash and PhoneHash are the keyed hashes of the contact the
+	// order holds now (nil where it holds none, or is erased): what a
+	// request compares its identifiers with. Never sent to a client.
+	EmailHash []byte `json:"-"`
+	PhoneHash []byte `json:"-"`
+}
+
+type subjectScan struct {
+	retentionScan
+	OperatorClosed bool   `db:"operator_closed"`
+	EmailHash      []byte `db:"email_hash"`
+	PhoneHash      []byte `db:"phone_hash"`
+	Erased         bool   `db:"erased"`
+}
+
+func (s *Service) subjectOrder(r subjectScan) SubjectOrder {
+	return SubjectOrder{RetentionRow: s.retentionRow(r.retentionScan), OperatorClosed: r.OperatorClosed, Erased: r.Erased,
+		EmailHash: r.EmailHash, PhoneHash: r.PhoneHash}
 }
 
 // FindSubject returns every order, of any reseller, whose email has the
@@ -73,16 +96,36 @@ func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph
 	if q == nil {
 		q = s.DB.Reader
 	}
-	var rows []struct {
-		retentionScan
-		OperatorClosed bool `db:"operator_closed"`
-	}
+	var rows []subjectScan
 	if err := sqlx.SelectContext(ctx, q, &rows, sqlSubjectOrders, nilIfEmpty(eh), nilIfEmpty(ph)); err != nil {
 		return nil, fmt.Errorf("find subject: %w", err)
 	}
 	out := make([]SubjectOrder, len(rows))
 	for i, r := range rows {
-		out[i] = SubjectOrder{RetentionRow: s.retentionRow(r.retentionScan), OperatorClosed: r.OperatorClosed}
+		out[i] = s.subjectOrder(r)
+	}
+	return out, nil
+}
+
+// SubjectOrders returns the given orders as a subject request sees them,
+// erased ones included, by id; an unknown id is left out.
+func (s *Service) SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]SubjectOrder, error) {
+	if q == nil {
+		q = s.DB.Reader
+	}
+	out := make([]SubjectOrder, 0, len(ids))
+	for part := range slices.Chunk(ids, 500) {
+		query, args, err := sqlx.In(sqlSubjectOrdersByID, part)
+		if err != nil {
+			return nil, err
+		}
+		var rows []subjectScan
+		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+			return nil, fmt.Errorf("subject orders: %w", err)
+		}
+		for _, r := range rows {
+			out = append(out, s.subjectOrder(r))
+		}
 	}
 	return out, nil
 }

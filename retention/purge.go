@@ -80,6 +80,9 @@ type RecipientNotices struct {
 	PartnerID string `json:"partner_id"`
 	sharing.NoticeCounts
 	Acknowledged int `json:"acknowledged"`
+	// Unanswered counts the orders whose notice arrived and that the
+	// recipient has not confirmed erasing: who finance must chase.
+	Unanswered int `json:"unanswered"`
 }
 
 // ErrRunning is returned when a purge is already running.
@@ -468,7 +471,8 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 		return Run{}, err
 	}
 	for pid, c := range notices {
-		run.Recipients = append(run.Recipients, RecipientNotices{PartnerID: pid, NoticeCounts: c, Acknowledged: acks[pid]})
+		run.Recipients = append(run.Recipients, RecipientNotices{PartnerID: pid, NoticeCounts: c, Acknowledged: acks[pid],
+			Unanswered: max(c.Delivered-acks[pid], 0)})
 	}
 	sort.Slice(run.Recipients, func(i, j int) bool { return run.Recipients[i].PartnerID < run.Recipients[j].PartnerID })
 	return run, nil

@@ -113,11 +113,18 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 // recordImportedDisclosures records, as delivered order.created rows with
 // no payload, the recipients an earlier system shared an imported order
 // with, so that callbacks and erasure notices reach them like any other.
+//
+// The earlier system disclosed it when the order was placed: the rows
+// carry the order's own creation time, never the import's, so that an
+// access export says when the recipient got the data.
 func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
-	now := store.FormatTime(o.now())
+	at := store.FormatTime(ch.Order.CreatedAt)
+	if ch.Order.CreatedAt.IsZero() {
+		at = store.FormatTime(o.now())
+	}
 	for _, pid := range ch.DisclosedTo {
 		id := NewDeliveryID()
-		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, noBytes, now, now, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, noBytes, at, at, at, at); err != nil {
 			return fmt.Errorf("record imported disclosure: %w", err)
 		}
 		if err := record(ctx, o.Audit, tx, ch.Actor, "disclosure.imported", map[string]string{"order_id": ch.Order.ID, "delivery_id": id, "partner_id": pid},
@@ -163,6 +170,8 @@ func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs 
 		// on (an echo of the data would otherwise outlive the erasure).
 		{sqlErasePayloads, []any{idsOnlyEvents, noBytes, orderIDs}},
 		{sqlEraseAttemptBodies, []any{orderIDs}},
+		// Nothing is left to restrict.
+		{sqlUnrestrictErased, []any{orderIDs}},
 	} {
 		q, args, err := sqlx.In(stmt.sql, stmt.args...)
 		if err != nil {
@@ -243,6 +252,17 @@ func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID s
 	var n int
 	if err := sqlx.GetContext(ctx, q, &n, sqlSharedWith, orderID, partnerID, EventOrderCreated); err != nil {
 		return false, fmt.Errorf("shared with: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ErasureNoticeSent reports whether the partner was sent an erasure notice
+// for the order (an order.erased delivery that arrived, was attempted, or
+// is in flight), inside q.
+func ErasureNoticeSent(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, sqlNoticeSent, orderID, partnerID, EventOrderErased); err != nil {
+		return false, fmt.Errorf("erasure notice sent: %w", err)
 	}
 	return n > 0, nil
 }

@@ -3,10 +3,12 @@ package sharing
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -26,79 +28,209 @@ const (
 	EventOrderRestrictionLifted = "order.restriction_lifted"
 )
 
+// RestrictionKind is what a restriction of an order stands for.
+type RestrictionKind string
+
+// The kinds of restriction.
 const (
-	sqlRestrictSubject   = `INSERT INTO restricted_subjects (hash, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
-	sqlRestrictOrder     = `INSERT INTO restricted_orders (order_id, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
-	sqlHoldPending       = `UPDATE deliveries SET held = 1 WHERE order_id IN (?) AND status = 'pending' AND fields != '' AND held = 0`
-	sqlSubjectRestricted = `SELECT request_id FROM restricted_subjects WHERE hash IN (?) ORDER BY request_id LIMIT 1`
-	sqlOrderRestricted   = `SELECT COUNT(*) FROM restricted_orders WHERE order_id = ?`
-	sqlRestrictedBy      = `SELECT order_id FROM restricted_orders WHERE request_id = ? ORDER BY order_id`
-	sqlLiftOrders        = `DELETE FROM restricted_orders WHERE request_id = ?`
-	sqlLiftSubjects      = `DELETE FROM restricted_subjects WHERE request_id = ?`
+	// KindRestriction: a restriction (Art. 18) or objection (Art. 21) the
+	// DPO may lift.
+	KindRestriction RestrictionKind = "restriction"
+	// KindRetainedErasure: an erasure the service must defer (bookkeeping,
+	// a legal hold); the data is kept, never shared, and no request lifts it.
+	KindRetainedErasure RestrictionKind = "retained_erasure"
+	// KindNewOrder: a restricted person's new order, held for the DPO to
+	// review.
+	KindNewOrder RestrictionKind = "new_order"
+)
+
+// ErrRetainedErasure is returned by Lift for a request whose restriction
+// stands because an erasure is retained.
+var ErrRetainedErasure = api.New(http.StatusConflict, "restriction_retains_erasure",
+	"this restriction stands because an erasure is retained (bookkeeping or a legal hold) and cannot be lifted")
+
+const (
+	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlRestrictOrder   = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	// An erasure retained under a request that had restricted the order
+	// already (an objection) turns that restriction into one no lift ends.
+	sqlRetainOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?)
+		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind`
+	sqlHoldPending         = `UPDATE deliveries SET held = 1 WHERE order_id IN (?) AND status = 'pending' AND fields != '' AND held = 0`
+	sqlSubjectRestrictedBy = `SELECT DISTINCT request_id FROM restricted_subjects WHERE hash IN (?) ORDER BY request_id`
+	sqlOrderRestricted     = `SELECT COUNT(*) FROM restricted_orders WHERE order_id = ?`
+	sqlRestrictingRequests = `SELECT DISTINCT request_id FROM restricted_orders WHERE order_id = ? ORDER BY request_id`
+	sqlRestrictedBy        = `SELECT order_id, kind FROM restricted_orders WHERE request_id = ? ORDER BY order_id`
+	sqlRetainedBy          = `SELECT COUNT(*) FROM restricted_orders WHERE request_id = ? AND kind = 'retained_erasure'`
+	sqlLiftOrders          = `DELETE FROM restricted_orders WHERE request_id = ? AND kind != 'retained_erasure'`
+	sqlLiftOrder           = `DELETE FROM restricted_orders WHERE request_id = ? AND order_id = ? AND kind != 'retained_erasure'`
+	sqlLiftSubjects        = `DELETE FROM restricted_subjects WHERE request_id = ?`
+	sqlBindingHashes       = `SELECT hash FROM restricted_subjects WHERE request_id = ?`
+	sqlUnrestrictErased    = `DELETE FROM restricted_orders WHERE order_id IN (?)`
 	// Released are the orders no other restriction still holds.
 	sqlReleaseHeld = `UPDATE deliveries SET held = 0 WHERE held = 1 AND order_id IN (?)
 		AND NOT EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)`
 )
 
-// Restrict restricts the given orders, and any order a person with one of
-// hashes places later, under request requestID, inside tx: their pending
-// personal deliveries are held, and every recipient that received one of
-// them is sent order.restricted. It returns the notices queued.
-func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, hashes [][]byte, orderIDs []string) (int, error) {
+// Restrict restricts the given orders as kind, and any order a person
+// with one of hashes places later, under request requestID, inside tx:
+// their pending personal deliveries are held, and every recipient that
+// received one of them is sent order.restricted. An order the request
+// restricted already is not told again. It returns the notices queued.
+func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind RestrictionKind, hashes [][]byte, orderIDs []string) (int, error) {
 	now := store.FormatTime(o.now())
-	for _, h := range hashes {
-		if len(h) == 0 {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, requestID, now); err != nil {
-			return 0, fmt.Errorf("restrict subject: %w", err)
-		}
+	if err := bindHashes(ctx, tx, requestID, now, hashes); err != nil {
+		return 0, err
 	}
+	before, err := restrictedBy(ctx, tx, requestID)
+	if err != nil {
+		return 0, err
+	}
+	stmt := sqlRestrictOrder
+	if kind == KindRetainedErasure {
+		stmt = sqlRetainOrder
+	}
+	var fresh []string
 	for _, id := range orderIDs {
-		if _, err := tx.ExecContext(ctx, sqlRestrictOrder, id, requestID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt, id, requestID, now, string(kind)); err != nil {
 			return 0, fmt.Errorf("restrict order: %w", err)
 		}
+		if _, was := before[id]; !was {
+			fresh = append(fresh, id)
+		}
 	}
-	if len(orderIDs) == 0 {
+	if len(fresh) == 0 {
 		return 0, nil
 	}
-	q, args, err := sqlx.In(sqlHoldPending, orderIDs)
+	q, args, err := sqlx.In(sqlHoldPending, fresh)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return 0, fmt.Errorf("hold deliveries: %w", err)
 	}
-	return o.notifyHolders(ctx, tx, actor, orderIDs, EventOrderRestricted)
+	return o.notifyHolders(ctx, tx, actor, fresh, EventOrderRestricted)
+}
+
+// bindHashes restricts, under requestID, any order placed later by a
+// person with one of hashes.
+func bindHashes(ctx context.Context, tx *sqlx.Tx, requestID, now string, hashes [][]byte) error {
+	for _, h := range hashes {
+		if len(h) == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, requestID, now); err != nil {
+			return fmt.Errorf("restrict subject: %w", err)
+		}
+	}
+	return nil
+}
+
+// restrictedBy returns the orders request requestID restricts, by kind.
+func restrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]RestrictionKind, error) {
+	var rows []struct {
+		OrderID string          `db:"order_id"`
+		Kind    RestrictionKind `db:"kind"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlRestrictedBy, requestID); err != nil {
+		return nil, fmt.Errorf("restricted orders: %w", err)
+	}
+	out := make(map[string]RestrictionKind, len(rows))
+	for _, r := range rows {
+		out[r.OrderID] = r.Kind
+	}
+	return out, nil
+}
+
+// RestrictedBy returns the orders request requestID restricts and what
+// each restriction stands for, read through q (nil: the read pool).
+func (o *Outbox) RestrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]RestrictionKind, error) {
+	if q == nil {
+		q = o.Partners.DB.Reader
+	}
+	return restrictedBy(ctx, q, requestID)
 }
 
 // Lift ends the restrictions of request requestID inside tx: deliveries no
 // other restriction holds are released, and every recipient that received
-// the data is sent order.restriction_lifted. It returns the orders the
-// request had restricted and the notices queued; the caller kicks the
-// dispatcher after the commit.
+// the data is sent order.restriction_lifted. A request whose restriction
+// keeps a retained erasure is not lifted: ErrRetainedErasure. It returns
+// the orders the request had restricted and the notices queued; the caller
+// kicks the dispatcher after the commit.
 func (o *Outbox) Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error) {
-	var ids []string
-	if err := tx.SelectContext(ctx, &ids, sqlRestrictedBy, requestID); err != nil {
-		return nil, 0, fmt.Errorf("restricted orders: %w", err)
+	var retained int
+	if err := tx.GetContext(ctx, &retained, sqlRetainedBy, requestID); err != nil {
+		return nil, 0, fmt.Errorf("retained erasures: %w", err)
 	}
+	if retained > 0 {
+		return nil, 0, ErrRetainedErasure
+	}
+	by, err := restrictedBy(ctx, tx, requestID)
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := make([]string, 0, len(by))
+	for id := range by {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	for _, stmt := range []string{sqlLiftOrders, sqlLiftSubjects} {
 		if _, err := tx.ExecContext(ctx, stmt, requestID); err != nil {
 			return nil, 0, fmt.Errorf("lift restriction: %w", err)
 		}
 	}
+	n, err := o.release(ctx, tx, actor, ids)
+	return ids, n, err
+}
+
+// LiftOrders ends request requestID's restriction of the given orders only
+// (the DPO excluded them from the request), as Lift does; a retained
+// erasure stays. It returns the notices queued.
+func (o *Outbox) LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error) {
+	by, err := restrictedBy(ctx, tx, requestID)
+	if err != nil {
+		return 0, err
+	}
+	var lifted []string
+	for _, id := range orderIDs {
+		if k, ok := by[id]; !ok || k == KindRetainedErasure {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, sqlLiftOrder, requestID, id); err != nil {
+			return 0, fmt.Errorf("lift restriction: %w", err)
+		}
+		lifted = append(lifted, id)
+	}
+	return o.release(ctx, tx, actor, lifted)
+}
+
+// release lets the deliveries of orders no restriction holds any more
+// flow, and tells every recipient that received their data.
+func (o *Outbox) release(ctx context.Context, tx *sqlx.Tx, actor string, ids []string) (int, error) {
 	if len(ids) == 0 {
-		return ids, 0, nil
+		return 0, nil
 	}
 	q, args, err := sqlx.In(sqlReleaseHeld, ids)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return nil, 0, fmt.Errorf("release deliveries: %w", err)
+		return 0, fmt.Errorf("release deliveries: %w", err)
 	}
-	n, err := o.notifyHolders(ctx, tx, actor, ids, EventOrderRestrictionLifted)
-	return ids, n, err
+	return o.notifyHolders(ctx, tx, actor, ids, EventOrderRestrictionLifted)
+}
+
+// BindingHashes returns the keyed hashes request requestID's restriction
+// binds to: any new order holding one of them is held.
+func (o *Outbox) BindingHashes(ctx context.Context, q sqlx.QueryerContext, requestID string) ([][]byte, error) {
+	if q == nil {
+		q = o.Partners.DB.Reader
+	}
+	var out [][]byte
+	if err := sqlx.SelectContext(ctx, q, &out, sqlBindingHashes, requestID); err != nil {
+		return nil, fmt.Errorf("binding hashes: %w", err)
+	}
+	return out, nil
 }
 
 // notifyHolders queues an ids-only event to every recipient that received
@@ -145,8 +277,9 @@ func (o *Outbox) holders(ctx context.Context, tx *sqlx.Tx, orderIDs []string) ([
 	return out, nil
 }
 
-// restrictNew restricts a new order whose person is restricted, and
-// reports whether it did.
+// restrictNew restricts a new order whose person is restricted, under
+// every request that binds one of its identifiers, for the DPO to review,
+// and reports whether it did.
 func (o *Outbox) restrictNew(ctx context.Context, tx *sqlx.Tx, ord *orders.Order) (bool, error) {
 	var hashes [][]byte
 	for _, h := range [][]byte{ord.EmailHash, ord.PhoneHash} {
@@ -157,29 +290,21 @@ func (o *Outbox) restrictNew(ctx context.Context, tx *sqlx.Tx, ord *orders.Order
 	if len(hashes) == 0 {
 		return false, nil
 	}
-	q, args, err := sqlx.In(sqlSubjectRestricted, hashes)
+	q, args, err := sqlx.In(sqlSubjectRestrictedBy, hashes)
 	if err != nil {
 		return false, err
 	}
-	var req []string
-	if err := tx.SelectContext(ctx, &req, q, args...); err != nil {
+	var reqs []string
+	if err := tx.SelectContext(ctx, &reqs, q, args...); err != nil {
 		return false, fmt.Errorf("restricted subject: %w", err)
 	}
-	if len(req) == 0 {
-		return false, nil
+	now := store.FormatTime(o.now())
+	for _, req := range reqs {
+		if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req, now, string(KindNewOrder)); err != nil {
+			return false, fmt.Errorf("restrict order: %w", err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req[0], store.FormatTime(o.now())); err != nil {
-		return false, fmt.Errorf("restrict order: %w", err)
-	}
-	return true, nil
-}
-
-func orderRestricted(ctx context.Context, tx *sqlx.Tx, orderID string) (bool, error) {
-	var n int
-	if err := tx.GetContext(ctx, &n, sqlOrderRestricted, orderID); err != nil {
-		return false, fmt.Errorf("order restricted: %w", err)
-	}
-	return n > 0, nil
+	return len(reqs) > 0, nil
 }
 
 // Update is the data of order.updated (GDPR Art. 19): the new values of
@@ -222,14 +347,22 @@ func ProjectUpdate(o *orders.Order, changed []string, allow []partners.Field) (U
 // rectified queues order.updated to every recipient that received the
 // order and may receive one of the changed fields.
 func (o *Outbox) rectified(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+	// A restriction binds to the person: the rectified identifiers of a
+	// restricted order are bound too, so that a new order with them is held.
+	var reqs []string
+	if err := tx.SelectContext(ctx, &reqs, sqlRestrictingRequests, ch.Order.ID); err != nil {
+		return fmt.Errorf("restricting requests: %w", err)
+	}
+	for _, req := range reqs {
+		if err := bindHashes(ctx, tx, req, store.FormatTime(o.now()), [][]byte{ch.Order.EmailHash, ch.Order.PhoneHash}); err != nil {
+			return err
+		}
+	}
 	holders, err := o.holders(ctx, tx, []string{ch.Order.ID})
 	if err != nil || len(holders) == 0 {
 		return err
 	}
-	held, err := orderRestricted(ctx, tx, ch.Order.ID)
-	if err != nil {
-		return err
-	}
+	held := len(reqs) > 0
 	rs, err := o.recipientsIn(ctx, tx)
 	if err != nil {
 		return err

@@ -45,6 +45,8 @@ const (
 	sqlDisclosedTo = `SELECT DISTINCT order_id, partner_id FROM deliveries WHERE order_id IN (?) AND event_type = ?
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY order_id, partner_id`
 	sqlSharedWith = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
+	sqlNoticeSent = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?
+		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)`
 	// Claiming is two statements: find due ids through the due index (on
 	// the read pool), then lease exactly those rows by primary key, if
 	// they are still due. (An UPDATE … WHERE id IN (SELECT … LIMIT n)
@@ -351,45 +353,93 @@ func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
 	return r.N, t, err
 }
 
-// NoticeCounts are one recipient's erasure notices for a set of orders.
+// NoticeCounts are one recipient's erasure notices for a set of orders,
+// counted by order: a reminder is not another notice.
 type NoticeCounts struct {
-	Notified  int `json:"notified"`
+	// Notified counts the orders the recipient was sent a notice for.
+	Notified int `json:"notified"`
+	// Delivered, Pending and Dead split them by their notices' state: one
+	// arrived, one is still on its way, or every one failed for good.
 	Delivered int `json:"delivered"`
 	Pending   int `json:"pending"`
 	Dead      int `json:"dead"`
+	// Reminders counts the notices sent again because no confirmation came.
+	Reminders int `json:"reminders"`
 }
 
-// ErasureNotices counts, per recipient, the order.erased deliveries queued
-// for the given orders, by status.
-func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map[string]NoticeCounts, error) {
-	out := map[string]NoticeCounts{}
-	for start := 0; start < len(orderIDs); start += 500 {
-		q, args, err := sqlx.In(`SELECT partner_id, status, COUNT(*) AS n FROM deliveries
-			WHERE event_type = ? AND order_id IN (?) GROUP BY partner_id, status`, EventOrderErased, orderIDs[start:min(start+500, len(orderIDs))])
+// Notice is the erasure notice of one order to one recipient: when it was
+// first sent, its state, and how many reminders followed.
+type Notice struct {
+	OrderID   string    `json:"order_id" db:"order_id"`
+	PartnerID string    `json:"partner_id" db:"partner_id"`
+	SentAt    time.Time `json:"sent_at" db:"-"`
+	Status    Status    `json:"status" db:"-"`
+	Reminders int       `json:"reminders" db:"-"`
+}
+
+const sqlNotices = `SELECT order_id, partner_id, MIN(created_at) AS first_at, COUNT(*) AS sent,
+	SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END) AS delivered,
+	SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending
+	FROM deliveries WHERE event_type = ? AND order_id IN (?) GROUP BY order_id, partner_id ORDER BY order_id, partner_id`
+
+// Notices returns the erasure notices of the given orders, one per order
+// and recipient, read through q (nil: the read pool).
+func (s *Deliveries) Notices(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([]Notice, error) {
+	if q == nil {
+		q = s.DB.Reader
+	}
+	out := []Notice{}
+	for part := range slices.Chunk(orderIDs, 500) {
+		query, args, err := sqlx.In(sqlNotices, EventOrderErased, part)
 		if err != nil {
 			return nil, err
 		}
 		var rows []struct {
-			PartnerID string `db:"partner_id"`
-			Status    Status `db:"status"`
-			N         int    `db:"n"`
+			OrderID   string     `db:"order_id"`
+			PartnerID string     `db:"partner_id"`
+			First     store.Time `db:"first_at"`
+			Sent      int        `db:"sent"`
+			Delivered int        `db:"delivered"`
+			Pending   int        `db:"pending"`
 		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 			return nil, fmt.Errorf("erasure notices: %w", err)
 		}
 		for _, r := range rows {
-			c := out[r.PartnerID]
-			c.Notified += r.N
-			switch r.Status {
-			case StatusDelivered:
-				c.Delivered += r.N
-			case StatusPending:
-				c.Pending += r.N
-			case StatusDead:
-				c.Dead += r.N
+			n := Notice{OrderID: r.OrderID, PartnerID: r.PartnerID, SentAt: r.First.Time, Reminders: r.Sent - 1, Status: StatusDead}
+			switch {
+			case r.Delivered > 0:
+				n.Status = StatusDelivered
+			case r.Pending > 0:
+				n.Status = StatusPending
 			}
-			out[r.PartnerID] = c
+			out = append(out, n)
 		}
+	}
+	return out, nil
+}
+
+// ErasureNotices counts, per recipient, the given orders it was sent an
+// order.erased for, by the state of those notices.
+func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map[string]NoticeCounts, error) {
+	ns, err := s.Notices(ctx, nil, orderIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]NoticeCounts{}
+	for _, n := range ns {
+		c := out[n.PartnerID]
+		c.Notified++
+		c.Reminders += n.Reminders
+		switch n.Status {
+		case StatusDelivered:
+			c.Delivered++
+		case StatusPending:
+			c.Pending++
+		default:
+			c.Dead++
+		}
+		out[n.PartnerID] = c
 	}
 	return out, nil
 }
@@ -398,19 +448,21 @@ func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map
 // from the outbox's own records: what was actually sent, not what the
 // configuration says would be (CJEU C-154/21).
 type Disclosed struct {
-	OrderID   string     `json:"order_id" db:"order_id"`
-	PartnerID string     `json:"partner_id" db:"partner_id"`
-	Event     string     `json:"event" db:"event_type"`
-	Fields    string     `json:"fields" db:"fields"`
-	Status    Status     `json:"status" db:"status"`
-	At        time.Time  `json:"at" db:"-"`
-	Delivered *time.Time `json:"delivered_at,omitempty" db:"-"`
+	OrderID   string `json:"order_id" db:"order_id"`
+	PartnerID string `json:"partner_id" db:"partner_id"`
+	Event     string `json:"event" db:"event_type"`
+	Fields    string `json:"fields" db:"fields"`
+	Status    Status `json:"status" db:"status"`
+	// LastStatus is the HTTP status of the last attempt, if one answered.
+	LastStatus *int       `json:"last_http_status,omitempty" db:"last_status"`
+	At         time.Time  `json:"at" db:"-"`
+	Delivered  *time.Time `json:"delivered_at,omitempty" db:"-"`
 	// Imported: an earlier system disclosed it (husky orders import);
 	// which fields it sent is not known.
 	Imported bool `json:"imported,omitempty" db:"-"`
 }
 
-const sqlDisclosures = `SELECT order_id, partner_id, event_type, fields, status, created_at, delivered_at,
+const sqlDisclosures = `SELECT order_id, partner_id, event_type, fields, status, last_status, created_at, delivered_at,
 	length(payload) = 0 AND attempts = 0 AS imported FROM deliveries
 	WHERE order_id IN (?) AND event_type IN (?) AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)
 	ORDER BY order_id, created_at`

@@ -110,12 +110,45 @@ type Recipient struct {
 	Disclosures []Disclosure `json:"disclosures"`
 }
 
-// Disclosure is one message that carried the person's data.
+// Disclosure is one message that carried the person's data, and what
+// became of it: delivered (the recipient acknowledged it), pending (not
+// yet acknowledged; a failed attempt may still have reached it), or failed
+// (given up on; it may still have reached the recipient).
 type Disclosure struct {
 	Event       string     `json:"event"`
 	Fields      []string   `json:"fields"`
 	QueuedAt    time.Time  `json:"queued_at"`
+	Status      string     `json:"status"`
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// HTTPStatus is the recipient's answer to the last attempt of one
+	// not delivered, if it answered.
+	HTTPStatus *int `json:"last_http_status,omitempty"`
+	// Imported: an earlier system disclosed it, when the order was placed.
+	Imported bool `json:"imported,omitempty"`
+}
+
+// The states of a disclosure in an export.
+const (
+	DisclosureDelivered = "delivered"
+	DisclosurePending   = "pending"
+	DisclosureFailed    = "failed"
+)
+
+// disclosureOf states what became of one delivery.
+func disclosureOf(d sharing.Disclosed) Disclosure {
+	out := Disclosure{Event: d.Event, Fields: strings.Split(d.Fields, ","), QueuedAt: d.At, DeliveredAt: d.Delivered, Imported: d.Imported}
+	switch d.Status {
+	case sharing.StatusDelivered:
+		out.Status = DisclosureDelivered
+	case sharing.StatusDead:
+		out.Status, out.HTTPStatus = DisclosureFailed, d.LastStatus
+	default:
+		out.Status, out.HTTPStatus = DisclosurePending, d.LastStatus
+	}
+	if d.Imported {
+		out.Fields = []string{"disclosed by the earlier system; the fields are not recorded"}
+	}
+	return out
 }
 
 // Erasure says when the order's data will be erased.
@@ -124,8 +157,9 @@ type Erasure struct {
 	Rule string     `json:"rule"`
 }
 
-// Export writes the access export of a request and records, in the same
-// transaction, that each order's personal data was read for it.
+// Export writes the access export of a request, of the orders it covers
+// only, and records, in the same transaction, that each order's personal
+// data was read for it. A request whose type has no export answers 409.
 func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) {
 	ps, err := s.Partners.List(ctx)
 	if err != nil {
@@ -140,11 +174,9 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 	var held []*orders.Order
 	underHold := map[string]bool{}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		r, err := getRequest(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		found, err := s.find(ctx, tx, r.emailHash, r.phoneHash)
+		// Only the orders the request covers: one that needs review may be
+		// another person's.
+		_, found, err := s.acting(ctx, tx, actor, id, ActionExport)
 		if err != nil {
 			return err
 		}
@@ -205,11 +237,7 @@ func (s *Service) exportOrder(o *orders.Order, underHold bool, byID map[string]p
 			recips[d.PartnerID] = r
 			order = append(order, d.PartnerID)
 		}
-		fields := strings.Split(d.Fields, ",")
-		if d.Imported {
-			fields = []string{"disclosed by the earlier system; the fields are not recorded"}
-		}
-		r.Disclosures = append(r.Disclosures, Disclosure{Event: d.Event, Fields: fields, QueuedAt: d.At, DeliveredAt: d.Delivered})
+		r.Disclosures = append(r.Disclosures, disclosureOf(d))
 	}
 	sort.Strings(order)
 	for _, id := range order {
@@ -258,13 +286,17 @@ var exportTemplate = template.Must(template.New("export").Funcs(template.FuncMap
 
 // ExportCSP is the export page's Content-Security-Policy: nothing but its
 // own inline stylesheet, allowed by its hash, and no script.
-var ExportCSP = func() string {
-	start := strings.Index(exportHTML, "<style>") + len("<style>")
-	end := strings.Index(exportHTML, "</style>")
-	sum := sha256.Sum256([]byte(exportHTML[start:end]))
+var ExportCSP = styleOnlyCSP(exportHTML)
+
+// styleOnlyCSP allows a page's one inline stylesheet, by its hash, and
+// nothing else.
+func styleOnlyCSP(page string) string {
+	start := strings.Index(page, "<style>") + len("<style>")
+	end := strings.Index(page, "</style>")
+	sum := sha256.Sum256([]byte(page[start:end]))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-}()
+}
 
 // WriteHTML writes the export as a printable page a DPO can send as it is.
 func (e Export) WriteHTML(w io.Writer) error { return exportTemplate.Execute(w, e) }

@@ -32,6 +32,9 @@ func (a *API) Register(r gin.IRoutes) {
 	r.POST("/v1/subject-requests/:id/restrict", a.restrict)
 	r.POST("/v1/subject-requests/:id/lift", a.lift)
 	r.POST("/v1/subject-requests/:id/complete", a.complete)
+	r.POST("/v1/subject-requests/:id/orders", a.decide)
+	r.POST("/v1/subject-requests/:id/extend", a.extend)
+	r.GET("/v1/subject-requests/:id/reply", a.reply)
 	r.GET("/v1/privacy/record", a.record)
 }
 
@@ -44,16 +47,19 @@ type openBody struct {
 
 // ParseNewRequest decodes and validates the body of POST
 // /v1/subject-requests with the strict decoder.
-func ParseNewRequest(body []byte) (NewRequest, error) {
+func ParseNewRequest(body []byte, loc *time.Location) (NewRequest, error) {
 	var in openBody
 	if err := api.Decode(body, &in); err != nil {
 		return NewRequest{}, err
 	}
 	n := NewRequest{Type: Type(in.Type), Email: in.Email, Phone: in.Phone}
 	if in.ReceivedAt != "" {
-		t, err := time.Parse(time.RFC3339, in.ReceivedAt)
+		// A date alone (a letter's date of receipt) is the start of that
+		// day in the controller's time zone, and counts from that day.
+		t, err := ParseWhen(in.ReceivedAt, loc)
 		if err != nil {
-			return NewRequest{}, api.Invalid([]api.FieldError{{Pointer: "/received_at", Code: "invalid_time", Detail: "must be an RFC 3339 time"}})
+			return NewRequest{}, api.Invalid([]api.FieldError{{Pointer: "/received_at", Code: "invalid_time",
+				Detail: "must be an RFC 3339 time or a date (2026-01-31)"}})
 		}
 		n.ReceivedAt = t
 	}
@@ -66,7 +72,7 @@ func (a *API) open(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	n, err := ParseNewRequest(body)
+	n, err := ParseNewRequest(body, a.Service.loc())
 	if err != nil {
 		api.Abort(c, err)
 		return
@@ -158,7 +164,17 @@ func (a *API) restrict(c *gin.Context) {
 }
 
 func (a *API) lift(c *gin.Context) {
-	r, err := a.Service.Lift(c.Request.Context(), a.Actor(c), c.Param("id"))
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	l, err := ParseLifting(body, a.Service.now())
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	r, err := a.Service.Lift(c.Request.Context(), a.Actor(c), c.Param("id"), l)
 	if err != nil {
 		api.Abort(c, err)
 		return
@@ -173,6 +189,62 @@ func (a *API) complete(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, r)
+}
+
+func (a *API) decide(c *gin.Context) {
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	d, err := ParseDecision(body)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	r, err := a.Service.Decide(c.Request.Context(), a.Actor(c), c.Param("id"), d)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (a *API) extend(c *gin.Context) {
+	body, err := api.ReadJSONBody(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := api.Decode(body, &in); err != nil {
+		api.Abort(c, err)
+		return
+	}
+	r, err := a.Service.Extend(c.Request.Context(), a.Actor(c), c.Param("id"), in.Reason)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (a *API) reply(c *gin.Context) {
+	rp, err := a.Service.Reply(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	if strings.Contains(c.GetHeader("Accept"), "text/html") {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		c.Header("Content-Security-Policy", ReplyCSP)
+		c.Status(http.StatusOK)
+		_ = rp.WriteHTML(c.Writer)
+		return
+	}
+	c.JSON(http.StatusOK, rp)
 }
 
 func (a *API) record(c *gin.Context) {

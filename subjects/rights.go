@@ -8,22 +8,43 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 )
 
-// Rectify applies a rectification (Art. 16) to every order of the person
-// that is not erased, in one transaction; every recipient that received a
-// changed field is sent its new value (order.updated). It returns what
-// changed per order.
+// ErrNotRestricted is returned by Lift when the request restricts nothing.
+var ErrNotRestricted = api.New(409, "subject_request_not_restricted", "this request restricts no order now; there is nothing to lift")
+
+// acting reads an open request that allows action inside tx, with its
+// candidates, and settles them: it returns the request and the orders it
+// covers.
+func (s *Service) acting(ctx context.Context, tx *sqlx.Tx, actor, id string, action Action) (*Request, []Order, error) {
+	r, err := s.openFor(ctx, tx, id, action)
+	if err != nil {
+		return nil, nil, err
+	}
+	cands, err := s.candidates(ctx, tx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	inc, err := s.settle(ctx, tx, actor, r, cands, action)
+	return r, inc, err
+}
+
+// Rectify applies a rectification (Art. 16) to every included order of
+// the request that is not erased, in one transaction; every recipient that
+// received a changed field is sent its new value (order.updated). It
+// returns what changed per order.
 func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.Rectification) ([]orders.Rectified, error) {
 	var out []orders.Rectified
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		r, found, err := s.openWithOrders(ctx, tx, id)
+		r, inc, err := s.acting(ctx, tx, actor, id, ActionRectify)
 		if err != nil {
 			return err
 		}
-		if out, err = s.Orders.Rectify(ctx, tx, actor, orderIDs(found), change); err != nil {
+		if out, err = s.Orders.Rectify(ctx, tx, actor, orderIDs(inc), change); err != nil {
 			return err
 		}
 		for _, rc := range out {
@@ -41,61 +62,60 @@ func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.R
 	return out, nil
 }
 
-// openWithOrders reads an open request and the person's orders inside tx.
-func (s *Service) openWithOrders(ctx context.Context, tx *sqlx.Tx, id string) (*Request, []Order, error) {
-	r, err := s.openRequest(ctx, tx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	found, err := s.find(ctx, tx, r.emailHash, r.phoneHash)
-	return r, found, err
-}
-
-// classify decides what an erasure request does to an order now (Art. 17):
-// an order under legal hold is retained for it; an order closed as
-// cancelled or rejected, or closed by an operator, has no goods left to
-// account for and is erased; shipped and delivered orders are retained for
-// bookkeeping (Art. 17(3)(b): the Danish Bookkeeping Act keeps the
-// material for five years) until their purge date; open ones wait for
-// their close.
-func classify(o Order) Outcome {
+// classify decides what an erasure does to an order at now (Art. 17). One
+// rule, the retention rule's, for every way an order ends: a closed order
+// (delivered, cancelled or rejected, by a recipient or an operator) is
+// bookkeeping material until its purge date (Art. 17(3)(b), the Danish
+// Bookkeeping Act), so it is retained until then, and restricted
+// meanwhile; one past its purge date is erased now; an order under legal
+// hold is retained for it; an open one is decided when it closes.
+func classify(o Order, now time.Time) Outcome {
 	out := Outcome{OrderID: o.OrderID}
 	switch {
+	case o.Erased:
+		out.Outcome = OutcomeErased
 	case o.Held:
 		out.Outcome, out.Reason = OutcomeRetained, "legal_hold"
-	case o.Status == orders.StatusCancelled || o.Status == orders.StatusRejected || (o.OperatorClosed && o.Status.Final()):
-		out.Outcome = OutcomeErased
-	case o.Status == orders.StatusShipped || o.Status == orders.StatusDelivered:
-		out.Outcome, out.Reason, out.Until = OutcomeRetained, "bookkeeping", o.PurgeAfter
-	default:
+	case !o.Status.Final():
 		out.Outcome = OutcomeScheduled
+	case o.PurgeAfter != nil && !now.Before(*o.PurgeAfter):
+		out.Outcome = OutcomeErased
+	default:
+		out.Outcome, out.Reason = OutcomeRetained, "bookkeeping"
+		if o.PurgeAfter != nil {
+			until := o.PurgeAfter.UTC()
+			out.Until = &until
+		}
 	}
 	return out
 }
 
-// Erase serves an erasure request: each of the person's orders is erased
-// now (with order.erased notices, as in a purge), retained with the date
-// and reason (and restricted meanwhile), or scheduled to be decided when
-// it closes. It returns the outcome per order.
+// Erase serves an erasure (or an objection's erasure): each included order
+// is erased now (with order.erased notices, as in a purge), retained with
+// the date and reason (and restricted meanwhile, a restriction no request
+// lifts), or scheduled to be decided when it closes. It returns the
+// outcome per order.
 func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error) {
 	var out []Outcome
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		r, found, err := s.openWithOrders(ctx, tx, id)
+		r, inc, err := s.acting(ctx, tx, actor, id, ActionErase)
 		if err != nil {
 			return err
 		}
-		out = make([]Outcome, 0, len(found))
+		now := s.now()
+		out = make([]Outcome, 0, len(inc))
 		var erase, retain []string
-		for _, o := range found {
-			oc := classify(o)
+		for _, o := range inc {
+			oc := classify(o, now)
 			out = append(out, oc)
-			switch oc.Outcome {
-			case OutcomeErased:
+			switch {
+			case o.Erased:
+			case oc.Outcome == OutcomeErased:
 				erase = append(erase, o.OrderID)
-			case OutcomeRetained:
+			case oc.Outcome == OutcomeRetained:
 				retain = append(retain, o.OrderID)
-			case OutcomeScheduled:
-				if _, err := tx.ExecContext(ctx, sqlSchedule, o.OrderID, r.ID, store.FormatTime(s.now())); err != nil {
+			case oc.Outcome == OutcomeScheduled:
+				if _, err := tx.ExecContext(ctx, sqlSchedule, o.OrderID, r.ID, store.FormatTime(now)); err != nil {
 					return fmt.Errorf("schedule erasure: %w", err)
 				}
 			}
@@ -104,16 +124,12 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 			return err
 		}
 		if len(retain) > 0 {
-			if _, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, [][]byte{r.emailHash, r.phoneHash}, retain); err != nil {
+			if _, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, sharing.KindRetainedErasure, nil, retain); err != nil {
 				return err
 			}
 		}
 		for _, oc := range out {
-			details := map[string]string{"outcome": oc.Outcome, "reason": oc.Reason}
-			if oc.Until != nil {
-				details["until"] = store.FormatTime(*oc.Until)
-			}
-			if err := s.recordOrders(ctx, tx, actor, "subject.order_erasure", r.ID, []string{oc.OrderID}, details); err != nil {
+			if err := s.recordOrders(ctx, tx, actor, "subject.order_erasure", r.ID, []string{oc.OrderID}, outcomeDetails(oc)); err != nil {
 				return err
 			}
 		}
@@ -124,6 +140,14 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 	}
 	s.Sharing.Kick()
 	return out, nil
+}
+
+func outcomeDetails(oc Outcome) map[string]string {
+	details := map[string]string{"outcome": oc.Outcome, "reason": oc.Reason}
+	if oc.Until != nil {
+		details["until"] = store.FormatTime(*oc.Until)
+	}
+	return details
 }
 
 // erase erases the orders' personal data everywhere and queues the
@@ -140,18 +164,17 @@ func (s *Service) erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 	return err
 }
 
-// Restrict restricts sharing of the person's data (Art. 18; an objection,
-// Art. 21, does the same): deliveries carrying it wait, orders they place
-// meanwhile are restricted too, and every recipient that received it is
+// Restrict restricts sharing of the person's data (Art. 18): deliveries
+// carrying it wait, any order placed meanwhile with one of the person's
+// identifiers is held for review, and every recipient that received it is
 // told (order.restricted).
 func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, error) {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		r, found, err := s.openWithOrders(ctx, tx, id)
+		r, inc, err := s.acting(ctx, tx, actor, id, ActionRestrict)
 		if err != nil {
 			return err
 		}
-		r.Orders = found
-		return s.restrict(ctx, tx, actor, r)
+		return s.restrict(ctx, tx, actor, r, inc)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("restrict: %w", err)
@@ -160,9 +183,17 @@ func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, err
 	return s.Get(ctx, id)
 }
 
-func (s *Service) restrict(ctx context.Context, tx *sqlx.Tx, actor string, r *Request) error {
-	ids := orderIDs(r.Orders)
-	n, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, [][]byte{r.emailHash, r.phoneHash}, ids)
+// restrict restricts the included orders inc of r. The restriction binds
+// to the person, not to what was typed into the request: every identifier
+// the request was given and every one on an included order (a rectified
+// one too, see sharing's rectified) holds a new order.
+func (s *Service) restrict(ctx context.Context, tx *sqlx.Tx, actor string, r *Request, inc []Order) error {
+	hashes := [][]byte{r.emailHash, r.phoneHash}
+	for _, o := range inc {
+		hashes = append(hashes, o.EmailHash, o.PhoneHash)
+	}
+	ids := orderIDs(inc)
+	n, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, sharing.KindRestriction, hashes, ids)
 	if err != nil {
 		return err
 	}
@@ -172,12 +203,70 @@ func (s *Service) restrict(ctx context.Context, tx *sqlx.Tx, actor string, r *Re
 	return s.addStep(ctx, tx, r.ID, actor, "restricted", map[string]any{"orders": ids, "notices": n})
 }
 
+// Lifting is the DPO's decision to end a restriction: why (for an
+// objection, the compelling legitimate grounds that override the person's
+// interests, Art. 21(1)), and when the person was told, which must be
+// before it ends (Art. 18(3)).
+type Lifting struct {
+	Reason       string    `json:"reason"`
+	PersonToldAt time.Time `json:"person_told_at"`
+}
+
+// ParseLifting decodes and validates the body of …/lift against now.
+func ParseLifting(body []byte, now time.Time) (Lifting, error) {
+	var in struct {
+		Reason       string `json:"reason"`
+		PersonToldAt string `json:"person_told_at"`
+	}
+	if err := api.Decode(body, &in); err != nil {
+		return Lifting{}, err
+	}
+	l := Lifting{Reason: in.Reason}
+	var bad []api.FieldError
+	if in.PersonToldAt != "" {
+		t, err := ParseWhen(in.PersonToldAt, time.UTC)
+		if err != nil {
+			bad = append(bad, api.FieldError{Pointer: "/person_told_at", Code: "invalid_time", Detail: "must be an RFC 3339 time or a date"})
+		}
+		l.PersonToldAt = t
+	}
+	if bad = append(bad, l.check(now)...); len(bad) > 0 {
+		return Lifting{}, api.Invalid(bad)
+	}
+	return l, nil
+}
+
+func (l Lifting) check(now time.Time) []api.FieldError {
+	bad := checkReason(l.Reason, "/reason")
+	switch {
+	case l.PersonToldAt.IsZero():
+		bad = append(bad, api.FieldError{Pointer: "/person_told_at", Code: "required",
+			Detail: "tell the person before the restriction is lifted (Art. 18(3)) and say when"})
+	case l.PersonToldAt.After(now):
+		bad = append(bad, api.FieldError{Pointer: "/person_told_at", Code: "in_future", Detail: "must not be in the future"})
+	}
+	return bad
+}
+
+// ParseWhen reads an RFC 3339 time, or a date (the start of that day in loc).
+func ParseWhen(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, loc)
+	return t.UTC(), err
+}
+
 // Lift ends the restrictions the request made: held deliveries flow, and
 // every recipient that received the data is told
-// (order.restriction_lifted).
-func (s *Service) Lift(ctx context.Context, actor, id string) (*Request, error) {
+// (order.restriction_lifted). A restriction that keeps a retained erasure
+// is never lifted (409).
+func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (*Request, error) {
+	if bad := l.check(s.now()); len(bad) > 0 {
+		return nil, api.Invalid(bad)
+	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		r, err := s.openRequest(ctx, tx, id)
+		r, err := s.openFor(ctx, tx, id, ActionLift)
 		if err != nil {
 			return err
 		}
@@ -185,10 +274,16 @@ func (s *Service) Lift(ctx context.Context, actor, id string) (*Request, error) 
 		if err != nil {
 			return err
 		}
-		if err := s.recordOrders(ctx, tx, actor, "subject.order_restriction_lifted", r.ID, ids, nil); err != nil {
+		if len(ids) == 0 {
+			return ErrNotRestricted
+		}
+		told := store.FormatTime(l.PersonToldAt)
+		if err := s.recordOrders(ctx, tx, actor, "subject.order_restriction_lifted", r.ID, ids,
+			map[string]string{"person_told_at": told}); err != nil {
 			return err
 		}
-		return s.addStep(ctx, tx, r.ID, actor, "lifted", map[string]any{"orders": ids, "notices": n})
+		return s.addStep(ctx, tx, r.ID, actor, "lifted", map[string]any{"orders": ids, "notices": n,
+			"reason": strings.TrimSpace(l.Reason), "person_told_at": told})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lift: %w", err)
@@ -197,10 +292,10 @@ func (s *Service) Lift(ctx context.Context, actor, id string) (*Request, error) 
 	return s.Get(ctx, id)
 }
 
-// Sweep decides the scheduled erasures of orders that have closed since:
-// erased if cancelled or rejected, retained for bookkeeping (and restricted)
-// if shipped or delivered. It runs after every order change and hourly; an
-// order still open waits. It returns how many it decided.
+// Sweep decides the scheduled erasures of orders that have closed since,
+// by classify: retained for bookkeeping (and restricted) until the purge
+// date, or erased if that has passed. It runs after every order change
+// and hourly; an order still open waits. It returns how many it decided.
 func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 	var rows []struct {
 		OrderID   string `db:"order_id"`
@@ -215,6 +310,7 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	const actor = "system:subject-erasure"
 	n := 0
 	for _, row := range rows {
 		decided := false
@@ -228,38 +324,28 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 				return err
 			}
 			oc := classify(Order{SubjectOrder: orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: o.ID, Status: o.Status,
-				PurgeAfter: o.PurgeAfter}, OperatorClosed: o.CloseReason != ""}, Held: held[o.ID]})
+				PurgeAfter: o.PurgeAfter}, Erased: o.ErasedAt != nil}, Held: held[o.ID]}, s.now())
 			switch {
 			case o.ErasedAt != nil:
-				oc = Outcome{OrderID: o.ID, Outcome: OutcomeErased}
 			case oc.Outcome == OutcomeScheduled:
 				return nil // still open
 			case oc.Outcome == OutcomeErased:
-				if err := s.erase(ctx, tx, "system:subject-erasure", []string{o.ID}); err != nil {
+				if err := s.erase(ctx, tx, actor, []string{o.ID}); err != nil {
 					return err
 				}
 			case oc.Outcome == OutcomeRetained:
-				r, err := getRequest(ctx, tx, row.RequestID)
-				if err != nil {
-					return err
-				}
-				if _, err := s.Sharing.Restrict(ctx, tx, "system:subject-erasure", r.ID, [][]byte{r.emailHash, r.phoneHash},
-					[]string{o.ID}); err != nil {
+				if _, err := s.Sharing.Restrict(ctx, tx, actor, row.RequestID, sharing.KindRetainedErasure, nil, []string{o.ID}); err != nil {
 					return err
 				}
 			}
 			if _, err := tx.ExecContext(ctx, sqlUnschedule, row.OrderID, row.RequestID); err != nil {
 				return fmt.Errorf("unschedule erasure: %w", err)
 			}
-			details := map[string]string{"outcome": oc.Outcome, "reason": oc.Reason}
-			if oc.Until != nil {
-				details["until"] = store.FormatTime(*oc.Until)
-			}
-			if err := s.recordOrders(ctx, tx, "system:subject-erasure", "subject.order_erasure", row.RequestID, []string{o.ID}, details); err != nil {
+			if err := s.recordOrders(ctx, tx, actor, "subject.order_erasure", row.RequestID, []string{o.ID}, outcomeDetails(oc)); err != nil {
 				return err
 			}
 			decided = true
-			return s.addStep(ctx, tx, row.RequestID, "system:subject-erasure", "erasure_decided", map[string]any{"orders": []Outcome{oc}})
+			return s.addStep(ctx, tx, row.RequestID, actor, "erasure_decided", map[string]any{"orders": []Outcome{oc}})
 		})
 		if err != nil {
 			return n, fmt.Errorf("sweep scheduled erasures: %w", err)
@@ -273,7 +359,3 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 	}
 	return n, nil
 }
-
-// due is when the one-month deadline of a request received at t falls
-// (Art. 12(3)).
-func due(t time.Time) time.Time { return t.AddDate(0, 1, 0) }

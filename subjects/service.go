@@ -26,6 +26,9 @@ type Service struct {
 	Partners    Partners
 	Audit       Auditor
 	Now         func() time.Time
+	// Location is the controller's time zone, in which deadlines fall on
+	// days (the fiscal calendar's); nil means UTC.
+	Location *time.Location
 	// Retention states the retention rule in force (RetentionRule), for
 	// exports.
 	Retention string
@@ -47,8 +50,9 @@ type NewRequest struct {
 	Type  Type
 	Email string
 	Phone string
-	// ReceivedAt is when the person made the request; zero means now. The
-	// one-month deadline of Art. 12(3) counts from it.
+	// ReceivedAt is when the person made the request (a letter's date of
+	// receipt); zero means now. The one-month deadline of Art. 12(3)
+	// counts from its day.
 	ReceivedAt time.Time
 }
 
@@ -100,9 +104,40 @@ func subjectHash(eh, ph []byte) string {
 	return hex.EncodeToString(h)
 }
 
-// Open logs a request and finds the person's orders across every
-// reseller. An objection restricts sharing at once (Art. 21). It fails with
-// a 422 problem for an invalid request.
+func (s *Service) loc() *time.Location {
+	if s.Location != nil {
+		return s.Location
+	}
+	return time.UTC
+}
+
+// present fills in what is worked out of a request rather than stored:
+// its identifiers' names, its due date, whether it is overdue now, its
+// extension, and the actions its type allows.
+func (s *Service) present(r *Request, now time.Time) {
+	r.Identifiers = []string{}
+	if len(r.emailHash) > 0 {
+		r.Identifiers = append(r.Identifiers, "email")
+	}
+	if len(r.phoneHash) > 0 {
+		r.Identifiers = append(r.Identifiers, "phone")
+	}
+	r.DueDate = DueDate(r.DueAt, s.loc())
+	r.Overdue = Overdue(r.Status, r.DueAt, now)
+	r.AllowedActions = Actions[r.Type]
+	if !r.extendedAt.IsZero() {
+		prev := Deadline(r.ReceivedAt, answerMonths, s.loc())
+		r.Extension = &Extension{At: r.extendedAt, Reason: r.extensionReason, PreviousDueAt: prev, TellPersonBy: DueDate(prev, s.loc())}
+	}
+	if r.Candidates == nil {
+		r.Candidates = []Order{}
+	}
+	r.Orders = included(r.Candidates)
+}
+
+// Open logs a request and finds the person's candidate orders across every
+// reseller. An objection restricts sharing of the included ones at once
+// (Art. 21). It fails with a 422 problem for an invalid request.
 func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Request, error) {
 	now := s.now()
 	email, phone, err := n.check(now)
@@ -115,36 +150,55 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 	}
 	eh, ph := s.Orders.SubjectHashes(email, phone)
 	r := &Request{ID: newRequestID(), Type: n.Type, Status: StatusOpen, ReceivedAt: received,
-		DueAt: due(received), Actor: actor, emailHash: eh, phoneHash: ph}
+		DueAt: Deadline(received, answerMonths, s.loc()), Actor: actor, emailHash: eh, phoneHash: ph}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		found, err := s.find(ctx, tx, eh, ph)
-		if err != nil {
-			return err
-		}
-		r.Orders = found
 		if _, err := tx.ExecContext(ctx, sqlInsertRequest, r.ID, r.Type, nilIfEmpty(eh), nilIfEmpty(ph),
 			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor); err != nil {
 			return fmt.Errorf("insert subject request: %w", err)
 		}
-		if err := s.addStep(ctx, tx, r.ID, actor, "opened", map[string]any{"orders": orderIDs(found)}); err != nil {
+		cands, err := s.candidates(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if _, err := s.settle(ctx, tx, actor, r, cands, ""); err != nil {
+			return err
+		}
+		r.Candidates = cands
+		counts := map[string]int{}
+		for _, o := range cands {
+			counts[o.State]++
+		}
+		if err := s.addStep(ctx, tx, r.ID, actor, "opened", map[string]any{"orders": orderIDs(cands),
+			"included": counts[StateIncluded], "needs_review": counts[StateNeedsReview]}); err != nil {
 			return err
 		}
 		if err := s.Audit.Record(ctx, tx, actor, "subject.request_opened", map[string]string{"request_id": r.ID},
-			map[string]string{"type": string(r.Type), "subject_hash": subjectHash(eh, ph), "orders": fmt.Sprint(len(found)),
-				"due_at": store.FormatTime(r.DueAt)}); err != nil {
+			map[string]string{"type": string(r.Type), "subject_hash": subjectHash(eh, ph), "orders": fmt.Sprint(len(cands)),
+				"needs_review": fmt.Sprint(counts[StateNeedsReview]), "due_at": store.FormatTime(r.DueAt)}); err != nil {
 			return err
 		}
-		if err := s.recordOrders(ctx, tx, actor, "subject.order_found", r.ID, orderIDs(found), nil); err != nil {
-			return err
+		for _, o := range cands {
+			if err := s.recordOrders(ctx, tx, actor, "subject.order_found", r.ID, []string{o.OrderID},
+				map[string]string{"matched_on": strings.Join(o.MatchedOn, ","), "state": o.State}); err != nil {
+				return err
+			}
 		}
 		if r.Type == TypeObjection {
-			return s.restrict(ctx, tx, actor, r)
+			inc, err := s.settle(ctx, tx, actor, r, cands, ActionRestrict)
+			if err != nil {
+				return err
+			}
+			return s.restrict(ctx, tx, actor, r, inc)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open subject request: %w", err)
 	}
+	if r.Type == TypeObjection {
+		s.Sharing.Kick()
+	}
+	s.present(r, now)
 	return r, nil
 }
 
@@ -156,31 +210,6 @@ func (s *Service) recordOrders(ctx context.Context, tx *sqlx.Tx, actor, action, 
 		}
 	}
 	return nil
-}
-
-// find returns the person's orders through q (nil: the read pool), each
-// with whether a legal hold keeps it.
-func (s *Service) find(ctx context.Context, q sqlx.QueryerContext, eh, ph []byte) ([]Order, error) {
-	if q == nil {
-		q = s.DB.Reader
-	}
-	found, err := s.Orders.FindSubject(ctx, q, eh, ph)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Order, len(found))
-	ids := make([]string, len(found))
-	for i, o := range found {
-		out[i], ids[i] = Order{SubjectOrder: o}, o.OrderID
-	}
-	held, err := s.Holds.Among(ctx, q, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].Held = held[out[i].OrderID]
-	}
-	return out, nil
 }
 
 func orderIDs(os []Order) []string {
@@ -198,24 +227,28 @@ func nilIfEmpty(b []byte) any {
 	return b
 }
 
-// Get returns a request with its current orders and every step taken, or
-// ErrNotFound.
+// Get returns a request with its candidate orders as they stand now and
+// every step taken, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 	r, err := getRequest(ctx, s.DB.Reader, id)
 	if err != nil {
 		return nil, err
 	}
-	if r.Orders, err = s.find(ctx, nil, r.emailHash, r.phoneHash); err != nil {
+	if r.Candidates, err = s.candidates(ctx, nil, r); err != nil {
+		return nil, err
+	}
+	if err := s.notices(ctx, r.Candidates); err != nil {
 		return nil, err
 	}
 	if r.Steps, err = steps(ctx, s.DB.Reader, id); err != nil {
 		return nil, err
 	}
-	r.Overdue = r.Status == StatusOpen && s.now().After(r.DueAt)
+	s.present(r, s.now())
 	return r, nil
 }
 
-// List returns requests, oldest due first, with status "" meaning all.
+// List returns requests, oldest due first, with status "" meaning all;
+// their orders are left out (Get has them).
 func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Request, error) {
 	var rows []requestRow
 	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlListRequests, status, status, limit); err != nil {
@@ -225,8 +258,7 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 	out := make([]*Request, len(rows))
 	for i, row := range rows {
 		out[i] = row.request()
-		out[i].Orders = []Order{}
-		out[i].Overdue = out[i].Status == StatusOpen && now.After(out[i].DueAt)
+		s.present(out[i], now)
 	}
 	return out, nil
 }
@@ -234,7 +266,7 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 // Complete closes a request. It fails with ErrNotFound or ErrCompleted.
 func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, error) {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := s.openRequest(ctx, tx, id); err != nil {
+		if _, err := s.openFor(ctx, tx, id, ActionComplete); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(s.now()), id); err != nil {
@@ -251,6 +283,45 @@ func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, err
 	return s.Get(ctx, id)
 }
 
+// Extend extends an open request's deadline once, before it passes, by
+// two further months (Art. 12(3)): due three months from its receipt,
+// counted as the first month is. The person must be told of the extension
+// and its reasons within the first month; the request records by when. It
+// fails with ErrExtended, ErrPastDue, or a 422 problem without a reason.
+func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Request, error) {
+	if bad := checkReason(reason, "/reason"); len(bad) > 0 {
+		return nil, api.Invalid(bad)
+	}
+	reason = strings.TrimSpace(reason)
+	now := s.now()
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		r, err := s.openRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !r.extendedAt.IsZero() {
+			return ErrExtended
+		}
+		if Overdue(r.Status, r.DueAt, now) {
+			return ErrPastDue
+		}
+		due := Deadline(r.ReceivedAt, extendedMonths, s.loc())
+		if _, err := tx.ExecContext(ctx, sqlExtend, store.FormatTime(due), store.FormatTime(now), reason, id); err != nil {
+			return fmt.Errorf("extend subject request: %w", err)
+		}
+		if err := s.addStep(ctx, tx, id, actor, "extended", map[string]any{"reason": reason, "previous_due_at": r.DueAt,
+			"due_at": due, "tell_person_by": DueDate(r.DueAt, s.loc())}); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, tx, actor, "subject.request_extended", map[string]string{"request_id": id},
+			map[string]string{"previous_due_at": store.FormatTime(r.DueAt), "due_at": store.FormatTime(due)})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extend subject request: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
 // openRequest reads a request inside tx and fails unless it is open.
 func (s *Service) openRequest(ctx context.Context, tx *sqlx.Tx, id string) (*Request, error) {
 	r, err := getRequest(ctx, tx, id)
@@ -263,15 +334,31 @@ func (s *Service) openRequest(ctx context.Context, tx *sqlx.Tx, id string) (*Req
 	return r, nil
 }
 
-// OpenCounts returns how many requests are open and how many of those are
-// past their due date.
-func (s *Service) OpenCounts(ctx context.Context) (open, overdue int, err error) {
-	var c struct {
-		N       int `db:"n"`
-		Overdue int `db:"overdue"`
+// openFor reads an open request inside tx and fails with a 409 unless its
+// type allows action.
+func (s *Service) openFor(ctx context.Context, tx *sqlx.Tx, id string, action Action) (*Request, error) {
+	r, err := s.openRequest(ctx, tx, id)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.DB.Reader.GetContext(ctx, &c, sqlOpenCounts, store.FormatTime(s.now())); err != nil {
+	if !r.Type.Allows(action) {
+		return nil, notAllowed(r.Type, action)
+	}
+	return r, nil
+}
+
+// OpenCounts returns how many requests are open and how many of those are
+// past their due date, by Overdue.
+func (s *Service) OpenCounts(ctx context.Context) (open, overdue int, err error) {
+	var dues []store.Time
+	if err := s.DB.Reader.SelectContext(ctx, &dues, sqlOpenDue); err != nil {
 		return 0, 0, fmt.Errorf("count subject requests: %w", err)
 	}
-	return c.N, c.Overdue, nil
+	now := s.now()
+	for _, d := range dues {
+		if Overdue(StatusOpen, d.Time, now) {
+			overdue++
+		}
+	}
+	return len(dues), overdue, nil
 }

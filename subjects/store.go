@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -13,15 +14,23 @@ import (
 const (
 	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor)
 		VALUES (?, ?, 'open', ?, ?, ?, ?, ?)`
-	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor`
+	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor, extended_at, extension_reason`
 	sqlGetRequest  = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = ?`
 	// Oldest due first: the queue a DPO works through.
 	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE (? = '' OR status = ?) ORDER BY due_at, id LIMIT ?`
 	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'open'`
+	sqlExtend       = `UPDATE subject_requests SET due_at = ?, extended_at = ?, extension_reason = ? WHERE id = ? AND extended_at IS NULL`
 	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = ?`
 	sqlInsertStep   = `INSERT INTO subject_steps (request_id, seq, time, actor, action, details) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlSteps        = `SELECT seq, time, actor, action, details FROM subject_steps WHERE request_id = ? ORDER BY seq`
-	sqlOpenCounts   = `SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END), 0) AS overdue FROM subject_requests WHERE status = 'open'`
+	sqlOpenDue      = `SELECT due_at FROM subject_requests WHERE status = 'open'`
+
+	sqlInsertCandidate = `INSERT INTO subject_candidates (request_id, order_id, matched_on, found_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	sqlDecide = `UPDATE subject_candidates SET decision = ?, reason = ?, decided_by = ?, decided_at = ?
+		WHERE request_id = ? AND order_id = ?`
+	sqlCandidates = `SELECT order_id, matched_on, COALESCE(decision, '') AS decision, reason, COALESCE(decided_by, '') AS decided_by,
+		decided_at FROM subject_candidates WHERE request_id = ?`
 
 	sqlSchedule     = `INSERT INTO subject_erasures (order_id, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT ?`
@@ -39,11 +48,16 @@ type requestRow struct {
 	DueAt       store.Time `db:"due_at"`
 	CompletedAt store.Time `db:"completed_at"`
 	Actor       string     `db:"actor"`
+	ExtendedAt  store.Time `db:"extended_at"`
+	ExtReason   *string    `db:"extension_reason"`
 }
 
 func (r requestRow) request() *Request {
 	out := &Request{ID: r.ID, Type: Type(r.Type), Status: Status(r.Status), ReceivedAt: r.ReceivedAt.Time, DueAt: r.DueAt.Time,
-		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash}
+		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash, extendedAt: r.ExtendedAt.Time}
+	if r.ExtReason != nil {
+		out.extensionReason = *r.ExtReason
+	}
 	if !r.CompletedAt.IsZero() {
 		t := r.CompletedAt.Time
 		out.CompletedAt = &t
@@ -101,6 +115,30 @@ func steps(ctx context.Context, q sqlx.QueryerContext, requestID string) ([]Step
 				out[i].Result = res
 			}
 		}
+	}
+	return out, nil
+}
+
+// storedCandidates returns the candidates a request keeps, by order id.
+func storedCandidates(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]*keptCandidate, error) {
+	var rows []struct {
+		OrderID   string     `db:"order_id"`
+		MatchedOn string     `db:"matched_on"`
+		Decision  string     `db:"decision"`
+		Reason    string     `db:"reason"`
+		DecidedBy string     `db:"decided_by"`
+		DecidedAt store.Time `db:"decided_at"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, sqlCandidates, requestID); err != nil {
+		return nil, fmt.Errorf("candidates: %w", err)
+	}
+	out := make(map[string]*keptCandidate, len(rows))
+	for _, r := range rows {
+		k := &keptCandidate{MatchedOn: []string{}, Decision: r.Decision, Reason: r.Reason, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt}
+		if r.MatchedOn != "" {
+			k.MatchedOn = strings.Split(r.MatchedOn, ",")
+		}
+		out[r.OrderID] = k
 	}
 	return out, nil
 }

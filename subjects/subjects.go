@@ -13,6 +13,8 @@ package subjects
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -47,28 +49,119 @@ const (
 	StatusCompleted Status = "completed"
 )
 
-// Request is a data-subject request. The person is known to the service
-// by keyed hashes of their email and phone only.
-type Request struct {
-	ID          string     `json:"id"`
-	Type        Type       `json:"type"`
-	Status      Status     `json:"status"`
-	ReceivedAt  time.Time  `json:"received_at"`
-	DueAt       time.Time  `json:"due_at"`
-	Overdue     bool       `json:"overdue"`
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	Actor       string     `json:"actor"`
-	Orders      []Order    `json:"orders"`
-	Steps       []Step     `json:"steps,omitempty"`
+// Action is something the DPO does on a request.
+type Action string
 
-	emailHash, phoneHash []byte
+// The actions on a request. Deciding which candidate orders a request
+// covers, extending its deadline and writing the reply are open to every
+// type; the rest depend on the right exercised (Actions).
+const (
+	ActionExport   Action = "export"
+	ActionRectify  Action = "rectify"
+	ActionErase    Action = "erase"
+	ActionRestrict Action = "restrict"
+	ActionLift     Action = "lift"
+	ActionComplete Action = "complete"
+)
+
+// Actions lists, per type, the actions a request of that type allows:
+// a request exercises one right, and an access request cannot erase.
+// An objection restricts sharing when it is logged (Art. 21(1)); the DPO
+// then lifts it, having decided that compelling legitimate grounds
+// override, or erases.
+var Actions = map[Type][]Action{
+	TypeAccess:        {ActionExport, ActionComplete},
+	TypeRectification: {ActionRectify, ActionExport, ActionComplete},
+	TypeErasure:       {ActionErase, ActionComplete},
+	TypeRestriction:   {ActionRestrict, ActionLift, ActionComplete},
+	TypeObjection:     {ActionLift, ActionErase, ActionComplete},
 }
 
-// Order is one of the person's orders as a request sees it: ids, state
-// and dates, and whether a legal hold keeps it; never personal values.
+// Allows reports whether a request of type t allows action a.
+func (t Type) Allows(a Action) bool { return slices.Contains(Actions[t], a) }
+
+// Request is a data-subject request. The person is known to the service
+// by keyed hashes of the identifiers the request was given only.
+type Request struct {
+	ID     string `json:"id"`
+	Type   Type   `json:"type"`
+	Status Status `json:"status"`
+	// Identifiers names the identifiers the request was given (email,
+	// phone), never their values.
+	Identifiers []string  `json:"identifiers"`
+	ReceivedAt  time.Time `json:"received_at"`
+	// DueAt is the instant the deadline passes: the end of DueDate in
+	// the controller's time zone (Deadline).
+	DueAt       time.Time  `json:"due_at"`
+	DueDate     string     `json:"due_date"`
+	Overdue     bool       `json:"overdue"`
+	Extension   *Extension `json:"extension,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Actor       string     `json:"actor"`
+	// AllowedActions are the actions this request's type allows.
+	AllowedActions []Action `json:"allowed_actions"`
+	// Candidates are every order matching any of the request's
+	// identifiers, or held by its restriction, each with its state.
+	Candidates []Order `json:"candidates"`
+	// Orders are the candidates included: what every action acts on.
+	Orders []Order `json:"orders"`
+	Steps  []Step  `json:"steps,omitempty"`
+
+	emailHash, phoneHash []byte
+	extendedAt           time.Time
+	extensionReason      string
+}
+
+// Extension is the one extension of a request's deadline by two further
+// months (Art. 12(3)).
+type Extension struct {
+	At     time.Time `json:"extended_at"`
+	Reason string    `json:"reason"`
+	// PreviousDueAt is the deadline before the extension; the person must
+	// be told of the extension and its reasons by then.
+	PreviousDueAt time.Time `json:"previous_due_at"`
+	TellPersonBy  string    `json:"tell_person_by"`
+}
+
+// The states of a candidate order.
+const (
+	StateIncluded    = "included"
+	StateNeedsReview = "needs_review"
+	StateExcluded    = "excluded"
+)
+
+// Order is one candidate order of a request: ids, state and dates, how it
+// matched, whether the request covers it, and whether a legal hold keeps
+// it; never personal values.
 type Order struct {
 	orders.SubjectOrder
 	Held bool `json:"legal_hold"`
+	// MatchedOn names the request's identifiers the order held when found.
+	MatchedOn []string `json:"matched_on"`
+	// State is included, needs_review or excluded; Reason says why an
+	// order needs review, or the DPO's reason for a decision.
+	State     string     `json:"state"`
+	Reason    string     `json:"reason,omitempty"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	// Restriction is what this request's restriction of the order stands
+	// for, if it restricts it: restriction, retained_erasure, or new_order
+	// (a new order of the restricted person, held for review).
+	Restriction sharing.RestrictionKind `json:"restriction,omitempty"`
+	// Notices are the erasure notices sent for the order and whether each
+	// recipient answered them.
+	Notices []NoticeState `json:"erasure_notices,omitempty"`
+
+	persisted bool
+}
+
+// NoticeState is an erasure notice to one recipient and its answer.
+type NoticeState struct {
+	PartnerID    string     `json:"partner_id"`
+	SentAt       time.Time  `json:"sent_at"`
+	Status       string     `json:"status"`
+	Reminders    int        `json:"reminders"`
+	Acknowledged *time.Time `json:"acknowledged_at,omitempty"`
 }
 
 // Step is one thing done on a request and its outcome: ids, field names
@@ -104,15 +197,38 @@ const (
 var (
 	ErrNotFound  = api.New(http.StatusNotFound, "subject_request_not_found", "no such subject request")
 	ErrCompleted = api.New(http.StatusConflict, "subject_request_completed", "the subject request is completed; log a new one")
+	ErrExtended  = api.New(http.StatusConflict, "subject_request_extended", "the deadline was extended already; it can be extended once (Art. 12(3))")
+	ErrPastDue   = api.New(http.StatusConflict, "subject_request_past_due", "the deadline has passed; it can only be extended before it does (Art. 12(3))")
 )
+
+// notAllowed is the 409 for an action the request's type does not allow.
+func notAllowed(t Type, a Action) error {
+	allowed := make([]string, len(Actions[t]))
+	for i, x := range Actions[t] {
+		allowed[i] = string(x)
+	}
+	e := api.New(http.StatusConflict, "action_not_allowed", "%s is not an action of a%s %s request, which allows %s",
+		a, article(string(t)), t, strings.Join(allowed, ", "))
+	e.Allowed = allowed
+	return e
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "n"
+	}
+	return ""
+}
 
 // Orders is what the service needs of the orders package.
 type Orders interface {
 	SubjectHashes(email, phone string) (eh, ph []byte)
 	FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph []byte) ([]orders.SubjectOrder, error)
+	SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]orders.SubjectOrder, error)
 	GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (*orders.Order, error)
 	Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, r orders.Rectification) ([]orders.Rectified, error)
 	Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, now time.Time) (orders.Erased, error)
+	ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error)
 }
 
 // Holds tells which orders a legal hold keeps (retention's).
@@ -124,14 +240,18 @@ type Holds interface {
 // holds, restriction of sharing, and waking the dispatcher.
 type Sharing interface {
 	Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string) (int, error)
-	Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, hashes [][]byte, orderIDs []string) (int, error)
+	Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind sharing.RestrictionKind, hashes [][]byte, orderIDs []string) (int, error)
 	Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error)
+	LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error)
+	RestrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]sharing.RestrictionKind, error)
 	Kick()
 }
 
-// Disclosures reads what was actually sent to whom.
+// Disclosures reads what was actually sent to whom, and the erasure
+// notices.
 type Disclosures interface {
 	Disclosures(ctx context.Context, orderIDs []string) ([]sharing.Disclosed, error)
+	Notices(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([]sharing.Notice, error)
 }
 
 // Partners names resellers and recipients.

@@ -46,6 +46,7 @@ type App struct {
 	Holds      *retention.Holds
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
+	Reminders  *retention.Reminders
 	Now        func() time.Time
 
 	httpMetrics *httpMetrics
@@ -102,7 +103,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
-		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith,
+		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith, ErasureNoticeSent: sharing.ErasureNoticeSent,
 		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
@@ -119,11 +120,14 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	}
 	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Now: a.Now}
 	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Holds: a.Holds, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
-		Audit: a.Audit, Now: a.Now, Retention: subjects.RetentionRule(a.Calendar)}
+		Audit: a.Audit, Now: a.Now, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar)}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
 	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
 		Now: a.Now, Logger: logger}
+	a.Reminders = &retention.Reminders{Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Schedule: cfg.ErasureReminders,
+		Now: a.Now, Sent: retention.NewRemindersCounter()}
+	a.Registry.MustRegister(a.Reminders.Sent)
 	a.registerBacklogGauges()
 	if err := a.sealSecrets(ctx); err != nil {
 		db.Close()
@@ -340,6 +344,11 @@ func (a *App) housekeeping(ctx context.Context) {
 			a.Logger.Error("scheduled erasures", "error", err.Error())
 		} else if n > 0 {
 			a.Logger.Info("scheduled erasures decided", "count", n)
+		}
+		if n, err := a.Reminders.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Error("erasure reminders", "error", err.Error())
+		} else if n > 0 {
+			a.Logger.Info("erasure notices sent again, unconfirmed", "count", n)
 		}
 		select {
 		case <-ctx.Done():

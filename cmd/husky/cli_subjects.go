@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,9 +57,30 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 		byID("restrict", "Restrict sharing of the person's data (Art. 18).", func(ctx context.Context, a *App, id string) (any, error) {
 			return a.Subjects.Restrict(ctx, operator, id)
 		}),
-		byID("lift", "Lift the request's restriction; held deliveries flow.", func(ctx context.Context, a *App, id string) (any, error) {
-			return a.Subjects.Lift(ctx, operator, id)
-		}),
+		{name: "lift", args: "ID --reason TEXT --told-at TIME", about: "Lift the request's restriction, having told the person (Art. 18(3)); held deliveries flow.",
+			bind: c.subjectsLift},
+		{name: "orders", args: "ID [--include ID,…] [--exclude ID,…] --reason TEXT", about: "Include or exclude candidate orders; the request acts on included ones only.",
+			bind: c.subjectsOrders},
+		{name: "extend", args: "ID --reason TEXT", about: "Extend the deadline once, before it passes, by two months (Art. 12(3)).",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				reason := fs.String("reason", "", "why the request needs longer (the person is told)")
+				check := func(pos []string) error {
+					if len(pos) != 1 || *reason == "" {
+						return usageError("subjects extend ID --reason TEXT")
+					}
+					return nil
+				}
+				return check, func(ctx context.Context, a *App, pos []string) error {
+					r, err := a.Subjects.Extend(ctx, operator, pos[0], *reason)
+					if err != nil {
+						return err
+					}
+					c.printSubject(r)
+					return nil
+				}
+			}},
+		{name: "reply", args: "ID [--format json|html]", about: "The answer to the person (Art. 12): what was done per order, and why not where not.",
+			bind: c.subjectsReply},
 		byID("complete", "Close the request.", func(ctx context.Context, a *App, id string) (any, error) {
 			return a.Subjects.Complete(ctx, operator, id)
 		}),
@@ -68,7 +91,7 @@ func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 	typ := fs.String("type", "", "access, rectification, erasure, restriction or objection")
 	email := fs.String("email", "", "the person's email")
 	phone := fs.String("phone", "", "the person's phone (+country code; a national number is read as Danish)")
-	received := fs.String("received-at", "", "when the person made the request (RFC 3339; default now)")
+	received := fs.String("received-at", "", "when the request was received (RFC 3339, or a date in the fiscal time zone; default now)")
 	var n subjects.NewRequest
 	check := func(pos []string) error {
 		if len(pos) != 0 || !oneOf(*typ, "access", "rectification", "erasure", "restriction", "objection") || (*email == "" && *phone == "") {
@@ -76,9 +99,13 @@ func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 		}
 		n = subjects.NewRequest{Type: subjects.Type(*typ), Email: *email, Phone: *phone}
 		if *received != "" {
-			t, err := time.Parse(time.RFC3339, *received)
+			loc, err := time.LoadLocation(cmp.Or(raw.fyTZ, "Europe/Copenhagen"))
 			if err != nil {
-				return usageError("--received-at must be an RFC 3339 time")
+				return usageError("HUSKY_FISCAL_TZ is not a time zone")
+			}
+			t, err := subjects.ParseWhen(*received, loc)
+			if err != nil {
+				return usageError("--received-at must be an RFC 3339 time or a date (2026-01-31)")
 			}
 			n.ReceivedAt = t
 		}
@@ -90,6 +117,85 @@ func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 			return err
 		}
 		c.printSubject(r)
+		return nil
+	}
+}
+
+func (c *command) subjectsLift(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	reason := fs.String("reason", "", "why the restriction ends (for an objection: the compelling legitimate grounds, Art. 21(1))")
+	told := fs.String("told-at", "", "when the person was told it would be lifted (RFC 3339 or a date)")
+	var l subjects.Lifting
+	check := func(pos []string) error {
+		if len(pos) != 1 || *reason == "" || *told == "" {
+			return usageError("subjects lift ID --reason TEXT --told-at TIME")
+		}
+		t, err := subjects.ParseWhen(*told, time.UTC)
+		if err != nil {
+			return usageError("--told-at must be an RFC 3339 time or a date")
+		}
+		l = subjects.Lifting{Reason: *reason, PersonToldAt: t}
+		return nil
+	}
+	return check, func(ctx context.Context, a *App, pos []string) error {
+		r, err := a.Subjects.Lift(ctx, operator, pos[0], l)
+		if err != nil {
+			return err
+		}
+		c.printSubject(r)
+		return nil
+	}
+}
+
+func (c *command) subjectsOrders(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	include := fs.String("include", "", "order ids to include, comma-separated")
+	exclude := fs.String("exclude", "", "order ids to exclude, comma-separated")
+	reason := fs.String("reason", "", "why (kept with the request, never in the audit trail)")
+	var d subjects.Decision
+	check := func(pos []string) error {
+		if len(pos) != 1 || *reason == "" || (*include == "" && *exclude == "") {
+			return usageError("subjects orders ID [--include ID,…] [--exclude ID,…] --reason TEXT")
+		}
+		d = subjects.Decision{Include: splitIDs(*include), Exclude: splitIDs(*exclude), Reason: *reason}
+		return nil
+	}
+	return check, func(ctx context.Context, a *App, pos []string) error {
+		r, err := a.Subjects.Decide(ctx, operator, pos[0], d)
+		if err != nil {
+			return err
+		}
+		c.printSubject(r)
+		return nil
+	}
+}
+
+func splitIDs(s string) []string {
+	var out []string
+	for _, id := range strings.Split(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (c *command) subjectsReply(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+	format := fs.String("format", "json", "json or html")
+	check := func(pos []string) error {
+		if len(pos) != 1 || !oneOf(*format, "json", "html") {
+			return usageError("subjects reply ID [--format json|html]")
+		}
+		return nil
+	}
+	return check, func(ctx context.Context, a *App, pos []string) error {
+		rp, err := a.Subjects.Reply(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if *format == "html" {
+			return rp.WriteHTML(c.stdout)
+		}
+		c.json = true
+		c.print(rp, nil)
 		return nil
 	}
 }
@@ -113,7 +219,7 @@ func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 				if r.Overdue {
 					late = "OVERDUE"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Status, r.ReceivedAt.Format(time.DateOnly), r.DueAt.Format(time.DateOnly), late)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Status, r.ReceivedAt.Format(time.DateOnly), r.DueDate, late)
 			}
 			tw.Flush()
 		})
@@ -173,13 +279,18 @@ func (c *command) printSubject(v any) {
 	c.print(v, func(w io.Writer) {
 		switch x := v.(type) {
 		case *subjects.Request:
-			fmt.Fprintf(w, "%s (%s, %s) received %s, due %s", x.ID, x.Type, x.Status, x.ReceivedAt.Format(time.DateOnly), x.DueAt.Format(time.DateOnly))
+			fmt.Fprintf(w, "%s (%s, %s) received %s, due at the end of %s", x.ID, x.Type, x.Status, x.ReceivedAt.Format(time.DateOnly), x.DueDate)
 			if x.Overdue {
 				fmt.Fprint(w, ", OVERDUE")
 			}
-			fmt.Fprintf(w, "\n%d orders:\n", len(x.Orders))
-			for _, o := range x.Orders {
-				fmt.Fprintf(w, "  %s  reseller %s  %s  created %s\n", o.OrderID, o.ResellerID, o.Status, o.CreatedAt.Format(time.DateOnly))
+			fmt.Fprintf(w, "\n%d candidate orders, %d included:\n", len(x.Candidates), len(x.Orders))
+			for _, o := range x.Candidates {
+				fmt.Fprintf(w, "  %s  reseller %s  %s  created %s  matched on %s  %s", o.OrderID, o.ResellerID, o.Status,
+					o.CreatedAt.Format(time.DateOnly), strings.Join(o.MatchedOn, ","), strings.ToUpper(o.State))
+				if o.Reason != "" {
+					fmt.Fprintf(w, " (%s)", o.Reason)
+				}
+				fmt.Fprintln(w)
 			}
 			for _, st := range x.Steps {
 				fmt.Fprintf(w, "  step %d %s %s by %s\n", st.Seq, st.Time.Format(time.RFC3339), st.Action, st.Actor)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/milestone/husky/sharing"
@@ -45,6 +46,9 @@ type Config struct {
 	// BackupRetention how long a retired master key is kept, so that
 	// backups made before the rotation stay readable.
 	KeyRotation, BackupRetention time.Duration
+	// ErasureReminders are the delays after an erasure notice at which it
+	// is sent again while the recipient has not confirmed it; empty: never.
+	ErasureReminders []time.Duration
 }
 
 // DefaultRetrySchedule is about three days of retries after the immediate
@@ -56,30 +60,32 @@ type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
+	erasureReminders                                                             string
 }
 
 func envConfig() rawConfig {
 	return rawConfig{
-		db:              cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
-		addr:            cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
-		retry:           cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
-		fyStart:         cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
-		fyTZ:            cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
-		retention:       cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
-		allowPrivate:    cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
-		auditKey:        os.Getenv("HUSKY_AUDIT_KEY"),
-		keyring:         os.Getenv("HUSKY_KEYRING"),
-		tlsCert:         os.Getenv("HUSKY_TLS_CERT"),
-		tlsKey:          os.Getenv("HUSKY_TLS_KEY"),
-		rateLimit:       cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
-		pprofAddr:       os.Getenv("HUSKY_PPROF_ADDR"),
-		keyRotation:     cmp.Or(os.Getenv("HUSKY_KEY_ROTATION"), "720h"),
-		backupRetention: cmp.Or(os.Getenv("HUSKY_BACKUP_RETENTION"), "840h"),
-		timeout:         cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
-		workers:         cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
-		disableAfter:    cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
-		purgeDaily:      cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
-		logFormat:       os.Getenv("HUSKY_LOG_FORMAT"),
+		db:               cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
+		addr:             cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
+		retry:            cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
+		fyStart:          cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
+		fyTZ:             cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
+		retention:        cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
+		allowPrivate:     cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
+		auditKey:         os.Getenv("HUSKY_AUDIT_KEY"),
+		keyring:          os.Getenv("HUSKY_KEYRING"),
+		tlsCert:          os.Getenv("HUSKY_TLS_CERT"),
+		tlsKey:           os.Getenv("HUSKY_TLS_KEY"),
+		rateLimit:        cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
+		pprofAddr:        os.Getenv("HUSKY_PPROF_ADDR"),
+		keyRotation:      cmp.Or(os.Getenv("HUSKY_KEY_ROTATION"), "720h"),
+		erasureReminders: cmp.Or(os.Getenv("HUSKY_ERASURE_REMINDERS"), "168h,720h"),
+		backupRetention:  cmp.Or(os.Getenv("HUSKY_BACKUP_RETENTION"), "840h"),
+		timeout:          cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
+		workers:          cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
+		disableAfter:     cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
+		purgeDaily:       cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
+		logFormat:        os.Getenv("HUSKY_LOG_FORMAT"),
 	}
 }
 
@@ -109,6 +115,8 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.rateLimit, "rate-limit", r.rateLimit, "requests per second per API key, bursts of twice that, or off (HUSKY_RATE_LIMIT)")
 	fs.StringVar(&r.pprofAddr, "pprof-addr", r.pprofAddr, "serve pprof on this loopback address (HUSKY_PPROF_ADDR)")
 	fs.StringVar(&r.keyRotation, "key-rotation", r.keyRotation, "how often to rotate the master key, or off (HUSKY_KEY_ROTATION)")
+	fs.StringVar(&r.erasureReminders, "erasure-reminders", r.erasureReminders,
+		"delays after an unconfirmed erasure notice at which it is sent again, or off (HUSKY_ERASURE_REMINDERS)")
 	fs.StringVar(&r.backupRetention, "backup-retention", r.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
 }
 
@@ -203,6 +211,13 @@ func (r rawConfig) config() (Config, error) {
 			c.KeyRotation = d
 		}
 	}
+	if r.erasureReminders != "off" {
+		if ds, err := parseReminders(r.erasureReminders); err != nil {
+			errs = append(errs, fmt.Errorf("HUSKY_ERASURE_REMINDERS: %q %v", r.erasureReminders, err))
+		} else {
+			c.ErasureReminders = ds
+		}
+	}
 	if d, err := time.ParseDuration(r.backupRetention); err != nil || d < 0 {
 		errs = append(errs, fmt.Errorf("HUSKY_BACKUP_RETENTION: %q is not a duration such as 840h", r.backupRetention))
 	} else {
@@ -215,6 +230,20 @@ func (r rawConfig) config() (Config, error) {
 		c.PprofAddr = r.pprofAddr
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseReminders reads increasing delays such as 168h,720h, each an hour
+// or more.
+func parseReminders(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d < time.Hour || (len(out) > 0 && d <= out[len(out)-1]) {
+			return nil, errors.New("is not increasing delays of an hour or more such as 168h,720h, or off")
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // loopbackAddr accepts host:port where host is a loopback address or

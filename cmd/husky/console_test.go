@@ -310,26 +310,43 @@ func TestConsoleInABrowser(t *testing.T) {
 		signOut(t, ctx)
 	})
 
-	t.Run("dpo_logs_exports_rectifies_restricts_erases", func(t *testing.T) {
+	t.Run("dpo_logs_reviews_exports_rectifies_restricts_erases", func(t *testing.T) {
 		signIn(t, ctx, w, w.privacy)
-		do(t, ctx, "log a request",
-			chromedp.SetValue(chromedp.CSS("#type"), "erasure"), chromedp.SendKeys(chromedp.CSS("#email"), "jane@example.dk"),
-			chromedp.Submit(chromedp.CSS("#email")), shows("The person's orders"))
-		if l := location(t, ctx); !strings.Contains(l, "/console/privacy/requests/dsr_") {
-			t.Fatalf("after logging: %s", l)
+		logRequest := func(typ string) string {
+			t.Helper()
+			do(t, ctx, "log a "+typ+" request", chromedp.Navigate(w.url("/console/privacy")), chromedp.WaitVisible(chromedp.CSS("#email")),
+				chromedp.SetValue(chromedp.CSS("#type"), typ), chromedp.SendKeys(chromedp.CSS("#email"), "jane@example.dk"),
+				chromedp.Submit(chromedp.CSS("#email")), shows("Candidate orders"))
+			l := location(t, ctx)
+			if !strings.Contains(l, "/console/privacy/requests/dsr_") {
+				t.Fatalf("after logging: %s", l)
+			}
+			return l
 		}
-		reqURL := location(t, ctx)
+		none := func(sel string) chromedp.Action[chromedp.Void] {
+			return until(fmt.Sprintf("document.querySelector(%q) === null", sel))
+		}
+		access := logRequest("access")
 		do(t, ctx, "the queue", chromedp.Navigate(w.url("/console/privacy")), shows("dsr_"))
 		screenshot(t, ctx, "privacy")
-		do(t, ctx, "the request", chromedp.Navigate(reqURL), shows("The person's orders"))
-		if got := text(t, ctx, "main table tbody"); strings.Count(got, "ord_") < 30 {
-			t.Errorf("matched orders: %s", got)
+		do(t, ctx, "the request", chromedp.Navigate(access), shows("Candidate orders"))
+		if got := text(t, ctx, "main table tbody"); strings.Count(got, "ord_") < 30 || !strings.Contains(got, "included") {
+			t.Errorf("candidate orders: %s", got)
 		}
+		// An access request offers its own actions only.
+		do(t, ctx, "no erase on an access request", none("form[action$='/erase']"), none("form[action$='/restrict']"),
+			none("form[action$='/lift']"), none("#r-phone"))
+		screenshot(t, ctx, "")
+		first := text(t, ctx, "main table tbody tr:first-child td:first-child")
+		do(t, ctx, "exclude one", chromedp.SetValue(chromedp.CSS("main table tbody tr:first-child select"), "exclude"),
+			chromedp.SendKeys(chromedp.CSS("#decide-reason"), "not the caller's"), chromedp.Submit(chromedp.CSS("#decide-reason")),
+			until("document.querySelector('main table tbody tr:first-child').innerText.includes('excluded')"))
 		do(t, ctx, "export", chromedp.Click(chromedp.CSS("a[href$='/export']")), until("document.body.innerText.includes('Your rights')"))
-		if got := text(t, ctx, "body"); !strings.Contains(got, "jane@example.dk") || !strings.Contains(got, "Live Carrier") {
-			t.Errorf("export: %.300s", got)
+		if got := text(t, ctx, "body"); !strings.Contains(got, "jane@example.dk") || !strings.Contains(got, "Live Carrier") || strings.Contains(got, first) {
+			t.Errorf("export (the excluded order %s must be left out): %.300s", first, got)
 		}
-		do(t, ctx, "back", chromedp.Navigate(reqURL), chromedp.WaitVisible(chromedp.CSS("#r-phone")))
+
+		do(t, ctx, "a rectification", chromedp.Navigate(logRequest("rectification")), chromedp.WaitVisible(chromedp.CSS("#r-phone")))
 		do(t, ctx, "bad rectification", chromedp.SendKeys(chromedp.CSS("#r-phone"), "12"), chromedp.Submit(chromedp.CSS("#r-phone")),
 			chromedp.WaitVisible(chromedp.CSS(".field-error")))
 		if got := text(t, ctx, "#r-phone + .field-error"); !strings.Contains(got, "country code") {
@@ -337,17 +354,34 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		do(t, ctx, "rectify", chromedp.SendKeys(chromedp.CSS("#r-phone"), "+4540404040"), chromedp.Submit(chromedp.CSS("#r-phone")),
 			shows("rectified by"))
-		for action, done := range map[string]string{"restrict": "restricted by", "lift": "lifted by", "erase": "erasure by"} {
-			do(t, ctx, action, chromedp.Click(chromedp.CSS("form[action$='/"+action+"'] button")), shows(done))
-		}
+
+		restriction := logRequest("restriction")
+		do(t, ctx, "restrict", chromedp.Click(chromedp.CSS("form[action$='/restrict'] button")), shows("restricted by"))
+		do(t, ctx, "lift without telling", chromedp.SendKeys(chromedp.CSS("#lift-reason"), "verified"), chromedp.Submit(chromedp.CSS("#lift-reason")),
+			chromedp.WaitVisible(chromedp.CSS("#lift-told + .field-error")))
+		do(t, ctx, "lift", chromedp.Navigate(restriction), chromedp.WaitVisible(chromedp.CSS("#lift-reason")),
+			chromedp.SendKeys(chromedp.CSS("#lift-reason"), "the accuracy was verified"),
+			chromedp.SetValue(chromedp.CSS("#lift-told"), time.Now().UTC().Format(time.DateOnly)), chromedp.Submit(chromedp.CSS("#lift-reason")),
+			shows("lifted by"))
+
+		erasure := logRequest("erasure")
+		do(t, ctx, "extend", chromedp.SendKeys(chromedp.CSS("#extend-reason"), "the paper archive must be searched"),
+			chromedp.Submit(chromedp.CSS("#extend-reason")), shows("Tell the person by"))
+		do(t, ctx, "erase", chromedp.Navigate(erasure), chromedp.WaitVisible(chromedp.CSS("form[action$='/erase'] button")),
+			chromedp.Click(chromedp.CSS("form[action$='/erase'] button")), shows("erasure by"))
 		do(t, ctx, "expand the steps", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool]("document.querySelectorAll('details').forEach(d => d.open = true), true")(ctx, tg)
 			return err
 		}))
-		if got := text(t, ctx, "ol.steps"); !strings.Contains(got, "changed phone") || !strings.Contains(got, ": scheduled") {
+		if got := text(t, ctx, "ol.steps"); !strings.Contains(got, ": scheduled") {
 			t.Errorf("steps: %s", got)
 		}
-		do(t, ctx, "complete", chromedp.Click(chromedp.CSS("form[action$='/complete'] button")), shows("completed by"))
+		do(t, ctx, "the reply", chromedp.Click(chromedp.CSS("a[href$='/reply']")), until("document.body.innerText.includes('Art. 77')"))
+		if got := text(t, ctx, "body"); !strings.Contains(got, "paper archive") || !strings.Contains(got, "when it is closed") {
+			t.Errorf("reply: %.400s", got)
+		}
+		do(t, ctx, "complete", chromedp.Navigate(erasure), chromedp.WaitVisible(chromedp.CSS("form[action$='/complete'] button")),
+			chromedp.Click(chromedp.CSS("form[action$='/complete'] button")), shows("completed by"))
 		if got := text(t, ctx, "dl.facts"); !strings.Contains(got, "completed") {
 			t.Errorf("completed: %s", got)
 		}

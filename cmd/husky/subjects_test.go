@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,10 +118,16 @@ func TestSubjectRequestsFindThePersonAcrossResellersAndOnlyPrivacyKeysUseThem(t 
 		t.Errorf("by email: %v, want %s and %s", got, a, b)
 	}
 	both := e.request(t, `{"type":"access","email":"jane@example.dk","phone":"+45 33 12 34 56","received_at":"2026-09-01T10:00:00Z"}`)
-	if got := ids(both["orders"]); strings.Join(got, ",") != a+","+b+","+c {
-		t.Errorf("by email and phone: %v", got)
+	// The order with Jane's phone and another email is a candidate, not
+	// hers until the DPO says so.
+	if got := ids(both["candidates"]); strings.Join(got, ",") != a+","+b+","+c {
+		t.Errorf("candidates by email and phone: %v", got)
 	}
-	if !strings.HasPrefix(both["id"].(string), "dsr_") || both["due_at"] != "2026-10-01T10:00:00Z" || both["status"] != "open" {
+	if got := ids(both["orders"]); strings.Join(got, ",") != a+","+b {
+		t.Errorf("included by email and phone: %v", got)
+	}
+	if !strings.HasPrefix(both["id"].(string), "dsr_") || both["due_at"] != "2026-10-01T22:00:00Z" || both["due_date"] != "2026-10-01" ||
+		both["status"] != "open" || both["overdue"] != true {
 		t.Errorf("request: %v", both)
 	}
 	list := e.do(t, "GET", "/v1/subject-requests?status=open", e.privacy, nil).json(t)["data"].([]any)
@@ -310,7 +317,8 @@ func TestRestrictionHoldsPersonalDeliveriesAndTellsRecipients(t *testing.T) {
 	if got := e.carrierSink.eventsFor(n); len(got) != 0 {
 		t.Errorf("an order.cancelled overtook the held order.created: %v", got)
 	}
-	if r := e.do(t, "POST", "/v1/subject-requests/"+id+"/lift", e.privacy, nil); r.status != 200 {
+	lift := fmt.Sprintf(`{"reason":"the accuracy was verified","person_told_at":%q}`, time.Now().UTC().Format(time.RFC3339))
+	if r := e.do(t, "POST", "/v1/subject-requests/"+id+"/lift", e.privacy, strings.NewReader(lift)); r.status != 200 {
 		t.Fatalf("lift: %d %s", r.status, r.body)
 	}
 	waitUntil(t, "held deliveries flow and the lift is told", func() bool {
@@ -340,6 +348,11 @@ func TestErasureRequestErasesRetainsOrSchedulesEachOrder(t *testing.T) {
 	t.Parallel()
 	e := newSubjectEnv(t)
 	ctx := context.Background()
+	// Closed in 2019: past its purge date (end of 2024), so erased at once.
+	old := importOne(t, e.testEnv, `{"reference":"PO-OLD","customer":{"name":"Jane Doe","email":"jane@example.dk","phone":"+4533123456"},`+
+		`"ship_to":{"line1":"Vej 1","city":"Brøndby","postal_code":"2605","country":"DK"},"items":[{"sku":"HE150D-4TB","quantity":1}],`+
+		`"reseller_id":%q,"created_at":"2019-02-11T09:00:00Z","status":"delivered","closed_at":"2019-03-01T12:00:00Z","disclosed_to":[%q]}`,
+		e.resellerA.ID, e.carrier.ID)
 	cancelled := e.order(t, e.keyA, "PO-CANCEL", "jane@example.dk", "+4533123456")
 	delivered := e.order(t, e.keyA, "PO-DELIVERED", "jane@example.dk", "+4533123456")
 	open := e.order(t, e.keyA, "PO-OPEN", "jane@example.dk", "+4533123456")
@@ -353,7 +366,6 @@ func TestErasureRequestErasesRetainsOrSchedulesEachOrder(t *testing.T) {
 	if _, err := e.app.Orders.Close(ctx, "test", delivered, ordersClose("delivered")); err != nil {
 		t.Fatal(err)
 	}
-	// Closed by an operator: erasable, though delivered.
 	if _, err := e.app.Holds.Place(ctx, "test", held, "tax audit"); err != nil {
 		t.Fatal(err)
 	}
@@ -365,43 +377,56 @@ func TestErasureRequestErasesRetainsOrSchedulesEachOrder(t *testing.T) {
 	outcome := map[string]string{}
 	for _, o := range r.json(t)["orders"].([]any) {
 		m := o.(map[string]any)
-		outcome[m["order_id"].(string)] = fmt.Sprint(m["outcome"], " ", m["reason"])
+		outcome[m["order_id"].(string)] = fmt.Sprint(m["outcome"], " ", m["reason"], " ", m["until"])
 	}
-	if outcome[cancelled] != "erased <nil>" || outcome[delivered] != "erased <nil>" || outcome[open] != "scheduled <nil>" ||
-		outcome[held] != "retained legal_hold" || outcome[shipped] != "retained bookkeeping" {
-		t.Errorf("outcomes %v", outcome)
+	// One rule for every closed order, however it closed: bookkeeping
+	// material until its purge date (end of the fiscal year it closed in,
+	// plus five years), erased after it.
+	until := "2031-12-31T23:00:00Z"
+	want := map[string]string{old: "erased <nil> <nil>", cancelled: "retained bookkeeping " + until, delivered: "retained bookkeeping " + until,
+		open: "scheduled <nil> <nil>", held: "retained legal_hold <nil>", shipped: "scheduled <nil> <nil>"}
+	for id, w := range want {
+		if outcome[id] != w {
+			t.Errorf("outcome of %s: %q, want %q", id, outcome[id], w)
+		}
 	}
-	// Retained orders are restricted meanwhile.
+	// Retained orders are restricted meanwhile; the erased one's recipient
+	// is told to erase it.
 	waitUntil(t, "the retained orders are restricted", func() bool {
-		return e.carrierSink.bodyOf(shipped, "order.restricted") != nil && e.carrierSink.bodyOf(held, "order.restricted") != nil
+		return e.carrierSink.bodyOf(cancelled, "order.restricted") != nil && e.carrierSink.bodyOf(held, "order.restricted") != nil
 	})
-	waitUntil(t, "erasure notices", func() bool { return e.carrierSink.bodyOf(cancelled, "order.erased") != nil })
-	// The open order closes as cancelled: erased at once.
+	waitUntil(t, "erasure notice", func() bool { return e.carrierSink.bodyOf(old, "order.erased") != nil })
+	if e.carrierSink.bodyOf(shipped, "order.restricted") != nil {
+		t.Error("an order still being fulfilled was restricted")
+	}
+	// The open order closes as cancelled: retained like any closed order.
 	e.do(t, "POST", "/v1/orders/"+open+"/cancel", e.keyA, nil)
-	waitUntil(t, "the scheduled erasure", func() bool {
-		v := e.do(t, "GET", "/v1/admin/orders/"+open, e.admin, nil).json(t)["order"].(map[string]any)
-		return v["erased_at"] != nil
-	})
-	waitUntil(t, "order.cancelled, then order.erased, to the carrier", func() bool {
-		return strings.Join(e.carrierSink.eventsFor(open), ",") == "order.created,order.cancelled,order.erased"
-	})
+	waitUntil(t, "the scheduled erasure is decided", func() bool { return e.carrierSink.bodyOf(open, "order.restricted") != nil })
+	if v := e.do(t, "GET", "/v1/admin/orders/"+open, e.admin, nil).json(t)["order"].(map[string]any); v["erased_at"] != nil {
+		t.Error("a cancelled order was erased before its purge date")
+	}
 	// The index holds nothing of an erased order.
-	left := ids(e.request(t, `{"type":"access","email":"jane@example.dk"}`)["orders"])
-	if strings.Join(left, ",") != held+","+shipped {
-		t.Errorf("after the erasure the person's orders are %v, want the held and the shipped one", left)
+	left := ids(e.request(t, `{"type":"access","email":"jane@example.dk"}`)["candidates"])
+	if slices.Contains(left, old) || len(left) != 5 {
+		t.Errorf("after the erasure the person's orders are %v", left)
 	}
 	if err := e.app.DB.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawFiles(t, e.app.Config.DB)
-	// Three of Jane's orders are erased; the held and shipped ones still
-	// hold her address, so the email is still in the file: check an order's
-	// own reference instead.
-	for _, ref := range []string{"PO-CANCEL", "PO-DELIVERED", "PO-OPEN"} {
-		if bytes.Contains(raw, []byte(ref)) {
-			t.Errorf("%s is in the database files after its erasure", ref)
-		}
+	if raw := rawFiles(t, e.app.Config.DB); bytes.Contains(raw, []byte("PO-OLD")) {
+		t.Error("PO-OLD is in the database files after its erasure")
 	}
+}
+
+// importOne imports one historic order from a line with %q verbs for its
+// arguments, and returns its id.
+func importOne(t *testing.T, e *testEnv, line string, args ...any) string {
+	t.Helper()
+	rep, err := e.app.Orders.Import(context.Background(), "test", []byte(fmt.Sprintf(line, args...)+"\n"), false)
+	if err != nil || rep.Imported != 1 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	return rep.OrderIDs[0]
 }
 
 func ordersClose(as string) orders.CloseRequest {
@@ -431,19 +456,27 @@ func TestSubjectsAndPrivacyCLI(t *testing.T) {
 	file := dir + "/one.jsonl"
 	writeFile(t, file, line+"\n")
 	husky(t, env, "orders", "import", file)
-	r := husky(t, env, "subjects", "request", "--type", "access", "--email", "jane@example.dk")
-	if len(r["orders"].([]any)) != 1 {
+	r := husky(t, env, "subjects", "request", "--type", "rectification", "--email", "jane@example.dk", "--received-at", "2026-01-31")
+	if len(r["orders"].([]any)) != 1 || r["due_date"] != "2026-02-28" {
 		t.Fatalf("request: %v", r)
 	}
 	id := r["id"].(string)
-	if list := husky(t, env, "subjects", "list", "--open")["data"].([]any); len(list) != 1 {
+	access := husky(t, env, "subjects", "request", "--type", "access", "--email", "jane@example.dk")["id"].(string)
+	if list := husky(t, env, "subjects", "list", "--open")["data"].([]any); len(list) != 2 {
 		t.Errorf("list: %v", list)
 	}
-	if ex := husky(t, env, "subjects", "export", id); len(ex["orders"].([]any)) != 1 {
+	if ex := husky(t, env, "subjects", "export", access); len(ex["orders"].([]any)) != 1 {
 		t.Errorf("export: %v", ex)
 	}
-	if html := runCLI(t, env, "subjects", "export", id, "--format", "html"); !strings.Contains(html, "<html") || !strings.Contains(html, "jane@example.dk") {
+	if html := runCLI(t, env, "subjects", "export", access, "--format", "html"); !strings.Contains(html, "<html") || !strings.Contains(html, "jane@example.dk") {
 		t.Errorf("html export: %.200s", html)
+	}
+	if got := husky(t, env, "subjects", "extend", access, "--reason", "the archive must be searched"); got["extension"] == nil {
+		t.Errorf("extend: %v", got)
+	}
+	order := r["orders"].([]any)[0].(map[string]any)["order_id"].(string)
+	if got := husky(t, env, "subjects", "orders", access, "--exclude", order, "--reason", "not the caller's order"); len(got["orders"].([]any)) != 0 {
+		t.Errorf("exclude: %v", got)
 	}
 	changes := dir + "/changes.json"
 	writeFile(t, changes, `{"customer":{"email":"jane.new@example.dk"}}`)
@@ -452,6 +485,9 @@ func TestSubjectsAndPrivacyCLI(t *testing.T) {
 	}
 	if got := husky(t, env, "subjects", "complete", id); got["status"] != "completed" {
 		t.Errorf("complete: %v", got)
+	}
+	if reply := husky(t, env, "subjects", "reply", id); !strings.Contains(fmt.Sprint(reply["orders"]), "we corrected: email") {
+		t.Errorf("reply: %v", reply)
 	}
 	rec := husky(t, env, "privacy", "record")
 	if rs := rec["recipients"].([]any); len(rs) != 1 || rs[0].(map[string]any)["country"] != "GB" {

@@ -96,10 +96,16 @@ func TestNoPersonalValueOrSecretIsInTheFiles(t *testing.T) {
 	if _, err := e.app.Subjects.Open(ctx, "test", subjects.NewRequest{Type: subjects.TypeAccess, Phone: "+4533123456"}); err != nil {
 		t.Fatal(err)
 	}
-	// Erase one order as a purge would: its data key goes with it.
+	// Erase one order as a purge would: its data key goes with it. The
+	// phone alone matches orders with four emails, so the DPO includes the
+	// order, and the erasure runs once its purge date has passed.
 	dsr, _ := e.app.Subjects.Open(ctx, "test", subjects.NewRequest{Type: subjects.TypeErasure, Phone: "+4533123456"})
-	if _, err := e.app.Subjects.Erase(ctx, "test", dsr.ID); err != nil {
+	if _, err := e.app.Subjects.Decide(ctx, "test", dsr.ID, subjects.Decision{Include: []string{ids[3]}, Reason: "named by the caller"}); err != nil {
 		t.Fatal(err)
+	}
+	e.app.Subjects.Now = func() time.Time { return time.Now().AddDate(7, 0, 0) }
+	if out, err := e.app.Subjects.Erase(ctx, "test", dsr.ID); err != nil || len(out) != 1 || out[0].Outcome != subjects.OutcomeErased {
+		t.Fatalf("erase: %+v %v", out, err)
 	}
 	if _, err := e.app.Vault.Get(ctx, e.app.DB.Reader, ids[3]); !errors.Is(err, vault.ErrNoKey) {
 		t.Errorf("the erased order's data key: %v, want it destroyed", err)
@@ -147,8 +153,10 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 	if st, _ := os.Stat(before); st.Mode().Perm() != 0o600 {
 		t.Errorf("backup mode %v", st.Mode().Perm())
 	}
-	// The order is cancelled and erased on request.
+	// The order is cancelled and erased on request once its purge date has
+	// passed (before, bookkeeping keeps it).
 	e.do(t, "POST", "/v1/orders/"+erased+"/cancel", e.keyA, nil)
+	e.app.Subjects.Now = func() time.Time { return time.Now().AddDate(7, 0, 0) }
 	var email string
 	for _, v := range erasedVals {
 		if strings.Contains(v, "@") {

@@ -1,0 +1,42 @@
+-- Subject rights one can trust (GDPR Art. 12-21): a request's candidate
+-- orders with the DPO's decisions, extended deadlines, what a restriction
+-- stands for, and the erasure notices a reminder looks for.
+
+-- +goose Up
+-- Art. 12(3): the deadline may be extended once by two further months,
+-- with reasons the person is told within the first month.
+ALTER TABLE subject_requests ADD COLUMN extended_at TEXT;
+ALTER TABLE subject_requests ADD COLUMN extension_reason TEXT;
+
+-- The orders a request found, by which of its identifiers, and the DPO's
+-- decision on each (NULL: the automatic state, worked out on every read
+-- from the identifiers the order and its fellow candidates hold). An
+-- order an action acted on keeps the decision it was acted on under.
+CREATE TABLE subject_candidates (
+    request_id  TEXT NOT NULL REFERENCES subject_requests (id),
+    order_id    TEXT NOT NULL REFERENCES orders (id),
+    matched_on  TEXT NOT NULL,
+    decision    TEXT CHECK (decision IS NULL OR decision IN ('included', 'excluded')),
+    reason      TEXT NOT NULL DEFAULT '',
+    decided_by  TEXT,
+    decided_at  TEXT,
+    found_at    TEXT NOT NULL,
+    CHECK ((decision IS NULL) = (decided_at IS NULL)),
+    PRIMARY KEY (request_id, order_id)
+) WITHOUT ROWID;
+
+-- What a restriction stands for: a restriction or objection the DPO may
+-- lift, an erasure retained for bookkeeping or a legal hold (never lifted
+-- by a request), or a new order of a restricted person held for review.
+ALTER TABLE restricted_orders ADD COLUMN kind TEXT NOT NULL DEFAULT 'restriction'
+    CHECK (kind IN ('restriction', 'retained_erasure', 'new_order'));
+
+-- Erasure notices per order and recipient: what the reminders look for.
+CREATE INDEX deliveries_erasure_notices ON deliveries (order_id, partner_id) WHERE event_type = 'order.erased';
+
+-- +goose Down
+DROP INDEX deliveries_erasure_notices;
+ALTER TABLE restricted_orders DROP COLUMN kind;
+DROP TABLE subject_candidates;
+ALTER TABLE subject_requests DROP COLUMN extension_reason;
+ALTER TABLE subject_requests DROP COLUMN extended_at;
