@@ -39,7 +39,11 @@ func TestAssessIncludesOnlyOrdersThatAgreeWithEveryIdentifier(t *testing.T) {
 			[]Order{func() Order { o := cand("a", jane, p1); o.Restriction = sharing.KindNewOrder; return o }()},
 			map[string]string{"a": "needs_review: a new order held by the restriction"}},
 		{"a_decision_stands", jane, p1,
-			[]Order{func() Order { o := cand("b", john, p1); o.State, o.Reason, o.DecidedBy = StateIncluded, "confirmed", "dpo"; return o }()},
+			[]Order{func() Order {
+				o := cand("b", john, p1)
+				o.State, o.Reason, o.DecidedBy = StateIncluded, "confirmed", "dpo"
+				return o
+			}()},
 			map[string]string{"b": "included: confirmed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
