@@ -51,11 +51,34 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{Engine: PostgreSQL, Path: shown, Writer: db, Reader: db, dsn: dsn}, nil
 }
 
-// RedactURL returns a database URL without its password.
+// shownParams are the query parameters of a database URL shown as they
+// are; any other (password, sslpassword, sslkey, passfile, an option the
+// service does not know) is shown as xxxxx, since libpq takes secrets there
+// as well as in the userinfo.
+var shownParams = map[string]bool{"sslmode": true, "application_name": true, "connect_timeout": true,
+	"target_session_attrs": true, "jit": true, "search_path": true, "pool_max_conns": true}
+
+// RedactURL returns a database URL fit for a log line or an error: no
+// password, in the userinfo or in the query, and a path that is not a URL
+// (a SQLite file) as it is.
 func RedactURL(dsn string) string {
+	if !IsURL(dsn) {
+		return dsn
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "postgres://…"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k, vs := range q {
+			if !shownParams[strings.ToLower(k)] {
+				for i := range vs {
+					vs[i] = "xxxxx"
+				}
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

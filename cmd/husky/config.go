@@ -92,7 +92,7 @@ func envConfig() rawConfig {
 // bind registers a flag for each setting on fs, defaulting to the
 // environment's value. Commands other than serve bind only --db.
 func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
-	fs.StringVar(&r.db, "db", r.db, "SQLite database file (HUSKY_DB)")
+	fs.StringVar(&r.db, "db", r.db, "database: a SQLite file, or a postgres:// URL (HUSKY_DB)")
 	fs.StringVar(&r.keyring, "keyring", r.keyring, "keyring file of master keys (HUSKY_KEYRING; default: beside the database)")
 	fs.BoolFunc("allow-private-endpoints", "allow webhook endpoints on loopback and private networks (HUSKY_ALLOW_PRIVATE_ENDPOINTS)",
 		func(string) error { r.allowPrivate = "true"; return nil })

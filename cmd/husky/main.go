@@ -230,8 +230,8 @@ func (c *command) migrate(ctx context.Context, args []string) error {
 	if err := a.DB.Reader.GetContext(ctx, &v, "SELECT MAX(version_id) FROM goose_db_version"); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	c.print(map[string]any{"db": cfg.DB, "version": v}, func(w io.Writer) {
-		fmt.Fprintf(w, "%s: schema at version %d\n", cfg.DB, v)
+	c.print(map[string]any{"db": a.DB.Path, "version": v}, func(w io.Writer) {
+		fmt.Fprintf(w, "%s: schema at version %d\n", a.DB.Path, v)
 	})
 	return nil
 }
