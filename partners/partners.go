@@ -99,6 +99,9 @@ type Partner struct {
 	// recipient is and what makes a transfer there lawful (Art. 44-46).
 	Country       string        `json:"country"`
 	TransferBasis TransferBasis `json:"transfer_basis"`
+	// AdequacyFramework names the framework a partial adequacy decision
+	// covers the recipient under (eu-us-dpf for the United States).
+	AdequacyFramework Framework `json:"adequacy_framework,omitempty"`
 	// Demo marks the partners `husky serve --demo` created.
 	Demo      bool      `json:"demo,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

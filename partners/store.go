@@ -31,9 +31,9 @@ type Store struct {
 }
 
 const (
-	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, country, transfer_basis, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`
-	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, country, transfer_basis, created_at
+	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, country, transfer_basis, adequacy_framework, created_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`
+	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, country, transfer_basis, adequacy_framework, created_at
 		FROM partners`
 	sqlSetEndpoint = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
 	sqlSetEnabled  = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
@@ -60,13 +60,14 @@ type partnerRow struct {
 	Demo           bool       `db:"demo"`
 	Country        string     `db:"country"`
 	TransferBasis  string     `db:"transfer_basis"`
+	Framework      string     `db:"adequacy_framework"`
 	CreatedAt      store.Time `db:"created_at"`
 }
 
 func (r partnerRow) partner() Partner {
 	p := Partner{ID: r.ID, Kind: Kind(r.Kind), Name: r.Name, EndpointURL: r.EndpointURL, Enabled: r.Enabled,
 		DisabledReason: r.DisabledReason, Demo: r.Demo, Country: r.Country, TransferBasis: TransferBasis(r.TransferBasis),
-		CreatedAt: r.CreatedAt.Time}
+		AdequacyFramework: Framework(r.Framework), CreatedAt: r.CreatedAt.Time}
 	if r.Fields != "" {
 		p.Fields, _ = ParseFields(r.Fields)
 	}
@@ -97,8 +98,9 @@ type NewPartner struct {
 	EndpointURL string
 	Fields      string // comma-separated allow-list; empty means all
 	// Country and TransferBasis (recipients): where it is and the
-	// safeguard of a transfer there; default DK and eea.
-	Country, TransferBasis string
+	// safeguard of a transfer there; default DK and eea. AdequacyFramework
+	// names the framework of a partial adequacy decision (eu-us-dpf).
+	Country, TransferBasis, AdequacyFramework string
 	// Demo marks a partner of `husky serve --demo`.
 	Demo bool
 }
@@ -137,7 +139,7 @@ func CheckNew(in NewPartner, allowPrivate bool) error {
 	} else if in.Fields != "" {
 		return api.New(http.StatusUnprocessableEntity, "invalid_field", "only recipients have an allow-list of fields")
 	}
-	if _, _, err := CheckTransfer(in.Country, in.TransferBasis); err != nil {
+	if _, _, _, err := CheckTransfer(in.Country, in.TransferBasis, in.AdequacyFramework); err != nil {
 		return err
 	}
 	return nil
@@ -150,9 +152,9 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	if err := CheckNew(in, s.AllowPrivateEndpoints); err != nil {
 		return Partner{}, "", err
 	}
-	country, basis, _ := CheckTransfer(in.Country, in.TransferBasis)
+	country, basis, framework, _ := CheckTransfer(in.Country, in.TransferBasis, in.AdequacyFramework)
 	p := Partner{ID: cmp.Or(in.ID, "ptn_"+newID()), Kind: in.Kind, Name: strings.TrimSpace(in.Name), Enabled: true,
-		Demo: in.Demo, Country: country, TransferBasis: basis, CreatedAt: s.now()}
+		Demo: in.Demo, Country: country, TransferBasis: basis, AdequacyFramework: framework, CreatedAt: s.now()}
 	var secret string
 	if in.EndpointURL != "" {
 		p.EndpointURL = in.EndpointURL
@@ -166,7 +168,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), p.Demo,
-			p.Country, p.TransferBasis, store.FormatTime(p.CreatedAt)); err != nil {
+			p.Country, p.TransferBasis, string(p.AdequacyFramework), store.FormatTime(p.CreatedAt)); err != nil {
 			return fmt.Errorf("insert partner: %w", err)
 		}
 		if secret != "" {
@@ -176,7 +178,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 		}
 		return s.record(ctx, tx, actor, "partner.created", map[string]string{"partner_id": p.ID},
 			map[string]string{"kind": string(p.Kind), "fields": FieldsString(p.Fields), "country": p.Country,
-				"transfer_basis": string(p.TransferBasis)})
+				"transfer_basis": string(p.TransferBasis), "adequacy_framework": string(p.AdequacyFramework)})
 	})
 	if err != nil {
 		return Partner{}, "", fmt.Errorf("add partner: %w", err)

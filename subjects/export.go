@@ -233,7 +233,7 @@ func (s *Service) exportOrder(o *orders.Order, underHold bool, byID map[string]p
 		if !ok {
 			p := byID[d.PartnerID]
 			r = &Recipient{Party: Party{PartnerID: p.ID, Name: p.Name, Role: recipientRole(p.Kind)}, Country: p.Country,
-				Safeguard: p.TransferBasis.Describe(), Disclosures: []Disclosure{}}
+				Safeguard: p.Safeguard(), Disclosures: []Disclosure{}}
 			recips[d.PartnerID] = r
 			order = append(order, d.PartnerID)
 		}

@@ -103,7 +103,7 @@ func (s *Service) Record(ctx context.Context, cal retention.Calendar) (RecordOfP
 			fields[i] = string(f)
 		}
 		rec.Recipients = append(rec.Recipients, RecordRecipient{PartnerID: p.ID, Name: p.Name, Kind: string(p.Kind),
-			Country: p.Country, Transfer: p.TransferBasis.Describe(), Fields: fields, Enabled: p.Enabled})
+			Country: p.Country, Transfer: p.Safeguard(), Fields: fields, Enabled: p.Enabled})
 	}
 	sort.Slice(rec.Recipients, func(i, j int) bool { return rec.Recipients[i].PartnerID < rec.Recipients[j].PartnerID })
 	return rec, nil

@@ -18,7 +18,7 @@ func (c *command) partners(ctx context.Context, args []string) error {
 	return c.group(ctx, "partners", args, []sub{
 		{name: "add", creates: true,
 			args: "--kind reseller|logistics|manufacturer --name NAME [--endpoint URL] [--fields phone,email,address] " +
-				"[--country CC] [--transfer-basis eea|adequacy|scc|bcr] [--id ptn_…]",
+				"[--country CC] [--transfer-basis eea|adequacy|scc|bcr] [--adequacy-framework eu-us-dpf|pipeda] [--id ptn_…]",
 			about: "Add a reseller or a recipient. A recipient's webhook secret is printed once.",
 			bind:  c.partnersAdd},
 		{name: "list", about: "List every partner.", bind: c.partnersList},
@@ -45,9 +45,11 @@ func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		id       = fs.String("id", "", "keep an earlier system's partner id (ptn_…); default a new one")
 		country  = fs.String("country", "DK", "the recipient's country, ISO 3166-1 alpha-2")
 		basis    = fs.String("transfer-basis", "eea", "what makes a transfer to that country lawful: eea, adequacy, scc or bcr")
+		framewk  = fs.String("adequacy-framework", "", "with adequacy where the decision covers only some organisations: eu-us-dpf (US), pipeda (CA)")
 	)
 	np := func(k partners.Kind) partners.NewPartner {
-		return partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields, Country: *country, TransferBasis: *basis}
+		return partners.NewPartner{ID: *id, Kind: k, Name: *name, EndpointURL: *endpoint, Fields: *fields, Country: *country, TransferBasis: *basis,
+			AdequacyFramework: *framewk}
 	}
 	check := func(pos []string) error {
 		if len(pos) != 0 {

@@ -496,4 +496,15 @@ func TestSubjectsAndPrivacyCLI(t *testing.T) {
 	if md := runCLI(t, env, "privacy", "record", "--format", "markdown"); !strings.Contains(md, "# Record of processing") || !strings.Contains(md, "adequacy decision") {
 		t.Errorf("markdown record: %.300s", md)
 	}
+	// The United States' adequacy decision covers certified organisations
+	// only: the framework must be named, and the record shows it.
+	if code, _, stderr := runExit(t, env, "partners", "add", "--kind", "manufacturer", "--name", "US Maker", "--endpoint", "http://127.0.0.1:9/m",
+		"--country", "US", "--transfer-basis", "adequacy"); code == 0 || !strings.Contains(stderr, "--adequacy-framework eu-us-dpf") {
+		t.Errorf("a US adequacy without its framework: exit %d %s", code, stderr)
+	}
+	husky(t, env, "partners", "add", "--kind", "manufacturer", "--name", "US Maker", "--endpoint", "http://127.0.0.1:9/m",
+		"--country", "US", "--transfer-basis", "adequacy", "--adequacy-framework", "eu-us-dpf")
+	if md := runCLI(t, env, "privacy", "record", "--format", "markdown"); !strings.Contains(md, "EU-US Data Privacy Framework") {
+		t.Errorf("the record does not name the framework: %.600s", md)
+	}
 }
