@@ -223,10 +223,20 @@ func TestRequestIDAndLogsWithoutPersonalData(t *testing.T) {
 	if r.header.Get("Request-Id") != "client-chosen-id" {
 		t.Errorf("Request-Id not echoed: %q", r.header.Get("Request-Id"))
 	}
+	// A request id that is not a short token of safe characters (here an
+	// email address) is replaced, never logged.
+	for _, bad := range []string{"jane.rid@example.dk", strings.Repeat("a", 65), "a b", "x/../y"} {
+		if r := e.do(t, "GET", "/healthz", "", nil, "Request-Id", bad); !strings.HasPrefix(r.header.Get("Request-Id"), "req_") {
+			t.Errorf("Request-Id %q kept as %q", bad, r.header.Get("Request-Id"))
+		}
+	}
 	if r := e.do(t, "GET", "/readyz", "", nil); r.status != 200 || r.header.Get("Request-Id") == "" {
 		t.Errorf("readyz: %d, request id %q", r.status, r.header.Get("Request-Id"))
 	}
 	logs := e.logs.String()
+	if strings.Contains(logs, "jane.rid@example.dk") {
+		t.Error("a Request-Id holding an email address reached the log")
+	}
 	if strings.Count(logs, `"msg":"request"`) < 5 {
 		t.Fatalf("expected one log line per request, got:\n%s", logs)
 	}

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/subjects"
 )
@@ -31,8 +32,11 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 			}}
 	}
 	return c.group(ctx, "subjects", args, []sub{
-		{name: "request", args: "--type access|rectification|erasure|restriction|objection --email E [--phone P] [--received-at TIME]",
-			about: "Log a data-subject request and list the person's orders across every reseller.", bind: c.subjectsRequest},
+		{name: "request", args: "--type access|rectification|erasure|restriction|objection (--identifiers FILE|- | --email E [--phone P]) [--received-at TIME]",
+			about: "Log a data-subject request and list the person's candidate orders across every reseller. " +
+				"--identifiers reads {\"email\": …, \"phone\": …} from a file or standard input (-), so that the person's " +
+				"email and phone stay out of the process list and the shell history, where --email and --phone put them.",
+			bind: c.subjectsRequest},
 		{name: "list", args: "[--open]", about: "Requests, oldest due first; overdue ones marked.", bind: c.subjectsList},
 		{name: "show", args: "ID", about: "A request with its orders and every step taken.",
 			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
@@ -89,15 +93,30 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 
 func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 	typ := fs.String("type", "", "access, rectification, erasure, restriction or objection")
-	email := fs.String("email", "", "the person's email")
-	phone := fs.String("phone", "", "the person's phone (+country code; a national number is read as Danish)")
+	ids := fs.String("identifiers", "", `a JSON file {"email": …, "phone": …} naming the person, or - for standard input (keeps them out of the process list and shell history)`)
+	email := fs.String("email", "", "the person's email (visible in the process list and shell history: prefer --identifiers)")
+	phone := fs.String("phone", "", "the person's phone (+country code; a national number is read as Danish; prefer --identifiers)")
 	received := fs.String("received-at", "", "when the request was received (RFC 3339, or a date in the fiscal time zone; default now)")
 	var n subjects.NewRequest
 	check := func(pos []string) error {
-		if len(pos) != 0 || !oneOf(*typ, "access", "rectification", "erasure", "restriction", "objection") || (*email == "" && *phone == "") {
-			return usageError("subjects request --type access|rectification|erasure|restriction|objection --email E [--phone P]")
+		const use = "subjects request --type access|rectification|erasure|restriction|objection (--identifiers FILE|- | --email E [--phone P])"
+		if len(pos) != 0 || !oneOf(*typ, "access", "rectification", "erasure", "restriction", "objection") {
+			return usageError(use)
 		}
 		n = subjects.NewRequest{Type: subjects.Type(*typ), Email: *email, Phone: *phone}
+		if *ids != "" {
+			if *email != "" || *phone != "" {
+				return usageError("give the person by --identifiers or by --email/--phone, not both")
+			}
+			in, err := c.readIdentifiers(*ids)
+			if err != nil {
+				return err
+			}
+			n.Email, n.Phone = in.Email, in.Phone
+		}
+		if n.Email == "" && n.Phone == "" {
+			return usageError(use)
+		}
 		if *received != "" {
 			loc, err := time.LoadLocation(cmp.Or(raw.fyTZ, "Europe/Copenhagen"))
 			if err != nil {
@@ -198,6 +217,31 @@ func (c *command) subjectsReply(fs *flag.FlagSet, raw *rawConfig) (func([]string
 		c.print(rp, nil)
 		return nil
 	}
+}
+
+// readIdentifiers reads {"email", "phone"} from a file, or standard input
+// for "-", with the strict decoder; an error never quotes the values.
+func (c *command) readIdentifiers(file string) (struct{ Email, Phone string }, error) {
+	var out struct{ Email, Phone string }
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(io.LimitReader(c.stdin, 64<<10))
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return out, fmt.Errorf("read identifiers: %w", err)
+	}
+	var in struct {
+		Email string `json:"email"`
+		Phone string `json:"phone"`
+	}
+	if err := api.Decode(b, &in); err != nil {
+		return out, usageError("--identifiers must hold a JSON object {\"email\": …, \"phone\": …}")
+	}
+	out.Email, out.Phone = in.Email, in.Phone
+	return out, nil
 }
 
 func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {

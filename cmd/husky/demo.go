@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"strings"
 	"time"
 
 	"github.com/milestone/husky/partners"
@@ -201,7 +202,9 @@ func (a *App) demoRecipient(ctx context.Context, p partners.Partner, w io.Writer
 			http.Error(rw, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		fmt.Fprintf(w, "[%s] signature ok, webhook-id %s:\n  %s\n", p.Name, r.Header.Get(partners.HeaderID), body)
+		// What arrived, its personal values masked: a terminal is no place
+		// for a customer's phone, email or address, even a demo one.
+		fmt.Fprintf(w, "[%s] signature ok, webhook-id %s:\n  %s\n", p.Name, r.Header.Get(partners.HeaderID), maskPersonal(body))
 		rw.WriteHeader(http.StatusNoContent)
 		var ev struct {
 			Type string `json:"type"`
@@ -281,4 +284,57 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// personalKeys are the webhook fields that carry personal values.
+var personalKeys = map[string]bool{"phone": true, "email": true, "organization": true, "line1": true, "line2": true,
+	"city": true, "postal_code": true, "region": true}
+
+// maskPersonal returns a webhook body with every personal value masked,
+// keeping its shape and the rest as it is; a body that is not JSON is
+// summarised by its size.
+func maskPersonal(body []byte) string {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Sprintf("(%d bytes, not JSON)", len(body))
+	}
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(k, e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(key, e)
+			}
+		case string:
+			if personalKeys[key] {
+				return maskValue(key, x)
+			}
+		}
+		return v
+	}
+	b, _ := json.Marshal(walk("", v))
+	return string(b)
+}
+
+// maskValue keeps a hint of a value: an email's first letters and
+// top-level domain, a phone's country code and last two digits, a word's
+// first letter.
+func maskValue(key, s string) string {
+	r := []rune(s)
+	switch {
+	case s == "":
+		return ""
+	case key == "email":
+		local, domain, _ := strings.Cut(s, "@")
+		tld := domain[strings.LastIndexByte(domain, '.')+1:]
+		return string([]rune(local)[:min(2, len([]rune(local)))]) + "…@…." + tld
+	case key == "phone" && len(r) > 5:
+		return string(r[:3]) + strings.Repeat("•", len(r)-5) + string(r[len(r)-2:])
+	default:
+		return string(r[:1]) + "…"
+	}
 }

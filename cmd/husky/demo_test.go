@@ -80,6 +80,12 @@ func TestDemoShowsTheWholeLifecycle(t *testing.T) {
 		if body := lines[i+1]; strings.Contains(body, "Jane Doe") || strings.Contains(body, "stays with us") {
 			t.Errorf("a demo recipient received the contact name or the notes: %s", body)
 		}
+		// What it prints is masked: the terminal shows the shape, not the
+		// customer's phone, email or address.
+		if body := lines[i+1]; strings.Contains(body, "jane@example.dk") || strings.Contains(body, "33123456") ||
+			strings.Contains(body, "Banemarksvej") || strings.Contains(body, "2605") {
+			t.Errorf("a demo recipient printed a personal value: %s", body)
+		}
 	}
 	if received < 2 {
 		t.Errorf("the demo recipients printed %d webhooks, want one each at least", received)
@@ -119,4 +125,21 @@ func bannerKeys(out string) map[string]string {
 		keys[m[1]] = m[2]
 	}
 	return keys
+}
+
+func TestMaskPersonalKeepsTheShapeNotTheValues(t *testing.T) {
+	t.Parallel()
+	body := `{"type":"order.created","data":{"order_id":"ord_1","items":[{"sku":"HE700R-32TB","quantity":2}],` +
+		`"contact":{"phone":"+4533123456","email":"jane@example.dk"},"address":{"line1":"Banemarksvej 50","city":"Brøndby","postal_code":"2605","country":"DK"}}}`
+	got := maskPersonal([]byte(body))
+	for _, v := range []string{"33123456", "jane@", "example.dk", "Banemarksvej", "Brøndby", "2605"} {
+		if strings.Contains(got, v) {
+			t.Errorf("masked body holds %q: %s", v, got)
+		}
+	}
+	for _, v := range []string{`"order_id":"ord_1"`, `"sku":"HE700R-32TB"`, `"country":"DK"`, `"phone":"+45••••••56"`, `"email":"ja…@….dk"`} {
+		if !strings.Contains(got, v) {
+			t.Errorf("masked body lacks %s: %s", v, got)
+		}
+	}
 }

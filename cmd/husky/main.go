@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := &command{stdout: stdout, stderr: stderr}
+	cmd := &command{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -128,6 +128,7 @@ func usageError(format string, args ...any) error {
 // command carries what every subcommand shares: where it writes, and
 // whether it writes JSON.
 type command struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	json           bool
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +26,11 @@ import (
 // idPattern matches the service's own ids. Only such ids are logged from a
 // path: a caller could put anything, personal data included, in a URL.
 var idPattern = regexp.MustCompile(`^[a-z]{2,4}_[0-9a-f]{32}$`)
+
+// requestIDPattern is a client's Request-Id the service keeps: a short
+// token of letters, digits and . _ : - (a UUID, a trace id). Anything else,
+// an email address included, is replaced, since it reaches the log.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
 //go:embed openapi.json
 var openAPI []byte
@@ -128,7 +132,7 @@ func actorOf(c *gin.Context) string { return partners.PrincipalOf(c).Actor() }
 // client sent so that both sides can correlate logs.
 func (a *App) requestID(c *gin.Context) {
 	id := c.GetHeader("Request-Id")
-	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+	if !requestIDPattern.MatchString(id) {
 		b := make([]byte, 12)
 		_, _ = rand.Read(b)
 		id = "req_" + hex.EncodeToString(b)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -461,7 +463,20 @@ func TestSubjectsAndPrivacyCLI(t *testing.T) {
 		t.Fatalf("request: %v", r)
 	}
 	id := r["id"].(string)
-	access := husky(t, env, "subjects", "request", "--type", "access", "--email", "jane@example.dk")["id"].(string)
+	// The person's identifiers from standard input: out of the process
+	// list and the shell history.
+	cmd := exec.Command(binary(t), "subjects", "request", "--type", "access", "--identifiers", "-", "--json")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(`{"email":"jane@example.dk"}`)
+	out, err := cmd.Output()
+	var viaStdin map[string]any
+	if err != nil || json.Unmarshal(out, &viaStdin) != nil || len(viaStdin["orders"].([]any)) != 1 {
+		t.Fatalf("request from standard input: %v %s", err, out)
+	}
+	access := viaStdin["id"].(string)
+	if help := runCLI(t, env, "subjects", "request", "-h"); !strings.Contains(help, "standard input") {
+		t.Errorf("-h does not say identifiers can come from standard input: %s", help)
+	}
 	if list := husky(t, env, "subjects", "list", "--open")["data"].([]any); len(list) != 2 {
 		t.Errorf("list: %v", list)
 	}
