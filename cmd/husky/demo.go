@@ -10,8 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/milestone/husky/partners"
