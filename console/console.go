@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,14 +43,23 @@ type Console struct {
 	Audit      *audit.Log
 	Logger     *slog.Logger
 	Now        func() time.Time
-	// Secure marks the session cookie Secure (the service speaks HTTPS).
+	// Secure marks the cookies Secure always (the service speaks HTTPS, or
+	// clients reach it only over HTTPS through a proxy); HTTPS says whether
+	// one request came over HTTPS (through a trusted proxy), so that its
+	// cookies are Secure too.
 	Secure bool
+	HTTPS  func(g *gin.Context) bool
+	// Limit, if set, limits the requests of a signed-in key (the API's
+	// per-key limit); Metrics counts sign-in failures and throttling.
+	Limit   gin.HandlerFunc
+	Metrics *Metrics
 	// Background is the context a purge run started from a page lives in;
 	// Spawn runs it so that shutdown waits for it.
 	Background context.Context
 	Spawn      func(func())
 
-	pages map[string]*template.Template
+	pages    map[string]*template.Template
+	throttle throttle
 }
 
 // IdleTimeout ends a session this long after its last use.
@@ -60,6 +70,15 @@ func (c *Console) now() time.Time {
 		return c.Now().UTC().Truncate(time.Microsecond)
 	}
 	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// limit applies Limit, when set, to a signed-in request.
+func (c *Console) limit(g *gin.Context) {
+	if c.Limit != nil {
+		c.Limit(g)
+		return
+	}
+	g.Next()
 }
 
 // csp is the pages' Content-Security-Policy: nothing but the binary's own
@@ -77,9 +96,9 @@ func (c *Console) Register(r gin.IRouter) {
 	g.GET("/", c.home)
 	g.GET("/sign-in", c.signInForm)
 	g.POST("/sign-in", c.signIn)
-	g.POST("/sign-out", c.session(), c.csrf, c.signOut)
+	g.POST("/sign-out", c.session(), c.limit, c.csrf, c.signOut)
 
-	fin := g.Group("/finance", c.session(partners.RoleFinance))
+	fin := g.Group("/finance", c.session(partners.RoleFinance), c.limit)
 	fin.GET("", c.financeReport)
 	fin.GET("/orders", c.financeOrders)
 	fin.GET("/report.csv", c.financeCSV)
@@ -88,7 +107,7 @@ func (c *Console) Register(r gin.IRouter) {
 	fin.GET("/runs", c.runs)
 	fin.GET("/runs/:id", c.run)
 
-	dpo := g.Group("/privacy", c.session(partners.RolePrivacy))
+	dpo := g.Group("/privacy", c.session(partners.RolePrivacy), c.limit)
 	dpo.GET("", c.queue)
 	dpo.POST("/requests", c.csrf, c.newRequest)
 	dpo.GET("/requests/:id", c.request)
@@ -101,7 +120,7 @@ func (c *Console) Register(r gin.IRouter) {
 	dpo.POST("/requests/:id/:action", c.csrf, c.requestAction)
 	dpo.GET("/record", c.record)
 
-	ops := g.Group("", c.session(partners.RoleAdmin))
+	ops := g.Group("", c.session(partners.RoleAdmin), c.limit)
 	ops.GET("/deliveries", c.deliveries)
 	ops.GET("/deliveries/replay", c.replayConfirm)
 	ops.POST("/deliveries/replay", c.csrf, c.replaySince)
@@ -122,7 +141,31 @@ func (c *Console) headers(g *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
+	if g.Request.Method != http.MethodGet && g.Request.Method != http.MethodHead && !sameOrigin(g.Request) {
+		// Forms, the sign-in form above all (login CSRF: another site
+		// signing the browser in with the attacker's key), post only from
+		// the console's own pages.
+		c.fail(g, http.StatusForbidden, "The form was refused: it was sent from another site.")
+		g.Abort()
+		return
+	}
 	g.Next()
+}
+
+// sameOrigin reports whether a browser sent r from the console's own
+// pages: Sec-Fetch-Site, where the browser sends it, is same-origin (or
+// none: typed or bookmarked), and Origin, where sent, names this host.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	return true
 }
 
 // home sends a signed-in person to their role's page, anyone else to

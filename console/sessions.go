@@ -6,8 +6,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +61,9 @@ func tokenHash(token string) []byte {
 // cookie sets a console cookie: HttpOnly, SameSite=Strict, on /console
 // only, Secure when the service speaks HTTPS; maxAge < 0 deletes it.
 func (c *Console) cookie(g *gin.Context, name, value string, maxAge int) {
+	secure := c.Secure || (c.HTTPS != nil && c.HTTPS(g))
 	http.SetCookie(g.Writer, &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 }
 
 // current reads the request's session, if it has a live one: not idle for
@@ -178,11 +181,27 @@ func (c *Console) signIn(g *gin.Context) {
 		return
 	}
 	ctx := g.Request.Context()
-	p, err := c.Partners.Authenticate(ctx, strings.TrimSpace(g.PostForm("key")))
+	key := strings.TrimSpace(g.PostForm("key"))
+	counted, now := signInKeys(g.ClientIP(), key), c.now()
+	if wait := c.throttle.wait(now, counted); wait > 0 {
+		if c.Metrics != nil {
+			c.Metrics.SignInThrottled.Inc()
+		}
+		secs := int(math.Ceil(wait.Seconds()))
+		g.Header("Retry-After", strconv.Itoa(secs))
+		c.showSignIn(g, http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins from here. Try again in %d seconds.", secs))
+		return
+	}
+	p, err := c.Partners.Authenticate(ctx, key)
 	if err != nil {
+		c.throttle.fail(now, counted)
+		if c.Metrics != nil {
+			c.Metrics.SignInFailures.Inc()
+		}
 		c.showSignIn(g, http.StatusUnauthorized, "That is not a valid API key.")
 		return
 	}
+	c.throttle.succeed(counted)
 	if p.Role != partners.RoleFinance && p.Role != partners.RolePrivacy && p.Role != partners.RoleAdmin {
 		c.showSignIn(g, http.StatusForbidden, "The console is for finance, privacy and admin keys; a reseller uses the API.")
 		return

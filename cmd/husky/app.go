@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
@@ -49,11 +51,12 @@ type App struct {
 	Reminders  *retention.Reminders
 	Now        func() time.Time
 
-	httpMetrics *httpMetrics
-	limiter     *api.RateLimiter
-	server      *http.Server
-	bg          context.Context // lives as long as the workers
-	spawned     sync.WaitGroup  // background work started by requests
+	httpMetrics    *httpMetrics
+	consoleMetrics *console.Metrics
+	limiter        *api.RateLimiter
+	server         *http.Server
+	bg             context.Context // lives as long as the workers
+	spawned        sync.WaitGroup  // background work started by requests
 }
 
 // spawn runs fn in the background; Run waits for it before returning, so
@@ -97,6 +100,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
+	a.consoleMetrics = console.NewMetrics(a.Registry)
 	a.limiter = api.NewRateLimiter(cfg.RateLimit)
 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
@@ -295,12 +299,27 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 func (a *App) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
+		TLSConfig:         tlsConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// tlsConfig is what serve offers when it speaks HTTPS: TLS 1.2 and 1.3,
+// and with 1.2 only AEAD cipher suites with forward secrecy (no CBC, no
+// SHA-1 MACs, no RSA key exchange); TLS 1.3 offers nothing else.
+func tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
 	}
 }
 

@@ -46,6 +46,11 @@ type Config struct {
 	// BackupRetention how long a retired master key is kept, so that
 	// backups made before the rotation stay readable.
 	KeyRotation, BackupRetention time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto the service believes; SecureCookies marks the
+	// console's cookies Secure even without TLS here (a proxy terminates it).
+	TrustedProxies []netip.Prefix
+	SecureCookies  bool
 	// ErasureReminders are the delays after an erasure notice at which it
 	// is sent again while the recipient has not confirmed it; empty: never.
 	ErasureReminders []time.Duration
@@ -60,7 +65,7 @@ type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
-	erasureReminders                                                             string
+	erasureReminders, trustedProxies, secureCookies                              string
 }
 
 func envConfig() rawConfig {
@@ -80,6 +85,8 @@ func envConfig() rawConfig {
 		pprofAddr:        os.Getenv("HUSKY_PPROF_ADDR"),
 		keyRotation:      cmp.Or(os.Getenv("HUSKY_KEY_ROTATION"), "720h"),
 		erasureReminders: cmp.Or(os.Getenv("HUSKY_ERASURE_REMINDERS"), "168h,720h"),
+		trustedProxies:   os.Getenv("HUSKY_TRUSTED_PROXIES"),
+		secureCookies:    cmp.Or(os.Getenv("HUSKY_SECURE_COOKIES"), "false"),
 		backupRetention:  cmp.Or(os.Getenv("HUSKY_BACKUP_RETENTION"), "840h"),
 		timeout:          cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
 		workers:          cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
@@ -115,6 +122,10 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.rateLimit, "rate-limit", r.rateLimit, "requests per second per API key, bursts of twice that, or off (HUSKY_RATE_LIMIT)")
 	fs.StringVar(&r.pprofAddr, "pprof-addr", r.pprofAddr, "serve pprof on this loopback address (HUSKY_PPROF_ADDR)")
 	fs.StringVar(&r.keyRotation, "key-rotation", r.keyRotation, "how often to rotate the master key, or off (HUSKY_KEY_ROTATION)")
+	fs.StringVar(&r.trustedProxies, "trusted-proxies", r.trustedProxies,
+		"reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed (HUSKY_TRUSTED_PROXIES)")
+	fs.StringVar(&r.secureCookies, "secure-cookies", r.secureCookies,
+		"mark the console's cookies Secure although TLS ends at a proxy: true or false (HUSKY_SECURE_COOKIES)")
 	fs.StringVar(&r.erasureReminders, "erasure-reminders", r.erasureReminders,
 		"delays after an unconfirmed erasure notice at which it is sent again, or off (HUSKY_ERASURE_REMINDERS)")
 	fs.StringVar(&r.backupRetention, "backup-retention", r.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
@@ -210,6 +221,28 @@ func (r rawConfig) config() (Config, error) {
 		} else {
 			c.KeyRotation = d
 		}
+	}
+	for _, part := range strings.Split(r.trustedProxies, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("HUSKY_TRUSTED_PROXIES: %q is not an address or a CIDR range such as 10.0.0.0/8", part))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	switch r.secureCookies {
+	case "true":
+		c.SecureCookies = true
+	case "false":
+	default:
+		errs = append(errs, fmt.Errorf("HUSKY_SECURE_COOKIES: %q is not true or false", r.secureCookies))
 	}
 	if r.erasureReminders != "off" {
 		if ds, err := parseReminders(r.erasureReminders); err != nil {

@@ -192,12 +192,12 @@ func TestEachRequestTypeAllowsOnlyItsActions(t *testing.T) {
 	}
 }
 
-// consoleGet signs in to the console with key over plain HTTP and returns
-// the page at path.
-func consoleGet(t *testing.T, e *testEnv, key, path string) string {
+// consoleClient signs in to the console with key over plain HTTP and
+// returns a client that carries the session.
+func consoleClient(t *testing.T, e *testEnv, key string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.Get(e.srv.URL + "/console/sign-in")
 	if err != nil {
 		t.Fatal(err)
@@ -212,11 +212,21 @@ func consoleGet(t *testing.T, e *testEnv, key, path string) string {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res, err = c.Get(e.srv.URL + path); err != nil {
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console sign-in: %d", res.StatusCode)
+	}
+	return c
+}
+
+// consoleGet signs in to the console with key and returns the page at path.
+func consoleGet(t *testing.T, e *testEnv, key, path string) string {
+	t.Helper()
+	res, err := consoleClient(t, e, key).Get(e.srv.URL + path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	b, _ = io.ReadAll(res.Body)
+	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
 		t.Fatalf("console %s: %d %s", path, res.StatusCode, b)
 	}

@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,9 +45,10 @@ func (a *App) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	// Forwarded headers are not trusted: behind a reverse proxy the client
-	// address is the proxy's unless the operator says otherwise (README).
-	_ = r.SetTrustedProxies(nil)
+	// Forwarded headers are believed only from the configured proxies
+	// (HUSKY_TRUSTED_PROXIES); from anyone else, a client could claim any
+	// address, or HTTPS.
+	_ = r.SetTrustedProxies(a.trustedProxies())
 	r.Use(a.requestID, a.accessLog, a.httpMetrics.middleware, gin.CustomRecovery(func(c *gin.Context, _ any) {
 		api.Abort(c, api.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
 	}))
@@ -91,8 +95,31 @@ func (a *App) Handler() http.Handler {
 // console builds the web console over the app's services.
 func (a *App) console() *console.Console {
 	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects,
-		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Now: a.Now, Secure: a.Config.TLSCert != "",
+		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Now: a.Now, Secure: a.Config.TLSCert != "" || a.Config.SecureCookies,
+		HTTPS: a.viaHTTPS, Limit: a.limiter.Middleware(func(c *gin.Context) string { return c.GetString("key_id") }), Metrics: a.consoleMetrics,
 		Background: a.background(), Spawn: a.spawn}
+}
+
+// trustedProxies returns the configured proxies as gin takes them.
+func (a *App) trustedProxies() []string {
+	out := []string{}
+	for _, p := range a.Config.TrustedProxies {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+// viaHTTPS reports whether a request came over HTTPS: to this server, or to
+// a trusted proxy that says so in X-Forwarded-Proto.
+func (a *App) viaHTTPS(c *gin.Context) bool {
+	if c.Request.TLS != nil {
+		return true
+	}
+	remote, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil || !slices.ContainsFunc(a.Config.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(remote.Unmap()) }) {
+		return false
+	}
+	return strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
 }
 
 // resellerCaller gives the orders package the authenticated reseller.

@@ -77,6 +77,23 @@ func TestServeSpeaksHTTPSWithHSTS(t *testing.T) {
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Errorf("HTTPS /readyz: %d, HSTS %q", res.StatusCode, res.Header.Get("Strict-Transport-Security"))
 	}
+	// TLS 1.2 offers only AEAD suites with forward secrecy: a client that
+	// speaks nothing else (CBC with SHA-1) is refused; one with GCM is not.
+	tls12 := func(suite uint16) error {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, cbc := range []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA} {
+		if err := tls12(cbc); err == nil {
+			t.Errorf("TLS 1.2 with %s was accepted", tls.CipherSuiteName(cbc))
+		}
+	}
+	if err := tls12(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256); err != nil {
+		t.Errorf("TLS 1.2 with AES-GCM: %v", err)
+	}
 	if plain, err := http.Get("http://" + addr + "/readyz"); err == nil {
 		if plain.StatusCode == 200 {
 			t.Error("plain HTTP answered 200 on the HTTPS listener")
