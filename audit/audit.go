@@ -49,7 +49,7 @@ var detailKeys = map[string]bool{
 	"until": true, "due_at": true, "format": true,
 	// Candidates of a request, deadlines and lifted restrictions: states,
 	// identifier names and times; a DPO's reasons stay with the request.
-	"adequacy_framework": true, "needs_review": true, "matched_on": true, "state": true, "previous_due_at": true, "person_told_at": true,
+	"adequacy_framework": true, "first_order_id": true, "last_order_id": true, "needs_review": true, "matched_on": true, "state": true, "previous_due_at": true, "person_told_at": true,
 }
 
 // maxDetail bounds a detail value: ids, field lists and hashes are short.

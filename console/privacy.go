@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func (c *Console) request(g *gin.Context) {
 }
 
 func (c *Console) showRequest(g *gin.Context, status int, fields map[string]string, problem string) {
-	r, err := c.Subjects.Get(g.Request.Context(), g.Param("id"))
+	r, err := c.Subjects.GetPage(g.Request.Context(), g.Param("id"), cursorOf(g), subjects.PageSize)
 	if err != nil {
 		c.problem(g, err)
 		return
@@ -101,7 +102,7 @@ func (c *Console) showRequest(g *gin.Context, status int, fields map[string]stri
 // data for it is recorded in the audit trail, as through the API.
 func (c *Console) export(g *gin.Context) {
 	s, _ := c.current(g)
-	e, err := c.Subjects.Export(g.Request.Context(), s.Actor(), g.Param("id"))
+	e, err := c.Subjects.Export(g.Request.Context(), s.Actor(), g.Param("id"), cursorOf(g), subjects.PageSize)
 	if err != nil {
 		c.problem(g, err)
 		return
@@ -239,6 +240,15 @@ func (c *Console) lift(g *gin.Context) {
 		return
 	}
 	g.Redirect(http.StatusSeeOther, "/console/privacy/requests/"+g.Param("id")+"#steps")
+}
+
+// cursorOf reads the page cursor of a paged view (an order id).
+func cursorOf(g *gin.Context) string {
+	b, err := base64.RawURLEncoding.DecodeString(g.Query("cursor"))
+	if err != nil || len(b) > 64 {
+		return ""
+	}
+	return string(b)
 }
 
 func prefixed(prefix string, fe map[string]string) map[string]string {

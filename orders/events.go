@@ -100,24 +100,44 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	return out, nil
 }
 
-// Conflicts returns recipient events that contradicted the order (shipped
-// or delivered after it was cancelled or rejected), newest first.
-func (s *Service) Conflicts(ctx context.Context, limit int) ([]Event, error) {
-	var rows []eventRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE outcome = 'conflict' ORDER BY id DESC LIMIT ?`, limit); err != nil {
-		return nil, fmt.Errorf("conflicts: %w", err)
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.OrderID
-	}
-	keys, err := s.keys(ctx, s.DB.Reader, ids)
+// Conflicts returns a page of recipient events that contradicted the order
+// (shipped or delivered after it was cancelled or rejected), newest first,
+// at most limit of them before event id before (0: from the newest). They
+// hold recipients' free text, so reading them is recorded as order.viewed,
+// once per order on the page, in the same transaction as the read.
+func (s *Service) Conflicts(ctx context.Context, actor string, before int64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		var rows []eventRow
+		if err := tx.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events
+			WHERE outcome = 'conflict' AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`, before, before, limit); err != nil {
+			return fmt.Errorf("conflicts: %w", err)
+		}
+		var ids []string
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if !seen[r.OrderID] {
+				seen[r.OrderID] = true
+				ids = append(ids, r.OrderID)
+			}
+		}
+		keys, err := s.keys(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		out = make([]Event, len(rows))
+		for i, r := range rows {
+			out[i] = r.event(keys[r.OrderID])
+		}
+		for _, id := range ids {
+			if err := s.record(ctx, tx, actor, "order.viewed", map[string]string{"order_id": id}, map[string]string{"route": "conflicts"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	out := make([]Event, len(rows))
-	for i, r := range rows {
-		out[i] = r.event(keys[r.OrderID])
+		return nil, fmt.Errorf("conflicts: %w", err)
 	}
 	return out, nil
 }

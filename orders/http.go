@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,12 +129,26 @@ func (a *AdminAPI) close(c *gin.Context) {
 }
 
 func (a *AdminAPI) conflicts(c *gin.Context) {
-	evs, err := a.Service.Conflicts(c.Request.Context(), 1000)
+	limit, after, err := api.PageParams(c)
 	if err != nil {
 		api.Abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"data": evs})
+	if c.Query("limit") == "" {
+		limit = 100
+	}
+	before, _ := strconv.ParseInt(after, 10, 64)
+	evs, err := a.Service.Conflicts(c.Request.Context(), a.Actor(c), before, limit+1)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	page := api.Page[Event]{Data: evs}
+	if len(evs) > limit {
+		page.Data, page.HasMore = evs[:limit], true
+		page.NextCursor = api.Cursor(strconv.FormatInt(evs[limit-1].ID, 10))
+	}
+	c.JSON(http.StatusOK, page)
 }
 
 func (a *API) catalog(c *gin.Context) {

@@ -60,6 +60,11 @@ type Export struct {
 	Orders      []ExportOrder `json:"orders"`
 	Rights      []string      `json:"rights"`
 	Portability string        `json:"portability"`
+	// Total counts the orders of the whole export; Orders is one page of
+	// them, HasMore and NextCursor lead to the next.
+	Total      int    `json:"total"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ExportOrder is everything held about the person in one order.
@@ -160,7 +165,15 @@ type Erasure struct {
 // Export writes the access export of a request, of the orders it covers
 // only, and records, in the same transaction, that each order's personal
 // data was read for it. A request whose type has no export answers 409.
-func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) {
+//
+// A person may have thousands of orders, so the export comes a page at a
+// time: at most limit orders (PageSize by default) after order id after,
+// and the audit trail records the page, once, with its order count and
+// its first and last order (the step lists every order id).
+func (s *Service) Export(ctx context.Context, actor, id, after string, limit int) (Export, error) {
+	if limit <= 0 || limit > PageSize {
+		limit = PageSize
+	}
 	ps, err := s.Partners.List(ctx)
 	if err != nil {
 		return Export{}, err
@@ -176,10 +189,12 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		// Only the orders the request covers: one that needs review may be
 		// another person's.
-		_, found, err := s.acting(ctx, tx, actor, id, ActionExport)
+		_, all, err := s.acting(ctx, tx, actor, id, ActionExport)
 		if err != nil {
 			return err
 		}
+		found, more, next := page(all, after, limit)
+		out.HasMore, out.NextCursor, out.Total = more, next, len(all)
 		for _, f := range found {
 			o, err := s.Orders.GetTx(ctx, tx, f.OrderID)
 			if err != nil {
@@ -189,7 +204,11 @@ func (s *Service) Export(ctx context.Context, actor, id string) (Export, error) 
 			underHold[o.ID] = f.Held
 		}
 		ids := orderIDs(found)
-		if err := s.recordOrders(ctx, tx, actor, "order.viewed", id, ids, map[string]string{"route": "subject_export"}); err != nil {
+		details := map[string]string{"route": "subject_export", "orders": fmt.Sprint(len(ids))}
+		if len(ids) > 0 {
+			details["first_order_id"], details["last_order_id"] = ids[0], ids[len(ids)-1]
+		}
+		if err := s.Audit.Record(ctx, tx, actor, "subject.export_viewed", map[string]string{"request_id": id}, details); err != nil {
 			return err
 		}
 		return s.addStep(ctx, tx, id, actor, "exported", map[string]any{"orders": ids})

@@ -101,7 +101,15 @@ func (a *API) list(c *gin.Context) {
 }
 
 func (a *API) get(c *gin.Context) {
-	r, err := a.Service.Get(c.Request.Context(), c.Param("id"))
+	limit, after, err := api.PageParams(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	if c.Query("limit") == "" {
+		limit = PageSize
+	}
+	r, err := a.Service.GetPage(c.Request.Context(), c.Param("id"), after, limit)
 	if err != nil {
 		api.Abort(c, err)
 		return
@@ -110,7 +118,15 @@ func (a *API) get(c *gin.Context) {
 }
 
 func (a *API) export(c *gin.Context) {
-	e, err := a.Service.Export(c.Request.Context(), a.Actor(c), c.Param("id"))
+	limit, after, err := api.PageParams(c)
+	if err != nil {
+		api.Abort(c, err)
+		return
+	}
+	if c.Query("limit") == "" {
+		limit = PageSize
+	}
+	e, err := a.Service.Export(c.Request.Context(), a.Actor(c), c.Param("id"), after, limit)
 	if err != nil {
 		api.Abort(c, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -59,7 +60,8 @@ var rights = map[Type]string{
 
 // Reply writes the answer to request id as it stands, or ErrNotFound.
 func (s *Service) Reply(ctx context.Context, id string) (Reply, error) {
-	r, err := s.Get(ctx, id)
+	// Every included order, not a page: the reply answers for them all.
+	r, err := s.GetPage(ctx, id, "", math.MaxInt)
 	if err != nil {
 		return Reply{}, err
 	}

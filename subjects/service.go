@@ -163,7 +163,8 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 		if _, err := s.settle(ctx, tx, actor, r, cands, ""); err != nil {
 			return err
 		}
-		r.Candidates = cands
+		r.Totals = Totals{Candidates: len(cands), Included: len(included(cands))}
+		r.Candidates, r.HasMore, r.NextCursor = page(cands, "", PageSize)
 		counts := map[string]int{}
 		for _, o := range cands {
 			counts[o.State]++
@@ -227,16 +228,31 @@ func nilIfEmpty(b []byte) any {
 	return b
 }
 
-// Get returns a request with its candidate orders as they stand now and
-// every step taken, or ErrNotFound.
+// PageSize is how many candidate orders a request view, and how many
+// orders an access export, shows at a time: a person with thousands of
+// orders is read a page after another, never in one answer.
+const PageSize = 100
+
+// Get returns a request with the first page of its candidate orders as
+// they stand now and every step taken, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
+	return s.GetPage(ctx, id, "", PageSize)
+}
+
+// GetPage is Get with the page of candidates after order id after (""
+// from the first), at most limit of them. Counts and states are worked
+// out over every candidate.
+func (s *Service) GetPage(ctx context.Context, id, after string, limit int) (*Request, error) {
 	r, err := getRequest(ctx, s.DB.Reader, id)
 	if err != nil {
 		return nil, err
 	}
-	if r.Candidates, err = s.candidates(ctx, nil, r); err != nil {
+	all, err := s.candidates(ctx, nil, r)
+	if err != nil {
 		return nil, err
 	}
+	r.Totals = Totals{Candidates: len(all), Included: len(included(all))}
+	r.Candidates, r.HasMore, r.NextCursor = page(all, after, limit)
 	if err := s.notices(ctx, r.Candidates); err != nil {
 		return nil, err
 	}
@@ -245,6 +261,27 @@ func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 	}
 	s.present(r, s.now())
 	return r, nil
+}
+
+// page returns the orders after order id after, at most limit, whether
+// more follow, and the cursor of the next page.
+func page(os []Order, after string, limit int) ([]Order, bool, string) {
+	start := 0
+	if after != "" {
+		start = len(os)
+		for i, o := range os {
+			if o.OrderID > after {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(len(os), start+limit)
+	out := os[start:end]
+	if end < len(os) {
+		return out, true, api.Cursor(out[len(out)-1].OrderID)
+	}
+	return out, false, ""
 }
 
 // List returns requests, oldest due first, with status "" meaning all;

@@ -105,11 +105,22 @@ type Request struct {
 	Candidates []Order `json:"candidates"`
 	// Orders are the candidates included: what every action acts on.
 	Orders []Order `json:"orders"`
-	Steps  []Step  `json:"steps,omitempty"`
+	// Totals count every candidate and included order; Candidates and
+	// Orders hold one page of them, HasMore and NextCursor lead on.
+	Totals     Totals `json:"totals"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
+	Steps      []Step `json:"steps,omitempty"`
 
 	emailHash, phoneHash []byte
 	extendedAt           time.Time
 	extensionReason      string
+}
+
+// Totals count a request's orders over every page.
+type Totals struct {
+	Candidates int `json:"candidates"`
+	Included   int `json:"included"`
 }
 
 // Extension is the one extension of a request's deadline by two further

@@ -240,6 +240,10 @@ func TestShippedAfterCancelIsAConflict(t *testing.T) {
 	if len(c) != 1 || c[0].(map[string]any)["order_id"] != id {
 		t.Errorf("conflicts %v", c)
 	}
+	// The conflicts carry recipients' free text: reading them is audited.
+	if !strings.Contains(auditText(t, e.testEnv), "order.viewed "+id) || !strings.Contains(auditText(t, e.testEnv), `"route":"conflicts"`) {
+		t.Error("reading the conflicts left no order.viewed in the audit trail")
+	}
 }
 
 func TestCallbackRefusesUnknownTypesAndOrdersNotShared(t *testing.T) {

@@ -143,9 +143,9 @@ func (c *command) ordersClose(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 }
 
 func (c *command) ordersConflicts(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	limit := fs.Int("limit", 1000, "how many to list")
+	limit := fs.Int("limit", 1000, "how many to list, newest first (each order's read is audited)")
 	return wantArgs(0, "orders conflicts takes flags only"), func(ctx context.Context, a *App, _ []string) error {
-		evs, err := a.Orders.Conflicts(ctx, *limit)
+		evs, err := a.Orders.Conflicts(ctx, operator, 0, *limit)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -280,10 +281,20 @@ func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 		return nil
 	}
 	return check, func(ctx context.Context, a *App, pos []string) error {
-		e, err := a.Subjects.Export(ctx, operator, pos[0])
+		// A file for the DPO to send: every page, read one after another
+		// (each audited as the API's are), in one document.
+		e, err := a.Subjects.Export(ctx, operator, pos[0], "", subjects.PageSize)
+		for more := e.HasMore; err == nil && more; {
+			var next subjects.Export
+			cursor, _ := base64.RawURLEncoding.DecodeString(e.NextCursor)
+			if next, err = a.Subjects.Export(ctx, operator, pos[0], string(cursor), subjects.PageSize); err == nil {
+				e.Orders, e.NextCursor, more = append(e.Orders, next.Orders...), next.NextCursor, next.HasMore
+			}
+		}
 		if err != nil {
 			return err
 		}
+		e.HasMore, e.NextCursor = false, ""
 		if *format == "html" {
 			return e.WriteHTML(c.stdout)
 		}

@@ -522,3 +522,43 @@ func TestTheReplyToThePersonSaysWhatWasDoneAndWhyNot(t *testing.T) {
 		t.Errorf("html reply: %s %.300s", html.header.Get("Content-Security-Policy"), html.body)
 	}
 }
+
+func TestAPersonWithManyOrdersIsReadAPageAtATime(t *testing.T) {
+	t.Parallel()
+	e := newSubjectEnv(t)
+	var lines []string
+	for i := range 150 {
+		lines = append(lines, fmt.Sprintf(`{"reference":"PO-MANY-%d","customer":{"name":"Jane Doe","email":"jane@example.dk","phone":"+4533123456"},`+
+			`"ship_to":{"line1":"Vej 1","city":"Brøndby","postal_code":"2605","country":"DK"},"items":[{"sku":"HE150D-4TB","quantity":1}],`+
+			`"reseller_id":%q,"created_at":"2025-02-11T09:00:00Z","status":"received"}`, i, e.resellerA.ID))
+	}
+	if rep, err := e.app.Orders.Import(context.Background(), "test", []byte(strings.Join(lines, "\n")+"\n"), false); err != nil || rep.Imported != 150 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	req := e.request(t, `{"type":"access","email":"jane@example.dk"}`)
+	id := req["id"].(string)
+	if len(req["candidates"].([]any)) != 100 || req["has_more"] != true || fmt.Sprint(req["totals"]) != "map[candidates:150 included:150]" {
+		t.Errorf("the request's first page: %d candidates, has_more %v, totals %v", len(req["candidates"].([]any)), req["has_more"], req["totals"])
+	}
+	next := e.do(t, "GET", "/v1/subject-requests/"+id+"?cursor="+req["next_cursor"].(string), e.privacy, nil).json(t)
+	if len(next["candidates"].([]any)) != 50 || next["has_more"] != false {
+		t.Errorf("the second page: %d, has_more %v", len(next["candidates"].([]any)), next["has_more"])
+	}
+	before := strings.Count(auditText(t, e.testEnv), "\n")
+	ex := e.do(t, "GET", "/v1/subject-requests/"+id+"/export", e.privacy, nil).json(t)
+	if len(ex["orders"].([]any)) != 100 || ex["has_more"] != true || ex["total"] != float64(150) {
+		t.Fatalf("the export's first page: %d orders, has_more %v, total %v", len(ex["orders"].([]any)), ex["has_more"], ex["total"])
+	}
+	// One audit entry for the page, not one per order.
+	if added := strings.Count(auditText(t, e.testEnv), "\n") - before; added != 1 {
+		t.Errorf("one export page added %d audit entries", added)
+	}
+	rest := e.do(t, "GET", "/v1/subject-requests/"+id+"/export?cursor="+ex["next_cursor"].(string), e.privacy, nil).json(t)
+	if len(rest["orders"].([]any)) != 50 || rest["has_more"] != false {
+		t.Errorf("the export's second page: %d orders, has_more %v", len(rest["orders"].([]any)), rest["has_more"])
+	}
+	page := consoleGet(t, e.testEnv, e.privacy, "/console/privacy/requests/"+id)
+	if strings.Count(page, "<tr") > 110 || !strings.Contains(page, "150 candidate orders") || !strings.Contains(page, "?cursor=") {
+		t.Errorf("the console's request page is not paged (%d rows)", strings.Count(page, "<tr"))
+	}
+}

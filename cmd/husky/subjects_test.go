@@ -235,7 +235,7 @@ func TestAccessExportNamesWhatIsHeldAndWhoReceivedWhatWhen(t *testing.T) {
 		t.Errorf("html export: %d %.300s", html.status, html.body)
 	}
 	audit := auditText(t, e.testEnv)
-	if !strings.Contains(audit, "order.viewed "+a) {
+	if !strings.Contains(audit, "subject.export_viewed") || !strings.Contains(audit, `"first_order_id":"`+a+`"`) {
 		t.Error("reading the order's data for the export is not in the audit trail")
 	}
 	// Each disclosure's entry records where the data went and on what safeguard.
