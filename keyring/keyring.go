@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,20 +39,29 @@ var (
 	ErrUnknownVersion = errors.New("keyring: the key version that sealed this value is not in the keyring")
 	// ErrCorrupt means a ciphertext is malformed or fails authentication.
 	ErrCorrupt = errors.New("keyring: ciphertext is malformed or was altered")
+	// ErrForeign means the file now at the keyring's path is not this
+	// keyring: another installation's, or one whose keys were changed.
+	ErrForeign = errors.New("keyring: the file is not this keyring (another identity, or a key that changed)")
 )
 
 // Version is one master key. A version stops sealing when a newer one is
 // added (RetiredAt) and keeps opening until it is pruned.
 type Version struct {
-	ID        uint32     `json:"version"`
-	Key       []byte     `json:"key,omitempty"`
+	ID  uint32 `json:"version"`
+	Key []byte `json:"key,omitempty"`
+	// Check is the key's check value: the first bytes of an HMAC of a
+	// fixed text under it, naming the key without revealing it.
+	Check     string     `json:"check,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // file is the keyring's on-disk form.
 type file struct {
-	Format   string    `json:"format"`
+	Format string `json:"format"`
+	// ID names the keyring for good: a file with another id, at the same
+	// path, is another installation's and is never adopted.
+	ID       string    `json:"id,omitempty"`
 	Versions []Version `json:"master_keys"`
 	// LookupKey keys the hashes that index personal values (an email, a
 	// phone number) without storing them. It is never rotated: every
@@ -66,6 +76,7 @@ type Keyring struct {
 	path string
 
 	mu       sync.RWMutex
+	id       string
 	versions map[uint32]cipher.AEAD
 	all      []Version // ascending by ID
 	lookup   []byte
@@ -92,18 +103,47 @@ func Load(path string) (*Keyring, error) {
 		if gerr != nil {
 			return nil, gerr
 		}
-		f := file{Format: format, Versions: []Version{v}, LookupKey: randomKey()}
+		f := file{Format: format, ID: newKeyringID(), Versions: []Version{v}, LookupKey: randomKey()}
 		if err := writeFile(path, f, true); err != nil {
 			return nil, err
 		}
-		k.lookup = f.LookupKey
+		k.lookup, k.id = f.LookupKey, f.ID
 		k.touch()
 		return k, k.set(f.Versions)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read keyring %s: %w", path, err)
 	}
-	return k, k.read(b)
+	if err := k.read(b); err != nil {
+		return nil, err
+	}
+	if k.ID() == "" {
+		// A keyring from before identities: give it one, and check values,
+		// so that a later reload can tell it from any other.
+		if err := k.change(func(all []Version) ([]Version, error) { return all, nil }); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// newKeyringID returns a fresh keyring identity.
+func newKeyringID() string { return "kr_" + hex.EncodeToString(randomKey()[:16]) }
+
+// checkValue names a key: the first 8 bytes of HMAC-SHA256(key, a fixed
+// text), in hex.
+func checkValue(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("husky keyring check value"))
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// ID returns the keyring's identity ("" for a file from before them, until
+// it is first written).
+func (k *Keyring) ID() string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.id
 }
 
 // touch notes what the file holds now, so that Reload knows this
@@ -131,15 +171,48 @@ func (k *Keyring) read(b []byte) error {
 	if len(f.LookupKey) != keySize {
 		return fmt.Errorf("keyring %s has no 256-bit lookup key", k.path)
 	}
+	for _, v := range f.Versions {
+		if v.Check != "" && v.Check != checkValue(v.Key) {
+			return fmt.Errorf("keyring %s: version %d does not match its check value: %w", k.path, v.ID, ErrForeign)
+		}
+	}
+	if err := k.same(f); err != nil {
+		return err
+	}
 	k.mu.Lock()
-	k.lookup = f.LookupKey
+	k.lookup, k.id = f.LookupKey, f.ID
 	k.digest = sha256.Sum256(b)
 	k.mu.Unlock()
 	return k.set(f.Versions)
 }
 
+// same refuses a file that is not the keyring already held: another
+// identity, another lookup key, or a version held here whose key differs.
+// Versions may come (a rotation) and go (a prune); nothing else changes.
+// A keyring read for the first time is anything.
+func (k *Keyring) same(f file) error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.all == nil {
+		return nil
+	}
+	if (k.id != "" && f.ID != k.id) || !hmac.Equal(f.LookupKey, k.lookup) {
+		return fmt.Errorf("keyring %s: %w", k.path, ErrForeign)
+	}
+	for _, v := range f.Versions {
+		i := sort.Search(len(k.all), func(i int) bool { return k.all[i].ID >= v.ID })
+		if i < len(k.all) && k.all[i].ID == v.ID && !hmac.Equal(k.all[i].Key, v.Key) {
+			return fmt.Errorf("keyring %s: version %d changed: %w", k.path, v.ID, ErrForeign)
+		}
+	}
+	return nil
+}
+
 // Reload reads the file again if it changed since it was last read (a
-// rotation or a prune by another process), and reports whether it did.
+// rotation or a prune by another process), and reports whether it did. A
+// file that is not this keyring (ErrForeign: another installation's put in
+// its place, a key that changed) is not adopted: the keys held stay, and
+// the error says so.
 func (k *Keyring) Reload() (bool, error) {
 	b, err := os.ReadFile(k.path)
 	if err != nil {
@@ -220,15 +293,24 @@ func (k *Keyring) change(edit func([]Version) ([]Version, error)) error {
 	}
 	k.mu.RLock()
 	all := append([]Version(nil), k.all...)
-	lookup := k.lookup
+	lookup, id := k.lookup, k.id
 	k.mu.RUnlock()
 	next, err := edit(all)
 	if err != nil || next == nil {
 		return err
 	}
-	if err := writeFile(k.path, file{Format: format, Versions: next, LookupKey: lookup}, false); err != nil {
+	if id == "" {
+		id = newKeyringID()
+	}
+	for i := range next {
+		next[i].Check = checkValue(next[i].Key)
+	}
+	if err := writeFile(k.path, file{Format: format, ID: id, Versions: next, LookupKey: lookup}, false); err != nil {
 		return err
 	}
+	k.mu.Lock()
+	k.id = id
+	k.mu.Unlock()
 	k.touch()
 	return k.set(next)
 }
@@ -289,7 +371,7 @@ func newVersion(id uint32) (Version, error) {
 	if _, err := rand.Read(key); err != nil {
 		return Version{}, fmt.Errorf("generate master key: %w", err)
 	}
-	return Version{ID: id, Key: key, CreatedAt: time.Now().UTC().Truncate(time.Second)}, nil
+	return Version{ID: id, Key: key, Check: checkValue(key), CreatedAt: time.Now().UTC().Truncate(time.Second)}, nil
 }
 
 func (k *Keyring) set(vs []Version) error {

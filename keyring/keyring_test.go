@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -213,5 +214,91 @@ func TestOpenReadsARotationByAnotherProcess(t *testing.T) {
 	}
 	if _, err := follower.Open(forged, []byte("row:1")); !errors.Is(err, ErrUnknownVersion) {
 		t.Errorf("unknown version: %v", err)
+	}
+}
+
+func TestAForeignKeyringIsNeverAdopted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys")
+	k, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := k.Seal([]byte("secret"), []byte("aad"))
+	ours, _ := os.ReadFile(path)
+	// Another installation's keyring is put in its place.
+	other, err := Load(filepath.Join(dir, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.ID() == k.ID() || k.ID() == "" {
+		t.Fatalf("identities %q and %q", k.ID(), other.ID())
+	}
+	foreign, _ := os.ReadFile(filepath.Join(dir, "other"))
+	if err := os.WriteFile(path, foreign, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Reload(); !errors.Is(err, ErrForeign) {
+		t.Errorf("reloading a foreign keyring: %v, want ErrForeign", err)
+	}
+	if got, err := k.Open(sealed, []byte("aad")); err != nil || string(got) != "secret" {
+		t.Errorf("after refusing it, the keyring no longer opens its own: %q %v", got, err)
+	}
+	if _, err := k.Rotate(time.Now()); !errors.Is(err, ErrForeign) {
+		t.Errorf("rotating onto a foreign file: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(foreign) {
+		t.Error("the refused rotation wrote the file")
+	}
+	// The same keyring with one key changed is not this keyring either.
+	var f file
+	if err := json.Unmarshal(ours, &f); err != nil {
+		t.Fatal(err)
+	}
+	f.Versions[0].Key[0] ^= 1
+	f.Versions[0].Check = checkValue(f.Versions[0].Key)
+	b, _ := json.Marshal(f)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Reload(); !errors.Is(err, ErrForeign) {
+		t.Errorf("reloading a changed key: %v, want ErrForeign", err)
+	}
+	// A key that does not match its own check value is refused at load.
+	f.Versions[0].Key[1] ^= 1
+	b, _ = json.Marshal(f)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); !errors.Is(err, ErrForeign) {
+		t.Errorf("loading a key that fails its check value: %v", err)
+	}
+	// Its own file back: reloads.
+	if err := os.WriteFile(path, ours, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Reload(); err != nil {
+		t.Errorf("its own file: %v", err)
+	}
+}
+
+func TestAKeyringFromBeforeIdentitiesGetsOne(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys")
+	v, _ := newVersion(1)
+	v.Check = ""
+	b, _ := json.Marshal(file{Format: format, Versions: []Version{v}, LookupKey: randomKey()})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f file
+	b, _ = os.ReadFile(path)
+	if err := json.Unmarshal(b, &f); err != nil || f.ID == "" || f.ID != k.ID() || f.Versions[0].Check != checkValue(v.Key) {
+		t.Errorf("upgraded file: id %q (keyring %q), check %q", f.ID, k.ID(), f.Versions[0].Check)
 	}
 }

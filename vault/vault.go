@@ -252,29 +252,44 @@ func (k *Key) OpenString(b []byte, aad string) (string, error) {
 	return string(out), err
 }
 
-// Check tries one data key of every master key version in use and returns
-// the versions whose keys the keyring cannot open: versions it does not
-// hold, or holds with another key (a different keyring).
-func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext) ([]uint32, error) {
-	var bad []uint32
-	// One index seek per version in use, however many keys there are.
-	for after := uint32(0); ; {
-		var r struct {
+// CheckResult is what Check found: how many data keys there are, how
+// many the keyring cannot open, and under which master key versions.
+type CheckResult struct {
+	Keys, Bad int
+	Versions  []uint32
+}
+
+// Check opens every data key, batch at a time in the order of their
+// orders (never a sample: one key of a version may open where another,
+// altered or wrapped by another keyring, does not), and returns how many
+// the keyring cannot open and their versions.
+func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext, batch int) (CheckResult, error) {
+	var res CheckResult
+	seen := map[uint32]bool{}
+	for after := ""; ; {
+		var rows []struct {
 			OrderID string `db:"order_id"`
 			Version uint32 `db:"version"`
 			Wrapped []byte `db:"wrapped"`
 		}
-		err := sqlx.GetContext(ctx, q, &r, `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version
-			WHERE version > ? ORDER BY version LIMIT 1`, after)
-		if store.IsNoRows(err) {
-			return bad, nil
+		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT order_id, version, wrapped FROM data_keys WHERE order_id > ? ORDER BY order_id LIMIT ?`,
+			after, batch); err != nil {
+			return res, fmt.Errorf("check data keys: %w", err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("check data keys: %w", err)
+		for _, r := range rows {
+			res.Keys++
+			if _, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID)); err != nil {
+				res.Bad++
+				if !seen[r.Version] {
+					seen[r.Version] = true
+					res.Versions = append(res.Versions, r.Version)
+				}
+			}
 		}
-		if _, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID)); err != nil {
-			bad = append(bad, r.Version)
+		if len(rows) < batch {
+			slices.Sort(res.Versions)
+			return res, nil
 		}
-		after = r.Version
+		after = rows[len(rows)-1].OrderID
 	}
 }

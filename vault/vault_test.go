@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,8 +141,8 @@ func TestRewrapMovesEveryKeyToTheCurrentVersionInBatches(t *testing.T) {
 		t.Errorf("after re-wrap: %q, %v", got, err)
 	}
 	// Nothing wraps the old version now, so pruning may take it.
-	if bad, err := v.Check(ctx, db.Reader); err != nil || len(bad) != 0 {
-		t.Errorf("check: %v, %v", bad, err)
+	if res, err := v.Check(ctx, db.Reader, 2); err != nil || res.Bad != 0 || res.Keys != len(ids) {
+		t.Errorf("check: %+v, %v", res, err)
 	}
 }
 
@@ -154,14 +155,40 @@ func TestCheckNamesVersionsTheKeyringCannotOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := (&Vault{Keyring: other}).Check(ctx, db.Reader)
+	res, err := (&Vault{Keyring: other}).Check(ctx, db.Reader, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bad) != 1 || bad[0] != v.Keyring.Current() {
-		t.Errorf("another keyring: bad versions %v, want [%d]", bad, v.Keyring.Current())
+	if res.Bad != 1 || len(res.Versions) != 1 || res.Versions[0] != v.Keyring.Current() {
+		t.Errorf("another keyring: %+v, want one bad key of version %d", res, v.Keyring.Current())
 	}
 	if _, err := (&Vault{Keyring: other}).Get(ctx, db.Reader, "ord_a"); err == nil {
 		t.Error("another keyring opened the data key")
+	}
+}
+
+func TestCheckOpensEveryKeyNotASample(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	v, db := newVault(t)
+	for i := range 25 {
+		create(t, v, db, fmt.Sprintf("ord_%02d", i))
+	}
+	// One key of the version, not the first, no longer opens (altered in
+	// the file, or wrapped by another keyring under the same version).
+	var wrapped []byte
+	if err := db.Reader.Get(&wrapped, `SELECT wrapped FROM data_keys WHERE order_id = 'ord_17'`); err != nil {
+		t.Fatal(err)
+	}
+	wrapped[len(wrapped)-1] ^= 1
+	if _, err := db.Writer.Exec(`UPDATE data_keys SET wrapped = ? WHERE order_id = 'ord_17'`, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Check(ctx, db.Reader, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Keys != 25 || res.Bad != 1 {
+		t.Errorf("check: %+v, want 1 bad of 25", res)
 	}
 }

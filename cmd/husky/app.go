@@ -53,6 +53,7 @@ type App struct {
 
 	httpMetrics    *httpMetrics
 	consoleMetrics *console.Metrics
+	keyringRefused prometheus.Counter
 	limiter        *api.RateLimiter
 	server         *http.Server
 	bg             context.Context // lives as long as the workers
@@ -101,6 +102,9 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 	a.consoleMetrics = console.NewMetrics(a.Registry)
+	a.keyringRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_keyring_reload_refused_total",
+		Help: "Keyring files refused on reload because they are not this keyring (another identity, or a changed key)."})
+	a.Registry.MustRegister(a.keyringRefused)
 	a.limiter = api.NewRateLimiter(cfg.RateLimit)
 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
 )
 
@@ -21,8 +22,9 @@ import (
 // checkKeyring refuses a keyring that cannot open what the database holds:
 // without the master key that wrapped a data key, that order's personal
 // data is lost, and starting would hide it until the first read failed.
+// Every data key is opened, a thousand at a time, not a sample of them.
 func (a *App) checkKeyring(ctx context.Context) error {
-	badKeys, err := a.Vault.Check(ctx, a.DB.Reader)
+	keys, err := a.Vault.Check(ctx, a.DB.Reader, 1000)
 	if err != nil {
 		return err
 	}
@@ -30,16 +32,16 @@ func (a *App) checkKeyring(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, v := range slices.Compact(slices.Sorted(slices.Values(append(badKeys, badSecrets...)))) {
-		missing = append(missing, fmt.Sprint(v))
-	}
-	if len(missing) == 0 {
+	if keys.Bad == 0 && len(badSecrets) == 0 {
 		return nil
 	}
-	return fmt.Errorf("the database holds data keys or secrets sealed by master key version %s, which the keyring %s does not open: "+
-		"that personal data cannot be read. Restore the keyring from its backup (HUSKY_KEYRING); do not start with another one",
-		strings.Join(missing, ", "), a.Config.Keyring)
+	var missing []string
+	for _, v := range slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(keys.Versions), badSecrets...)))) {
+		missing = append(missing, fmt.Sprint(v))
+	}
+	return fmt.Errorf("the keyring %s cannot open %d of the %d data keys in the database, nor %d webhook secrets "+
+		"(master key versions %s): that personal data cannot be read. Restore the keyring from its backup (HUSKY_KEYRING); "+
+		"do not start with another one", a.Config.Keyring, keys.Bad, keys.Keys, len(badSecrets), strings.Join(missing, ", "))
 }
 
 // versionsInUse returns the master key versions that still wrap a live
@@ -84,10 +86,13 @@ func (a *App) sealPlaintext(ctx context.Context) error {
 
 // RotationResult is what a rotation did.
 type RotationResult struct {
-	Version   uint32        `json:"version"`
-	Rewrapped int           `json:"data_keys_rewrapped"`
-	Secrets   int           `json:"secrets_resealed"`
-	Took      time.Duration `json:"took_ns"`
+	Version   uint32 `json:"version"`
+	Rewrapped int    `json:"data_keys_rewrapped"`
+	Secrets   int    `json:"secrets_resealed"`
+	// Resumed: an earlier rotation to Version had stopped part-way, and
+	// this one finished it instead of adding a version.
+	Resumed bool          `json:"resumed,omitempty"`
+	Took    time.Duration `json:"took_ns"`
 }
 
 // rotateKeys adds a master key version and re-wraps every live data key
@@ -96,13 +101,32 @@ type RotationResult struct {
 // running `husky serve` reads the new keyring within seconds (see
 // reloadKeyring); keys it wrapped with the old version meanwhile are
 // caught by the pass made after that.
+//
+// A rotation that stopped part-way (a crash, a key that did not open) is
+// finished, not followed by another version: while data keys wait under an
+// older version, rotating re-wraps them under the current one first, so
+// versions never pile up and the keyring stays one consistent set.
 func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration) (RotationResult, error) {
 	start := time.Now()
-	v, err := a.Keyring.Rotate(a.Now())
+	if err := a.checkKeyring(ctx); err != nil {
+		return RotationResult{}, fmt.Errorf("rotate: %w", err)
+	}
+	inUse, err := a.Vault.Versions(ctx, a.DB.Reader)
 	if err != nil {
 		return RotationResult{}, err
 	}
-	res := RotationResult{Version: v}
+	v, resumed := a.Keyring.Current(), false
+	for old := range inUse {
+		if old != v {
+			resumed = true
+		}
+	}
+	if !resumed {
+		if v, err = a.Keyring.Rotate(a.Now()); err != nil {
+			return RotationResult{}, err
+		}
+	}
+	res := RotationResult{Version: v, Resumed: resumed}
 	pass := func() error {
 		for {
 			n, err := a.Vault.Rewrap(ctx, a.DB, 1000)
@@ -172,11 +196,25 @@ func (a *App) reloadKeyring(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if changed, err := a.Keyring.Reload(); err != nil {
-			a.Logger.Error("reload keyring", "error", err.Error())
-		} else if changed {
-			a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
-		}
+		a.reloadKeyringOnce()
+	}
+}
+
+// reloadKeyringOnce reads the keyring file if it changed. A file that is
+// not this keyring is refused: the keys held stay in use, the error is
+// logged and husky_keyring_reload_refused_total counts it, so that an
+// operator sees it before anything else goes wrong.
+func (a *App) reloadKeyringOnce() {
+	changed, err := a.Keyring.Reload()
+	switch {
+	case errors.Is(err, keyring.ErrForeign):
+		a.keyringRefused.Inc()
+		a.Logger.Error("keyring file refused: it is not this keyring; the keys held stay in use. Restore this keyring's file",
+			"keyring", a.Config.Keyring, "keyring_id", a.Keyring.ID(), "error", err.Error())
+	case err != nil:
+		a.Logger.Error("reload keyring", "error", err.Error())
+	case changed:
+		a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
 	}
 }
 

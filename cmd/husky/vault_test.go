@@ -419,3 +419,72 @@ func mustConfig(t *testing.T, env []string) Config {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestAForeignKeyringFileIsRefusedWhileRunningAndAtStart(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := context.Background()
+	id := e.submit(t, e.keyA, sampleOrder(t))["id"].(string)
+	if _, err := os.ReadFile(e.app.Config.Keyring); err != nil {
+		t.Fatal(err)
+	}
+	// Another installation's keyring is put in the file's place.
+	otherPath := filepath.Join(t.TempDir(), "other.keys")
+	if _, err := keyring.Load(otherPath); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := os.ReadFile(otherPath)
+	if err := os.WriteFile(e.app.Config.Keyring, foreign, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.app.reloadKeyringOnce()
+	if r := e.do(t, "GET", "/v1/orders/"+id, e.keyA, nil); r.status != 200 {
+		t.Errorf("after a foreign keyring appeared, an order answers %d", r.status)
+	}
+	if m := metricsBody(t, e); !strings.Contains(m, "husky_keyring_reload_refused_total 1") {
+		t.Error("the refusal is not counted")
+	}
+	if !strings.Contains(e.logs.String(), "keyring file refused") {
+		t.Errorf("the refusal is not logged:\n%s", e.logs.String())
+	}
+	if _, err := e.app.rotateKeys(ctx, "test", 0); !errors.Is(err, keyring.ErrForeign) {
+		t.Errorf("rotating onto a foreign file: %v", err)
+	}
+	if got, _ := os.ReadFile(e.app.Config.Keyring); string(got) != string(foreign) {
+		t.Error("the refused rotation changed the file")
+	}
+	// Starting with it is refused, with the count of keys it cannot open.
+	other, err := keyring.Load(otherPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app.Vault.Keyring = other
+	if err := e.app.checkKeyring(ctx); err == nil || !strings.Contains(err.Error(), "cannot open 1 of the 1 data keys") {
+		t.Errorf("start with a foreign keyring: %v", err)
+	}
+
+}
+
+func TestARotationThatStoppedIsFinishedNotPiledUp(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := context.Background()
+	for i := range 3 {
+		e.submit(t, e.keyA, sampleOrder(t, withRef(fmt.Sprint("PO-ROT-", i))))
+	}
+	// A rotation that added its version and stopped before re-wrapping.
+	if _, err := e.app.Keyring.Rotate(e.app.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.app.rotateKeys(ctx, "test", 0)
+	if err != nil || !res.Resumed || res.Version != 2 || res.Rewrapped != 3 {
+		t.Fatalf("the next rotation: %+v %v, want version 2 finished", res, err)
+	}
+	if vs := e.app.Keyring.Versions(); len(vs) != 2 {
+		t.Errorf("versions %v: a stopped rotation piled up another", vs)
+	}
+	// Everything under the current version: the next one adds a version.
+	if res, err := e.app.rotateKeys(ctx, "test", 0); err != nil || res.Resumed || res.Version != 3 {
+		t.Errorf("a rotation after a finished one: %+v %v", res, err)
+	}
+}
