@@ -38,7 +38,7 @@ var subjectKeys = []string{"order_id", "delivery_id", "partner_id", "purge_run_i
 // detailKeys are the only detail names an entry may carry. A fixed list
 // keeps free text, and with it personal data, out of the trail.
 var detailKeys = map[string]bool{
-	"event": true, "fields": true, "legal_basis": true, "payload_sha256": true, "outcome": true,
+	"event": true, "fields": true, "legal_basis": true, "payload_sha256": true, "payload_hmac": true, "outcome": true,
 	"status": true, "from": true, "to": true, "reason": true, "reason_sha256": true, "kind": true, "role": true,
 	"grace": true, "items": true, "attempt": true, "attempts": true, "http_status": true, "count": true,
 	"digest": true, "as_of": true, "fiscal_year": true, "route": true, "source": true, "line": true,

@@ -357,7 +357,7 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 // insert writes deliveries in one statement and audits each.
 func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...queued) error {
 	args := make([]any, 0, 14*len(qs))
-	for _, q := range qs {
+	for i, q := range qs {
 		var oid any
 		if q.orderID != "" {
 			oid = q.orderID
@@ -365,7 +365,12 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 		at := store.FormatTime(q.at)
 		body := q.body
 		if q.key != nil {
+			// A payload about an order carries its personal data or its
+			// reseller's reference: its digest is keyed by the order's data
+			// key, so that it links nothing once the order is erased.
 			body = q.key.Seal(q.body, payloadAAD(q.id))
+			q.hash = q.key.Digest(q.body)
+			qs[i].hash = q.hash
 		}
 		args = append(args, q.id, q.partnerID, oid, q.event, body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
 			q.held && q.disclosure)
@@ -374,7 +379,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 		return fmt.Errorf("insert delivery: %w", err)
 	}
 	for _, q := range qs {
-		details := map[string]string{"event": q.event, "payload_sha256": q.hash}
+		details := map[string]string{"event": q.event, digestDetail(q.key != nil): q.hash}
 		action := "delivery.queued"
 		if q.disclosure {
 			// A disclosure of personal data: record what, to whom, and why.
@@ -389,6 +394,16 @@ func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...qu
 		}
 	}
 	return nil
+}
+
+// digestDetail names the audit detail of a payload's digest: payload_hmac
+// when it is keyed by the order's data key, payload_sha256 for an ids-only
+// payload about no order's data.
+func digestDetail(keyed bool) string {
+	if keyed {
+		return "payload_hmac"
+	}
+	return "payload_sha256"
 }
 
 // NewDeliveryID returns a new time-ordered delivery id, used as webhook-id.

@@ -159,7 +159,8 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 	}
 	for _, r := range ok {
 		c := r.c
-		action, details := "delivery.delivered", map[string]string{"event": c.EventType, "payload_sha256": c.PayloadSHA256, "attempt": fmt.Sprint(c.Attempts + 1)}
+		action, details := "delivery.delivered", map[string]string{"event": c.EventType, digestDetail(c.key != nil): c.PayloadSHA256,
+			"attempt": fmt.Sprint(c.Attempts + 1)}
 		if c.Fields != "" {
 			action = "disclosure.delivered"
 			details["fields"] = c.Fields

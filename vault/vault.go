@@ -12,7 +12,10 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,6 +43,9 @@ type Vault struct {
 type Key struct {
 	orderID string
 	aead    cipher.AEAD
+	// mac keys the digests of what is sent about the order; derived from
+	// the data key, it is gone when the key is.
+	mac []byte
 }
 
 const (
@@ -62,7 +68,20 @@ func newKey(orderID string, raw []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Key{orderID: orderID, aead: aead}, nil
+	m := hmac.New(sha256.New, raw)
+	m.Write([]byte("husky payload digest\x00" + orderID))
+	return &Key{orderID: orderID, aead: aead, mac: m.Sum(nil)}, nil
+}
+
+// Digest returns the keyed digest (HMAC-SHA256 under a key derived from the
+// data key) of a payload sent about the order, in hex. The audit trail
+// records it to prove what was sent; unlike a plain SHA-256, nobody holding
+// a recipient's copy can find the order's entries with it, and once the
+// data key is destroyed nobody can compute it at all.
+func (k *Key) Digest(b []byte) string {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Create makes a data key for a new order inside tx and returns it.

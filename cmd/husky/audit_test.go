@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,9 +71,21 @@ func TestAuditTrailRecordsTheFlowWithoutPersonalData(t *testing.T) {
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Errorf("actions %v, want %v", actions, want)
 	}
+	// The disclosure's digest is keyed by the order's data key: what the
+	// recipient holds, hashed, finds nothing in the trail.
+	_, received := sink.at(0)
+	plain := sha256.Sum256(received)
+	key, err := e.app.Vault.Get(context.Background(), e.app.DB.Reader, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, en := range resp.Data {
-		if en.Action == "disclosure.queued" && (en.Details["fields"] != "phone,email,address" || en.Details["legal_basis"] != "GDPR Art. 6(1)(f)" || len(en.Details["payload_sha256"]) != 64) {
-			t.Errorf("disclosure entry lacks fields, legal basis or payload hash: %+v", en.Details)
+		if en.Action == "disclosure.queued" && (en.Details["fields"] != "phone,email,address" || en.Details["legal_basis"] != "GDPR Art. 6(1)(f)" ||
+			en.Details["payload_hmac"] != key.Digest(received) || en.Details["payload_sha256"] != "") {
+			t.Errorf("disclosure entry lacks fields, legal basis or keyed payload digest: %+v", en.Details)
+		}
+		if strings.Contains(en.Leaf, hex.EncodeToString(plain[:])) {
+			t.Errorf("the audit entry %s holds the plain SHA-256 of what the recipient received", en.Action)
 		}
 	}
 	tree, err := audit.ParseCheckpoint([]byte(resp.Checkpoint.Note), e.app.Audit.Key.Verifier)
