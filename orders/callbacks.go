@@ -320,8 +320,9 @@ func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, o *Order, partner
 		return seal(k, v, aad)
 	}
 	if _, err := tx.ExecContext(ctx, sqlUpsertAnswer, orderID, partnerID, st, nullIfEmpty(cb.EstimatedShipDate),
-		nullIfEmpty(cb.ReasonCode), sealed(cb.Message, aadMessage), sealed(cb.Carrier, aadCarrier), sealed(cb.TrackingNumber, aadTracking),
-		sealed(cb.TrackingURL, aadTrackingURL), delivered, store.FormatTime(now)); err != nil {
+		nullIfEmpty(cb.ReasonCode), sealed(cb.Message, answerAAD(aadMessage, partnerID)), sealed(cb.Carrier, answerAAD(aadCarrier, partnerID)),
+		sealed(cb.TrackingNumber, answerAAD(aadTracking, partnerID)), sealed(cb.TrackingURL, answerAAD(aadTrackingURL, partnerID)),
+		delivered, store.FormatTime(now)); err != nil {
 		return fmt.Errorf("save recipient answer: %w", err)
 	}
 	return nil

@@ -45,13 +45,17 @@ type eventRow struct {
 	Details   string     `db:"details"`
 }
 
-// event returns the row as an event, its details opened with k.
-func (r eventRow) event(k *vault.Key) Event {
+// event returns the row as an event, its details opened with k, or why
+// they do not open.
+func (r eventRow) event(k *vault.Key) (Event, error) {
 	e := r.Event
 	e.Time, e.PartnerID, e.From, e.To = r.T.Time, r.PartnerID, Status(r.From), Status(r.To)
 	op := &opener{k: k}
-	_ = json.Unmarshal([]byte(op.text(r.Details, aadDetails)), &e.Details)
-	return e
+	_ = json.Unmarshal([]byte(op.text(r.Details, eventAAD(r.Type, r.PartnerID))), &e.Details)
+	if op.err != nil {
+		return Event{}, errOpen(r.OrderID, op.err)
+	}
+	return e, nil
 }
 
 func nullIfEmpty(s string) any {
@@ -71,7 +75,7 @@ func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
 		var details any = "{}"
 		if len(e.Details) > 0 {
 			b, _ := json.Marshal(e.Details)
-			details = seal(e.key, string(b), aadDetails)
+			details = seal(e.key, string(b), eventAAD(e.Type, e.PartnerID))
 		}
 		args = append(args, e.OrderID, store.FormatTime(e.Time), e.Type, e.Source,
 			nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details)
@@ -95,7 +99,9 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	}
 	out := make([]Event, len(rows))
 	for i, r := range rows {
-		out[i] = r.event(o.key)
+		if out[i], err = r.event(o.key); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -127,7 +133,9 @@ func (s *Service) Conflicts(ctx context.Context, actor string, before int64, lim
 		}
 		out = make([]Event, len(rows))
 		for i, r := range rows {
-			out[i] = r.event(keys[r.OrderID])
+			if out[i], err = r.event(keys[r.OrderID]); err != nil {
+				return err
+			}
 		}
 		for _, id := range ids {
 			if err := s.record(ctx, tx, actor, "order.viewed", map[string]string{"order_id": id}, map[string]string{"route": "conflicts"}); err != nil {

@@ -89,11 +89,13 @@ func loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*Order) error 
 		o := byID[r.OrderID]
 		op := &opener{k: o.key}
 		o.Recipients = append(o.Recipients, Answer{PartnerID: r.PartnerID, Status: Status(deref(r.Status)),
-			EstimatedShipDate: deref(r.ShipDate), ReasonCode: deref(r.ReasonCode), Message: deref(op.opt(r.Message, aadMessage)),
+			EstimatedShipDate: deref(r.ShipDate), ReasonCode: deref(r.ReasonCode),
+			Message:     deref(op.opt(r.Message, answerAAD(aadMessage, r.PartnerID))),
 			DeliveredAt: optTime(r.DeliveredAt), ErasureConfirmedAt: optTime(r.ErasedAt), UpdatedAt: r.UpdatedAt.Time})
 		if r.Carrier != nil || r.Tracking != nil {
-			o.Shipments = append(o.Shipments, Shipment{PartnerID: r.PartnerID, Carrier: deref(op.opt(r.Carrier, aadCarrier)),
-				TrackingNumber: deref(op.opt(r.Tracking, aadTracking)), TrackingURL: deref(op.opt(r.TrackingURL, aadTrackingURL))})
+			o.Shipments = append(o.Shipments, Shipment{PartnerID: r.PartnerID, Carrier: deref(op.opt(r.Carrier, answerAAD(aadCarrier, r.PartnerID))),
+				TrackingNumber: deref(op.opt(r.Tracking, answerAAD(aadTracking, r.PartnerID))),
+				TrackingURL:    deref(op.opt(r.TrackingURL, answerAAD(aadTrackingURL, r.PartnerID)))})
 		}
 		if op.err != nil {
 			return errOpen(o.ID, op.err)

@@ -13,8 +13,13 @@ import (
 // order's data key (package vault): the customer and address columns, the
 // notes and the reference, recipients' free text and tracking, the
 // timeline's callback details, and an operator's reason for a close.
-// Each is bound to its column, so a sealed value moved elsewhere does not
-// open. The reference stays unique per reseller through a keyed hash.
+// Each is bound to its order, its column and, where the row has one, its
+// owner: a recipient's answer to that recipient, a timeline entry to its
+// type and recipient. So a sealed value moved to another row (a carrier's
+// text put in another recipient's row of the same order) does not open;
+// and in a sealed column only a sealed value is served: a plain one put
+// there is refused (vault.ErrNotSealed), never shown. The reference stays
+// unique per reseller through a keyed hash.
 
 // Column names a sealed value is bound to.
 const (
@@ -37,6 +42,12 @@ const (
 	aadTrackingURL = "order_recipients.tracking_url"
 	aadDetails     = "order_events.details"
 )
+
+// answerAAD binds a recipient's answer column to the recipient.
+func answerAAD(column, partnerID string) string { return column + "\x00" + partnerID }
+
+// eventAAD binds a timeline entry's details to its type and recipient.
+func eventAAD(typ, partnerID string) string { return aadDetails + "\x00" + typ + "\x00" + partnerID }
 
 // seal returns the stored form of a personal value: sealed with k, or ""
 // for the empty value. Without a key (a service without a vault, in some
@@ -63,8 +74,11 @@ type opener struct {
 	err error
 }
 
+// text opens a sealed column's value; the empty value stays empty, and
+// without a key (an erased order, one not yet sealed) the value is as
+// stored. Anything else must open: a plain value fails (vault.ErrNotSealed).
 func (o *opener) text(s, aad string) string {
-	if o.k == nil || !vault.IsSealed([]byte(s)) || o.err != nil {
+	if s == "" || o.k == nil || o.err != nil {
 		return s
 	}
 	out, err := o.k.OpenString([]byte(s), aad)
@@ -115,11 +129,15 @@ const (
 		ORDER BY id LIMIT 500`
 	sqlSealOrder = `UPDATE orders SET reference = ?, customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
 		ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?, notes = ?,
-		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1 WHERE id = ?`
+		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1, bound = 1 WHERE id = ?`
 	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = ?`
 	sqlSealAnswer = `UPDATE order_recipients SET message = ?, carrier = ?, tracking_number = ?, tracking_url = ?
 		WHERE order_id = ? AND partner_id = ?`
-	sqlEventText = `SELECT id, details FROM order_events WHERE order_id = ? AND details != '{}'`
+	sqlEventText = `SELECT id, type, COALESCE(partner_id, '') AS partner_id, details FROM order_events WHERE order_id = ? AND details != '{}'`
+	// Orders sealed before values were bound to their owner.
+	sqlUnbound = `SELECT id FROM orders INDEXED BY orders_unbound WHERE bound = 0 AND sealed = 1 AND erased_at IS NULL
+		ORDER BY id LIMIT 500`
+	sqlBound     = `UPDATE orders SET bound = 1 WHERE id = ?`
 	sqlSealEvent = `UPDATE order_events SET details = ? WHERE id = ?`
 )
 
@@ -178,34 +196,136 @@ func (s *Service) sealOne(ctx context.Context, tx *sqlx.Tx, r orderRow) error {
 		s.referenceHash(o.ResellerID, o.Reference), o.ID); err != nil {
 		return fmt.Errorf("seal order: %w", err)
 	}
-	var answers []struct {
-		OrderID     string  `db:"order_id"`
-		PartnerID   string  `db:"partner_id"`
-		Message     *string `db:"message"`
-		Carrier     *string `db:"carrier"`
-		Tracking    *string `db:"tracking_number"`
-		TrackingURL *string `db:"tracking_url"`
-	}
+	var answers []answerText
 	if err := tx.SelectContext(ctx, &answers, sqlAnswerText, o.ID); err != nil {
 		return fmt.Errorf("seal answers: %w", err)
 	}
 	for _, an := range answers {
-		if _, err := tx.ExecContext(ctx, sqlSealAnswer, sealOpt(k, an.Message, aadMessage), sealOpt(k, an.Carrier, aadCarrier),
-			sealOpt(k, an.Tracking, aadTracking), sealOpt(k, an.TrackingURL, aadTrackingURL), an.OrderID, an.PartnerID); err != nil {
+		p := an.PartnerID
+		if _, err := tx.ExecContext(ctx, sqlSealAnswer, sealOpt(k, an.Message, answerAAD(aadMessage, p)), sealOpt(k, an.Carrier, answerAAD(aadCarrier, p)),
+			sealOpt(k, an.Tracking, answerAAD(aadTracking, p)), sealOpt(k, an.TrackingURL, answerAAD(aadTrackingURL, p)), an.OrderID, p); err != nil {
 			return fmt.Errorf("seal answers: %w", err)
 		}
 	}
-	var events []struct {
-		ID      int64  `db:"id"`
-		Details string `db:"details"`
-	}
+	var events []eventText
 	if err := tx.SelectContext(ctx, &events, sqlEventText, o.ID); err != nil {
 		return fmt.Errorf("seal events: %w", err)
 	}
 	for _, ev := range events {
-		if _, err := tx.ExecContext(ctx, sqlSealEvent, seal(k, ev.Details, aadDetails), ev.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlSealEvent, seal(k, ev.Details, eventAAD(ev.Type, ev.PartnerID)), ev.ID); err != nil {
 			return fmt.Errorf("seal events: %w", err)
 		}
+	}
+	return nil
+}
+
+type eventText struct {
+	ID        int64  `db:"id"`
+	Type      string `db:"type"`
+	PartnerID string `db:"partner_id"`
+	Details   string `db:"details"`
+}
+
+type answerText struct {
+	OrderID     string  `db:"order_id"`
+	PartnerID   string  `db:"partner_id"`
+	Message     *string `db:"message"`
+	Carrier     *string `db:"carrier"`
+	Tracking    *string `db:"tracking_number"`
+	TrackingURL *string `db:"tracking_url"`
+}
+
+// BindSealed binds to their owner what orders sealed before owners were
+// part of a value's binding: each recipient's answers, and each timeline
+// entry's details, opened as they were sealed (bound to the order and
+// column only) and sealed again bound to the recipient, 500 orders to a
+// transaction. It runs at start, before anything is served; once done it
+// reads one index entry. It returns how many orders it bound.
+func (s *Service) BindSealed(ctx context.Context) (int, error) {
+	if s.Vault == nil {
+		return 0, nil
+	}
+	n := 0
+	for {
+		var ids []string
+		if err := s.DB.Reader.SelectContext(ctx, &ids, sqlUnbound); err != nil {
+			return n, fmt.Errorf("find orders to bind: %w", err)
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+			keys, err := s.Vault.GetMany(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if err := bindOne(ctx, tx, id, keys[id]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(ids)
+	}
+}
+
+// bindOne re-seals one order's answers and timeline bound to their owner.
+func bindOne(ctx context.Context, tx *sqlx.Tx, id string, k *vault.Key) error {
+	if k != nil {
+		// A value sealed as before is sealed again, bound; one bound
+		// already (written since, by this version) stays as it is.
+		rebind := func(v *string, column, bound string) (any, error) {
+			if v == nil || *v == "" {
+				return v, nil
+			}
+			plain, err := k.OpenString([]byte(*v), column)
+			if err != nil {
+				if _, berr := k.OpenString([]byte(*v), bound); berr == nil {
+					return []byte(*v), nil
+				}
+				return nil, errOpen(id, err)
+			}
+			return k.SealString(plain, bound), nil
+		}
+		var answers []answerText
+		if err := tx.SelectContext(ctx, &answers, sqlAnswerText, id); err != nil {
+			return fmt.Errorf("bind answers: %w", err)
+		}
+		for _, an := range answers {
+			var vals [4]any
+			for i, c := range []struct {
+				v      *string
+				column string
+			}{{an.Message, aadMessage}, {an.Carrier, aadCarrier}, {an.Tracking, aadTracking}, {an.TrackingURL, aadTrackingURL}} {
+				var err error
+				if vals[i], err = rebind(c.v, c.column, answerAAD(c.column, an.PartnerID)); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, sqlSealAnswer, vals[0], vals[1], vals[2], vals[3], id, an.PartnerID); err != nil {
+				return fmt.Errorf("bind answers: %w", err)
+			}
+		}
+		var events []eventText
+		if err := tx.SelectContext(ctx, &events, sqlEventText, id); err != nil {
+			return fmt.Errorf("bind events: %w", err)
+		}
+		for _, ev := range events {
+			v, err := rebind(&ev.Details, aadDetails, eventAAD(ev.Type, ev.PartnerID))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, sqlSealEvent, v, ev.ID); err != nil {
+				return fmt.Errorf("bind events: %w", err)
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, sqlBound, id); err != nil {
+		return fmt.Errorf("bind order: %w", err)
 	}
 	return nil
 }

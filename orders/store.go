@@ -17,8 +17,10 @@ const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
 		notes, created_at, updated_at, closed_at, erased_at, close_reason, email_hash, phone_hash, sealed, reference_hash`
-	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// bound: the order's recipients' answers and timeline are sealed bound
+	// to their owner (seal.go).
+	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work

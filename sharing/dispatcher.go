@@ -455,8 +455,11 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 		r.err = "endpoint lookup failed"
 		return r
 	}
+	// A payload about an order's data is sealed with the order's key and
+	// bound to its delivery; one that is not (a plain body put in its
+	// place, or one sealed for another delivery) is never sent.
 	body := c.Payload
-	if vault.IsSealed(body) {
+	if vault.IsSealed(body) || (c.OrderID != "" && !slices.Contains(idsOnlyEvents, c.EventType)) {
 		if c.key == nil {
 			r.err = "the payload's data key is gone"
 			return r

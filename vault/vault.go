@@ -21,6 +21,7 @@ import (
 	"slices"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
@@ -30,6 +31,10 @@ import (
 // one, a database from before the vault).
 var ErrNoKey = errors.New("vault: the order has no data key")
 
+// ErrNotSealed means a place that holds only sealed values holds a plain
+// one; it is never served.
+var ErrNotSealed = errors.New("vault: the value is not sealed")
+
 // sealed marks a sealed value: JSON, text and the empty value never start
 // with a zero byte.
 const sealed = 0x00
@@ -37,6 +42,15 @@ const sealed = 0x00
 // Vault creates, opens and destroys data keys.
 type Vault struct {
 	Keyring *keyring.Keyring
+	// Refused, if set, counts sealed values refused where they were read
+	// (husky_sealed_values_refused_total; NewRefusedCounter).
+	Refused prometheus.Counter
+}
+
+// NewRefusedCounter returns husky_sealed_values_refused_total.
+func NewRefusedCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_sealed_values_refused_total",
+		Help: "Values refused where only sealed values belong: plain values, or values sealed for another row, column or owner."})
 }
 
 // Key is one order's data key, unwrapped.
@@ -46,6 +60,14 @@ type Key struct {
 	// mac keys the digests of what is sent about the order; derived from
 	// the data key, it is gone when the key is.
 	mac []byte
+	// refused counts a value refused (nil: not counted).
+	refused prometheus.Counter
+}
+
+func (k *Key) refuse() {
+	if k.refused != nil {
+		k.refused.Inc()
+	}
 }
 
 const (
@@ -59,7 +81,7 @@ const (
 
 func wrapAAD(orderID string) []byte { return []byte("data_key\x00" + orderID) }
 
-func newKey(orderID string, raw []byte) (*Key, error) {
+func (v *Vault) newKey(orderID string, raw []byte) (*Key, error) {
 	block, err := aes.NewCipher(raw)
 	if err != nil {
 		return nil, err
@@ -70,7 +92,7 @@ func newKey(orderID string, raw []byte) (*Key, error) {
 	}
 	m := hmac.New(sha256.New, raw)
 	m.Write([]byte("husky payload digest\x00" + orderID))
-	return &Key{orderID: orderID, aead: aead, mac: m.Sum(nil)}, nil
+	return &Key{orderID: orderID, aead: aead, mac: m.Sum(nil), refused: v.Refused}, nil
 }
 
 // Digest returns the keyed digest (HMAC-SHA256 under a key derived from the
@@ -98,7 +120,7 @@ func (v *Vault) Create(ctx context.Context, tx *sqlx.Tx, orderID string) (*Key, 
 	if _, err := tx.ExecContext(ctx, sqlInsertKey, orderID, version, wrapped); err != nil {
 		return nil, fmt.Errorf("store data key: %w", err)
 	}
-	return newKey(orderID, raw)
+	return v.newKey(orderID, raw)
 }
 
 // Get returns an order's data key, through q, or ErrNoKey.
@@ -143,7 +165,7 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 			if err != nil {
 				return nil, fmt.Errorf("open the data key of %s (master key version %d): %w", r.OrderID, r.Version, err)
 			}
-			k, err := newKey(r.OrderID, raw)
+			k, err := v.newKey(r.OrderID, raw)
 			if err != nil {
 				return nil, err
 			}
@@ -249,18 +271,26 @@ func (k *Key) SealString(s, aad string) []byte { return k.Seal([]byte(s), aad) }
 // IsSealed reports whether a stored value is sealed.
 func IsSealed(b []byte) bool { return len(b) > 0 && b[0] == sealed }
 
-// Open decrypts what Seal produced with the same aad. A value that is not
-// sealed (empty, or written before the vault) is returned as it is.
+// Open decrypts what Seal produced with the same aad. The empty value
+// opens as empty; anything else that is not a sealed value for this place
+// (a plain value put in a sealed column, a value sealed for another row,
+// column or owner) fails: ErrNotSealed, or an error that it does not open.
+// Each refusal is counted (husky_sealed_values_refused_total).
 func (k *Key) Open(b []byte, aad string) ([]byte, error) {
-	if !IsSealed(b) {
+	if len(b) == 0 {
 		return b, nil
+	}
+	if !IsSealed(b) {
+		k.refuse()
+		return nil, fmt.Errorf("vault: a value of %s in a sealed place: %w", k.orderID, ErrNotSealed)
 	}
 	if len(b) < 13 {
 		return nil, errors.New("vault: sealed value is truncated")
 	}
 	out, err := k.aead.Open(nil, b[1:13], b[13:], k.aad(aad))
 	if err != nil {
-		return nil, fmt.Errorf("vault: a sealed value of %s does not open: %w", k.orderID, err)
+		k.refuse()
+		return nil, fmt.Errorf("vault: a sealed value of %s does not open here: %w", k.orderID, err)
 	}
 	return out, nil
 }

@@ -74,8 +74,9 @@ func TestSealedValuesOpenOnlyWithTheirOrderAndPurpose(t *testing.T) {
 	if a.Seal(nil, "notes") != nil {
 		t.Error("the empty value was not kept empty")
 	}
-	if got, _ := a.OpenString([]byte("plain"), "notes"); got != "plain" {
-		t.Errorf("an unsealed value came back as %q", got)
+	// A plain value where only sealed ones belong is refused, never served.
+	if got, err := a.OpenString([]byte("plain"), "notes"); !errors.Is(err, ErrNotSealed) || got != "" {
+		t.Errorf("an unsealed value came back as %q, %v", got, err)
 	}
 }
 

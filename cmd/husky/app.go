@@ -102,6 +102,8 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 	a.consoleMetrics = console.NewMetrics(a.Registry)
+	a.Vault.Refused = vault.NewRefusedCounter()
+	a.Registry.MustRegister(a.Vault.Refused)
 	a.keyringRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_keyring_reload_refused_total",
 		Help: "Keyring files refused on reload because they are not this keyring (another identity, or a changed key)."})
 	a.Registry.MustRegister(a.keyringRefused)
@@ -148,6 +150,12 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	if err := a.sealPlaintext(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if n, err := a.Orders.BindSealed(ctx); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		a.Logger.Info("recipients' answers and timelines sealed bound to their owner", "orders", n)
 	}
 	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -486,5 +487,84 @@ func TestARotationThatStoppedIsFinishedNotPiledUp(t *testing.T) {
 	// Everything under the current version: the next one adds a version.
 	if res, err := e.app.rotateKeys(ctx, "test", 0); err != nil || res.Resumed || res.Version != 3 {
 		t.Errorf("a rotation after a finished one: %+v %v", res, err)
+	}
+}
+
+func TestSealedValuesOpenOnlyWhereTheyBelong(t *testing.T) {
+	t.Parallel()
+	e := newRecipientEnv(t)
+	id := e.sharedOrder(t, "PO-BIND")
+	if r := e.callback(t, e.logistics, e.lSecret, "", time.Now(), "order.shipped", map[string]any{"order_id": id, "carrier": "CARRIER-TEXT-7c1",
+		"tracking_number": "TRACK-7c1"}); r.status != 200 {
+		t.Fatalf("shipped: %d %s", r.status, r.body)
+	}
+	if r := e.callback(t, e.maker, e.mSecret, "", time.Now(), "order.accepted", map[string]any{"order_id": id}); r.status != 200 {
+		t.Fatalf("accepted: %d %s", r.status, r.body)
+	}
+	view := func() response { return e.do(t, "GET", "/v1/admin/orders/"+id, e.admin, nil) }
+	if r := view(); r.status != 200 || !strings.Contains(string(r.body), "CARRIER-TEXT-7c1") {
+		t.Fatalf("before: %d %s", r.status, r.body)
+	}
+	// The carrier's sealed text is moved to the maker's row of the same
+	// order: it does not open there, and is never shown as the maker's.
+	var carrier []byte
+	if err := e.app.DB.Reader.Get(&carrier, `SELECT carrier FROM order_recipients WHERE order_id = ? AND partner_id = ?`, id, e.logistics.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = ? WHERE order_id = ? AND partner_id = ?`, carrier, id, e.maker.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := view(); r.status != 500 || strings.Contains(string(r.body), "CARRIER-TEXT") {
+		t.Errorf("a value moved to another recipient's row: %d %s", r.status, r.body)
+	}
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = NULL WHERE order_id = ? AND partner_id = ?`, id, e.maker.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A plain value put in a sealed column is refused, not served.
+	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET customer_email = ? WHERE id = ?`, []byte("planted@example.dk"), id); err != nil {
+		t.Fatal(err)
+	}
+	if r := view(); r.status != 500 || strings.Contains(string(r.body), "planted@") {
+		t.Errorf("a plain value in a sealed column: %d %s", r.status, r.body)
+	}
+	if m := metricsBody(t, e.testEnv); !regexp.MustCompile(`husky_sealed_values_refused_total [2-9]`).MatchString(m) {
+		t.Errorf("refusals are not counted:\n%s", grepLines(m, "husky_sealed"))
+	}
+	if strings.Contains(e.logs.String(), "planted@") || strings.Contains(e.logs.String(), "CARRIER-TEXT") {
+		t.Error("a refused value reached the log")
+	}
+}
+
+func TestAnswersSealedBeforeBindingAreBoundAtStart(t *testing.T) {
+	t.Parallel()
+	e := newRecipientEnv(t)
+	ctx := context.Background()
+	id := e.sharedOrder(t, "PO-LEGACY")
+	if r := e.callback(t, e.logistics, e.lSecret, "", time.Now(), "order.shipped", map[string]any{"order_id": id, "carrier": "OLD-CARRIER", "tracking_number": "T-OLD"}); r.status != 200 {
+		t.Fatalf("shipped: %d", r.status)
+	}
+	// As an older version left it: bound to the order and column only.
+	k, err := e.app.Vault.Get(ctx, e.app.DB.Reader, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = ? WHERE order_id = ? AND partner_id = ?`,
+		k.SealString("OLD-CARRIER", "order_recipients.carrier"), id, e.logistics.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET bound = 0 WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(t, "GET", "/v1/admin/orders/"+id, e.admin, nil); r.status != 500 {
+		t.Errorf("an unbound value opened as a bound one: %d", r.status)
+	}
+	if n, err := e.app.Orders.BindSealed(ctx); err != nil || n != 1 {
+		t.Fatalf("bind: %d %v", n, err)
+	}
+	if r := e.do(t, "GET", "/v1/admin/orders/"+id, e.admin, nil); r.status != 200 || !strings.Contains(string(r.body), "OLD-CARRIER") {
+		t.Errorf("after binding: %d %s", r.status, r.body)
+	}
+	if n, _ := e.app.Orders.BindSealed(ctx); n != 0 {
+		t.Errorf("a second start bound %d orders again", n)
 	}
 }

@@ -6,5 +6,14 @@
 -- partner names.
 ALTER TABLE partners ADD COLUMN adequacy_framework TEXT NOT NULL DEFAULT '';
 
+-- bound: the order's recipients' answers and timeline entries are sealed
+-- bound to their owner (the recipient, the entry's type), so that a value
+-- moved to another row does not open. Orders sealed before are bound at
+-- the next start (orders.BindSealed); the index finds them.
+ALTER TABLE orders ADD COLUMN bound INTEGER NOT NULL DEFAULT 0 CHECK (bound IN (0, 1));
+CREATE INDEX orders_unbound ON orders (id) WHERE bound = 0 AND sealed = 1 AND erased_at IS NULL;
+
 -- +goose Down
+DROP INDEX orders_unbound;
+ALTER TABLE orders DROP COLUMN bound;
 ALTER TABLE partners DROP COLUMN adequacy_framework;
