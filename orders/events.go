@@ -50,6 +50,9 @@ type eventRow struct {
 func (r eventRow) event(k *vault.Key) (Event, error) {
 	e := r.Event
 	e.Time, e.PartnerID, e.From, e.To = r.T.Time, r.PartnerID, Status(r.From), Status(r.To)
+	if r.Details == "{}" {
+		return e, nil
+	}
 	op := &opener{k: k}
 	_ = json.Unmarshal([]byte(op.text(r.Details, eventAAD(r.Type, r.PartnerID))), &e.Details)
 	if op.err != nil {

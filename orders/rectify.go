@@ -144,7 +144,7 @@ func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []
 		}
 		names := strings.Join(changed, ",")
 		if err := insertEvent(ctx, tx, Event{OrderID: id, Time: now, Type: "order.rectified", Source: actor,
-			Outcome: string(Applied), Details: map[string]string{"changed": names}}); err != nil {
+			Outcome: string(Applied), Details: map[string]string{"changed": names}, key: k}); err != nil {
 			return nil, err
 		}
 		if err := s.record(ctx, tx, actor, "order.rectified", map[string]string{"order_id": id},

@@ -282,6 +282,10 @@ func bindOne(ctx context.Context, tx *sqlx.Tx, id string, k *vault.Key) error {
 			if v == nil || *v == "" {
 				return v, nil
 			}
+			if !vault.IsSealed([]byte(*v)) {
+				// Written plain before (a rectification's field names).
+				return k.SealString(*v, bound), nil
+			}
 			plain, err := k.OpenString([]byte(*v), column)
 			if err != nil {
 				if _, berr := k.OpenString([]byte(*v), bound); berr == nil {
