@@ -64,10 +64,14 @@ type file struct {
 	ID       string    `json:"id,omitempty"`
 	Versions []Version `json:"master_keys"`
 	// LookupKey keys the hashes that index personal values (an email, a
-	// phone number) without storing them. It is never rotated: every
-	// stored hash would have to be recomputed from values that may be
-	// erased.
-	LookupKey []byte `json:"lookup_key"`
+	// phone number) without storing them; LookupVersion numbers it (1 when
+	// absent). RotateLookup retires it into RetiredLookup, where it keeps
+	// matching what was hashed with it until every live order is hashed
+	// again, and is destroyed with the master keys (PruneLookup), so that
+	// an old backup's hashes can no longer be tested against guesses.
+	LookupKey     []byte    `json:"lookup_key"`
+	LookupVersion uint32    `json:"lookup_version,omitempty"`
+	RetiredLookup []Version `json:"retired_lookup_keys,omitempty"`
 }
 
 // Keyring is the set of master key versions; the newest seals, every
@@ -80,7 +84,9 @@ type Keyring struct {
 	versions map[uint32]cipher.AEAD
 	all      []Version // ascending by ID
 	lookup   []byte
-	digest   [32]byte // of the file as last read or written
+	lookupV  uint32
+	retired  []Version // retired lookup keys, ascending
+	digest   [32]byte  // of the file as last read or written
 }
 
 // Load reads the keyring at path, creating it (mode 0600) with a first key
@@ -180,7 +186,7 @@ func (k *Keyring) read(b []byte) error {
 		return err
 	}
 	k.mu.Lock()
-	k.lookup, k.id = f.LookupKey, f.ID
+	k.lookup, k.id, k.lookupV, k.retired = f.LookupKey, f.ID, max(f.LookupVersion, 1), f.RetiredLookup
 	k.digest = sha256.Sum256(b)
 	k.mu.Unlock()
 	return k.set(f.Versions)
@@ -196,8 +202,22 @@ func (k *Keyring) same(f file) error {
 	if k.all == nil {
 		return nil
 	}
-	if (k.id != "" && f.ID != k.id) || !hmac.Equal(f.LookupKey, k.lookup) {
+	if k.id != "" && f.ID != k.id {
 		return fmt.Errorf("keyring %s: %w", k.path, ErrForeign)
+	}
+	// The lookup key may have been rotated since (ours retired there, or
+	// pruned); a version both hold is the same key.
+	theirs := append([]Version{{ID: max(f.LookupVersion, 1), Key: f.LookupKey}}, f.RetiredLookup...)
+	ours := append([]Version{{ID: max(k.lookupV, 1), Key: k.lookup}}, k.retired...)
+	for _, o := range ours {
+		for _, t := range theirs {
+			if o.ID == t.ID && !hmac.Equal(o.Key, t.Key) {
+				return fmt.Errorf("keyring %s: lookup key %d changed: %w", k.path, o.ID, ErrForeign)
+			}
+		}
+	}
+	if max(f.LookupVersion, 1) < max(k.lookupV, 1) {
+		return fmt.Errorf("keyring %s: its lookup key is older than the one in use: %w", k.path, ErrForeign)
 	}
 	for _, v := range f.Versions {
 		i := sort.Search(len(k.all), func(i int) bool { return k.all[i].ID >= v.ID })
@@ -279,6 +299,19 @@ func (k *Keyring) Prune(cutoff time.Time, inUse map[uint32]bool) ([]uint32, erro
 // file is read again inside the lock, and a version one added is never
 // dropped by the other. An edit returning nil changes nothing.
 func (k *Keyring) change(edit func([]Version) ([]Version, error)) error {
+	return k.changeFile(func(f *file) (bool, error) {
+		next, err := edit(f.Versions)
+		if err != nil || next == nil {
+			return false, err
+		}
+		f.Versions = next
+		return true, nil
+	})
+}
+
+// changeFile is change for any part of the file: edit changes f and
+// reports whether to write it.
+func (k *Keyring) changeFile(edit func(f *file) (bool, error)) error {
 	unlock, err := lockFile(k.path + ".lock")
 	if err != nil {
 		return err
@@ -292,25 +325,29 @@ func (k *Keyring) change(edit func([]Version) ([]Version, error)) error {
 		return err
 	}
 	k.mu.RLock()
-	all := append([]Version(nil), k.all...)
-	lookup, id := k.lookup, k.id
+	f := file{Format: format, ID: k.id, Versions: append([]Version(nil), k.all...), LookupKey: k.lookup, LookupVersion: k.lookupV,
+		RetiredLookup: append([]Version(nil), k.retired...)}
 	k.mu.RUnlock()
-	next, err := edit(all)
-	if err != nil || next == nil {
+	write, err := edit(&f)
+	if err != nil || !write {
 		return err
 	}
-	if id == "" {
-		id = newKeyringID()
+	if f.ID == "" {
+		f.ID = newKeyringID()
 	}
-	for i := range next {
-		next[i].Check = checkValue(next[i].Key)
+	for i := range f.Versions {
+		f.Versions[i].Check = checkValue(f.Versions[i].Key)
 	}
-	if err := writeFile(k.path, file{Format: format, ID: id, Versions: next, LookupKey: lookup}, false); err != nil {
+	for i := range f.RetiredLookup {
+		f.RetiredLookup[i].Check = checkValue(f.RetiredLookup[i].Key)
+	}
+	if err := writeFile(k.path, f, false); err != nil {
 		return err
 	}
 	k.mu.Lock()
-	k.id = id
+	k.id, k.lookup, k.lookupV, k.retired = f.ID, f.LookupKey, max(f.LookupVersion, 1), f.RetiredLookup
 	k.mu.Unlock()
+	next := f.Versions
 	k.touch()
 	return k.set(next)
 }
@@ -340,16 +377,96 @@ func randomKey() []byte {
 	return b
 }
 
-// Hash returns the keyed hash (HMAC-SHA256 with the lookup key) of value
-// for purpose ("email", "phone"), to index and match personal values
+// Hash returns the keyed hash (HMAC-SHA256 with the current lookup key) of
+// value for purpose ("email", "phone"), to index and match personal values
 // without storing them: without the keyring, a hash cannot be tested
 // against guesses.
 func (k *Keyring) Hash(purpose, value string) []byte {
-	m := hmac.New(sha256.New, k.lookup)
+	k.mu.RLock()
+	key := k.lookup
+	k.mu.RUnlock()
+	return lookupHash(key, purpose, value)
+}
+
+func lookupHash(key []byte, purpose, value string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
 	return m.Sum(nil)
+}
+
+// LookupVersion returns the version of the current lookup key, which Hash
+// hashes with.
+func (k *Keyring) LookupVersion() uint32 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return max(k.lookupV, 1)
+}
+
+// Hashes returns value's keyed hash under every lookup key held, the
+// current one first: what matches a value while stored hashes are being
+// computed again under a new key, or were made under one a request or a
+// restriction still holds.
+func (k *Keyring) Hashes(purpose, value string) [][]byte {
+	k.mu.RLock()
+	keys := [][]byte{k.lookup}
+	for i := len(k.retired) - 1; i >= 0; i-- {
+		keys = append(keys, k.retired[i].Key)
+	}
+	k.mu.RUnlock()
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		out[i] = lookupHash(key, purpose, value)
+	}
+	return out
+}
+
+// RetiredLookup returns the versions of the retired lookup keys held,
+// oldest first, without their keys.
+func (k *Keyring) RetiredLookup() []Version {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := make([]Version, len(k.retired))
+	for i, v := range k.retired {
+		out[i] = Version{ID: v.ID, CreatedAt: v.CreatedAt, RetiredAt: v.RetiredAt}
+	}
+	return out
+}
+
+// RotateLookup makes a new lookup key current and retires the old one,
+// which keeps matching until PruneLookup destroys it. It returns the new
+// version.
+func (k *Keyring) RotateLookup(now time.Time) (uint32, error) {
+	var v uint32
+	err := k.changeFile(func(f *file) (bool, error) {
+		at := now.UTC().Truncate(time.Second)
+		old := max(f.LookupVersion, 1)
+		f.RetiredLookup = append(f.RetiredLookup, Version{ID: old, Key: f.LookupKey, RetiredAt: &at})
+		f.LookupKey, f.LookupVersion, v = randomKey(), old+1, old+1
+		return true, nil
+	})
+	return v, err
+}
+
+// PruneLookup destroys the retired lookup keys retired before cutoff that
+// none of inUse needs (a version some stored hash was made with), and
+// returns the versions destroyed.
+func (k *Keyring) PruneLookup(cutoff time.Time, inUse map[uint32]bool) ([]uint32, error) {
+	var gone []uint32
+	err := k.changeFile(func(f *file) (bool, error) {
+		var keep []Version
+		for _, v := range f.RetiredLookup {
+			if v.RetiredAt != nil && v.RetiredAt.Before(cutoff) && !inUse[v.ID] {
+				gone = append(gone, v.ID)
+				continue
+			}
+			keep = append(keep, v)
+		}
+		f.RetiredLookup = keep
+		return len(gone) > 0, nil
+	})
+	return gone, err
 }
 
 // Path is the file the keyring lives in.

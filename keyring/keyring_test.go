@@ -302,3 +302,44 @@ func TestAKeyringFromBeforeIdentitiesGetsOne(t *testing.T) {
 		t.Errorf("upgraded file: id %q (keyring %q), check %q", f.ID, k.ID(), f.Versions[0].Check)
 	}
 }
+
+func TestRotateLookupKeepsTheOldKeyMatchingUntilPruned(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys")
+	k, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(path) // another process on the same file
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := k.Hash("email", "jane@example.dk")
+	v, err := k.RotateLookup(time.Now().Add(-48 * time.Hour))
+	if err != nil || v != 2 || k.LookupVersion() != 2 {
+		t.Fatalf("rotate lookup: %d %v", v, err)
+	}
+	after := k.Hash("email", "jane@example.dk")
+	if bytes.Equal(before, after) {
+		t.Fatal("the hash did not change")
+	}
+	if hs := k.Hashes("email", "jane@example.dk"); len(hs) != 2 || !bytes.Equal(hs[0], after) || !bytes.Equal(hs[1], before) {
+		t.Errorf("hashes under every key: %x", hs)
+	}
+	// The other process adopts the rotation: the same keyring.
+	if changed, err := other.Reload(); err != nil || !changed || !bytes.Equal(other.Hash("email", "jane@example.dk"), after) {
+		t.Errorf("reload after a lookup rotation: %v %v", changed, err)
+	}
+	if gone, err := k.PruneLookup(time.Now(), map[uint32]bool{1: true}); err != nil || len(gone) != 0 {
+		t.Errorf("pruned a lookup key in use: %v %v", gone, err)
+	}
+	if gone, err := k.PruneLookup(time.Now(), nil); err != nil || len(gone) != 1 || gone[0] != 1 {
+		t.Errorf("prune: %v %v", gone, err)
+	}
+	if hs := k.Hashes("email", "jane@example.dk"); len(hs) != 1 {
+		t.Errorf("after pruning, %d keys still hash", len(hs))
+	}
+	if _, err := other.Reload(); err != nil {
+		t.Errorf("reload after pruning: %v", err)
+	}
+}

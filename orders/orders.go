@@ -106,6 +106,11 @@ type Order struct {
 	// (see Service.Hash), the index a data-subject request finds the
 	// person's orders by; nil once the order is erased.
 	EmailHash, PhoneHash []byte `json:"-"`
+	// LookupVersion is the lookup key they were made with; LookupHashes,
+	// while older lookup keys are held, the email's and phone's hashes
+	// under every one (a restriction may have been made under any).
+	LookupVersion uint32   `json:"-"`
+	LookupHashes  [][]byte `json:"-"`
 	// Recipients holds each recipient's latest answer; Shipments the
 	// tracking they reported.
 	Recipients []Answer   `json:"recipients"`

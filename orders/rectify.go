@@ -110,7 +110,7 @@ type Rectified struct {
 
 const sqlRectify = `UPDATE orders SET customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
 	ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?,
-	email_hash = ?, phone_hash = ?, updated_at = ? WHERE id = ? AND erased_at IS NULL`
+	email_hash = ?, phone_hash = ?, lookup_version = ?, updated_at = ? WHERE id = ? AND erased_at IS NULL`
 
 // Rectify applies r to each of the orders inside tx: the new values are
 // stored and indexed, the timeline and the audit trail record which fields
@@ -139,7 +139,7 @@ func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []
 		if _, err := tx.ExecContext(ctx, sqlRectify, seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
 			seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
 			seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
-			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), store.FormatTime(now), id); err != nil {
+			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), o.LookupVersion, store.FormatTime(now), id); err != nil {
 			return nil, fmt.Errorf("rectify order: %w", err)
 		}
 		names := strings.Join(changed, ",")

@@ -116,6 +116,20 @@ func (s *Service) referenceHash(resellerID, reference string) any {
 	return s.Hash("reference", resellerID+"\x00"+reference)
 }
 
+// olderReferenceHashes returns the reference's keyed hashes under the
+// retired lookup keys still held (none, usually).
+func (s *Service) olderReferenceHashes(resellerID, reference string) []any {
+	if s.Hashes == nil {
+		return nil
+	}
+	hs := s.Hashes("reference", resellerID+"\x00"+reference)
+	out := make([]any, 0, len(hs))
+	for _, h := range hs[1:] {
+		out = append(out, h)
+	}
+	return out
+}
+
 // DataKey is the order's data key, for the hooks that store its personal
 // data elsewhere (the outbox's payloads); nil once erased.
 func (o *Order) DataKey() *vault.Key { return o.key }
@@ -129,7 +143,7 @@ const (
 		ORDER BY id LIMIT 500`
 	sqlSealOrder = `UPDATE orders SET reference = ?, customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
 		ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?, notes = ?,
-		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1, bound = 1 WHERE id = ?`
+		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1, bound = 1, lookup_version = ? WHERE id = ?`
 	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = ?`
 	sqlSealAnswer = `UPDATE order_recipients SET message = ?, carrier = ?, tracking_number = ?, tracking_url = ?
 		WHERE order_id = ? AND partner_id = ?`
@@ -193,7 +207,7 @@ func (s *Service) sealOne(ctx context.Context, tx *sqlx.Tx, r orderRow) error {
 		seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity), seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion),
 		seal(k, a.Country, aadCountry), seal(k, o.Notes, aadNotes),
 		sealOpt(k, r.CloseReason, aadCloseReason), nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash),
-		s.referenceHash(o.ResellerID, o.Reference), o.ID); err != nil {
+		s.referenceHash(o.ResellerID, o.Reference), o.LookupVersion, o.ID); err != nil {
 		return fmt.Errorf("seal order: %w", err)
 	}
 	var answers []answerText

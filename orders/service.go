@@ -47,8 +47,17 @@ type Service struct {
 	PartnerKind func(ctx context.Context, id string) (string, error)
 	// Hash returns the keyed hash of a normalised personal value for
 	// purpose ("email", "phone"); cmd supplies the keyring's. Orders are
-	// indexed by these hashes, never by the values.
-	Hash func(purpose, value string) []byte
+	// indexed by these hashes, never by the values. LookupVersion names the
+	// lookup key Hash uses; Hashes hashes under every lookup key held, the
+	// current first (while stored hashes are made again under a new key).
+	Hash          func(purpose, value string) []byte
+	LookupVersion func() uint32
+	Hashes        func(purpose, value string) [][]byte
+	// Rehashed, if set, is told inside the transaction of a re-hash which
+	// stored hashes (hex of the old one → the new one) were made again
+	// under lookup key version, so that the tables of other packages that
+	// hold them (requests, restrictions) follow.
+	Rehashed func(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error
 	// Vault seals every personal value with a data key of its order's.
 	Vault *vault.Vault
 
@@ -218,6 +227,21 @@ func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, 
 			return Created{Order: po, Replayed: true}, nil
 		case !store.IsNoRows(err):
 			return Created{}, fmt.Errorf("read idempotency key: %w", err)
+		}
+	}
+	// While orders are hashed under an older lookup key too, the unique
+	// index alone cannot see a duplicate among them: look for one first.
+	if old := s.olderReferenceHashes(req.ResellerID, o.Reference); len(old) > 0 {
+		q, args, err := sqlx.In(`SELECT id FROM orders WHERE reseller_id = ? AND reference_hash IN (?)`, req.ResellerID, old)
+		if err != nil {
+			return Created{}, err
+		}
+		var existing []string
+		if err := tx.SelectContext(ctx, &existing, q, args...); err != nil {
+			return Created{}, fmt.Errorf("find order by reference: %w", err)
+		}
+		if len(existing) > 0 {
+			return Created{}, duplicateReference(existing[0])
 		}
 	}
 	// The unique (reseller, reference) index refuses a duplicate; only

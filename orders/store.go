@@ -19,8 +19,8 @@ const (
 		notes, created_at, updated_at, closed_at, erased_at, close_reason, email_hash, phone_hash, sealed, reference_hash`
 	// bound: the order's recipients' answers and timeline are sealed bound
 	// to their owner (seal.go).
-	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`
 	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
 	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
 	// Orders without the customer, address and notes columns, for work
@@ -138,7 +138,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error 
 		seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
 		seal(k, o.Notes, aadNotes), store.FormatTime(o.CreatedAt), store.FormatTime(o.UpdatedAt), closed, store.Time{},
 		nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
-		s.referenceHash(o.ResellerID, o.Reference)); err != nil {
+		s.referenceHash(o.ResellerID, o.Reference), s.lookupVersion()); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	items := make([]any, 0, 4*len(o.Items))

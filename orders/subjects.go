@@ -24,9 +24,27 @@ func NormalizePhone(s, country string) (string, string) {
 	return normalizePhone(strings.TrimSpace(s), country)
 }
 
-// index sets o's keyed hashes from its contact.
+// index sets o's keyed hashes from its contact, and the lookup key
+// version they were made with; while older lookup keys are held, its
+// hashes under every one too (LookupHashes), for matching a restriction
+// made under one of them.
 func (s *Service) index(o *Order) {
 	o.EmailHash, o.PhoneHash = s.subjectHashes(o.Customer.Email, o.Customer.Phone)
+	o.LookupVersion, o.LookupHashes = s.lookupVersion(), nil
+	if s.Hashes == nil {
+		return
+	}
+	ehs, phs := s.SubjectHashes(o.Customer.Email, o.Customer.Phone)
+	if len(ehs) > 1 || len(phs) > 1 {
+		o.LookupHashes = append(ehs, phs...)
+	}
+}
+
+func (s *Service) lookupVersion() uint32 {
+	if s.LookupVersion == nil {
+		return 1
+	}
+	return s.LookupVersion()
 }
 
 // subjectHashes returns the keyed hashes of an email and an E.164 phone,
@@ -45,19 +63,42 @@ func (s *Service) subjectHashes(email, phone string) (eh, ph []byte) {
 }
 
 // SubjectHashes returns the keyed hashes a subject request names a person
-// by, normalised as orders are: the email in lower case, the phone in
-// E.164.
-func (s *Service) SubjectHashes(email, phone string) (eh, ph []byte) {
-	return s.subjectHashes(email, phone)
+// by, normalised as orders are (the email in lower case, the phone in
+// E.164), under every lookup key held, the current one first; none for an
+// identifier not given.
+func (s *Service) SubjectHashes(email, phone string) (ehs, phs [][]byte) {
+	if s.Hashes == nil {
+		eh, ph := s.subjectHashes(email, phone)
+		if len(eh) > 0 {
+			ehs = [][]byte{eh}
+		}
+		if len(ph) > 0 {
+			phs = [][]byte{ph}
+		}
+		return ehs, phs
+	}
+	if e := NormalizeEmail(email); e != "" {
+		ehs = s.Hashes("email", e)
+	}
+	if phone != "" {
+		phs = s.Hashes("phone", phone)
+	}
+	return ehs, phs
 }
+
+// LookupVersionNow is the lookup key version hashes are made with now.
+func (s *Service) LookupVersionNow() uint32 { return s.lookupVersion() }
 
 const (
 	// Two index lookups, never a scan: the union of the orders with the
 	// email and those with the phone.
-	subjectColumns   = retentionColumns + `, close_reason IS NOT NULL AS operator_closed, email_hash, phone_hash, erased_at IS NOT NULL AS erased`
+	subjectColumns = retentionColumns + `, close_reason IS NOT NULL AS operator_closed, email_hash, phone_hash, lookup_version,
+		erased_at IS NOT NULL AS erased`
+	// Index lookups, never a scan: the union of the orders with one of the
+	// email's hashes and those with one of the phone's.
 	sqlSubjectOrders = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (
-		SELECT id FROM orders INDEXED BY orders_email_hash WHERE email_hash = ?
-		UNION SELECT id FROM orders INDEXED BY orders_phone_hash WHERE phone_hash = ?) ORDER BY id`
+		SELECT id FROM orders INDEXED BY orders_email_hash WHERE email_hash IN (?)
+		UNION SELECT id FROM orders INDEXED BY orders_phone_hash WHERE phone_hash IN (?)) ORDER BY id`
 	sqlSubjectOrdersByID = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (?) ORDER BY id`
 )
 
@@ -74,6 +115,9 @@ type SubjectOrder struct {
 	// request compares its identifiers with. Never sent to a client.
 	EmailHash []byte `json:"-"`
 	PhoneHash []byte `json:"-"`
+	// LookupVersion is the lookup key the hashes were made with: hashes
+	// of two versions cannot be compared.
+	LookupVersion uint32 `json:"-"`
 }
 
 type subjectScan struct {
@@ -81,23 +125,36 @@ type subjectScan struct {
 	OperatorClosed bool   `db:"operator_closed"`
 	EmailHash      []byte `db:"email_hash"`
 	PhoneHash      []byte `db:"phone_hash"`
+	LookupVersion  uint32 `db:"lookup_version"`
 	Erased         bool   `db:"erased"`
 }
 
 func (s *Service) subjectOrder(r subjectScan) SubjectOrder {
 	return SubjectOrder{RetentionRow: s.retentionRow(r.retentionScan), OperatorClosed: r.OperatorClosed, Erased: r.Erased,
-		EmailHash: r.EmailHash, PhoneHash: r.PhoneHash}
+		EmailHash: r.EmailHash, PhoneHash: r.PhoneHash, LookupVersion: r.LookupVersion}
 }
 
-// FindSubject returns every order, of any reseller, whose email has the
-// keyed hash eh or whose phone has ph (either may be nil), oldest first.
-// Erased orders are not indexed and never found.
-func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph []byte) ([]SubjectOrder, error) {
+// FindSubject returns every order, of any reseller, whose email has one of
+// the keyed hashes ehs or whose phone has one of phs (either may be
+// empty), oldest first. Erased orders are not indexed and never found.
+func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, ehs, phs [][]byte) ([]SubjectOrder, error) {
 	if q == nil {
 		q = s.DB.Reader
 	}
+	// IN () is not SQL: a hash no order has stands for none.
+	none := [][]byte{{0}}
+	if len(ehs) == 0 {
+		ehs = none
+	}
+	if len(phs) == 0 {
+		phs = none
+	}
+	query, args, err := sqlx.In(sqlSubjectOrders, ehs, phs)
+	if err != nil {
+		return nil, err
+	}
 	var rows []subjectScan
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlSubjectOrders, nilIfEmpty(eh), nilIfEmpty(ph)); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("find subject: %w", err)
 	}
 	out := make([]SubjectOrder, len(rows))

@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
@@ -50,7 +51,7 @@ var ErrRetainedErasure = api.New(http.StatusConflict, "restriction_retains_erasu
 	"this restriction stands because an erasure is retained (bookkeeping or a legal hold) and cannot be lifted")
 
 const (
-	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since, lookup_version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqlRestrictOrder   = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// An erasure retained under a request that had restricted the order
 	// already (an objection) turns that restriction into one no lift ends.
@@ -72,12 +73,19 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)`
 )
 
+// Hashed is a keyed hash of an identifier and the lookup key version it
+// was made with.
+type Hashed struct {
+	Hash    []byte
+	Version uint32
+}
+
 // Restrict restricts the given orders as kind, and any order a person
 // with one of hashes places later, under request requestID, inside tx:
 // their pending personal deliveries are held, and every recipient that
 // received one of them is sent order.restricted. An order the request
 // restricted already is not told again. It returns the notices queued.
-func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind RestrictionKind, hashes [][]byte, orderIDs []string) (int, error) {
+func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind RestrictionKind, hashes []Hashed, orderIDs []string) (int, error) {
 	now := store.FormatTime(o.now())
 	if err := bindHashes(ctx, tx, requestID, now, hashes); err != nil {
 		return 0, err
@@ -114,12 +122,12 @@ func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID str
 
 // bindHashes restricts, under requestID, any order placed later by a
 // person with one of hashes.
-func bindHashes(ctx context.Context, tx *sqlx.Tx, requestID, now string, hashes [][]byte) error {
+func bindHashes(ctx context.Context, tx *sqlx.Tx, requestID, now string, hashes []Hashed) error {
 	for _, h := range hashes {
-		if len(h) == 0 {
+		if len(h.Hash) == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, requestID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h.Hash, requestID, now, max(h.Version, 1)); err != nil {
 			return fmt.Errorf("restrict subject: %w", err)
 		}
 	}
@@ -281,8 +289,10 @@ func (o *Outbox) holders(ctx context.Context, tx *sqlx.Tx, orderIDs []string) ([
 // every request that binds one of its identifiers, for the DPO to review,
 // and reports whether it did.
 func (o *Outbox) restrictNew(ctx context.Context, tx *sqlx.Tx, ord *orders.Order) (bool, error) {
+	// Under every lookup key held: a restriction may have been made under
+	// an older one.
 	var hashes [][]byte
-	for _, h := range [][]byte{ord.EmailHash, ord.PhoneHash} {
+	for _, h := range append([][]byte{ord.EmailHash, ord.PhoneHash}, ord.LookupHashes...) {
 		if len(h) > 0 {
 			hashes = append(hashes, h)
 		}
@@ -354,7 +364,8 @@ func (o *Outbox) rectified(ctx context.Context, tx *sqlx.Tx, ch orders.Change) e
 		return fmt.Errorf("restricting requests: %w", err)
 	}
 	for _, req := range reqs {
-		if err := bindHashes(ctx, tx, req, store.FormatTime(o.now()), [][]byte{ch.Order.EmailHash, ch.Order.PhoneHash}); err != nil {
+		v := ch.Order.LookupVersion
+		if err := bindHashes(ctx, tx, req, store.FormatTime(o.now()), []Hashed{{ch.Order.EmailHash, v}, {ch.Order.PhoneHash, v}}); err != nil {
 			return err
 		}
 	}
@@ -393,3 +404,45 @@ func (o *Outbox) rectified(ctx context.Context, tx *sqlx.Tx, ch orders.Change) e
 // EventOrderUpdated tells a recipient the new values of fields it received
 // (a rectification, Art. 16 and 19).
 const EventOrderUpdated = "order.updated"
+
+// TranslateHashes follows a re-hash of orders under lookup key version
+// (orders.Rehash): each restriction bound to a hash made again is bound to
+// the new one too. One bound to a hash on no live order stays under the
+// old key, which is kept while anything was hashed with it.
+func (o *Outbox) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+	var rows []struct {
+		Hash      []byte `db:"hash"`
+		RequestID string `db:"request_id"`
+		Since     string `db:"since"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != ?`, version); err != nil {
+		return fmt.Errorf("restrictions to re-hash: %w", err)
+	}
+	for _, r := range rows {
+		h, ok := changed[hex.EncodeToString(r.Hash)]
+		if !ok || len(h) == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, r.RequestID, r.Since, version); err != nil {
+			return fmt.Errorf("re-hash restriction: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM restricted_subjects WHERE hash = ? AND request_id = ?`, r.Hash, r.RequestID); err != nil {
+			return fmt.Errorf("re-hash restriction: %w", err)
+		}
+	}
+	return nil
+}
+
+// LookupVersions returns the lookup key versions restrictions are bound
+// under.
+func (o *Outbox) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
+	var vs []uint32
+	if err := o.Partners.DB.Reader.SelectContext(ctx, &vs, `SELECT DISTINCT lookup_version FROM restricted_subjects`); err != nil {
+		return nil, fmt.Errorf("restriction lookup versions: %w", err)
+	}
+	out := map[uint32]bool{}
+	for _, v := range vs {
+		out[v] = true
+	}
+	return out, nil
+}

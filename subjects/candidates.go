@@ -25,9 +25,11 @@ import (
 // a request does acts on included orders only.
 
 // assess works out each candidate's automatic state from the identifiers
-// of the request (eh, ph) and of the orders; a DPO's decision stands. An
-// order a new-order restriction holds waits for review.
-func assess(eh, ph []byte, cands []Order) {
+// of the request (eh, ph, hashed with lookup key version) and of the
+// orders; a DPO's decision stands. Hashes made with two lookup keys cannot
+// be compared (during a rotation of the key): they neither agree nor
+// differ. An order a new-order restriction holds waits for review.
+func assess(eh, ph []byte, version uint32, cands []Order) {
 	given := 0
 	for _, h := range [][]byte{eh, ph} {
 		if len(h) > 0 {
@@ -47,7 +49,7 @@ func assess(eh, ph []byte, cands []Order) {
 			if o.State == StateExcluded && o.DecidedBy != "" {
 				continue
 			}
-			if h := other(o); len(h) > 0 && !slices.ContainsFunc(seen, func(s []byte) bool { return bytes.Equal(s, h) }) {
+			if h := other(o); len(h) > 0 && o.LookupVersion == version && !slices.ContainsFunc(seen, func(s []byte) bool { return bytes.Equal(s, h) }) {
 				seen = append(seen, h)
 			}
 		}
@@ -61,10 +63,11 @@ func assess(eh, ph []byte, cands []Order) {
 			continue
 		}
 		var differs []string
-		if len(eh) > 0 && len(o.EmailHash) > 0 && !bytes.Equal(eh, o.EmailHash) {
+		comparable := o.LookupVersion == version
+		if comparable && len(eh) > 0 && len(o.EmailHash) > 0 && !bytes.Equal(eh, o.EmailHash) {
 			differs = append(differs, "email differs")
 		}
-		if len(ph) > 0 && len(o.PhoneHash) > 0 && !bytes.Equal(ph, o.PhoneHash) {
+		if comparable && len(ph) > 0 && len(o.PhoneHash) > 0 && !bytes.Equal(ph, o.PhoneHash) {
 			differs = append(differs, "phone differs")
 		}
 		switch {
@@ -80,16 +83,35 @@ func assess(eh, ph []byte, cands []Order) {
 	}
 }
 
-// matchedOn names the request's identifiers an order holds now.
-func matchedOn(eh, ph []byte, o orders.SubjectOrder) []string {
+// matchedOn names the request's identifiers an order holds now, by any of
+// the request's hashes of them.
+func matchedOn(ehs, phs [][]byte, o orders.SubjectOrder) []string {
 	out := []string{}
-	if len(eh) > 0 && bytes.Equal(eh, o.EmailHash) {
+	has := func(hs [][]byte, h []byte) bool {
+		return len(h) > 0 && slices.ContainsFunc(hs, func(x []byte) bool { return bytes.Equal(x, h) })
+	}
+	if has(ehs, o.EmailHash) {
 		out = append(out, "email")
 	}
-	if len(ph) > 0 && bytes.Equal(ph, o.PhoneHash) {
+	if has(phs, o.PhoneHash) {
 		out = append(out, "phone")
 	}
 	return out
+}
+
+// emailHashes and phoneHashes are what the request's lookup matches: its
+// hashes under every lookup key held when it was logged, or its stored one.
+func (r *Request) emailHashes() [][]byte { return hashesOf(r.alsoEmail, r.emailHash) }
+func (r *Request) phoneHashes() [][]byte { return hashesOf(r.alsoPhone, r.phoneHash) }
+
+func hashesOf(also [][]byte, stored []byte) [][]byte {
+	if len(also) > 0 {
+		return also
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	return [][]byte{stored}
 }
 
 // candidates returns every candidate of r through q (nil: the read pool):
@@ -99,7 +121,7 @@ func (s *Service) candidates(ctx context.Context, q sqlx.QueryerContext, r *Requ
 	if q == nil {
 		q = s.DB.Reader
 	}
-	found, err := s.Orders.FindSubject(ctx, q, r.emailHash, r.phoneHash)
+	found, err := s.Orders.FindSubject(ctx, q, r.emailHashes(), r.phoneHashes())
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +176,11 @@ func (s *Service) candidates(ctx context.Context, q sqlx.QueryerContext, r *Requ
 				o.DecidedAt = &at
 			}
 		} else {
-			o.MatchedOn = matchedOn(r.emailHash, r.phoneHash, o.SubjectOrder)
+			o.MatchedOn = matchedOn(r.emailHashes(), r.phoneHashes(), o.SubjectOrder)
 		}
 		out = append(out, o)
 	}
-	assess(r.emailHash, r.phoneHash, out)
+	assess(r.emailHash, r.phoneHash, r.lookupVersion, out)
 	return out, nil
 }
 

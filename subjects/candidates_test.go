@@ -9,7 +9,8 @@ import (
 )
 
 func cand(id string, email, phone []byte) Order {
-	return Order{SubjectOrder: orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: id}, EmailHash: email, PhoneHash: phone}}
+	return Order{SubjectOrder: orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: id}, EmailHash: email, PhoneHash: phone,
+		LookupVersion: 1}}
 }
 
 func TestAssessIncludesOnlyOrdersThatAgreeWithEveryIdentifier(t *testing.T) {
@@ -47,7 +48,7 @@ func TestAssessIncludesOnlyOrdersThatAgreeWithEveryIdentifier(t *testing.T) {
 			map[string]string{"b": "included: confirmed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assess(tc.eh, tc.ph, tc.cands)
+			assess(tc.eh, tc.ph, 1, tc.cands)
 			for _, o := range tc.cands {
 				if got := o.State + ": " + o.Reason; got != tc.want[o.OrderID] {
 					t.Errorf("%s: %q, want %q", o.OrderID, got, tc.want[o.OrderID])

@@ -188,9 +188,9 @@ func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, err
 // the request was given and every one on an included order (a rectified
 // one too, see sharing's rectified) holds a new order.
 func (s *Service) restrict(ctx context.Context, tx *sqlx.Tx, actor string, r *Request, inc []Order) error {
-	hashes := [][]byte{r.emailHash, r.phoneHash}
+	hashes := []sharing.Hashed{{Hash: r.emailHash, Version: r.lookupVersion}, {Hash: r.phoneHash, Version: r.lookupVersion}}
 	for _, o := range inc {
-		hashes = append(hashes, o.EmailHash, o.PhoneHash)
+		hashes = append(hashes, sharing.Hashed{Hash: o.EmailHash, Version: o.LookupVersion}, sharing.Hashed{Hash: o.PhoneHash, Version: o.LookupVersion})
 	}
 	ids := orderIDs(inc)
 	n, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, sharing.KindRestriction, hashes, ids)

@@ -148,12 +148,22 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 	if received.IsZero() {
 		received = now
 	}
-	eh, ph := s.Orders.SubjectHashes(email, phone)
+	// Stored: the hashes under the current lookup key; looked up: under
+	// every key held (a rotation of the key may be under way).
+	ehs, phs := s.Orders.SubjectHashes(email, phone)
+	var eh, ph []byte
+	if len(ehs) > 0 {
+		eh = ehs[0]
+	}
+	if len(phs) > 0 {
+		ph = phs[0]
+	}
 	r := &Request{ID: newRequestID(), Type: n.Type, Status: StatusOpen, ReceivedAt: received,
-		DueAt: Deadline(received, answerMonths, s.loc()), Actor: actor, emailHash: eh, phoneHash: ph}
+		DueAt: Deadline(received, answerMonths, s.loc()), Actor: actor, emailHash: eh, phoneHash: ph,
+		lookupVersion: s.Orders.LookupVersionNow(), alsoEmail: ehs, alsoPhone: phs}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertRequest, r.ID, r.Type, nilIfEmpty(eh), nilIfEmpty(ph),
-			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor); err != nil {
+			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor, r.lookupVersion); err != nil {
 			return fmt.Errorf("insert subject request: %w", err)
 		}
 		cands, err := s.candidates(ctx, tx, r)

@@ -2,6 +2,7 @@ package subjects
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,10 +13,11 @@ import (
 )
 
 const (
-	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor)
-		VALUES (?, ?, 'open', ?, ?, ?, ?, ?)`
-	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor, extended_at, extension_reason`
-	sqlGetRequest  = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = ?`
+	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor, lookup_version)
+		VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)`
+	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor, extended_at, extension_reason,
+		lookup_version`
+	sqlGetRequest = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = ?`
 	// Oldest due first: the queue a DPO works through.
 	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE (? = '' OR status = ?) ORDER BY due_at, id LIMIT ?`
 	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'open'`
@@ -50,11 +52,12 @@ type requestRow struct {
 	Actor       string     `db:"actor"`
 	ExtendedAt  store.Time `db:"extended_at"`
 	ExtReason   *string    `db:"extension_reason"`
+	Lookup      uint32     `db:"lookup_version"`
 }
 
 func (r requestRow) request() *Request {
 	out := &Request{ID: r.ID, Type: Type(r.Type), Status: Status(r.Status), ReceivedAt: r.ReceivedAt.Time, DueAt: r.DueAt.Time,
-		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash, extendedAt: r.ExtendedAt.Time}
+		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash, extendedAt: r.ExtendedAt.Time, lookupVersion: r.Lookup}
 	if r.ExtReason != nil {
 		out.extensionReason = *r.ExtReason
 	}
@@ -139,6 +142,58 @@ func storedCandidates(ctx context.Context, q sqlx.QueryerContext, requestID stri
 			k.MatchedOn = strings.Split(r.MatchedOn, ",")
 		}
 		out[r.OrderID] = k
+	}
+	return out, nil
+}
+
+// TranslateHashes follows a re-hash of orders under lookup key version
+// (orders.Rehash): an open request whose every stored hash was made again
+// takes the new ones. One whose identifier is on no live order keeps its
+// hash under the old key (it matched nothing; its candidates are kept).
+func (s *Service) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+	var rows []struct {
+		ID        string `db:"id"`
+		EmailHash []byte `db:"email_hash"`
+		PhoneHash []byte `db:"phone_hash"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT id, email_hash, phone_hash FROM subject_requests
+		WHERE status = 'open' AND lookup_version != ?`, version); err != nil {
+		return fmt.Errorf("requests to re-hash: %w", err)
+	}
+	for _, r := range rows {
+		eh, eok := translate(changed, r.EmailHash)
+		ph, pok := translate(changed, r.PhoneHash)
+		if !eok || !pok {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subject_requests SET email_hash = ?, phone_hash = ?, lookup_version = ? WHERE id = ?`,
+			nilIfEmpty(eh), nilIfEmpty(ph), version, r.ID); err != nil {
+			return fmt.Errorf("re-hash request: %w", err)
+		}
+	}
+	return nil
+}
+
+// translate returns the new hash of old (none for none), and whether it
+// had one.
+func translate(changed map[string][]byte, old []byte) ([]byte, bool) {
+	if len(old) == 0 {
+		return nil, true
+	}
+	h, ok := changed[hex.EncodeToString(old)]
+	return h, ok
+}
+
+// LookupVersions returns the lookup key versions open requests' hashes
+// were made with.
+func (s *Service) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
+	var vs []uint32
+	if err := s.DB.Reader.SelectContext(ctx, &vs, `SELECT DISTINCT lookup_version FROM subject_requests WHERE status = 'open'`); err != nil {
+		return nil, fmt.Errorf("request lookup versions: %w", err)
+	}
+	out := map[uint32]bool{}
+	for _, v := range vs {
+		out[v] = true
 	}
 	return out, nil
 }

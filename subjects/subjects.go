@@ -113,6 +113,10 @@ type Request struct {
 	Steps      []Step `json:"steps,omitempty"`
 
 	emailHash, phoneHash []byte
+	lookupVersion        uint32 // of the lookup key the hashes were made with
+	// also are the identifiers' hashes under every lookup key held when the
+	// request was logged (the stored ones first), for its first lookup.
+	alsoEmail, alsoPhone [][]byte
 	extendedAt           time.Time
 	extensionReason      string
 }
@@ -233,8 +237,9 @@ func article(word string) string {
 
 // Orders is what the service needs of the orders package.
 type Orders interface {
-	SubjectHashes(email, phone string) (eh, ph []byte)
-	FindSubject(ctx context.Context, q sqlx.QueryerContext, eh, ph []byte) ([]orders.SubjectOrder, error)
+	SubjectHashes(email, phone string) (ehs, phs [][]byte)
+	LookupVersionNow() uint32
+	FindSubject(ctx context.Context, q sqlx.QueryerContext, ehs, phs [][]byte) ([]orders.SubjectOrder, error)
 	SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]orders.SubjectOrder, error)
 	GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (*orders.Order, error)
 	Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, r orders.Rectification) ([]orders.Rectified, error)
@@ -251,7 +256,7 @@ type Holds interface {
 // holds, restriction of sharing, and waking the dispatcher.
 type Sharing interface {
 	Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string) (int, error)
-	Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind sharing.RestrictionKind, hashes [][]byte, orderIDs []string) (int, error)
+	Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind sharing.RestrictionKind, hashes []sharing.Hashed, orderIDs []string) (int, error)
 	Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error)
 	LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error)
 	RestrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]sharing.RestrictionKind, error)

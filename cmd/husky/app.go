@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -114,7 +115,8 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
 	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith, ErasureNoticeSent: sharing.ErasureNoticeSent,
-		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault}
+		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault,
+		LookupVersion: keys.LookupVersion, Hashes: keys.Hashes, Rehashed: a.rehashed}
 	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
 		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders, Vault: a.Vault,
@@ -158,6 +160,15 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		a.Logger.Info("recipients' answers and timelines sealed bound to their owner", "orders", n)
 	}
 	return a, nil
+}
+
+// rehashed tells the packages that hold keyed hashes which ones orders made
+// again under a new lookup key, inside the re-hash's transaction.
+func (a *App) rehashed(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+	if err := a.Subjects.TranslateHashes(ctx, tx, changed, version); err != nil {
+		return err
+	}
+	return a.Outbox.TranslateHashes(ctx, tx, changed, version)
 }
 
 // sealSecrets encrypts webhook secrets a database from before the keyring

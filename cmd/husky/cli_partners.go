@@ -161,7 +161,22 @@ func (c *command) keys(ctx context.Context, args []string) error {
 					return nil
 				}
 			}},
-		{name: "prune", about: "Destroy the master key versions retired longer than HUSKY_BACKUP_RETENTION that nothing live needs.",
+		{name: "rotate-lookup", about: "Make a new lookup key current and every live order's keyed hashes again under it, online; " +
+			"the old key is destroyed with the master keys once nothing uses it, so old backups' hashes link nobody.",
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+				return wantArgs(0, "keys rotate-lookup takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+					res, err := a.rotateLookup(ctx, operator, 2*keyringReload+time.Second)
+					if err != nil {
+						return err
+					}
+					c.print(res, func(w io.Writer) {
+						fmt.Fprintf(w, "lookup key version %d in use; %d orders hashed again in %v\n", res.Version, res.Rehashed,
+							res.Took.Round(time.Millisecond))
+					})
+					return nil
+				}
+			}},
+		{name: "prune", about: "Destroy the master key versions (and lookup keys) retired longer than HUSKY_BACKUP_RETENTION that nothing live needs.",
 			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 				fs.StringVar(&raw.backupRetention, "backup-retention", raw.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
 				return wantArgs(0, "keys prune takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
@@ -172,7 +187,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 					if gone == nil {
 						gone = []uint32{}
 					}
-					c.print(map[string]any{"destroyed": gone, "versions": a.Keyring.Versions()}, func(w io.Writer) {
+					c.print(map[string]any{"destroyed": gone, "versions": a.Keyring.Versions(), "lookup_versions_retired": a.Keyring.RetiredLookup()}, func(w io.Writer) {
 						fmt.Fprintf(w, "master key versions destroyed: %v; current %d\n", gone, a.Keyring.Current())
 					})
 					return nil

@@ -163,14 +163,106 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 	return res, err
 }
 
-// pruneKeys destroys the master key versions retired longer than the
-// backup retention that nothing live still needs, and returns them.
+// LookupRotation is what a rotation of the lookup key did.
+type LookupRotation struct {
+	Version  uint32        `json:"version"`
+	Rehashed int           `json:"orders_rehashed"`
+	Took     time.Duration `json:"took_ns"`
+}
+
+// rotateLookup makes a new lookup key current and every live order's keyed
+// hashes (email, phone, reference) again under it, 1,000 orders to a short
+// transaction, online; open requests and restrictions that hold the same
+// hashes follow (orders.Rehashed). Running instances read the new key
+// within seconds; a pass after settle hashes again what they hashed with
+// the old one meanwhile. The old key keeps matching until pruned with the
+// master keys (pruneKeys), once nothing was hashed with it.
+func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Duration) (LookupRotation, error) {
+	start := time.Now()
+	v, err := a.Keyring.RotateLookup(a.Now())
+	if err != nil {
+		return LookupRotation{}, err
+	}
+	res := LookupRotation{Version: v}
+	pass := func() error {
+		for after := ""; ; {
+			n, last, err := a.Orders.Rehash(ctx, after, 1000)
+			if err != nil {
+				return err
+			}
+			res.Rehashed += n
+			if last == "" {
+				return nil
+			}
+			after = last
+		}
+	}
+	if err := pass(); err != nil {
+		return res, err
+	}
+	if settle > 0 {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(settle):
+		}
+		if err := pass(); err != nil {
+			return res, err
+		}
+	}
+	res.Took = time.Since(start)
+	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		return a.Audit.Record(ctx, tx, actor, "keyring.lookup_rotated", nil, map[string]string{
+			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rehashed)})
+	})
+	return res, err
+}
+
+// lookupVersionsInUse returns the lookup key versions some stored hash was
+// made with: live orders', open requests' and restrictions'.
+func (a *App) lookupVersionsInUse(ctx context.Context) (map[uint32]bool, error) {
+	out := map[uint32]bool{}
+	for _, f := range []func(context.Context) (map[uint32]bool, error){a.Orders.LookupVersions, a.Subjects.LookupVersions, a.Outbox.LookupVersions} {
+		vs, err := f(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for v := range vs {
+			out[v] = true
+		}
+	}
+	return out, nil
+}
+
+// pruneKeys destroys the master key versions, and the lookup keys, retired
+// longer than the backup retention that nothing live still needs, and
+// returns the master key versions destroyed.
 func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	inUse, err := a.versionsInUse(ctx)
 	if err != nil {
 		return nil, err
 	}
-	gone, err := a.Keyring.Prune(a.Now().Add(-a.Config.BackupRetention), inUse)
+	cutoff := a.Now().Add(-a.Config.BackupRetention)
+	lookupInUse, err := a.lookupVersionsInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lookupGone, err := a.Keyring.PruneLookup(cutoff, lookupInUse)
+	if err != nil {
+		return nil, err
+	}
+	if len(lookupGone) > 0 {
+		names := make([]string, len(lookupGone))
+		for i, v := range lookupGone {
+			names[i] = fmt.Sprint(v)
+		}
+		if err := a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+			return a.Audit.Record(ctx, tx, actor, "keyring.lookup_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	gone, err := a.Keyring.Prune(cutoff, inUse)
 	if err != nil || len(gone) == 0 {
 		return gone, err
 	}
