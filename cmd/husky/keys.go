@@ -139,18 +139,8 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 			}
 		}
 	}
-	if err := pass(); err != nil {
+	if err := passTwice(ctx, settle, pass); err != nil {
 		return res, err
-	}
-	if settle > 0 {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(settle):
-		}
-		if err := pass(); err != nil {
-			return res, err
-		}
 	}
 	if res.Secrets, err = a.Partners.ResealSecrets(ctx, v); err != nil {
 		return res, err
@@ -161,6 +151,21 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rewrapped), "attempts": fmt.Sprint(res.Secrets)})
 	})
 	return res, err
+}
+
+// passTwice runs pass, and once more after settle (when set): running
+// instances read a changed keyring within seconds, and the second pass
+// catches what they did with the old key meanwhile.
+func passTwice(ctx context.Context, settle time.Duration, pass func() error) error {
+	if err := pass(); err != nil || settle <= 0 {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(settle):
+	}
+	return pass()
 }
 
 // LookupRotation is what a rotation of the lookup key did.
@@ -197,18 +202,8 @@ func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Durati
 			after = last
 		}
 	}
-	if err := pass(); err != nil {
+	if err := passTwice(ctx, settle, pass); err != nil {
 		return res, err
-	}
-	if settle > 0 {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(settle):
-		}
-		if err := pass(); err != nil {
-			return res, err
-		}
 	}
 	res.Took = time.Since(start)
 	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
