@@ -286,7 +286,7 @@ func page(os []Order, after string, limit int) ([]Order, bool, string) {
 			}
 		}
 	}
-	end := min(len(os), start+limit)
+	end := start + max(0, min(limit, len(os)-start))
 	out := os[start:end]
 	if end < len(os) {
 		return out, true, api.Cursor(out[len(out)-1].OrderID)
