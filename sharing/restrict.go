@@ -52,7 +52,11 @@ var ErrRetainedErasure = api.New(http.StatusConflict, "restriction_retains_erasu
 
 const (
 	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since, lookup_version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	sqlRestrictOrder   = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	// A new order held for review that the DPO includes becomes one the
+	// restriction stands for.
+	sqlRestrictOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?)
+		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind
+		WHERE restricted_orders.kind = 'new_order' AND excluded.kind = 'restriction'`
 	// An erasure retained under a request that had restricted the order
 	// already (an objection) turns that restriction into one no lift ends.
 	sqlRetainOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?)

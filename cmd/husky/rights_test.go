@@ -374,6 +374,15 @@ func TestARestrictionBindsToThePersonNotTheTypedIdentifiers(t *testing.T) {
 		t.Fatalf("exclude: %d %s", d.status, d.body)
 	}
 	waitUntil(t, "the excluded order flows", func() bool { return slices.Contains(e.carrierSink.eventsFor(n), "order.created") })
+	// Including the other keeps it restricted, now as the person's.
+	d = e.do(t, "POST", "/v1/subject-requests/"+id+"/orders", e.privacy, strings.NewReader(`{"include":["`+m+`"],"reason":"her new phone"}`))
+	if d.status != 200 || candidate(t, d.json(t), m, "restriction") != "restriction" || candidate(t, d.json(t), m, "state") != "included" {
+		t.Errorf("include: %d %s", d.status, d.body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := e.carrierSink.eventsFor(m); len(got) != 0 {
+		t.Errorf("an included held order left the service: %v", got)
+	}
 }
 
 func TestErasureConfirmationsAnswerNoticesAndUnansweredOnesAreReminded(t *testing.T) {
