@@ -320,12 +320,13 @@ func (s *Service) Decide(ctx context.Context, actor, id string, d Decision) (*Re
 			}
 		}
 		notices := 0
-		restricting := false
-		for _, o := range cands {
-			if o.Restriction == sharing.KindRestriction {
-				restricting = true
-			}
+		// The request's restriction is in force while it binds the person
+		// (even with no order included yet: a phone-only objection).
+		bound, err := s.Sharing.BindingHashes(ctx, tx, r.ID)
+		if err != nil {
+			return err
 		}
+		restricting := len(bound) > 0
 		if restricting && len(d.Include) > 0 {
 			n, err := s.Sharing.Restrict(ctx, tx, actor, r.ID, sharing.KindRestriction, nil, d.Include)
 			if err != nil {

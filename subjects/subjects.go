@@ -260,6 +260,7 @@ type Sharing interface {
 	Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error)
 	LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error)
 	RestrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]sharing.RestrictionKind, error)
+	BindingHashes(ctx context.Context, q sqlx.QueryerContext, requestID string) ([][]byte, error)
 	Kick()
 }
 

@@ -571,3 +571,23 @@ func TestAPersonWithManyOrdersIsReadAPageAtATime(t *testing.T) {
 		t.Errorf("the console's request page is not paged (%d rows)", strings.Count(page, "<tr"))
 	}
 }
+
+func TestAnObjectionRestrictsTheOrdersTheDPOIncludesLater(t *testing.T) {
+	t.Parallel()
+	e := newSubjectEnv(t)
+	jane, john := e.householdOrders(t)
+	// A phone alone: both orders need review, so nothing is restricted yet.
+	id := e.request(t, `{"type":"objection","phone":"+4533123456"}`)["id"].(string)
+	time.Sleep(300 * time.Millisecond)
+	if e.carrierSink.bodyOf(jane, "order.restricted") != nil || e.carrierSink.bodyOf(john, "order.restricted") != nil {
+		t.Fatal("an order that needs review was restricted")
+	}
+	d := e.do(t, "POST", "/v1/subject-requests/"+id+"/orders", e.privacy, strings.NewReader(`{"include":["`+jane+`"],"reason":"confirmed"}`))
+	if d.status != 200 {
+		t.Fatalf("include: %d %s", d.status, d.body)
+	}
+	waitUntil(t, "the included order is restricted", func() bool { return e.carrierSink.bodyOf(jane, "order.restricted") != nil })
+	if e.carrierSink.bodyOf(john, "order.restricted") != nil {
+		t.Error("the order left for review was restricted")
+	}
+}
