@@ -109,6 +109,9 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	return out, nil
 }
 
+const sqlConflicts = `SELECT ` + eventColumns + ` FROM order_events
+	WHERE outcome = 'conflict' AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`
+
 // Conflicts returns a page of recipient events that contradicted the order
 // (shipped or delivered after it was cancelled or rejected), newest first,
 // at most limit of them before event id before (0: from the newest). They
@@ -118,8 +121,7 @@ func (s *Service) Conflicts(ctx context.Context, actor string, before int64, lim
 	var out []Event
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		var rows []eventRow
-		if err := tx.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events
-			WHERE outcome = 'conflict' AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`, before, before, limit); err != nil {
+		if err := tx.SelectContext(ctx, &rows, sqlConflicts, before, before, limit); err != nil {
 			return fmt.Errorf("conflicts: %w", err)
 		}
 		var ids []string

@@ -226,13 +226,15 @@ func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (
 	return out, nil
 }
 
+const sqlErasureAcks = `SELECT order_id, partner_id, erasure_confirmed_at FROM order_recipients
+	WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?)`
+
 // ErasureAcks returns, per order and recipient, when the recipient
 // confirmed the erasure of the order's data (order.erasure_confirmed).
 func (s *Service) ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error) {
 	out := map[string]map[string]time.Time{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		q, args, err := sqlx.In(`SELECT order_id, partner_id, erasure_confirmed_at FROM order_recipients
-			WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?)`, part)
+		q, args, err := sqlx.In(sqlErasureAcks, part)
 		if err != nil {
 			return nil, err
 		}

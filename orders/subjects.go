@@ -29,12 +29,20 @@ func NormalizePhone(s, country string) (string, string) {
 // hashes under every one too (LookupHashes), for matching a restriction
 // made under one of them.
 func (s *Service) index(o *Order) {
-	o.EmailHash, o.PhoneHash = s.subjectHashes(o.Customer.Email, o.Customer.Phone)
 	o.LookupVersion, o.LookupHashes = s.lookupVersion(), nil
 	if s.Hashes == nil {
+		o.EmailHash, o.PhoneHash = s.subjectHashes(o.Customer.Email, o.Customer.Phone)
 		return
 	}
+	// One pass: the current key's hashes come first.
 	ehs, phs := s.SubjectHashes(o.Customer.Email, o.Customer.Phone)
+	o.EmailHash, o.PhoneHash = nil, nil
+	if len(ehs) > 0 {
+		o.EmailHash = ehs[0]
+	}
+	if len(phs) > 0 {
+		o.PhoneHash = phs[0]
+	}
 	if len(ehs) > 1 || len(phs) > 1 {
 		o.LookupHashes = append(ehs, phs...)
 	}
