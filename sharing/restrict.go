@@ -72,6 +72,9 @@ const (
 	sqlLiftSubjects        = `DELETE FROM restricted_subjects WHERE request_id = ?`
 	sqlBindingHashes       = `SELECT hash FROM restricted_subjects WHERE request_id = ?`
 	sqlUnrestrictErased    = `DELETE FROM restricted_orders WHERE order_id IN (?)`
+	sqlBindingsToRehash    = `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != ?`
+	sqlUnbindHash          = `DELETE FROM restricted_subjects WHERE hash = ? AND request_id = ?`
+	sqlBindingVersions     = `SELECT DISTINCT lookup_version FROM restricted_subjects`
 	// Released are the orders no other restriction still holds.
 	sqlReleaseHeld = `UPDATE deliveries SET held = 0 WHERE held = 1 AND order_id IN (?)
 		AND NOT EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)`
@@ -419,7 +422,7 @@ func (o *Outbox) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[s
 		RequestID string `db:"request_id"`
 		Since     string `db:"since"`
 	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != ?`, version); err != nil {
+	if err := tx.SelectContext(ctx, &rows, sqlBindingsToRehash, version); err != nil {
 		return fmt.Errorf("restrictions to re-hash: %w", err)
 	}
 	for _, r := range rows {
@@ -430,7 +433,7 @@ func (o *Outbox) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[s
 		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, r.RequestID, r.Since, version); err != nil {
 			return fmt.Errorf("re-hash restriction: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM restricted_subjects WHERE hash = ? AND request_id = ?`, r.Hash, r.RequestID); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlUnbindHash, r.Hash, r.RequestID); err != nil {
 			return fmt.Errorf("re-hash restriction: %w", err)
 		}
 	}
@@ -441,7 +444,7 @@ func (o *Outbox) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[s
 // under.
 func (o *Outbox) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
 	var vs []uint32
-	if err := o.Partners.DB.Reader.SelectContext(ctx, &vs, `SELECT DISTINCT lookup_version FROM restricted_subjects`); err != nil {
+	if err := o.Partners.DB.Reader.SelectContext(ctx, &vs, sqlBindingVersions); err != nil {
 		return nil, fmt.Errorf("restriction lookup versions: %w", err)
 	}
 	out := map[uint32]bool{}
