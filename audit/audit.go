@@ -12,11 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
@@ -60,22 +57,12 @@ type Log struct {
 	DB  *store.DB
 	Now func() time.Time
 	Key Key
-
-	mu sync.Mutex // guards the held entries
 }
 
-// heldKey is where a transaction under Hold keeps its entries (DB.Value).
-const heldKey = "audit.held"
-
-// held are the entries recorded in one transaction, waiting for the commit.
-type held struct {
-	entries []*Entry
-}
-
-// heldIn returns the entries held for tx, or nil when tx is not under Hold.
-func (l *Log) heldIn(tx *sqlx.Tx) *held {
-	h, _ := l.DB.Value(tx, heldKey).(*held)
-	return h
+// Recorder records an audit entry inside a transaction: what every package
+// that changes data is given (a *Log, or a test's own).
+type Recorder interface {
+	Record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error
 }
 
 func (l *Log) now() time.Time {
@@ -85,11 +72,19 @@ func (l *Log) now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
-// Record appends an entry inside the caller's transaction, so the entry
-// commits or rolls back with the change it records. It refuses subject and
-// detail names outside the fixed lists, and over-long values.
-func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
-	e := Entry{Time: l.now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
+// Record records an entry inside the caller's transaction, so the entry
+// commits or rolls back with the change it records (a savepoint that rolls
+// back drops the entries recorded under it). It refuses subject and detail
+// names outside the fixed lists, and over-long values.
+//
+// The entries of a transaction are held on it and appended together just
+// before it commits: one read of the tree's size and one statement for
+// all their rows. The append takes the trail's lock (on PostgreSQL); taken
+// at the first entry it would be held across the rest of the transaction,
+// every row lock it waits for included, while the other transactions
+// queue behind it (or deadlock with it).
+func (l *Log) Record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
+	e := store.AuditEntry{Time: l.now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
 	for k, v := range subjects {
 		if v == "" {
 			continue
@@ -111,74 +106,19 @@ func (l *Log) Record(ctx context.Context, tx *sqlx.Tx, actor, action string, sub
 	if actor == "" || action == "" {
 		return fmt.Errorf("audit: actor and action are required")
 	}
-	// Every transaction of the database's Tx holds its entries to its
-	// commit: the append takes the trail's lock (on PostgreSQL), and taken
-	// at the first entry it would be held across the rest of the
-	// transaction, every row lock it waits for included, while the other
-	// transactions queue behind it (or deadlock with it, holding a row it
-	// waits for while they wait for the lock).
-	if l.heldIn(tx) == nil && l.DB.InTx(tx) {
-		l.Hold(tx)
-	}
-	if h := l.heldIn(tx); h != nil {
-		l.mu.Lock()
-		h.entries = append(h.entries, &e)
-		l.mu.Unlock()
-		return nil
-	}
-	return appendEntries(ctx, tx, []*Entry{&e})
+	tx.Audit = append(tx.Audit, e)
+	tx.BeforeCommit("audit", flush)
+	return nil
 }
 
-// Hold makes Record keep the entries recorded in tx and append them all
-// just before tx commits (see store.DB.BeforeCommit): one read of the
-// tree's size and one statement for all their rows instead of four
-// statements each. Work that records many entries in one transaction (a
-// group commit of orders, the dispatcher's result batches) holds them. The
-// entries still commit or roll back with tx. Holding tx again keeps what
-// is held; work under a savepoint that rolls back uses Mark and Rewind.
-func (l *Log) Hold(tx *sqlx.Tx) {
-	if l.heldIn(tx) == nil {
-		l.DB.SetValue(tx, heldKey, &held{})
+// flush appends the entries held on tx, in the order they were recorded.
+// Record arranges for it to run just before tx commits.
+func flush(ctx context.Context, tx *store.Tx) error {
+	es := make([]*Entry, len(tx.Audit))
+	for i, h := range tx.Audit {
+		es[i] = &Entry{Time: h.Time, Actor: h.Actor, Action: h.Action, Subjects: h.Subjects, Details: h.Details}
 	}
-	l.DB.BeforeCommit(tx, "audit", l.flush)
-}
-
-// Mark returns a position in the entries held for tx, for Rewind.
-func (l *Log) Mark(tx *sqlx.Tx) int {
-	h := l.heldIn(tx)
-	if h == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(h.entries)
-}
-
-// Rewind drops the entries held for tx since mark: the savepoint that
-// recorded them rolled back.
-func (l *Log) Rewind(tx *sqlx.Tx, mark int) {
-	h := l.heldIn(tx)
-	if h == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if mark < len(h.entries) {
-		h.entries = h.entries[:mark]
-	}
-}
-
-// flush appends the entries held for tx, in the order they were recorded,
-// and ends the hold. Hold arranges for it to run just before tx commits.
-func (l *Log) flush(ctx context.Context, tx *sqlx.Tx) error {
-	h := l.heldIn(tx)
-	if h == nil {
-		return nil
-	}
-	l.DB.SetValue(tx, heldKey, nil)
-	l.mu.Lock()
-	es := h.entries
-	l.mu.Unlock()
+	tx.Audit = nil
 	return appendEntries(ctx, tx, es)
 }
 

@@ -2,13 +2,13 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/milestone/husky/store"
@@ -27,7 +27,7 @@ func newLog(t testing.TB) *Log {
 
 func appendN(t testing.TB, l *Log, n int) {
 	t.Helper()
-	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err := l.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
 			if err := l.Record(context.Background(), tx, "system:test", "order.created",
 				map[string]string{"order_id": fmt.Sprintf("ord_%d", i%7)},
@@ -234,13 +234,13 @@ func TestInclusionProofsCheckAgainstCheckpoint(t *testing.T) {
 func TestRecordRefusesFreeTextDetails(t *testing.T) {
 	t.Parallel()
 	l := newLog(t)
-	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err := l.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		return l.Record(context.Background(), tx, "x", "order.created", nil, map[string]string{"customer_name": "Jane Doe"})
 	})
 	if err == nil {
 		t.Error("a detail outside the allow-list was recorded")
 	}
-	err = l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err = l.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		return l.Record(context.Background(), tx, "x", "order.created", map[string]string{"email": "jane@example.dk"}, nil)
 	})
 	if err == nil {
@@ -261,13 +261,12 @@ func TestKeyIsCreatedOnceAndReused(t *testing.T) {
 	}
 }
 
-// holdN records n entries in one transaction under Hold, or rolls the
+// holdN records n entries in one transaction, or rolls the
 // transaction back after recording them when fail is set.
 func holdN(t *testing.T, l *Log, n int, fail bool) {
 	t.Helper()
 	errFail := fmt.Errorf("roll back")
-	err := l.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
-		l.Hold(tx)
+	err := l.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
 			if err := l.Record(context.Background(), tx, "system:test", "order.created",
 				map[string]string{"order_id": fmt.Sprintf("ord_%d", i%7)},
@@ -297,7 +296,7 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 	}
 	holdN(t, held, 9, true) // rolled back: appends nothing
 	appendN(t, one, 2)
-	appendN(t, held, 2) // after a dropped hold, Record writes at once again
+	appendN(t, held, 2)
 	var a, b []string
 	for _, x := range []struct {
 		l   *Log
@@ -315,22 +314,24 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 	}
 }
 
-func TestRewindDropsEntriesOfARolledBackSavepoint(t *testing.T) {
+func TestAGuardThatFailsDropsItsEntries(t *testing.T) {
 	t.Parallel()
 	l := newLog(t)
 	ctx := context.Background()
-	rec := func(tx *sqlx.Tx, order string) {
+	rec := func(tx *store.Tx, order string) {
 		if err := l.Record(ctx, tx, "system:test", "order.created", map[string]string{"order_id": order}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := l.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		l.Hold(tx)
+	err := l.DB.Tx(ctx, func(tx *store.Tx) error {
 		rec(tx, "ord_kept")
-		mark := l.Mark(tx)
-		rec(tx, "ord_rolled_back")
-		l.Rewind(tx, mark)
-		l.Hold(tx) // holding again keeps what is held
+		err := store.Guard(ctx, tx, func() error {
+			rec(tx, "ord_rolled_back")
+			return errors.New("fail")
+		})
+		if err == nil {
+			t.Error("Guard lost fn's error")
+		}
 		rec(tx, "ord_kept_too")
 		return nil
 	})
@@ -398,18 +399,16 @@ func TestHoldsOfTransactionsSideBySide(t *testing.T) {
 	}
 	l := newLog(t)
 	ctx := context.Background()
-	rec := func(tx *sqlx.Tx, order string) error {
+	rec := func(tx *store.Tx, order string) error {
 		return l.Record(ctx, tx, "system:test", "order.created", map[string]string{"order_id": order}, nil)
 	}
-	err := l.DB.Tx(ctx, func(tx1 *sqlx.Tx) error {
-		l.Hold(tx1)
+	err := l.DB.Tx(ctx, func(tx1 *store.Tx) error {
 		if err := rec(tx1, "ord_first"); err != nil {
 			return err
 		}
 		other := make(chan error)
 		go func() {
-			other <- l.DB.Tx(ctx, func(tx2 *sqlx.Tx) error {
-				l.Hold(tx2)
+			other <- l.DB.Tx(ctx, func(tx2 *store.Tx) error {
 				return rec(tx2, "ord_second")
 			})
 		}()

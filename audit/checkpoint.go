@@ -119,7 +119,7 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (tlog.Tree, error) {
 // latest one already covers it, and returns the latest.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	var out Checkpoint
-	err := l.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := l.DB.Tx(ctx, func(tx *store.Tx) error {
 		var n int64
 		if err := tx.GetContext(ctx, &n, sqlSize); err != nil {
 			return fmt.Errorf("audit size: %w", err)

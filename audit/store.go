@@ -111,7 +111,7 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // with their tree hashes. Appends run one at a time (SQLite's single
 // writer; an advisory lock held to commit on PostgreSQL, where several
 // processes write), so the trail stays one gap-free sequence.
-func appendEntries(ctx context.Context, tx *sqlx.Tx, es []*Entry) error {
+func appendEntries(ctx context.Context, tx *store.Tx, es []*Entry) error {
 	if len(es) == 0 {
 		return nil
 	}

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 )
 
@@ -156,7 +154,7 @@ func writeSubjectOrders(w *world, n int) error {
 	at := "2026-06-01T10:00:00.000000Z"
 	total := n + 100
 	for startAt := 0; startAt < total; startAt += 50000 {
-		err := db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		err := db.Tx(context.Background(), func(tx *store.Tx) error {
 			stmt, err := tx.Preparex(insert)
 			if err != nil {
 				return err

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -101,7 +100,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 	// Written at most once a minute, so that reading pages does not keep
 	// the database's one writer busy.
 	if now.Sub(s.lastSeen) > time.Minute {
-		_ = c.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		_ = c.DB.Tx(ctx, func(tx *store.Tx) error {
 			_, err := tx.ExecContext(ctx, sqlTouchSession, store.FormatTime(now), s.hash)
 			return err
 		})
@@ -114,7 +113,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 // end deletes a session and its cookie.
 func (c *Console) end(g *gin.Context, s session) {
 	ctx := g.Request.Context()
-	_ = c.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	_ = c.DB.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, sqlEndSession, s.hash)
 		return err
 	})
@@ -207,7 +206,7 @@ func (c *Console) signIn(g *gin.Context) {
 		return
 	}
 	token, csrf, now := randomToken(), randomToken(), c.now()
-	err = c.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = c.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlEndIdle, store.FormatTime(now.Add(-IdleTimeout))); err != nil {
 			return err
 		}

@@ -150,7 +150,7 @@ const (
 // Every callback lands in the timeline and the audit trail.
 func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
 	var res CallbackResult
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var prev struct {
 			Status int    `db:"status_code"`
 			Body   []byte `db:"response"`
@@ -187,7 +187,7 @@ func problemResult(err *api.Error) CallbackResult {
 	return CallbackResult{Status: err.Status, Body: b}
 }
 
-func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
+func (s *Service) applyCallback(ctx context.Context, tx *store.Tx, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
 	now := s.now()
 	actor := "partner:" + partnerID
 	subjects := map[string]string{"order_id": cb.OrderID, "partner_id": partnerID}
@@ -297,7 +297,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *sqlx.Tx, partnerID, web
 
 // saveAnswer keeps the recipient's furthest answer: a late answer from the
 // same recipient does not overwrite a later one.
-func (s *Service) saveAnswer(ctx context.Context, tx *sqlx.Tx, o *Order, partnerID string, st Status, cb Callback, now time.Time) error {
+func (s *Service) saveAnswer(ctx context.Context, tx *store.Tx, o *Order, partnerID string, st Status, cb Callback, now time.Time) error {
 	orderID, k := o.ID, o.key
 	var cur string
 	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !store.IsNoRows(err) {
@@ -335,7 +335,7 @@ func ackResult(outcome Outcome, o *Order) CallbackResult {
 
 // transition moves o to st inside tx, records it, and runs the hooks
 // (the reseller's webhook).
-func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, actor string, now time.Time) error {
+func (s *Service) transition(ctx context.Context, tx *store.Tx, o *Order, st Status, actor string, now time.Time) error {
 	from := o.Status
 	if err := s.setStatus(ctx, tx, o, st, now); err != nil {
 		return err
@@ -345,7 +345,7 @@ func (s *Service) transition(ctx context.Context, tx *sqlx.Tx, o *Order, st Stat
 
 // announce records that o moved from from to its status and runs the
 // hooks (the reseller's webhook).
-func (s *Service) announce(ctx context.Context, tx *sqlx.Tx, o *Order, from Status, actor string) error {
+func (s *Service) announce(ctx context.Context, tx *store.Tx, o *Order, from Status, actor string) error {
 	if err := s.record(ctx, tx, actor, "order.status_changed", map[string]string{"order_id": o.ID},
 		map[string]string{"from": string(from), "to": string(o.Status)}); err != nil {
 		return err
@@ -366,13 +366,7 @@ func (s *Service) MarkShared(ctx context.Context, orderIDs []string) error {
 	if s.Batch != nil {
 		write = s.Batch.Do
 	}
-	// The audit entries are held to the commit: appended as they are
-	// recorded, the first would take the trail's lock (on PostgreSQL)
-	// for the rest of the transaction, and the dispatchers' and intake's
-	// appends would wait behind it.
-	err := write(ctx, func(tx *sqlx.Tx) error {
-		return s.holdAudit(tx, func() error { return s.markShared(ctx, tx, orderIDs) })
-	})
+	err := write(ctx, func(tx *store.Tx) error { return s.markShared(ctx, tx, orderIDs) })
 	if err != nil {
 		return err
 	}
@@ -397,7 +391,7 @@ func (s *Service) Received(ctx context.Context, after string, limit int) ([]stri
 // It reads no customer or address data: the orders it hands to the change
 // hooks carry only their reference (for the reseller's own webhook) and
 // state.
-func (s *Service) markShared(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
+func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []string) error {
 	if len(orderIDs) == 0 {
 		return nil
 	}

@@ -8,9 +8,9 @@ import (
 	"regexp"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/store"
 )
 
 var (
@@ -102,7 +102,7 @@ func (a *CallbackAPI) callback(c *gin.Context) {
 // RefuseCallback records in the audit trail a signed callback that could
 // not be parsed (an unknown event type, invalid fields).
 func (s *Service) RefuseCallback(ctx context.Context, partnerID, webhookID, why string) error {
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		return s.record(ctx, tx, "partner:"+partnerID, "callback.refused", map[string]string{"partner_id": partnerID},
 			map[string]string{"callback_id": webhookID, "outcome": why})
 	})

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
 )
@@ -73,7 +71,7 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 	}
 	req.At = req.At.UTC().Truncate(time.Microsecond)
 	var out *Order
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -68,11 +66,11 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func insertEvent(ctx context.Context, tx *sqlx.Tx, e Event) error { return insertEvents(ctx, tx, e) }
+func insertEvent(ctx context.Context, tx *store.Tx, e Event) error { return insertEvents(ctx, tx, e) }
 
 // insertEvents appends events to their orders' timelines, many rows per
 // statement.
-func insertEvents(ctx context.Context, tx *sqlx.Tx, events ...Event) error {
+func insertEvents(ctx context.Context, tx *store.Tx, events ...Event) error {
 	args := make([]any, 0, 9*len(events))
 	for _, e := range events {
 		var details any = "{}"
@@ -119,7 +117,7 @@ const sqlConflicts = `SELECT ` + eventColumns + ` FROM order_events
 // once per order on the page, in the same transaction as the read.
 func (s *Service) Conflicts(ctx context.Context, actor string, before int64, limit int) ([]Event, error) {
 	var out []Event
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var rows []eventRow
 		if err := tx.SelectContext(ctx, &rows, sqlConflicts, before, before, limit); err != nil {
 			return fmt.Errorf("conflicts: %w", err)

@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/store"
 )
 
 // ImportLine is one parsed line of `husky orders import`: a historic
@@ -158,7 +157,7 @@ func (s *Service) Import(ctx context.Context, actor string, data []byte, skipInv
 		return rep, nil
 	}
 	rep.Skipped = len(rep.Invalid)
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		for _, il := range lines {
 			o := &Order{ID: NewIDAt(il.CreatedAt), ResellerID: il.ResellerID, Reference: il.Draft.Reference, Status: il.Status,
 				Customer: il.Draft.Customer, ShipTo: il.Draft.ShipTo, Items: il.Draft.Items, Notes: il.Draft.Notes,

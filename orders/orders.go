@@ -7,9 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -160,13 +159,7 @@ type Change struct {
 // writes (the sharing outbox) commits or rolls back with the order. An
 // error aborts the change.
 type Hook interface {
-	OrderChanged(ctx context.Context, tx *sqlx.Tx, ch Change) error
-}
-
-// Auditor records an action in the audit trail inside the caller's
-// transaction. Subjects and details hold ids and field names, never values.
-type Auditor interface {
-	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
+	OrderChanged(ctx context.Context, tx *store.Tx, ch Change) error
 }
 
 // Errors returned by this package.

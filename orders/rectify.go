@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
 )
@@ -118,7 +116,7 @@ const sqlRectify = `UPDATE orders SET customer_name = ?, customer_email = ?, cus
 // received a changed field its new value (order.updated). An erased order,
 // or one where nothing changes, is left alone. It returns what changed,
 // order by order.
-func (s *Service) Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, r Rectification) ([]Rectified, error) {
+func (s *Service) Rectify(ctx context.Context, tx *store.Tx, actor string, ids []string, r Rectification) ([]Rectified, error) {
 	now := s.now()
 	out := []Rectified{}
 	for _, id := range ids {

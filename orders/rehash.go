@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/milestone/husky/store"
 )
 
 // Rotating the lookup key (husky keys rotate-lookup): every live order's
@@ -33,7 +33,7 @@ func (s *Service) Rehash(ctx context.Context, after string, limit int) (int, str
 	}
 	version := s.lookupVersion()
 	n, last := 0, ""
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var rows []orderRow
 		if err := tx.SelectContext(ctx, &rows, sqlToRehash, after, version, limit); err != nil {
 			return fmt.Errorf("orders to re-hash: %w", err)

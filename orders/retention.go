@@ -25,7 +25,7 @@ type Erased struct {
 // idempotency records. Ids, reseller, items, status and dates stay for
 // statistics. An order already erased is not erased again. Legal holds are
 // retention's: its callers leave held orders out.
-func (s *Service) Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, now time.Time) (Erased, error) {
+func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []string, now time.Time) (Erased, error) {
 	var out Erased
 	if len(ids) == 0 {
 		return out, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -174,7 +175,7 @@ func (s *Service) SealPlaintext(ctx context.Context) ([]string, error) {
 		if len(rows) == 0 {
 			return done, nil
 		}
-		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 			for _, r := range rows {
 				if err := s.sealOne(ctx, tx, r); err != nil {
 					return err
@@ -191,7 +192,7 @@ func (s *Service) SealPlaintext(ctx context.Context) ([]string, error) {
 	}
 }
 
-func (s *Service) sealOne(ctx context.Context, tx *sqlx.Tx, r orderRow) error {
+func (s *Service) sealOne(ctx context.Context, tx *store.Tx, r orderRow) error {
 	o, err := r.order(nil)
 	if err != nil {
 		return err
@@ -268,7 +269,7 @@ func (s *Service) BindSealed(ctx context.Context) (int, error) {
 		if len(ids) == 0 {
 			return n, nil
 		}
-		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 			keys, err := s.Vault.GetMany(ctx, tx, ids)
 			if err != nil {
 				return err
@@ -288,7 +289,7 @@ func (s *Service) BindSealed(ctx context.Context) (int, error) {
 }
 
 // bindOne re-seals one order's answers and timeline bound to their owner.
-func bindOne(ctx context.Context, tx *sqlx.Tx, id string, k *vault.Key) error {
+func bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
 	if k != nil {
 		// A value sealed as before is sealed again, bound; one bound
 		// already (written since, by this version) stays as it is.

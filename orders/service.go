@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -24,7 +25,7 @@ type Service struct {
 	// share one transaction (each under its own savepoint) and one fsync.
 	Batch *store.Batcher
 	Hooks []Hook
-	Audit Auditor
+	Audit audit.Recorder
 	Now   func() time.Time
 	// AfterCommit runs after a change has committed (it wakes the
 	// dispatcher so that delivery starts at once).
@@ -57,7 +58,7 @@ type Service struct {
 	// stored hashes (hex of the old one → the new one) were made again
 	// under lookup key version, so that the tables of other packages that
 	// hold them (requests, restrictions) follow.
-	Rehashed func(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error
+	Rehashed func(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error
 	// Vault seals every personal value with a data key of its order's.
 	Vault *vault.Vault
 
@@ -74,44 +75,14 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
-func (s *Service) record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+func (s *Service) record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
 	if s.Audit == nil {
 		return nil
 	}
 	return s.Audit.Record(ctx, tx, actor, action, subjects, details)
 }
 
-// holder is an Auditor that can hold the entries recorded in a
-// transaction and append them together when it commits (audit.Log).
-type holder interface {
-	Hold(tx *sqlx.Tx)
-	Mark(tx *sqlx.Tx) int
-	Rewind(tx *sqlx.Tx, mark int)
-}
-
-// holdAudit runs fn, which records audit entries in tx, with the entries
-// held to be appended together when tx commits: a group commit of orders
-// appends all their entries in a few statements instead of four each.
-// When fn fails or panics its savepoint rolls back, and so do its entries.
-func (s *Service) holdAudit(tx *sqlx.Tx, fn func() error) (err error) {
-	h, ok := s.Audit.(holder)
-	if !ok {
-		return fn()
-	}
-	h.Hold(tx)
-	mark := h.Mark(tx)
-	done := false
-	defer func() {
-		if !done || err != nil {
-			h.Rewind(tx, mark)
-		}
-	}()
-	err = fn()
-	done = true
-	return err
-}
-
-func (s *Service) emit(ctx context.Context, tx *sqlx.Tx, ch Change) error {
+func (s *Service) emit(ctx context.Context, tx *store.Tx, ch Change) error {
 	for _, h := range s.Hooks {
 		if err := h.OrderChanged(ctx, tx, ch); err != nil {
 			return err
@@ -189,11 +160,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 	if s.Batch != nil {
 		write = s.Batch.Do
 	}
-	err := write(ctx, func(tx *sqlx.Tx) error {
-		return s.holdAudit(tx, func() (err error) {
-			out, err = s.createIn(ctx, tx, req, o, hash, now)
-			return err
-		})
+	err := write(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = s.createIn(ctx, tx, req, o, hash, now)
+		return err
 	})
 	if err != nil {
 		return Created{}, fmt.Errorf("create order: %w", err)
@@ -207,7 +177,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 // createIn writes o, its items, timeline entry, audit record and
 // deliveries inside tx; or, for an Idempotency-Key already used with the
 // same body, returns the order that key created.
-func (s *Service) createIn(ctx context.Context, tx *sqlx.Tx, req CreateRequest, o *Order, hash []byte, now time.Time) (Created, error) {
+func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest, o *Order, hash []byte, now time.Time) (Created, error) {
 	if req.IdempotencyKey != "" {
 		var prev struct {
 			Hash    []byte `db:"request_hash"`
@@ -297,7 +267,7 @@ func (s *Service) Get(ctx context.Context, resellerID, id string) (*Order, error
 // no read without its record.
 func (s *Service) View(ctx context.Context, actor, id string) (*Order, error) {
 	var out *Order
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err
@@ -335,7 +305,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 		out     *Order
 		changed bool
 	)
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		o, err := s.getOrder(ctx, tx, id)
 		if err != nil {
 			return err
@@ -380,7 +350,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 // returns how many went.
 func (s *Service) PurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(s.now()))
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", err)

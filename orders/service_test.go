@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -151,7 +149,7 @@ func TestIdempotencyKeysExpireAfter24Hours(t *testing.T) {
 
 type failingHook struct{}
 
-func (failingHook) OrderChanged(context.Context, *sqlx.Tx, Change) error {
+func (failingHook) OrderChanged(context.Context, *store.Tx, Change) error {
 	return fmt.Errorf("outbox unavailable")
 }
 

@@ -119,7 +119,7 @@ func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orde
 
 // insertOrder stores a new order with its items inside tx, its personal
 // values sealed with a data key of its own, created here.
-func (s *Service) insertOrder(ctx context.Context, tx *sqlx.Tx, o *Order) error {
+func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, o *Order) error {
 	closed := store.Time{}
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
@@ -163,7 +163,7 @@ func nilIfEmpty(b []byte) any {
 func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
 	var r orderRow
 	query := sqlSelectOrder
-	if _, inTx := q.(*sqlx.Tx); inTx {
+	if _, inTx := q.(*store.Tx); inTx {
 		// Read to be changed: on PostgreSQL, where other processes write
 		// too, the row stays locked until this transaction ends.
 		query += s.DB.ForUpdate()
@@ -265,7 +265,7 @@ func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) 
 
 // setStatus moves o to st. Reaching a final state fixes closed_at, which
 // retention counts from.
-func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, o *Order, st Status, now time.Time) error {
+func (s *Service) setStatus(ctx context.Context, tx *store.Tx, o *Order, st Status, now time.Time) error {
 	o.Status, o.UpdatedAt = st, now
 	closed := store.Time{}
 	if st.Final() {

@@ -5,13 +5,10 @@
 package partners
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
 )
@@ -147,12 +144,6 @@ type Principal struct {
 
 // Actor names the principal in the audit trail: ids, never names.
 func (p Principal) Actor() string { return "key:" + p.KeyID }
-
-// Auditor records an action in the audit trail inside the caller's
-// transaction. Subjects and details hold ids and field names, never values.
-type Auditor interface {
-	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
-}
 
 // Errors returned by this package.
 var (

@@ -76,7 +76,7 @@ func (s *Store) open(r secretRow) (string, error) {
 	return string(pt), nil
 }
 
-func (s *Store) insertSecret(ctx context.Context, tx *sqlx.Tx, partnerID string, at time.Time, secret string) error {
+func (s *Store) insertSecret(ctx context.Context, tx *store.Tx, partnerID string, at time.Time, secret string) error {
 	created := store.FormatTime(at)
 	sealed, err := s.seal(partnerID, created, secret)
 	if err != nil {
@@ -114,7 +114,7 @@ func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
 // sealed. It runs at every start; once all are sealed it changes nothing.
 func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 	n := 0
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var rows []secretRow
 		if err := tx.SelectContext(ctx, &rows, sqlPlainSecrets); err != nil {
 			return fmt.Errorf("find plaintext secrets: %w", err)
@@ -167,7 +167,7 @@ func sealedVersion(stored string) (uint32, bool) {
 // retired one sealed (after a rotation), and returns how many.
 func (s *Store) ResealSecrets(ctx context.Context, current uint32) (int, error) {
 	n := 0
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var rows []secretRow
 		if err := tx.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
 			return fmt.Errorf("read secrets: %w", err)

@@ -15,13 +15,14 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/store"
 )
 
 // Store keeps partners, their webhook secrets and API keys.
 type Store struct {
 	DB    *store.DB
-	Audit Auditor
+	Audit audit.Recorder
 	Now   func() time.Time
 	// AllowPrivateEndpoints permits loopback and private webhook URLs
 	// (development and tests only).
@@ -81,7 +82,7 @@ func (s *Store) now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
-func (s *Store) record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+func (s *Store) record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
 	if s.Audit == nil {
 		return nil
 	}
@@ -166,7 +167,7 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 	if in.Kind.IsRecipient() {
 		p.Fields, _ = ParseFields(in.Fields)
 	}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertPartner, p.ID, p.Kind, p.Name, p.EndpointURL, FieldsString(p.Fields), p.Demo,
 			p.Country, p.TransferBasis, string(p.AdequacyFramework), store.FormatTime(p.CreatedAt)); err != nil {
 			return fmt.Errorf("insert partner: %w", err)
@@ -247,13 +248,13 @@ func (s *Store) SetEnabled(ctx context.Context, actor, id string, enabled bool, 
 	if enabled {
 		reason = ""
 	}
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		return s.SetEnabledTx(ctx, tx, actor, id, enabled, reason)
 	})
 }
 
 // SetEnabledTx is SetEnabled inside the caller's transaction.
-func (s *Store) SetEnabledTx(ctx context.Context, tx *sqlx.Tx, actor, id string, enabled bool, reason string) error {
+func (s *Store) SetEnabledTx(ctx context.Context, tx *store.Tx, actor, id string, enabled bool, reason string) error {
 	res, err := tx.ExecContext(ctx, sqlSetEnabled, enabled, reason, id)
 	if err != nil {
 		return fmt.Errorf("set partner enabled: %w", err)
@@ -274,7 +275,7 @@ func (s *Store) SetEndpoint(ctx context.Context, actor, id, endpoint string) err
 	if err := ValidateEndpoint(endpoint, s.AllowPrivateEndpoints); err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlSetEndpoint, endpoint, id)
 		if err != nil {
 			return fmt.Errorf("set endpoint: %w", err)
@@ -298,7 +299,7 @@ func (s *Store) RegisterEndpoint(ctx context.Context, actor, id, endpoint string
 	}
 	now := s.now()
 	var secret string
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlSetEndpoint, endpoint, id)
 		if err != nil {
 			return fmt.Errorf("set endpoint: %w", err)
@@ -339,7 +340,7 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 		return "", err
 	}
 	now := s.now()
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, store.FormatTime(now.Add(grace)), id, store.FormatTime(now)); err != nil {
 			return fmt.Errorf("expire old secrets: %w", err)
 		}
@@ -380,7 +381,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 	if partnerID != "" {
 		pid = partnerID
 	}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertKey, k.ID, k.Role, pid, h[:], store.FormatTime(k.CreatedAt)); err != nil {
 			return fmt.Errorf("insert key: %w", err)
 		}
@@ -396,7 +397,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 // RevokeKey revokes a key at once. It fails with ErrKeyNotFound for an
 // unknown or already revoked key.
 func (s *Store) RevokeKey(ctx context.Context, actor, id string) error {
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlRevokeKey, store.FormatTime(s.now()), id)
 		if err != nil {
 			return fmt.Errorf("revoke key: %w", err)

@@ -72,7 +72,7 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 	}
 	sum := sha256.Sum256([]byte(reason))
 	return h.change(ctx, actor, orderID, "order.hold_placed", map[string]string{"reason_sha256": hex.EncodeToString(sum[:])},
-		func(tx *sqlx.Tx, o *orders.Order) error {
+		func(tx *store.Tx, o *orders.Order) error {
 			sealed := []byte(reason)
 			if k := o.DataKey(); k != nil {
 				sealed = k.SealString(reason, aadReason)
@@ -86,16 +86,16 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 
 // Release lifts an order's legal hold.
 func (h *Holds) Release(ctx context.Context, actor, orderID string) (HoldView, error) {
-	return h.change(ctx, actor, orderID, "order.hold_released", nil, func(tx *sqlx.Tx, _ *orders.Order) error {
+	return h.change(ctx, actor, orderID, "order.hold_released", nil, func(tx *store.Tx, _ *orders.Order) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM legal_holds WHERE order_id = ?`, orderID)
 		return err
 	})
 }
 
 func (h *Holds) change(ctx context.Context, actor, orderID, action string, details map[string]string,
-	fn func(tx *sqlx.Tx, o *orders.Order) error) (HoldView, error) {
+	fn func(tx *store.Tx, o *orders.Order) error) (HoldView, error) {
 	var out HoldView
-	err := h.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := h.DB.Tx(ctx, func(tx *store.Tx) error {
 		o, err := h.Orders.GetTx(ctx, tx, orderID)
 		if err != nil {
 			return err
@@ -190,7 +190,7 @@ func (h *Holds) SealPlaintext(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("legal holds: %w", err)
 	}
 	n := 0
-	err := h.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := h.DB.Tx(ctx, func(tx *store.Tx) error {
 		for _, r := range rows {
 			if vault.IsSealed(r.Reason) {
 				continue

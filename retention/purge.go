@@ -98,7 +98,7 @@ func (p *Purger) now() time.Time { return p.Now().UTC().Truncate(time.Microsecon
 func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 	id := "pur_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 	now := p.now()
-	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
 			id, store.FormatTime(now), actor, store.FormatTime(now)); err != nil {
 			if store.IsUniqueViolation(err) {
@@ -161,7 +161,7 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 	if err != nil && ctx.Err() == nil {
 		// A failure is recorded; a cancelled context (shutdown) leaves the
 		// run running, to be resumed at the next start.
-		_ = p.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		_ = p.DB.Tx(context.Background(), func(tx *store.Tx) error {
 			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`,
 				"purge failed; see the service log", store.FormatTime(p.now()), id)
 			return uerr
@@ -184,7 +184,7 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 		if len(page) == 0 {
 			break
 		}
-		err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err = p.DB.Tx(ctx, func(tx *store.Tx) error {
 			ids := make([]string, len(page))
 			for i, o := range page {
 				ids[i] = o.OrderID
@@ -208,7 +208,7 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 		}
 		after = page[len(page)-1].OrderID
 	}
-	if err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	if err := p.DB.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, sqlRunSize, id, id)
 		return err
 	}); err != nil {
@@ -256,9 +256,7 @@ func (p *Purger) rest(ctx context.Context, took time.Duration) error {
 
 func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []string) error {
 	notices := 0
-	err := p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		// Every entry of the batch is appended together at the commit.
-		p.Audit.Hold(tx)
+	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
 		now := p.now()
 		// A hold placed since the snapshot keeps its order.
 		isHeld, err := p.Holds.Among(ctx, tx, ids)
@@ -349,7 +347,7 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 	for _, c := range notices {
 		total += c.Notified
 	}
-	err = p.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = p.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = ?, orders = ?, erased = ?, held = ?,
 			notices = ?, digest = ? WHERE id = ?`, store.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
 			return fmt.Errorf("complete run: %w", err)

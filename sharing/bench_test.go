@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/store"
 )
@@ -37,7 +35,7 @@ func benchDispatch(b *testing.B, audited bool) {
 	// Enqueue b.N deliveries in batches, outside the timed region.
 	for done := 0; done < b.N; {
 		n := min(5000, b.N-done)
-		err := h.db.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := h.db.Tx(ctx, func(tx *store.Tx) error {
 			for range n {
 				// No order id: messages about one order go one at a time.
 				if _, err := h.outbox.Enqueue(ctx, tx, "bench", p.ID, "", EventOrderCancelled, OrderRef{OrderID: o.ID}); err != nil {

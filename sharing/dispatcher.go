@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
@@ -28,7 +29,7 @@ import (
 type Dispatcher struct {
 	DB       *store.DB
 	Partners *partners.Store
-	Audit    Auditor
+	Audit    audit.Recorder
 	Client   *retryablehttp.Client
 	Schedule Schedule
 	// Wake signals new work (Outbox.Kicked); nil means poll only.
@@ -256,7 +257,7 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 	if d.DB.Engine == store.PostgreSQL {
 		return d.turnSideBySide(wctx, batch, due, now)
 	}
-	err := d.DB.Tx(wctx, func(tx *sqlx.Tx) error {
+	err := d.DB.Tx(wctx, func(tx *store.Tx) error {
 		var err error
 		if outcomes, shared, err = d.record(wctx, tx, batch, now); err != nil {
 			return err
@@ -290,7 +291,7 @@ func (d *Dispatcher) turnSideBySide(ctx context.Context, batch []result, due []s
 			recorded <- nil
 			return
 		}
-		recorded <- d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		recorded <- d.DB.Tx(ctx, func(tx *store.Tx) error {
 			var err error
 			outcomes, shared, err = d.record(ctx, tx, batch, now)
 			return err
@@ -298,7 +299,7 @@ func (d *Dispatcher) turnSideBySide(ctx context.Context, batch []result, due []s
 	}()
 	var claims []claimed
 	if len(due) > 0 {
-		err := d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := d.DB.Tx(ctx, func(tx *store.Tx) error {
 			var err error
 			if claims, err = d.lease(ctx, tx, due, now); err != nil {
 				return err
@@ -356,7 +357,7 @@ func (d *Dispatcher) leaseSQL() string {
 }
 
 // lease claims those of ids that are still due, inside tx.
-func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now time.Time) ([]claimed, error) {
+func (d *Dispatcher) lease(ctx context.Context, tx *store.Tx, ids []string, now time.Time) ([]claimed, error) {
 	// A claim may wait in the queue for about one attempt's length before a
 	// worker takes it, then needs the longest an attempt can take, and a
 	// margin for recording it. attempt gives back a claim whose lease has
@@ -384,7 +385,7 @@ func (d *Dispatcher) lease(ctx context.Context, tx *sqlx.Tx, ids []string, now t
 // unlock gives each claim its order's data key, read for the whole turn in
 // one query: it opens a sealed payload, and seals whatever the recipient
 // answers (an answer may echo personal data, even to an ids-only message).
-func (d *Dispatcher) unlock(ctx context.Context, tx *sqlx.Tx, claims []claimed) error {
+func (d *Dispatcher) unlock(ctx context.Context, tx *store.Tx, claims []claimed) error {
 	if d.Vault == nil {
 		return nil
 	}

@@ -244,7 +244,7 @@ func TestOrderAndDeliveriesCommitTogether(t *testing.T) {
 
 type failAfter struct{}
 
-func (failAfter) OrderChanged(context.Context, *sqlx.Tx, orders.Change) error {
+func (failAfter) OrderChanged(context.Context, *store.Tx, orders.Change) error {
 	return io.ErrUnexpectedEOF
 }
 
@@ -707,7 +707,7 @@ func TestPurgeDuringDeliveryRecordsNoEchoedBody(t *testing.T) {
 	o := h.order(t, "PO-1")
 	<-started
 	// The order is erased while its delivery is under way.
-	err := h.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err := h.db.Tx(context.Background(), func(tx *store.Tx) error {
 		_, err := h.outbox.Erase(context.Background(), tx, "test", []string{o.ID})
 		return err
 	})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 )
 
@@ -29,7 +27,7 @@ const (
 // beat writes this dispatcher's heartbeat, creating its row if it has none.
 func (d *Dispatcher) beat(ctx context.Context, first bool) error {
 	now := store.FormatTime(d.now())
-	return d.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return d.DB.Tx(ctx, func(tx *store.Tx) error {
 		if !first {
 			res, err := tx.ExecContext(ctx, sqlHeartbeat, now, d.owner)
 			if err != nil {
@@ -66,7 +64,7 @@ func (d *Dispatcher) heartbeats(ctx context.Context) {
 
 // endHeartbeat removes this dispatcher's row once it has stopped.
 func (d *Dispatcher) endHeartbeat() {
-	if err := d.DB.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	if err := d.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		_, err := tx.Exec(sqlHeartbeatEnd, d.owner)
 		return err
 	}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -23,7 +24,7 @@ import (
 // failed transaction leaves neither. It implements orders.Hook.
 type Outbox struct {
 	Partners *partners.Store
-	Audit    Auditor
+	Audit    audit.Recorder
 	Now      func() time.Time
 
 	kick chan struct{}
@@ -37,23 +38,17 @@ type partnersRead struct {
 	resellers  map[string]partners.Partner
 }
 
-// readKey is where a transaction keeps its partnersRead (store.DB.Value).
-const readKey = "sharing.partners"
-
 // readIn returns what was read in tx. Only the goroutine running tx uses
 // it, as it alone uses tx.
-func (o *Outbox) readIn(tx *sqlx.Tx) *partnersRead {
-	if r, ok := o.Partners.DB.Value(tx, readKey).(*partnersRead); ok {
-		return r
-	}
-	r := &partnersRead{resellers: map[string]partners.Partner{}}
-	o.Partners.DB.SetValue(tx, readKey, r)
-	return r
+func (o *Outbox) readIn(tx *store.Tx) *partnersRead {
+	return store.Read(tx, "sharing.partners", func() *partnersRead {
+		return &partnersRead{resellers: map[string]partners.Partner{}}
+	})
 }
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
-func NewOutbox(ps *partners.Store, audit Auditor, now func() time.Time) *Outbox {
-	return &Outbox{Partners: ps, Audit: audit, Now: now, kick: make(chan struct{}, 1)}
+func NewOutbox(ps *partners.Store, rec audit.Recorder, now func() time.Time) *Outbox {
+	return &Outbox{Partners: ps, Audit: rec, Now: now, kick: make(chan struct{}, 1)}
 }
 
 // Kick wakes the dispatcher after a commit, so delivery starts at once
@@ -73,7 +68,7 @@ func (o *Outbox) now() time.Time { return o.Now().UTC().Truncate(time.Microsecon
 // OrderChanged enqueues order.created for every recipient when an order is
 // created, and order.cancelled for every recipient that was sent the order
 // when it is cancelled.
-func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+func (o *Outbox) OrderChanged(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	switch ch.Kind {
 	case orders.ChangeCreated:
 		rs, err := o.recipientsIn(ctx, tx)
@@ -117,7 +112,7 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *sqlx.Tx, ch orders.Change
 // The earlier system disclosed it when the order was placed: the rows
 // carry the order's own creation time, never the import's, so that an
 // access export says when the recipient got the data.
-func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	at := store.FormatTime(ch.Order.CreatedAt)
 	if ch.Order.CreatedAt.IsZero() {
 		at = store.FormatTime(o.now())
@@ -143,7 +138,7 @@ func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *sqlx.Tx, ch 
 // that received the data, or may have (an attempt was made or is under
 // way), is sent order.erased (ids only) through the outbox (GDPR Art. 19).
 // It returns how many notices were queued.
-func (o *Outbox) Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string) (int, error) {
+func (o *Outbox) Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs []string) (int, error) {
 	if len(orderIDs) == 0 {
 		return 0, nil
 	}
@@ -223,7 +218,7 @@ const EventOrderStatusChanged = "order.status_changed"
 
 // notifyReseller enqueues order.status_changed for the order's reseller,
 // if it registered a webhook endpoint.
-func (o *Outbox) notifyReseller(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+func (o *Outbox) notifyReseller(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	r, err := o.resellerIn(ctx, tx, ch.Order.ResellerID)
 	if err != nil || r.EndpointURL == "" {
 		return err
@@ -269,7 +264,7 @@ func ErasureNoticeSent(ctx context.Context, q sqlx.QueryerContext, orderID, part
 
 // NotifyRecipients enqueues an ids-only event (order.cancelled,
 // order.erased) to every recipient that was sent the order.
-func (o *Outbox) NotifyRecipients(ctx context.Context, tx *sqlx.Tx, actor, orderID, event string) error {
+func (o *Outbox) NotifyRecipients(ctx context.Context, tx *store.Tx, actor, orderID, event string) error {
 	var ids []string
 	if err := tx.SelectContext(ctx, &ids, sqlRecipientsOfOrder, orderID, EventOrderCreated); err != nil {
 		return fmt.Errorf("find recipients of order: %w", err)
@@ -283,11 +278,11 @@ func (o *Outbox) NotifyRecipients(ctx context.Context, tx *sqlx.Tx, actor, order
 }
 
 // Enqueue writes one delivery inside tx and returns its id.
-func (o *Outbox) Enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, orderID, event string, data any) (string, error) {
+func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, actor, partnerID, orderID, event string, data any) (string, error) {
 	return o.enqueue(ctx, tx, actor, partnerID, orderID, event, data, nil)
 }
 
-func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, orderID, event string, data any, sent []partners.Field) (string, error) {
+func (o *Outbox) enqueue(ctx context.Context, tx *store.Tx, actor, partnerID, orderID, event string, data any, sent []partners.Field) (string, error) {
 	q, err := o.prepare(partnerID, orderID, event, data, sent)
 	if err != nil {
 		return "", err
@@ -296,7 +291,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *sqlx.Tx, actor, partnerID, ord
 }
 
 // recipientsIn returns the recipients, read once per transaction.
-func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Partner, error) {
+func (o *Outbox) recipientsIn(ctx context.Context, tx *store.Tx) ([]partners.Partner, error) {
 	read := o.readIn(tx)
 	if read.recipients != nil {
 		return read.recipients, nil
@@ -310,7 +305,7 @@ func (o *Outbox) recipientsIn(ctx context.Context, tx *sqlx.Tx) ([]partners.Part
 }
 
 // resellerIn returns a reseller, read once per transaction.
-func (o *Outbox) resellerIn(ctx context.Context, tx *sqlx.Tx, id string) (partners.Partner, error) {
+func (o *Outbox) resellerIn(ctx context.Context, tx *store.Tx, id string) (partners.Partner, error) {
 	read := o.readIn(tx)
 	if r, ok := read.resellers[id]; ok {
 		return r, nil
@@ -355,7 +350,7 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 }
 
 // insert writes deliveries in one statement and audits each.
-func (o *Outbox) insert(ctx context.Context, tx *sqlx.Tx, actor string, qs ...queued) error {
+func (o *Outbox) insert(ctx context.Context, tx *store.Tx, actor string, qs ...queued) error {
 	args := make([]any, 0, 14*len(qs))
 	for i, q := range qs {
 		var oid any

@@ -12,26 +12,17 @@ import (
 	"github.com/milestone/husky/store"
 )
 
-// holder is an Auditor that can hold the entries recorded in a
-// transaction and append them together when it commits (audit.Log).
-type holder interface {
-	Hold(tx *sqlx.Tx)
-}
-
 // record writes a batch of results inside tx, set by set: one query for
 // the leases still held, one multi-row insert for the attempts, one update
 // for the deliveries that succeeded, and the audit entries appended
 // together at commit. Failures, rare and each with its own schedule, are
 // written one by one. It returns each result's outcome, and the orders
 // now shared with every recipient.
-func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, now time.Time) (outcomes, shared []string, err error) {
+func (d *Dispatcher) record(ctx context.Context, tx *store.Tx, batch []result, now time.Time) (outcomes, shared []string, err error) {
 	if len(batch) == 0 {
 		return nil, nil, nil
 	}
 	outcomes = make([]string, len(batch))
-	if h, ok := d.Audit.(holder); ok {
-		h.Hold(tx)
-	}
 	held, err := d.held(ctx, tx, batch)
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +87,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *sqlx.Tx, batch []result, no
 type lease struct{ held, orderErased bool }
 
 // held returns the claims in batch whose lease this dispatcher still holds.
-func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map[string]lease, error) {
+func (d *Dispatcher) held(ctx context.Context, tx *store.Tx, batch []result) (map[string]lease, error) {
 	ids := make([]string, 0, len(batch))
 	for _, r := range batch {
 		if !r.released {
@@ -127,7 +118,7 @@ func (d *Dispatcher) held(ctx context.Context, tx *sqlx.Tx, batch []result) (map
 // recipients' failure runs, audits each disclosure, and returns the orders
 // whose every order.created has now arrived, to move to "shared" once this
 // transaction commits.
-func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []result, now time.Time) ([]string, error) {
+func (d *Dispatcher) recordDelivered(ctx context.Context, tx *store.Tx, ok []result, now time.Time) ([]string, error) {
 	if len(ok) == 0 {
 		return nil, nil
 	}
@@ -189,7 +180,7 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *sqlx.Tx, ok []resu
 // recordFailure schedules the next attempt of a delivery that failed,
 // kills it when its schedule is spent, and disables an endpoint that
 // answered 410 Gone.
-func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, now time.Time) (string, error) {
+func (d *Dispatcher) recordFailure(ctx context.Context, tx *store.Tx, r result, now time.Time) (string, error) {
 	c := r.c
 	n, step := c.Attempts+1, c.Step+1
 	var status any
@@ -236,7 +227,7 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *sqlx.Tx, r result, n
 
 // markFailing starts or continues the recipient's run of failures and
 // disables the endpoint once it has lasted longer than the threshold.
-func (d *Dispatcher) markFailing(ctx context.Context, tx *sqlx.Tx, partnerID string, now time.Time) error {
+func (d *Dispatcher) markFailing(ctx context.Context, tx *store.Tx, partnerID string, now time.Time) error {
 	var since store.Time
 	if err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, store.FormatTime(now)); err != nil {
 		return fmt.Errorf("mark partner failing: %w", err)
@@ -247,7 +238,7 @@ func (d *Dispatcher) markFailing(ctx context.Context, tx *sqlx.Tx, partnerID str
 	return nil
 }
 
-func (d *Dispatcher) disable(ctx context.Context, tx *sqlx.Tx, partnerID, reason string) error {
+func (d *Dispatcher) disable(ctx context.Context, tx *store.Tx, partnerID, reason string) error {
 	p, err := d.Partners.GetTx(ctx, tx, partnerID)
 	if err != nil || !p.Enabled {
 		return err

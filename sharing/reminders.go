@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 )
 
@@ -84,7 +82,7 @@ func (o *Outbox) Remind(ctx context.Context, actor string, notices []Notice) (in
 		q.orderErased = true
 		qs = append(qs, q)
 	}
-	err := o.Partners.DB.Tx(ctx, func(tx *sqlx.Tx) error { return o.insert(ctx, tx, actor, qs...) })
+	err := o.Partners.DB.Tx(ctx, func(tx *store.Tx) error { return o.insert(ctx, tx, actor, qs...) })
 	if err != nil {
 		return 0, fmt.Errorf("remind recipients: %w", err)
 	}

@@ -92,7 +92,7 @@ type Hashed struct {
 // their pending personal deliveries are held, and every recipient that
 // received one of them is sent order.restricted. An order the request
 // restricted already is not told again. It returns the notices queued.
-func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind RestrictionKind, hashes []Hashed, orderIDs []string) (int, error) {
+func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID string, kind RestrictionKind, hashes []Hashed, orderIDs []string) (int, error) {
 	now := store.FormatTime(o.now())
 	if err := bindHashes(ctx, tx, requestID, now, hashes); err != nil {
 		return 0, err
@@ -129,7 +129,7 @@ func (o *Outbox) Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID str
 
 // bindHashes restricts, under requestID, any order placed later by a
 // person with one of hashes.
-func bindHashes(ctx context.Context, tx *sqlx.Tx, requestID, now string, hashes []Hashed) error {
+func bindHashes(ctx context.Context, tx *store.Tx, requestID, now string, hashes []Hashed) error {
 	for _, h := range hashes {
 		if len(h.Hash) == 0 {
 			continue
@@ -172,7 +172,7 @@ func (o *Outbox) RestrictedBy(ctx context.Context, q sqlx.QueryerContext, reques
 // keeps a retained erasure is not lifted: ErrRetainedErasure. It returns
 // the orders the request had restricted and the notices queued; the caller
 // kicks the dispatcher after the commit.
-func (o *Outbox) Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error) {
+func (o *Outbox) Lift(ctx context.Context, tx *store.Tx, actor, requestID string) ([]string, int, error) {
 	var retained int
 	if err := tx.GetContext(ctx, &retained, sqlRetainedBy, requestID); err != nil {
 		return nil, 0, fmt.Errorf("retained erasures: %w", err)
@@ -201,7 +201,7 @@ func (o *Outbox) Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string)
 // LiftOrders ends request requestID's restriction of the given orders only
 // (the DPO excluded them from the request), as Lift does; a retained
 // erasure stays. It returns the notices queued.
-func (o *Outbox) LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error) {
+func (o *Outbox) LiftOrders(ctx context.Context, tx *store.Tx, actor, requestID string, orderIDs []string) (int, error) {
 	by, err := restrictedBy(ctx, tx, requestID)
 	if err != nil {
 		return 0, err
@@ -221,7 +221,7 @@ func (o *Outbox) LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID s
 
 // release lets the deliveries of orders no restriction holds any more
 // flow, and tells every recipient that received their data.
-func (o *Outbox) release(ctx context.Context, tx *sqlx.Tx, actor string, ids []string) (int, error) {
+func (o *Outbox) release(ctx context.Context, tx *store.Tx, actor string, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -250,7 +250,7 @@ func (o *Outbox) BindingHashes(ctx context.Context, q sqlx.QueryerContext, reque
 
 // notifyHolders queues an ids-only event to every recipient that received
 // (or may have received) each order's data.
-func (o *Outbox) notifyHolders(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string, event string) (int, error) {
+func (o *Outbox) notifyHolders(ctx context.Context, tx *store.Tx, actor string, orderIDs []string, event string) (int, error) {
 	holders, err := o.holders(ctx, tx, orderIDs)
 	if err != nil {
 		return 0, err
@@ -276,7 +276,7 @@ type recipientOf struct {
 
 // holders returns, per order, the recipients that received its data or may
 // have (delivered, attempted, or in flight).
-func (o *Outbox) holders(ctx context.Context, tx *sqlx.Tx, orderIDs []string) ([]recipientOf, error) {
+func (o *Outbox) holders(ctx context.Context, tx *store.Tx, orderIDs []string) ([]recipientOf, error) {
 	var out []recipientOf
 	for part := range slices.Chunk(orderIDs, 500) {
 		q, args, err := sqlx.In(sqlDisclosedTo, part, EventOrderCreated)
@@ -295,7 +295,7 @@ func (o *Outbox) holders(ctx context.Context, tx *sqlx.Tx, orderIDs []string) ([
 // restrictNew restricts a new order whose person is restricted, under
 // every request that binds one of its identifiers, for the DPO to review,
 // and reports whether it did.
-func (o *Outbox) restrictNew(ctx context.Context, tx *sqlx.Tx, ord *orders.Order) (bool, error) {
+func (o *Outbox) restrictNew(ctx context.Context, tx *store.Tx, ord *orders.Order) (bool, error) {
 	// Under every lookup key held: a restriction may have been made under
 	// an older one.
 	var hashes [][]byte
@@ -363,7 +363,7 @@ func ProjectUpdate(o *orders.Order, changed []string, allow []partners.Field) (U
 
 // rectified queues order.updated to every recipient that received the
 // order and may receive one of the changed fields.
-func (o *Outbox) rectified(ctx context.Context, tx *sqlx.Tx, ch orders.Change) error {
+func (o *Outbox) rectified(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	// A restriction binds to the person: the rectified identifiers of a
 	// restricted order are bound too, so that a new order with them is held.
 	var reqs []string
@@ -416,7 +416,7 @@ const EventOrderUpdated = "order.updated"
 // (orders.Rehash): each restriction bound to a hash made again is bound to
 // the new one too. One bound to a hash on no live order stays under the
 // old key, which is kept while anything was hashed with it.
-func (o *Outbox) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+func (o *Outbox) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error {
 	var rows []struct {
 		Hash      []byte `db:"hash"`
 		RequestID string `db:"request_id"`

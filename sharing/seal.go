@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
@@ -30,7 +31,7 @@ const (
 // sealed) with their data keys, 200 orders to a transaction.
 func (s *Deliveries) SealPayloads(ctx context.Context, v *vault.Vault, orderIDs []string) error {
 	for part := range slices.Chunk(orderIDs, 200) {
-		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 			keys, err := v.GetMany(ctx, tx, part)
 			if err != nil {
 				return err

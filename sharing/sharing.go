@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/store"
 )
 
 // LegalBasis is recorded with every disclosure: the recipients need the
@@ -55,19 +55,13 @@ type Delivery struct {
 	LastError     string     `json:"last_error,omitempty"`
 }
 
-// Auditor records an action in the audit trail inside the caller's
-// transaction. Subjects and details hold ids and field names, never values.
-type Auditor interface {
-	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
-}
-
 // Errors returned by this package.
 var (
 	ErrDeliveryNotFound = api.New(http.StatusNotFound, "delivery_not_found", "no such delivery")
 	ErrPayloadErased    = api.New(http.StatusConflict, "payload_erased", "the delivery's payload was erased with its order's personal data: there is nothing to send again")
 )
 
-func record(ctx context.Context, a Auditor, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error {
+func record(ctx context.Context, a audit.Recorder, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
 	if a == nil {
 		return nil
 	}

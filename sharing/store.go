@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -176,7 +177,7 @@ func (r deliveryRow) delivery() Delivery {
 // Deliveries reads and changes the outbox for operators.
 type Deliveries struct {
 	DB    *store.DB
-	Audit Auditor
+	Audit audit.Recorder
 	Now   func() time.Time
 	// Kick wakes the dispatcher after a replay.
 	Kick func()
@@ -278,14 +279,14 @@ func (s *Deliveries) Attempts(ctx context.Context, id string) ([]Attempt, error)
 // Replay sends a delivery again from the start of the schedule, keeping its
 // webhook-id so receivers deduplicate it. It fails with ErrDeliveryNotFound.
 func (s *Deliveries) Replay(ctx context.Context, actor, id string) error {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return s.replayTx(ctx, tx, actor, id) })
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error { return s.replayTx(ctx, tx, actor, id) })
 	if err == nil && s.Kick != nil {
 		s.Kick()
 	}
 	return err
 }
 
-func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string) error {
+func (s *Deliveries) replayTx(ctx context.Context, tx *store.Tx, actor, id string) error {
 	now := store.FormatTime(s.now())
 	res, err := tx.ExecContext(ctx, sqlReplay, now, now, id)
 	if err != nil {
@@ -308,7 +309,7 @@ func (s *Deliveries) replayTx(ctx context.Context, tx *sqlx.Tx, actor, id string
 // with no cap, and returns their ids.
 func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since time.Time) ([]string, error) {
 	ids := []string{}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, store.FormatTime(since)); err != nil {
 			return fmt.Errorf("find dead deliveries: %w", err)
 		}

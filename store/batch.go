@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Batcher commits many small write transactions as one (group commit).
@@ -31,7 +29,7 @@ type Batcher struct {
 
 type batchJob struct {
 	ctx  context.Context
-	fn   func(tx *sqlx.Tx) error
+	fn   func(tx *Tx) error
 	done chan error
 }
 
@@ -53,7 +51,7 @@ const postgresGroups = postgresConns / 4
 // may run twice, in two transactions, when another job of its group fails
 // (see run): it must only write through tx, or repeat its other effects
 // safely.
-func (b *Batcher) Do(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+func (b *Batcher) Do(ctx context.Context, fn func(tx *Tx) error) error {
 	b.once.Do(func() {
 		for range max(b.Groups, 1) {
 			go b.loop()
@@ -97,7 +95,7 @@ func (b *Batcher) run(group []*batchJob) {
 	for i, j := range group {
 		results[i] = j.ctx.Err()
 	}
-	err := b.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err := b.db.Tx(context.Background(), func(tx *Tx) error {
 		for i, j := range group {
 			if results[i] == nil && runPlain(j.ctx, tx, j.fn) != nil {
 				return errJobFailed
@@ -106,7 +104,7 @@ func (b *Batcher) run(group []*batchJob) {
 		return nil
 	})
 	if errors.Is(err, errJobFailed) {
-		err = b.db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+		err = b.db.Tx(context.Background(), func(tx *Tx) error {
 			for i, j := range group {
 				if results[i] == nil {
 					results[i] = runSavepoint(j.ctx, tx, j.fn)
@@ -125,7 +123,7 @@ func (b *Batcher) run(group []*batchJob) {
 }
 
 // runPlain runs fn; a panic becomes its error.
-func runPlain(ctx context.Context, tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) (err error) {
+func runPlain(ctx context.Context, tx *Tx, fn func(tx *Tx) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("batched job panicked: %v", p)
@@ -135,16 +133,20 @@ func runPlain(ctx context.Context, tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) (err
 }
 
 // runSavepoint runs fn under a savepoint, rolling back to it when fn fails
-// or panics; a panic becomes the job's error.
-func runSavepoint(ctx context.Context, tx *sqlx.Tx, fn func(tx *sqlx.Tx) error) (err error) {
+// or panics, with the audit entries fn recorded; a panic becomes the job's
+// error.
+func runSavepoint(ctx context.Context, tx *Tx, fn func(tx *Tx) error) (err error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	held := len(tx.Audit)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("batched job panicked: %v", p)
 		}
 		if err != nil {
+			// The audit entries the job recorded roll back with it.
+			tx.Audit = tx.Audit[:held]
 			_, _ = tx.ExecContext(context.Background(), "ROLLBACK TO job")
 		}
 		_, _ = tx.ExecContext(context.Background(), "RELEASE job")

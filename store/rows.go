@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // rowsPerInsert bounds one multi-row INSERT: 100 rows of up to 10 columns
@@ -15,7 +13,7 @@ const rowsPerInsert = 100
 // InsertRows runs insert, an INSERT whose VALUES clause holds one row of
 // cols placeholders, for every cols arguments in args: many rows per
 // statement rather than one statement per row.
-func InsertRows(ctx context.Context, tx *sqlx.Tx, insert string, cols int, args []any) error {
+func InsertRows(ctx context.Context, tx *Tx, insert string, cols int, args []any) error {
 	if cols < 1 || len(args)%cols != 0 {
 		return fmt.Errorf("insert rows: %d arguments do not make rows of %d", len(args), cols)
 	}

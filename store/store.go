@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,16 +42,32 @@ type DB struct {
 	Writer *sqlx.DB
 	Reader *sqlx.DB
 
-	dsn     string // as given to Open, password and all
-	mu      sync.Mutex
-	pending map[*sqlx.Tx]*txState // the open transactions of Tx
+	dsn string // as given to Open, password and all
 }
 
-// txState is what an open transaction carries until it ends: its
-// BeforeCommit hooks and the values kept for it (see Value).
-type txState struct {
-	hooks  []commitHook
-	values map[string]any
+// Tx is one write transaction of DB.Tx, with what it carries until it
+// ends: the audit entries recorded in it, waiting for its commit, the work
+// deferred to just before that commit, and what was read once for all of
+// it. Only the goroutine running the transaction uses it.
+type Tx struct {
+	*sqlx.Tx
+
+	// Audit are the audit entries recorded in the transaction, in order;
+	// the audit trail appends them just before it commits.
+	Audit []AuditEntry
+
+	hooks []commitHook
+	read  map[string]any
+}
+
+// AuditEntry is an audit entry recorded in a transaction and not yet
+// appended to the trail (package audit owns the trail and its rules).
+type AuditEntry struct {
+	Time     time.Time
+	Actor    string
+	Action   string
+	Subjects map[string]string
+	Details  map[string]string
 }
 
 // IsURL reports whether dsn names a PostgreSQL server rather than a file.
@@ -71,93 +86,48 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 type commitHook struct {
 	key string
-	fn  func(ctx context.Context, tx *sqlx.Tx) error
+	fn  func(ctx context.Context, tx *Tx) error
 }
 
-// BeforeCommit registers fn to run inside tx, a transaction of Tx, just
-// before it commits; a failing fn rolls tx back. A key already registered
-// for tx is not registered again, so work done many times in one
-// transaction (the orders of a group commit) can defer a shared step to
-// its end. Hooks of a transaction that rolls back are dropped.
-func (db *DB) BeforeCommit(tx *sqlx.Tx, key string, fn func(ctx context.Context, tx *sqlx.Tx) error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	st := db.open(tx)
-	for _, h := range st.hooks {
+// BeforeCommit registers fn to run inside tx just before it commits; a
+// failing fn rolls tx back. A key already registered is not registered
+// again, so work done many times in one transaction (the orders of a group
+// commit) can defer a shared step to its end. Hooks of a transaction that
+// rolls back never run.
+func (tx *Tx) BeforeCommit(key string, fn func(ctx context.Context, tx *Tx) error) {
+	for _, h := range tx.hooks {
 		if h.key == key {
 			return
 		}
 	}
-	st.hooks = append(st.hooks, commitHook{key, fn})
+	tx.hooks = append(tx.hooks, commitHook{key, fn})
 }
 
-// Value returns what SetValue kept under key for tx, or nil.
-func (db *DB) Value(tx *sqlx.Tx, key string) any {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if st := db.pending[tx]; st != nil {
-		return st.values[key]
+// Read returns what was read once for the transaction under key, calling
+// load the first time: state that work done many times in one transaction
+// shares (the partners a group commit reads once).
+func Read[T any](tx *Tx, key string, load func() T) T {
+	if v, ok := tx.read[key].(T); ok {
+		return v
 	}
-	return nil
+	v := load()
+	if tx.read == nil {
+		tx.read = map[string]any{}
+	}
+	tx.read[key] = v
+	return v
 }
 
-// SetValue keeps v under key for tx, a transaction of Tx, until tx ends:
-// state that work done many times in one transaction shares (the audit
-// entries held for the commit, partners read once). Transactions run
-// side by side on PostgreSQL, so such state belongs to its transaction,
-// never to one slot of a long-lived value.
-func (db *DB) SetValue(tx *sqlx.Tx, key string, v any) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	st := db.open(tx)
-	if st.values == nil {
-		st.values = map[string]any{}
-	}
-	st.values[key] = v
-}
-
-// InTx reports whether tx is a transaction of this database's Tx, still
-// open: one that BeforeCommit and SetValue accept.
-func (db *DB) InTx(tx *sqlx.Tx) bool {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return db.pending[tx] != nil
-}
-
-// open returns tx's state; the caller holds db.mu.
-func (db *DB) open(tx *sqlx.Tx) *txState {
-	st := db.pending[tx]
-	if st == nil {
-		// Work deferred to a commit that never comes would be lost
-		// silently (audit entries, for one): a programming error.
-		panic("store: a transaction that is not open in this database's Tx")
-	}
-	return st
-}
-
-// runHooks runs and forgets tx's BeforeCommit hooks; with run false it
-// only forgets them.
-func (db *DB) runHooks(ctx context.Context, tx *sqlx.Tx, run bool) error {
-	// The hooks read what was kept for tx (the audit entries held), so
-	// tx is forgotten only after them.
-	defer func() {
-		db.mu.Lock()
-		delete(db.pending, tx)
-		db.mu.Unlock()
-	}()
-	db.mu.Lock()
-	var hooks []commitHook
-	if st := db.pending[tx]; st != nil {
-		hooks = st.hooks
-	}
-	db.mu.Unlock()
-	if !run {
-		return nil
-	}
-	for _, h := range hooks {
-		if err := h.fn(ctx, tx); err != nil {
+// commit runs tx's BeforeCommit hooks, in the order they were registered
+// (one may register another), then commits.
+func (tx *Tx) commit(ctx context.Context) error {
+	for i := 0; i < len(tx.hooks); i++ {
+		if err := tx.hooks[i].fn(ctx, tx); err != nil {
 			return err
 		}
+	}
+	if err := tx.Tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
 	}
 	return nil
 }
@@ -176,7 +146,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // re-raised after the rollback. On PostgreSQL, a transaction another one
 // deadlocked with is run again (up to three times in all), so fn must only
 // write through tx: the server chose it to fail, not the work.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	for try := 1; ; try++ {
 		err := db.tx(ctx, fn)
 		if try == 3 || !retryable(err) {
@@ -192,38 +162,25 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
-func (db *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := db.Writer.BeginTxx(ctx, nil)
+func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	stx, err := db.Writer.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	db.mu.Lock()
-	if db.pending == nil {
-		db.pending = map[*sqlx.Tx]*txState{}
-	}
-	db.pending[tx] = &txState{}
-	db.mu.Unlock()
+	tx := &Tx{Tx: stx}
 	defer func() {
 		if p := recover(); p != nil {
-			_ = db.runHooks(ctx, tx, false)
-			_ = tx.Rollback()
+			_ = stx.Rollback()
 			panic(p)
 		}
 		if err != nil {
-			_ = db.runHooks(ctx, tx, false)
-			_ = tx.Rollback()
+			_ = stx.Rollback()
 		}
 	}()
 	if err = fn(tx); err != nil {
 		return err
 	}
-	if err = db.runHooks(ctx, tx, true); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
+	return tx.commit(ctx)
 }
 
 // Close closes the database: on SQLite it first checkpoints the
@@ -264,17 +221,24 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// Guard runs fn inside tx so that, should it fail, tx can go on: a failed
-// statement ends nothing on SQLite, but aborts a PostgreSQL transaction
-// unless it ran under a savepoint, which Guard then rolls back to.
-func Guard(ctx context.Context, tx *sqlx.Tx, fn func() error) error {
+// Guard runs fn inside tx so that, should it fail, tx can go on without
+// what fn did: a failed statement ends nothing on SQLite, but aborts a
+// PostgreSQL transaction unless it ran under a savepoint, which Guard then
+// rolls back to. The audit entries fn recorded are dropped on both.
+func Guard(ctx context.Context, tx *Tx, fn func() error) (err error) {
+	held := len(tx.Audit)
+	defer func() {
+		if err != nil {
+			tx.Audit = tx.Audit[:held]
+		}
+	}()
 	if tx.DriverName() != postgresDriver {
 		return fn()
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT guard"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	err := fn()
+	err = fn()
 	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT guard"); rerr != nil {
 			return errors.Join(err, rerr)
@@ -291,12 +255,16 @@ func Guard(ctx context.Context, tx *sqlx.Tx, fn func() error) error {
 // transactions do; on PostgreSQL it is REPEATABLE READ (each statement of
 // a default transaction would see the latest commits). Roll it back when
 // done.
-func (db *DB) Snapshot(ctx context.Context) (*sqlx.Tx, error) {
+func (db *DB) Snapshot(ctx context.Context) (*Tx, error) {
 	var opts *sql.TxOptions
 	if db.Engine == PostgreSQL {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	return db.Reader.BeginTxx(ctx, opts)
+	tx, err := db.Reader.BeginTxx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx}, nil
 }
 
 // Serialize makes the rest of tx run alone among the transactions that
@@ -304,7 +272,7 @@ func (db *DB) Snapshot(ctx context.Context) (*sqlx.Tx, error) {
 // serialises every transaction already; on PostgreSQL it takes a
 // transaction-level advisory lock, which the appends to the audit trail,
 // one gap-free sequence across processes, need.
-func Serialize(ctx context.Context, tx *sqlx.Tx, name string) error {
+func Serialize(ctx context.Context, tx *Tx, name string) error {
 	if tx.DriverName() != postgresDriver {
 		return nil
 	}

@@ -199,7 +199,7 @@ func included(cands []Order) []Order {
 // inclusion of the automatically included ones that action acts on: an
 // order acted on stays covered, whatever later orders or rectifications
 // change. It returns the included orders.
-func (s *Service) settle(ctx context.Context, tx *sqlx.Tx, actor string, r *Request, cands []Order, action Action) ([]Order, error) {
+func (s *Service) settle(ctx context.Context, tx *store.Tx, actor string, r *Request, cands []Order, action Action) ([]Order, error) {
 	now := store.FormatTime(s.now())
 	for i := range cands {
 		o := &cands[i]
@@ -277,7 +277,7 @@ func checkReason(reason, pointer string) []api.FieldError {
 // restricted too; an excluded one is released from it. It fails with a
 // 422 problem naming every order that is not a candidate.
 func (s *Service) Decide(ctx context.Context, actor, id string, d Decision) (*Request, error) {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.openRequest(ctx, tx, id)
 		if err != nil {
 			return err

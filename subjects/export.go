@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/store"
 )
 
 // Controller is who is responsible for the processing (Art. 4(7)), as an
@@ -186,7 +185,7 @@ func (s *Service) Export(ctx context.Context, actor, id, after string, limit int
 		Rights: Rights, Portability: Portability}
 	var held []*orders.Order
 	underHold := map[string]bool{}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		// Only the orders the request covers: one that needs review may be
 		// another person's.
 		_, all, err := s.acting(ctx, tx, actor, id, ActionExport)

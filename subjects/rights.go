@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
@@ -20,7 +18,7 @@ var ErrNotRestricted = api.New(409, "subject_request_not_restricted", "this requ
 // acting reads an open request that allows action inside tx, with its
 // candidates, and settles them: it returns the request and the orders it
 // covers.
-func (s *Service) acting(ctx context.Context, tx *sqlx.Tx, actor, id string, action Action) (*Request, []Order, error) {
+func (s *Service) acting(ctx context.Context, tx *store.Tx, actor, id string, action Action) (*Request, []Order, error) {
 	r, err := s.openFor(ctx, tx, id, action)
 	if err != nil {
 		return nil, nil, err
@@ -39,7 +37,7 @@ func (s *Service) acting(ctx context.Context, tx *sqlx.Tx, actor, id string, act
 // returns what changed per order.
 func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.Rectification) ([]orders.Rectified, error) {
 	var out []orders.Rectified
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionRectify)
 		if err != nil {
 			return err
@@ -97,7 +95,7 @@ func classify(o Order, now time.Time) Outcome {
 // outcome per order.
 func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error) {
 	var out []Outcome
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionErase)
 		if err != nil {
 			return err
@@ -152,7 +150,7 @@ func outcomeDetails(oc Outcome) map[string]string {
 
 // erase erases the orders' personal data everywhere and queues the
 // notices to the recipients that received it.
-func (s *Service) erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string) error {
+func (s *Service) erase(ctx context.Context, tx *store.Tx, actor string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -169,7 +167,7 @@ func (s *Service) erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []st
 // identifiers is held for review, and every recipient that received it is
 // told (order.restricted).
 func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, error) {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionRestrict)
 		if err != nil {
 			return err
@@ -187,7 +185,7 @@ func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, err
 // to the person, not to what was typed into the request: every identifier
 // the request was given and every one on an included order (a rectified
 // one too, see sharing's rectified) holds a new order.
-func (s *Service) restrict(ctx context.Context, tx *sqlx.Tx, actor string, r *Request, inc []Order) error {
+func (s *Service) restrict(ctx context.Context, tx *store.Tx, actor string, r *Request, inc []Order) error {
 	hashes := []sharing.Hashed{{Hash: r.emailHash, Version: r.lookupVersion}, {Hash: r.phoneHash, Version: r.lookupVersion}}
 	for _, o := range inc {
 		hashes = append(hashes, sharing.Hashed{Hash: o.EmailHash, Version: o.LookupVersion}, sharing.Hashed{Hash: o.PhoneHash, Version: o.LookupVersion})
@@ -265,7 +263,7 @@ func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (*Reque
 	if bad := l.check(s.now()); len(bad) > 0 {
 		return nil, api.Invalid(bad)
 	}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.openFor(ctx, tx, id, ActionLift)
 		if err != nil {
 			return err
@@ -314,7 +312,7 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 	n := 0
 	for _, row := range rows {
 		decided := false
-		err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 			o, err := s.Orders.GetTx(ctx, tx, row.OrderID)
 			if err != nil {
 				return err

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/store"
 )
@@ -24,7 +24,7 @@ type Service struct {
 	Sharing     Sharing
 	Disclosures Disclosures
 	Partners    Partners
-	Audit       Auditor
+	Audit       audit.Recorder
 	Now         func() time.Time
 	// Location is the controller's time zone, in which deadlines fall on
 	// days (the fiscal calendar's); nil means UTC.
@@ -161,7 +161,7 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 	r := &Request{ID: newRequestID(), Type: n.Type, Status: StatusOpen, ReceivedAt: received,
 		DueAt: Deadline(received, answerMonths, s.loc()), Actor: actor, emailHash: eh, phoneHash: ph,
 		lookupVersion: s.Orders.LookupVersionNow(), alsoEmail: ehs, alsoPhone: phs}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlInsertRequest, r.ID, r.Type, nilIfEmpty(eh), nilIfEmpty(ph),
 			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor, r.lookupVersion); err != nil {
 			return fmt.Errorf("insert subject request: %w", err)
@@ -214,7 +214,7 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 }
 
 // recordOrders records one audit entry per order of a step.
-func (s *Service) recordOrders(ctx context.Context, tx *sqlx.Tx, actor, action, requestID string, ids []string, details map[string]string) error {
+func (s *Service) recordOrders(ctx context.Context, tx *store.Tx, actor, action, requestID string, ids []string, details map[string]string) error {
 	for _, id := range ids {
 		if err := s.Audit.Record(ctx, tx, actor, action, map[string]string{"request_id": requestID, "order_id": id}, details); err != nil {
 			return err
@@ -312,7 +312,7 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 
 // Complete closes a request. It fails with ErrNotFound or ErrCompleted.
 func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, error) {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := s.openFor(ctx, tx, id, ActionComplete); err != nil {
 			return err
 		}
@@ -341,7 +341,7 @@ func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Reques
 	}
 	reason = strings.TrimSpace(reason)
 	now := s.now()
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.openRequest(ctx, tx, id)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Reques
 }
 
 // openRequest reads a request inside tx and fails unless it is open.
-func (s *Service) openRequest(ctx context.Context, tx *sqlx.Tx, id string) (*Request, error) {
+func (s *Service) openRequest(ctx context.Context, tx *store.Tx, id string) (*Request, error) {
 	r, err := getRequest(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -383,7 +383,7 @@ func (s *Service) openRequest(ctx context.Context, tx *sqlx.Tx, id string) (*Req
 
 // openFor reads an open request inside tx and fails with a 409 unless its
 // type allows action.
-func (s *Service) openFor(ctx context.Context, tx *sqlx.Tx, id string, action Action) (*Request, error) {
+func (s *Service) openFor(ctx context.Context, tx *store.Tx, id string, action Action) (*Request, error) {
 	r, err := s.openRequest(ctx, tx, id)
 	if err != nil {
 		return nil, err

@@ -80,7 +80,7 @@ func getRequest(ctx context.Context, q sqlx.QueryerContext, id string) (*Request
 }
 
 // addStep appends a step with its result (encoded as JSON) to a request.
-func (s *Service) addStep(ctx context.Context, tx *sqlx.Tx, requestID, actor, action string, result any) error {
+func (s *Service) addStep(ctx context.Context, tx *store.Tx, requestID, actor, action string, result any) error {
 	var seq int
 	if err := tx.GetContext(ctx, &seq, sqlNextStep, requestID); err != nil {
 		return fmt.Errorf("next step: %w", err)
@@ -150,7 +150,7 @@ func storedCandidates(ctx context.Context, q sqlx.QueryerContext, requestID stri
 // (orders.Rehash): an open request whose every stored hash was made again
 // takes the new ones. One whose identifier is on no live order keeps its
 // hash under the old key (it matched nothing; its candidates are kept).
-func (s *Service) TranslateHashes(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+func (s *Service) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error {
 	var rows []struct {
 		ID        string `db:"id"`
 		EmailHash []byte `db:"email_hash"`

@@ -23,6 +23,7 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
+	"github.com/milestone/husky/store"
 )
 
 // Type is the right a request exercises.
@@ -242,8 +243,8 @@ type Orders interface {
 	FindSubject(ctx context.Context, q sqlx.QueryerContext, ehs, phs [][]byte) ([]orders.SubjectOrder, error)
 	SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]orders.SubjectOrder, error)
 	GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (*orders.Order, error)
-	Rectify(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, r orders.Rectification) ([]orders.Rectified, error)
-	Erase(ctx context.Context, tx *sqlx.Tx, actor string, ids []string, now time.Time) (orders.Erased, error)
+	Rectify(ctx context.Context, tx *store.Tx, actor string, ids []string, r orders.Rectification) ([]orders.Rectified, error)
+	Erase(ctx context.Context, tx *store.Tx, actor string, ids []string, now time.Time) (orders.Erased, error)
 	ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error)
 }
 
@@ -255,10 +256,10 @@ type Holds interface {
 // Sharing is what the service needs of the outbox: erasure of what it
 // holds, restriction of sharing, and waking the dispatcher.
 type Sharing interface {
-	Erase(ctx context.Context, tx *sqlx.Tx, actor string, orderIDs []string) (int, error)
-	Restrict(ctx context.Context, tx *sqlx.Tx, actor, requestID string, kind sharing.RestrictionKind, hashes []sharing.Hashed, orderIDs []string) (int, error)
-	Lift(ctx context.Context, tx *sqlx.Tx, actor, requestID string) ([]string, int, error)
-	LiftOrders(ctx context.Context, tx *sqlx.Tx, actor, requestID string, orderIDs []string) (int, error)
+	Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs []string) (int, error)
+	Restrict(ctx context.Context, tx *store.Tx, actor, requestID string, kind sharing.RestrictionKind, hashes []sharing.Hashed, orderIDs []string) (int, error)
+	Lift(ctx context.Context, tx *store.Tx, actor, requestID string) ([]string, int, error)
+	LiftOrders(ctx context.Context, tx *store.Tx, actor, requestID string, orderIDs []string) (int, error)
 	RestrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]sharing.RestrictionKind, error)
 	BindingHashes(ctx context.Context, q sqlx.QueryerContext, requestID string) ([][]byte, error)
 	Kick()
@@ -274,9 +275,4 @@ type Disclosures interface {
 // Partners names resellers and recipients.
 type Partners interface {
 	List(ctx context.Context) ([]partners.Partner, error)
-}
-
-// Auditor records in the audit trail inside the caller's transaction.
-type Auditor interface {
-	Record(ctx context.Context, tx *sqlx.Tx, actor, action string, subjects, details map[string]string) error
 }

@@ -107,7 +107,7 @@ func (k *Key) Digest(b []byte) string {
 }
 
 // Create makes a data key for a new order inside tx and returns it.
-func (v *Vault) Create(ctx context.Context, tx *sqlx.Tx, orderID string) (*Key, error) {
+func (v *Vault) Create(ctx context.Context, tx *store.Tx, orderID string) (*Key, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("vault: data key: %w", err)
@@ -177,7 +177,7 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 
 // Destroy deletes the data keys of the given orders inside tx: what was
 // sealed with them can no longer be opened (secure_delete zeroes the rows).
-func (v *Vault) Destroy(ctx context.Context, tx *sqlx.Tx, orderIDs []string) error {
+func (v *Vault) Destroy(ctx context.Context, tx *store.Tx, orderIDs []string) error {
 	for part := range slices.Chunk(orderIDs, 500) {
 		q, args, err := sqlx.In(sqlDestroy, part)
 		if err != nil {
@@ -224,7 +224,7 @@ func (v *Vault) Rewrap(ctx context.Context, db *store.DB, batch int) (int, error
 		return 0, nil
 	}
 	n := 0
-	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		for _, r := range rows {
 			raw, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID))
 			if err != nil {

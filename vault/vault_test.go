@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/store/storetest"
@@ -28,7 +26,7 @@ func newVault(t *testing.T) (*Vault, *store.DB) {
 func create(t *testing.T, v *Vault, db *store.DB, ids ...string) map[string]*Key {
 	t.Helper()
 	out := map[string]*Key{}
-	err := db.Tx(context.Background(), func(tx *sqlx.Tx) error {
+	err := db.Tx(context.Background(), func(tx *store.Tx) error {
 		for _, id := range ids {
 			k, err := v.Create(context.Background(), tx, id)
 			if err != nil {
@@ -85,7 +83,7 @@ func TestDestroyedKeysAreGoneAndOthersStay(t *testing.T) {
 	ctx := context.Background()
 	v, db := newVault(t)
 	create(t, v, db, "ord_a", "ord_b", "ord_c")
-	err := db.Tx(ctx, func(tx *sqlx.Tx) error { return v.Destroy(ctx, tx, []string{"ord_a", "ord_c"}) })
+	err := db.Tx(ctx, func(tx *store.Tx) error { return v.Destroy(ctx, tx, []string{"ord_a", "ord_c"}) })
 	if err != nil {
 		t.Fatal(err)
 	}

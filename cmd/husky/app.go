@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -164,7 +163,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 
 // rehashed tells the packages that hold keyed hashes which ones orders made
 // again under a new lookup key, inside the re-hash's transaction.
-func (a *App) rehashed(ctx context.Context, tx *sqlx.Tx, changed map[string][]byte, version uint32) error {
+func (a *App) rehashed(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error {
 	if err := a.Subjects.TranslateHashes(ctx, tx, changed, version); err != nil {
 		return err
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
 )
@@ -146,7 +144,7 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 		return res, err
 	}
 	res.Took = time.Since(start)
-	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
 		return a.Audit.Record(ctx, tx, actor, "keyring.rotated", nil, map[string]string{
 			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rewrapped), "attempts": fmt.Sprint(res.Secrets)})
 	})
@@ -206,7 +204,7 @@ func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Durati
 		return res, err
 	}
 	res.Took = time.Since(start)
-	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
 		return a.Audit.Record(ctx, tx, actor, "keyring.lookup_rotated", nil, map[string]string{
 			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rehashed)})
 	})
@@ -251,7 +249,7 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 		for i, v := range lookupGone {
 			names[i] = fmt.Sprint(v)
 		}
-		if err := a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := a.DB.Tx(ctx, func(tx *store.Tx) error {
 			return a.Audit.Record(ctx, tx, actor, "keyring.lookup_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
 		}); err != nil {
 			return nil, err
@@ -265,7 +263,7 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	for i, v := range gone {
 		names[i] = fmt.Sprint(v)
 	}
-	err = a.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
 		return a.Audit.Record(ctx, tx, actor, "keyring.pruned", nil, map[string]string{"from": strings.Join(names, ",")})
 	})
 	return gone, err
