@@ -159,7 +159,7 @@ func TestVerifyCatchesRewriteOfEntriesAndHashes(t *testing.T) {
 		mem = append(mem, hs...)
 	}
 	for i, h := range mem {
-		if _, err := l.DB.Writer.Exec(`INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`, i, h[:]); err != nil {
+		if _, err := l.DB.Writer.Exec(`INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)`, i, h[:]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -132,7 +132,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		if err != nil && !errors.Is(err, ErrNoCheckpoint) {
 			return err
 		}
-		h, err := tlog.TreeHash(n, hashReader{ctx, tx})
+		h, err := tlog.TreeHash(n, hashReader{ctx, tx, tx.Engine()})
 		if err != nil {
 			return fmt.Errorf("audit tree hash: %w", err)
 		}
@@ -141,7 +141,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			return fmt.Errorf("sign checkpoint: %w", err)
 		}
 		now := l.now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)`,
 			n, h[:], string(signed), store.FormatTime(now)); err != nil {
 			return fmt.Errorf("store checkpoint: %w", err)
 		}

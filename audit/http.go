@@ -24,7 +24,7 @@ type ProvenEntry struct {
 // Prove returns the entries with inclusion proofs in the tree of cp.
 func (l *Log) Prove(ctx context.Context, cp Checkpoint, entries []Entry) ([]ProvenEntry, error) {
 	out := make([]ProvenEntry, 0, len(entries))
-	r := hashReader{ctx, l.DB.Reader}
+	r := hashReader{ctx, l.DB.Reader, l.DB.Engine}
 	for _, e := range entries {
 		if e.Seq >= cp.TreeSize {
 			continue

@@ -15,8 +15,8 @@ import (
 const (
 	sqlSize        = `SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`
 	sqlInsertEntry = `INSERT INTO audit_entries (seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id,
-		request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertHash = `INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`
+		request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	sqlInsertHash = `INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)`
 	entryColumns  = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
 )
 
@@ -59,11 +59,22 @@ func nullable(m map[string]string, k string) any {
 	return nil
 }
 
+// queries are the trail's statements that differ between the engines.
+type queries struct {
+	hashes string // the stored hashes at the indexes $1 (a list)
+}
+
+var statements = store.PerEngine[queries]{
+	SQLite:     queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx IN (SELECT value FROM json_each($1))`},
+	PostgreSQL: queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx = ANY($1)`},
+}
+
 // hashReader reads stored hashes through q (the appending transaction, or
 // the read pool).
 type hashReader struct {
-	ctx context.Context
-	q   sqlx.QueryerContext
+	ctx    context.Context
+	q      sqlx.QueryerContext
+	engine store.Engine
 }
 
 // ReadHashes implements tlog.HashReader; it fails when a hash is missing.
@@ -71,11 +82,7 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	query, args, err := sqlx.In(`SELECT idx, hash FROM audit_hashes WHERE idx IN (?)`, indexes)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.q.QueryxContext(r.ctx, query, args...)
+	rows, err := r.q.QueryxContext(r.ctx, statements.For(r.engine).hashes, store.List(r.engine, indexes))
 	if err != nil {
 		return nil, fmt.Errorf("read audit hashes: %w", err)
 	}
@@ -124,7 +131,7 @@ func appendEntries(ctx context.Context, tx *store.Tx, es []*Entry) error {
 	}
 	// Hashes of earlier entries in es are read from memory, older ones
 	// from the table.
-	r := overlay{fresh: map[int64]tlog.Hash{}, stored: hashReader{ctx, tx}}
+	r := overlay{fresh: map[int64]tlog.Hash{}, stored: hashReader{ctx, tx, tx.Engine()}}
 	entryArgs := make([]any, 0, 11*len(es))
 	var hashArgs []any
 	for i, e := range es {
@@ -189,7 +196,7 @@ func (o overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // ByOrder returns the entries naming an order, oldest first.
 func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, error) {
 	var rows []entryRow
-	if err := l.DB.Reader.SelectContext(ctx, &rows, `SELECT `+entryColumns+` FROM audit_entries WHERE order_id = ? ORDER BY seq LIMIT ?`,
+	if err := l.DB.Reader.SelectContext(ctx, &rows, `SELECT `+entryColumns+` FROM audit_entries WHERE order_id = $1 ORDER BY seq LIMIT $2`,
 		orderID, limit); err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}

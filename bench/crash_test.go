@@ -190,7 +190,7 @@ func TestCrashSIGKILL(t *testing.T) {
 				// held, and then its delivery was recorded. It was sent
 				// before the kill and ends delivered: not an orphan.
 				var status string
-				if err := db.Reader.Get(&status, `SELECT status FROM deliveries WHERE id = ?`, id); err != nil {
+				if err := db.Reader.Get(&status, `SELECT status FROM deliveries WHERE id = $1`, id); err != nil {
 					t.Fatal(err)
 				}
 				if sent, was := rc.firstAfter(id, time.Time{}); was && sent.Before(k.from) && status == "delivered" {
@@ -269,7 +269,7 @@ func heldClaims(dsn, owner string) ([]string, error) {
 	defer db.Close()
 	var ids []string
 	err = db.Reader.Select(&ids, `SELECT id FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL
-		AND (? = '' OR lease_owner = ?)`, owner, owner)
+		AND ($1 = '' OR lease_owner = $2)`, owner, owner)
 	return ids, err
 }
 

@@ -170,6 +170,12 @@ const intakeConns = 16
 // handler that decodes the same JSON and inserts one row into one table,
 // through the same store.Open (so the same SQLite settings, or the same
 // PostgreSQL pool), loaded from intakeConns connections for d.
+// floorTable is the floor's one table, on each engine.
+var floorTable = store.PerEngine[string]{
+	SQLite:     `CREATE TABLE floor_orders (id INTEGER PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`,
+	PostgreSQL: `CREATE TABLE floor_orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`,
+}
+
 func intakeFloor(dsn string, d time.Duration) (*latencies, int, error) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -177,12 +183,8 @@ func intakeFloor(dsn string, d time.Duration) (*latencies, int, error) {
 		return nil, 0, err
 	}
 	defer db.Close()
-	ddl, insert := `CREATE TABLE floor_orders (id INTEGER PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`,
-		`INSERT INTO floor_orders (reference, body) VALUES (?, ?) RETURNING id`
-	if db.Engine == store.PostgreSQL {
-		ddl = `CREATE TABLE floor_orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, reference TEXT NOT NULL, body TEXT NOT NULL)`
-	}
-	if _, err := db.Writer.Exec(ddl); err != nil {
+	insert := `INSERT INTO floor_orders (reference, body) VALUES ($1, $2) RETURNING id`
+	if _, err := db.Writer.Exec(*floorTable.For(db.Engine)); err != nil {
 		return nil, 0, err
 	}
 	r := gin.New()
@@ -434,11 +436,11 @@ func benchBacklog(cfg benchConfig) ([]row, error) {
 		return nil, err
 	}
 	start := time.Now()
-	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?)
+	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $1)
 		INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields, status, attempts,
 			next_attempt_at, created_at, updated_at)
-		SELECT printf('msg_%032x', x), CASE x % 2 WHEN 0 THEN ? ELSE ? END, NULL, 'order.cancelled',
-			CAST(? AS BLOB), 'bench', '', 'pending', 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'
+		SELECT printf('msg_%032x', x), CASE x % 2 WHEN 0 THEN $2 ELSE $3 END, NULL, 'order.cancelled',
+			CAST($4 AS BLOB), 'bench', '', 'pending', 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'
 		FROM n`, cfg.backlog, w.logistics, w.manufacturer, string(payload)); err != nil {
 		db.Close()
 		return nil, err

@@ -150,7 +150,7 @@ func writeSubjectOrders(w *world, n int) error {
 	insert := `INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes,
 		created_at, updated_at, email_hash, phone_hash, reference_hash)
-		VALUES (?, ?, ?, 'shared', ?, ?, ?, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', ?, ?, ?, ?, ?)`
+		VALUES ($1, $2, $3, 'shared', $4, $5, $6, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', $7, $8, $9, $10, $11)`
 	at := "2026-06-01T10:00:00.000000Z"
 	total := n + 100
 	for startAt := 0; startAt < total; startAt += 50000 {

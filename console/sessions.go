@@ -24,11 +24,11 @@ const (
 	signInCookieName = "husky_console_sign_in"
 	sessionKey       = "console_session"
 
-	sqlInsertSession = `INSERT INTO console_sessions (token_hash, key_id, role, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)`
-	sqlGetSession    = `SELECT key_id, role, csrf, last_seen FROM console_sessions WHERE token_hash = ?`
-	sqlTouchSession  = `UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?`
-	sqlEndSession    = `DELETE FROM console_sessions WHERE token_hash = ?`
-	sqlEndIdle       = `DELETE FROM console_sessions WHERE last_seen < ?`
+	sqlInsertSession = `INSERT INTO console_sessions (token_hash, key_id, role, csrf, created_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6)`
+	sqlGetSession    = `SELECT key_id, role, csrf, last_seen FROM console_sessions WHERE token_hash = $1`
+	sqlTouchSession  = `UPDATE console_sessions SET last_seen = $1 WHERE token_hash = $2`
+	sqlEndSession    = `DELETE FROM console_sessions WHERE token_hash = $1`
+	sqlEndIdle       = `DELETE FROM console_sessions WHERE last_seen < $1`
 )
 
 // session is a signed-in person: the key they signed in with, its role,

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
 )
@@ -125,20 +123,20 @@ type callbackAck struct {
 }
 
 const (
-	sqlReceipt       = `SELECT status_code, response FROM callback_receipts WHERE partner_id = ? AND webhook_id = ?`
+	sqlReceipt       = `SELECT status_code, response FROM callback_receipts WHERE partner_id = $1 AND webhook_id = $2`
 	sqlInsertReceipt = `INSERT INTO callback_receipts (partner_id, webhook_id, received_at, event_type, order_id, status_code, response)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	sqlUpsertAnswer = `INSERT INTO order_recipients (order_id, partner_id, status, estimated_ship_date, reason_code, message,
 		carrier, tracking_number, tracking_url, delivered_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (order_id, partner_id) DO UPDATE SET status = excluded.status,
 			estimated_ship_date = COALESCE(excluded.estimated_ship_date, order_recipients.estimated_ship_date),
 			reason_code = COALESCE(excluded.reason_code, order_recipients.reason_code), message = COALESCE(excluded.message, order_recipients.message),
 			carrier = COALESCE(excluded.carrier, order_recipients.carrier), tracking_number = COALESCE(excluded.tracking_number, order_recipients.tracking_number),
 			tracking_url = COALESCE(excluded.tracking_url, order_recipients.tracking_url), delivered_at = COALESCE(excluded.delivered_at, order_recipients.delivered_at),
 			updated_at = excluded.updated_at`
-	sqlAnswerStatus    = `SELECT COALESCE(status, '') FROM order_recipients WHERE order_id = ? AND partner_id = ?`
-	sqlErasureAnswered = `INSERT INTO order_recipients (order_id, partner_id, erasure_confirmed_at, updated_at) VALUES (?, ?, ?, ?)
+	sqlAnswerStatus    = `SELECT COALESCE(status, '') FROM order_recipients WHERE order_id = $1 AND partner_id = $2`
+	sqlErasureAnswered = `INSERT INTO order_recipients (order_id, partner_id, erasure_confirmed_at, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (order_id, partner_id) DO UPDATE SET erasure_confirmed_at = excluded.erasure_confirmed_at, updated_at = excluded.updated_at`
 )
 
@@ -380,7 +378,7 @@ func (s *Service) MarkShared(ctx context.Context, orderIDs []string) error {
 // cursor: those whose sharing may have completed unnoticed.
 func (s *Service) Received(ctx context.Context, after string, limit int) ([]string, error) {
 	var ids []string
-	if err := s.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM orders WHERE status = 'received' AND id > ? ORDER BY id LIMIT ?`,
+	if err := s.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM orders WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2`,
 		after, limit); err != nil {
 		return nil, fmt.Errorf("received orders: %w", err)
 	}
@@ -395,12 +393,10 @@ func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []strin
 	if len(orderIDs) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(sqlSelectOrdersNoPersonal+s.DB.ForUpdate(), orderIDs)
-	if err != nil {
-		return err
-	}
+	// Orders without the customer, address and notes columns: only their
+	// state is needed.
 	var rows []orderRow
-	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := tx.SelectContext(ctx, &rows, statements.For(tx.Engine()).stateForUpdate, tx.List(orderIDs)); err != nil {
 		return fmt.Errorf("mark shared: %w", err)
 	}
 	var due []orderRow
@@ -421,18 +417,15 @@ func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []strin
 	for i, o := range move {
 		ids[i] = o.ID
 	}
-	if err := loadItems(ctx, tx, move); err != nil {
+	if err := s.loadItems(ctx, tx, move); err != nil {
 		return err
 	}
-	if err := loadAnswers(ctx, tx, move); err != nil {
+	if err := s.loadAnswers(ctx, tx, move); err != nil {
 		return err
 	}
 	now := s.now()
-	q, args, err = sqlx.In(sqlMoveNotFinal, StatusShared, store.FormatTime(now), ids)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	// A move to a state that is not final leaves the retention columns.
+	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).moveNotFinal, StatusShared, store.FormatTime(now), tx.List(ids)); err != nil {
 		return fmt.Errorf("mark shared: %w", err)
 	}
 	events := make([]Event, len(move))

@@ -54,8 +54,8 @@ func checkClose(req CloseRequest, created, now time.Time) error {
 	return nil
 }
 
-const sqlCloseOrder = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ?, close_reason = ?
-	WHERE id = ?`
+const sqlCloseOrder = `UPDATE orders SET status = $1, updated_at = $2, closed_at = $3, close_reason = $4
+	WHERE id = $5`
 
 // Close moves an order that never reached a final state to delivered or
 // cancelled as of req.At, which the retention clock then counts from. The

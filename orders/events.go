@@ -29,7 +29,7 @@ type Event struct {
 
 const (
 	sqlInsertEvent = `INSERT INTO order_events (order_id, time, type, source, partner_id, from_status, to_status, outcome, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	eventColumns = `id, order_id, time, type, source, COALESCE(partner_id, '') AS partner_id,
 		COALESCE(from_status, '') AS from_status, COALESCE(to_status, '') AS to_status, outcome, details`
 )
@@ -95,7 +95,7 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 		return nil, err
 	}
 	var rows []eventRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE order_id = ? ORDER BY id`, orderID); err != nil {
+	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE order_id = $1 ORDER BY id`, orderID); err != nil {
 		return nil, fmt.Errorf("order events: %w", err)
 	}
 	out := make([]Event, len(rows))
@@ -108,7 +108,7 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 }
 
 const sqlConflicts = `SELECT ` + eventColumns + ` FROM order_events
-	WHERE outcome = 'conflict' AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`
+	WHERE outcome = 'conflict' AND ($1 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`
 
 // Conflicts returns a page of recipient events that contradicted the order
 // (shipped or delivered after it was cancelled or rejected), newest first,

@@ -62,12 +62,8 @@ func optTime(t store.Time) *time.Time {
 	return &v
 }
 
-const sqlSelectAnswers = `SELECT order_id, partner_id, status, estimated_ship_date, reason_code, message, carrier,
-	tracking_number, tracking_url, delivered_at, erasure_confirmed_at, updated_at
-	FROM order_recipients WHERE order_id IN (?) ORDER BY order_id, partner_id`
-
 // loadAnswers fills each order's recipient answers and shipments.
-func loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
+func (s *Service) loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
 	if len(os) == 0 {
 		return nil
 	}
@@ -77,12 +73,8 @@ func loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*Order) error 
 		ids[i], byID[o.ID] = o.ID, o
 		o.Recipients, o.Shipments = []Answer{}, []Shipment{}
 	}
-	query, args, err := sqlx.In(sqlSelectAnswers, ids)
-	if err != nil {
-		return err
-	}
 	var rows []answerRow
-	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).answers, s.DB.List(ids)); err != nil {
 		return fmt.Errorf("load recipient answers: %w", err)
 	}
 	for _, r := range rows {

@@ -106,9 +106,9 @@ type Rectified struct {
 	Changed []string `json:"changed"`
 }
 
-const sqlRectify = `UPDATE orders SET customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
-	ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?,
-	email_hash = ?, phone_hash = ?, lookup_version = ?, updated_at = ? WHERE id = ? AND erased_at IS NULL`
+const sqlRectify = `UPDATE orders SET customer_name = $1, customer_email = $2, customer_phone = $3, ship_organization = $4,
+	ship_line1 = $5, ship_line2 = $6, ship_city = $7, ship_postal_code = $8, ship_region = $9, ship_country = $10,
+	email_hash = $11, phone_hash = $12, lookup_version = $13, updated_at = $14 WHERE id = $15 AND erased_at IS NULL`
 
 // Rectify applies r to each of the orders inside tx: the new values are
 // stored and indexed, the timeline and the audit trail record which fields

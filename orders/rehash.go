@@ -17,10 +17,10 @@ import (
 // guesses.
 
 const (
-	sqlToRehash = `SELECT ` + orderColumns + ` FROM orders WHERE id > ? AND lookup_version != ? AND erased_at IS NULL
-		ORDER BY id LIMIT ?`
-	sqlRehash = `UPDATE orders SET email_hash = ?, phone_hash = ?, reference_hash = ?, lookup_version = ?
-		WHERE id = ? AND erased_at IS NULL`
+	sqlToRehash = `SELECT ` + orderColumns + ` FROM orders WHERE id > $1 AND lookup_version != $2 AND erased_at IS NULL
+		ORDER BY id LIMIT $3`
+	sqlRehash = `UPDATE orders SET email_hash = $1, phone_hash = $2, reference_hash = $3, lookup_version = $4
+		WHERE id = $5 AND erased_at IS NULL`
 	sqlLookupVersions = `SELECT DISTINCT lookup_version FROM orders WHERE erased_at IS NULL`
 )
 

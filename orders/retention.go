@@ -30,12 +30,8 @@ func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	erased := s.DB.Bytes("'erased:' || id")
-	q, args, err := sqlx.In(fmt.Sprintf(sqlEraseOrders, erased, s.DB.Bytes("''"), erased), store.FormatTime(now), ids)
-	if err != nil {
-		return out, err
-	}
-	if err := tx.SelectContext(ctx, &out.Erased, q, args...); err != nil {
+	q := statements.For(tx.Engine())
+	if err := tx.SelectContext(ctx, &out.Erased, q.eraseOrders, store.FormatTime(now), tx.List(ids)); err != nil {
 		return out, fmt.Errorf("erase orders: %w", err)
 	}
 	done := map[string]bool{}
@@ -57,12 +53,8 @@ func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 			return out, err
 		}
 	}
-	for _, stmt := range []string{sqlEraseAnswers, sqlEraseEvents, sqlEraseIdempotency} {
-		q, args, err := sqlx.In(stmt, out.Erased)
-		if err != nil {
-			return out, err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	for _, stmt := range []string{q.eraseAnswers, q.eraseEvents, q.eraseIdempotent} {
+		if _, err := tx.ExecContext(ctx, stmt, tx.List(out.Erased)); err != nil {
 			return out, fmt.Errorf("erase order data: %w", err)
 		}
 	}
@@ -73,20 +65,6 @@ func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 	}
 	return out, nil
 }
-
-const (
-	// The reference and its hash become the order id: unique per reseller,
-	// and the original may name a person.
-	sqlEraseOrders = `UPDATE orders SET reference = %s, customer_name = '', customer_email = '', customer_phone = '',
-		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
-		ship_country = '', notes = '', close_reason = CASE WHEN close_reason IS NULL THEN NULL ELSE %s END,
-		email_hash = NULL, phone_hash = NULL, reference_hash = %s, erased_at = ?
-		WHERE id IN (?) AND erased_at IS NULL RETURNING id`
-	sqlEraseAnswers = `UPDATE order_recipients SET message = NULL, carrier = NULL, tracking_number = NULL, tracking_url = NULL
-		WHERE order_id IN (?)`
-	sqlEraseEvents      = `UPDATE order_events SET details = '{}' WHERE order_id IN (?) AND details != '{}'`
-	sqlEraseIdempotency = `DELETE FROM idempotency_keys WHERE order_id IN (?)`
-)
 
 // RetentionRow is what retention needs of an order: ids, state and dates,
 // never personal data. FiscalYear and PurgeAfter are worked out from
@@ -133,9 +111,9 @@ func (s *Service) retentionRow(r retentionScan) RetentionRow {
 
 // The orders whose personal data is still held, by closing time: a range
 // of orders_closed, paged by (closed_at, id) after the cursor's order.
-const sqlClosedBetween = `erased_at IS NULL AND closed_at IS NOT NULL AND closed_at >= ? AND closed_at < ?
-	AND (closed_at, id) > (COALESCE((SELECT closed_at FROM orders WHERE id = ?), ''), ?)
-	ORDER BY closed_at, id LIMIT ?`
+const sqlClosedBetween = `erased_at IS NULL AND closed_at IS NOT NULL AND closed_at >= $1 AND closed_at < $2
+	AND (closed_at, id) > (COALESCE((SELECT closed_at FROM orders WHERE id = $3), ''), $4)
+	ORDER BY closed_at, id LIMIT $5`
 
 // ClosedBetween returns up to limit orders whose personal data is still
 // held and that closed in [from, to) (from zero: since the first), oldest
@@ -155,7 +133,7 @@ func (s *Service) ClosedBetween(ctx context.Context, from, to time.Time, after s
 func (s *Service) CountClosed(ctx context.Context, from, to time.Time) (int, error) {
 	var n int
 	err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL
-		AND closed_at >= ? AND closed_at < ?`, store.FormatTime(from), store.FormatTime(to))
+		AND closed_at >= $1 AND closed_at < $2`, store.FormatTime(from), store.FormatTime(to))
 	if err != nil {
 		return 0, fmt.Errorf("count closed orders: %w", err)
 	}
@@ -181,12 +159,8 @@ func (s *Service) RetentionRows(ctx context.Context, q sqlx.QueryerContext, ids 
 	}
 	var out []RetentionRow
 	for part := range slices.Chunk(ids, 500) {
-		query, args, err := sqlx.In(`SELECT `+retentionColumns+` FROM orders WHERE erased_at IS NULL AND id IN (?) ORDER BY id`, part)
-		if err != nil {
-			return nil, err
-		}
 		var rows []retentionScan
-		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).retentionByID, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("retention rows: %w", err)
 		}
 		for _, r := range rows {
@@ -199,7 +173,7 @@ func (s *Service) RetentionRows(ctx context.Context, q sqlx.QueryerContext, ids 
 // OpenSince returns orders that never reached a final state and were
 // created before t.
 func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, error) {
-	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < ? ORDER BY id`, store.FormatTime(t))
+	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < $1 ORDER BY id`, store.FormatTime(t))
 }
 
 // ErasureConfirmations counts, per recipient, the given orders whose
@@ -207,16 +181,12 @@ func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, e
 func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (map[string]int, error) {
 	out := map[string]int{}
 	for start := 0; start < len(orderIDs); start += 500 {
-		q, args, err := sqlx.In(`SELECT partner_id, COUNT(*) AS n FROM order_recipients
-			WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?) GROUP BY partner_id`, orderIDs[start:min(start+500, len(orderIDs))])
-		if err != nil {
-			return nil, err
-		}
 		var rows []struct {
 			PartnerID string `db:"partner_id"`
 			N         int    `db:"n"`
 		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		part := orderIDs[start:min(start+500, len(orderIDs))]
+		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).erasureConfirms, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("erasure confirmations: %w", err)
 		}
 		for _, r := range rows {
@@ -226,24 +196,17 @@ func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (
 	return out, nil
 }
 
-const sqlErasureAcks = `SELECT order_id, partner_id, erasure_confirmed_at FROM order_recipients
-	WHERE erasure_confirmed_at IS NOT NULL AND order_id IN (?)`
-
 // ErasureAcks returns, per order and recipient, when the recipient
 // confirmed the erasure of the order's data (order.erasure_confirmed).
 func (s *Service) ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error) {
 	out := map[string]map[string]time.Time{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		q, args, err := sqlx.In(sqlErasureAcks, part)
-		if err != nil {
-			return nil, err
-		}
 		var rows []struct {
 			OrderID   string     `db:"order_id"`
 			PartnerID string     `db:"partner_id"`
 			At        store.Time `db:"erasure_confirmed_at"`
 		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).erasureAcks, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("erasure acknowledgements: %w", err)
 		}
 		for _, r := range rows {

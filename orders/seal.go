@@ -119,16 +119,11 @@ func (s *Service) referenceHash(resellerID, reference string) any {
 
 // olderReferenceHashes returns the reference's keyed hashes under the
 // retired lookup keys still held (none, usually).
-func (s *Service) olderReferenceHashes(resellerID, reference string) []any {
+func (s *Service) olderReferenceHashes(resellerID, reference string) [][]byte {
 	if s.Hashes == nil {
 		return nil
 	}
-	hs := s.Hashes("reference", resellerID+"\x00"+reference)
-	out := make([]any, 0, len(hs))
-	for _, h := range hs[1:] {
-		out = append(out, h)
-	}
-	return out
+	return s.Hashes("reference", resellerID+"\x00"+reference)[1:]
 }
 
 // DataKey is the order's data key, for the hooks that store its personal
@@ -140,20 +135,15 @@ func errOpen(id string, err error) error {
 }
 
 const (
-	sqlUnsealed = `SELECT ` + orderColumns + ` FROM orders INDEXED BY orders_unsealed WHERE sealed = 0 AND erased_at IS NULL
-		ORDER BY id LIMIT 500`
-	sqlSealOrder = `UPDATE orders SET reference = ?, customer_name = ?, customer_email = ?, customer_phone = ?, ship_organization = ?,
-		ship_line1 = ?, ship_line2 = ?, ship_city = ?, ship_postal_code = ?, ship_region = ?, ship_country = ?, notes = ?,
-		close_reason = ?, email_hash = ?, phone_hash = ?, reference_hash = ?, sealed = 1, bound = 1, lookup_version = ? WHERE id = ?`
-	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = ?`
-	sqlSealAnswer = `UPDATE order_recipients SET message = ?, carrier = ?, tracking_number = ?, tracking_url = ?
-		WHERE order_id = ? AND partner_id = ?`
-	sqlEventText = `SELECT id, type, COALESCE(partner_id, '') AS partner_id, details FROM order_events WHERE order_id = ? AND details != '{}'`
-	// Orders sealed before values were bound to their owner.
-	sqlUnbound = `SELECT id FROM orders INDEXED BY orders_unbound WHERE bound = 0 AND sealed = 1 AND erased_at IS NULL
-		ORDER BY id LIMIT 500`
-	sqlBound     = `UPDATE orders SET bound = 1 WHERE id = ?`
-	sqlSealEvent = `UPDATE order_events SET details = ? WHERE id = ?`
+	sqlSealOrder = `UPDATE orders SET reference = $1, customer_name = $2, customer_email = $3, customer_phone = $4, ship_organization = $5,
+		ship_line1 = $6, ship_line2 = $7, ship_city = $8, ship_postal_code = $9, ship_region = $10, ship_country = $11, notes = $12,
+		close_reason = $13, email_hash = $14, phone_hash = $15, reference_hash = $16, sealed = 1, bound = 1, lookup_version = $17 WHERE id = $18`
+	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = $1`
+	sqlSealAnswer = `UPDATE order_recipients SET message = $1, carrier = $2, tracking_number = $3, tracking_url = $4
+		WHERE order_id = $5 AND partner_id = $6`
+	sqlEventText = `SELECT id, type, COALESCE(partner_id, '') AS partner_id, details FROM order_events WHERE order_id = $1 AND details != '{}'`
+	sqlBound     = `UPDATE orders SET bound = 1 WHERE id = $1`
+	sqlSealEvent = `UPDATE order_events SET details = $1 WHERE id = $2`
 )
 
 // SealPlaintext seals the orders a database from before the vault holds in
@@ -169,7 +159,7 @@ func (s *Service) SealPlaintext(ctx context.Context) ([]string, error) {
 	var done []string
 	for {
 		var rows []orderRow
-		if err := s.DB.Reader.SelectContext(ctx, &rows, sqlUnsealed); err != nil {
+		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).unsealed); err != nil {
 			return done, fmt.Errorf("find unsealed orders: %w", err)
 		}
 		if len(rows) == 0 {
@@ -263,7 +253,7 @@ func (s *Service) BindSealed(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		var ids []string
-		if err := s.DB.Reader.SelectContext(ctx, &ids, sqlUnbound); err != nil {
+		if err := s.DB.Reader.SelectContext(ctx, &ids, statements.For(s.DB.Engine).unbound); err != nil {
 			return n, fmt.Errorf("find orders to bind: %w", err)
 		}
 		if len(ids) == 0 {

@@ -202,12 +202,8 @@ func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest,
 	// While orders are hashed under an older lookup key too, the unique
 	// index alone cannot see a duplicate among them: look for one first.
 	if old := s.olderReferenceHashes(req.ResellerID, o.Reference); len(old) > 0 {
-		q, args, err := sqlx.In(`SELECT id FROM orders WHERE reseller_id = ? AND reference_hash IN (?)`, req.ResellerID, old)
-		if err != nil {
-			return Created{}, err
-		}
 		var existing []string
-		if err := tx.SelectContext(ctx, &existing, q, args...); err != nil {
+		if err := tx.SelectContext(ctx, &existing, statements.For(tx.Engine()).byOlderRefs, req.ResellerID, tx.List(old)); err != nil {
 			return Created{}, fmt.Errorf("find order by reference: %w", err)
 		}
 		if len(existing) > 0 {

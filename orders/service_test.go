@@ -228,7 +228,7 @@ func TestCancelOnlyBeforeShipping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Writer.Exec(`UPDATE orders SET status = 'shipped' WHERE id = ?`, shipped.Order.ID); err != nil {
+	if _, err := db.Writer.Exec(`UPDATE orders SET status = 'shipped' WHERE id = $1`, shipped.Order.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Cancel(ctx, "ptn_a", "test", shipped.Order.ID); !errors.Is(err, ErrNotCancellable) {

@@ -20,25 +20,23 @@ const (
 	// bound: the order's recipients' answers and timeline are sealed bound
 	// to their owner (seal.go).
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`
-	sqlInsertItem  = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES (?, ?, ?, ?)`
-	sqlSelectOrder = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
-	// Orders without the customer, address and notes columns, for work
-	// that needs only their state.
-	sqlSelectOrdersNoPersonal = `SELECT id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at,
-		close_reason, sealed FROM orders WHERE id IN (?) ORDER BY id`
-	sqlSelectItems  = `SELECT order_id, sku, quantity FROM order_items WHERE order_id IN (?) ORDER BY order_id, line`
-	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = ? AND reference_hash IN (?, ?)`
-	sqlUpdateStatus = `UPDATE orders SET status = ?, updated_at = ?, closed_at = ? WHERE id = ?`
-	// A move to a state that is not final leaves the retention columns.
-	sqlMoveNotFinal   = `UPDATE orders SET status = ?, updated_at = ? WHERE id IN (?)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1, $25)`
+	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES ($1, $2, $3, $4)`
+	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
+	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = $1 AND reference_hash IN ($2, $3)`
+	sqlUpdateStatus = `UPDATE orders SET status = $1, updated_at = $2, closed_at = $3 WHERE id = $4`
+	// A page of one reseller's orders ($1), of any status or of $2, newest
+	// first, up to $3; the next pages start after an id ($3, up to $4).
+	sqlListOrders      = `SELECT ` + orderColumns + ` FROM orders WHERE reseller_id = $1 AND ($2 = '' OR status = $2) ORDER BY id DESC LIMIT $3`
+	sqlListOrdersAfter = `SELECT ` + orderColumns + ` FROM orders WHERE reseller_id = $1 AND ($2 = '' OR status = $2) AND id < $3
+		ORDER BY id DESC LIMIT $4`
 	sqlCatalog        = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
-	sqlIdempotencyGet = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = ? AND key = ? AND expires_at > ?`
+	sqlIdempotencyGet = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = $1 AND key = $2 AND expires_at > $3`
 	sqlIdempotencyPut = `INSERT INTO idempotency_keys (reseller_id, key, request_hash, order_id, status_code, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (reseller_id, key) DO UPDATE SET request_hash = excluded.request_hash, order_id = excluded.order_id,
 			status_code = excluded.status_code, created_at = excluded.created_at, expires_at = excluded.expires_at`
-	sqlIdempotencyPurge = `DELETE FROM idempotency_keys WHERE expires_at <= ?`
+	sqlIdempotencyPurge = `DELETE FROM idempotency_keys WHERE expires_at <= $1`
 )
 
 type orderRow struct {
@@ -166,7 +164,7 @@ func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string
 	if _, inTx := q.(*store.Tx); inTx {
 		// Read to be changed: on PostgreSQL, where other processes write
 		// too, the row stays locked until this transaction ends.
-		query += s.DB.ForUpdate()
+		query = statements.For(s.DB.Engine).orderForUpdate
 	}
 	if err := sqlx.GetContext(ctx, q, &r, query, id); err != nil {
 		if store.IsNoRows(err) {
@@ -179,16 +177,16 @@ func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string
 		return nil, err
 	}
 	o := os[0]
-	if err := loadItems(ctx, q, os); err != nil {
+	if err := s.loadItems(ctx, q, os); err != nil {
 		return nil, err
 	}
-	if err := loadAnswers(ctx, q, os); err != nil {
+	if err := s.loadAnswers(ctx, q, os); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-func loadItems(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
+func (s *Service) loadItems(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
 	if len(os) == 0 {
 		return nil
 	}
@@ -198,16 +196,12 @@ func loadItems(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
 		ids[i] = o.ID
 		byID[o.ID] = o
 	}
-	query, args, err := sqlx.In(sqlSelectItems, ids)
-	if err != nil {
-		return fmt.Errorf("load items: %w", err)
-	}
 	var rows []struct {
 		OrderID  string `db:"order_id"`
 		SKU      string `db:"sku"`
 		Quantity int    `db:"quantity"`
 	}
-	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).items, s.DB.List(ids)); err != nil {
 		return fmt.Errorf("load items: %w", err)
 	}
 	for _, r := range rows {
@@ -226,20 +220,10 @@ type ListFilter struct {
 }
 
 func (s *Service) listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Order, error) {
-	var (
-		where = []string{"reseller_id = ?"}
-		args  = []any{f.ResellerID}
-	)
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, f.Status)
-	}
+	query, args := sqlListOrders, []any{f.ResellerID, f.Status, f.Limit}
 	if f.After != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.After)
+		query, args = sqlListOrdersAfter, []any{f.ResellerID, f.Status, f.After, f.Limit}
 	}
-	args = append(args, f.Limit)
-	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
 	var rows []orderRow
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
@@ -248,10 +232,10 @@ func (s *Service) listOrders(ctx context.Context, q sqlx.QueryerContext, f ListF
 	if err != nil {
 		return nil, err
 	}
-	if err := loadItems(ctx, q, out); err != nil {
+	if err := s.loadItems(ctx, q, out); err != nil {
 		return nil, err
 	}
-	return out, loadAnswers(ctx, q, out)
+	return out, s.loadAnswers(ctx, q, out)
 }
 
 // catalog reads the orderable SKUs.

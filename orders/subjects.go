@@ -97,18 +97,8 @@ func (s *Service) SubjectHashes(email, phone string) (ehs, phs [][]byte) {
 // LookupVersionNow is the lookup key version hashes are made with now.
 func (s *Service) LookupVersionNow() uint32 { return s.lookupVersion() }
 
-const (
-	// Two index lookups, never a scan: the union of the orders with the
-	// email and those with the phone.
-	subjectColumns = retentionColumns + `, close_reason IS NOT NULL AS operator_closed, email_hash, phone_hash, lookup_version,
-		erased_at IS NOT NULL AS erased`
-	// Index lookups, never a scan: the union of the orders with one of the
-	// email's hashes and those with one of the phone's.
-	sqlSubjectOrders = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (
-		SELECT id FROM orders INDEXED BY orders_email_hash WHERE email_hash IN (?)
-		UNION SELECT id FROM orders INDEXED BY orders_phone_hash WHERE phone_hash IN (?)) ORDER BY id`
-	sqlSubjectOrdersByID = `SELECT ` + subjectColumns + ` FROM orders WHERE id IN (?) ORDER BY id`
-)
+const subjectColumns = retentionColumns + `, close_reason IS NOT NULL AS operator_closed, email_hash, phone_hash, lookup_version,
+	erased_at IS NOT NULL AS erased`
 
 // SubjectOrder is what a subject request sees of one of the person's
 // orders: ids, state and dates, never the personal values.
@@ -149,20 +139,8 @@ func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, ehs, p
 	if q == nil {
 		q = s.DB.Reader
 	}
-	// IN () is not SQL: a hash no order has stands for none.
-	none := [][]byte{{0}}
-	if len(ehs) == 0 {
-		ehs = none
-	}
-	if len(phs) == 0 {
-		phs = none
-	}
-	query, args, err := sqlx.In(sqlSubjectOrders, ehs, phs)
-	if err != nil {
-		return nil, err
-	}
 	var rows []subjectScan
-	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).subjectOrders, s.DB.List(ehs), s.DB.List(phs)); err != nil {
 		return nil, fmt.Errorf("find subject: %w", err)
 	}
 	out := make([]SubjectOrder, len(rows))
@@ -180,12 +158,8 @@ func (s *Service) SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids 
 	}
 	out := make([]SubjectOrder, 0, len(ids))
 	for part := range slices.Chunk(ids, 500) {
-		query, args, err := sqlx.In(sqlSubjectOrdersByID, part)
-		if err != nil {
-			return nil, err
-		}
 		var rows []subjectScan
-		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).subjectByID, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("subject orders: %w", err)
 		}
 		for _, r := range rows {

@@ -104,7 +104,7 @@ func TestKeysAuthenticateByRoleAndRevoke(t *testing.T) {
 	}
 	// Only the hash is stored.
 	var n int
-	if err := s.DB.Reader.Get(&n, `SELECT COUNT(*) FROM api_keys WHERE hash = ? OR CAST(hash AS TEXT) = ?`, secret, secret); err != nil || n != 0 {
+	if err := s.DB.Reader.Get(&n, `SELECT COUNT(*) FROM api_keys WHERE hash = $1 OR CAST(hash AS TEXT) = $2`, secret, secret); err != nil || n != 0 {
 		t.Errorf("the key itself is stored (%d, %v)", n, err)
 	}
 	if _, _, err := s.CreateKey(ctx, "test", RoleFinance, r.ID); err == nil {

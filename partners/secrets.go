@@ -25,12 +25,12 @@ type Sealer interface {
 const sealedPrefix = "sealed:"
 
 const (
-	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`
-	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = ? WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?)`
+	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES ($1, $2, $3)`
+	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = $1 WHERE partner_id = $2 AND (expires_at IS NULL OR expires_at > $3)`
 	sqlActiveSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets
-		WHERE partner_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC`
+		WHERE partner_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC`
 	sqlPlainSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets WHERE secret LIKE 'whsec\_%' ESCAPE '\'`
-	sqlSealSecret   = `UPDATE partner_secrets SET secret = ? WHERE partner_id = ? AND created_at = ?`
+	sqlSealSecret   = `UPDATE partner_secrets SET secret = $1 WHERE partner_id = $2 AND created_at = $3`
 )
 
 type secretRow struct {

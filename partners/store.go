@@ -33,21 +33,21 @@ type Store struct {
 
 const (
 	sqlInsertPartner = `INSERT INTO partners (id, kind, name, endpoint_url, fields, enabled, demo, country, transfer_basis, adequacy_framework, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10)`
 	sqlSelectPartner = `SELECT id, kind, name, endpoint_url, fields, enabled, disabled_reason, demo, country, transfer_basis, adequacy_framework, created_at
 		FROM partners`
-	sqlSetEndpoint = `UPDATE partners SET endpoint_url = ? WHERE id = ?`
-	sqlSetEnabled  = `UPDATE partners SET enabled = ?, disabled_reason = ? WHERE id = ?`
-	sqlInsertKey   = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)`
-	sqlRevokeKey   = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`
+	sqlSetEndpoint = `UPDATE partners SET endpoint_url = $1 WHERE id = $2`
+	sqlSetEnabled  = `UPDATE partners SET enabled = $1, disabled_reason = $2 WHERE id = $3`
+	sqlInsertKey   = `INSERT INTO api_keys (id, role, partner_id, hash, created_at) VALUES ($1, $2, $3, $4, $5)`
+	sqlRevokeKey   = `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`
 	sqlSelectKey   = `SELECT id, role, partner_id, created_at, revoked_at FROM api_keys`
 	// A reseller key works only while its reseller is enabled.
 	sqlKeyByHash = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
 		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked
-		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.hash = ?`
+		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.hash = $1`
 	sqlKeyByID = `SELECT k.id, k.role, COALESCE(k.partner_id, '') AS partner_id,
 		k.revoked_at IS NOT NULL OR COALESCE(p.enabled, 1) = 0 AS revoked
-		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.id = ?`
+		FROM api_keys k LEFT JOIN partners p ON p.id = k.partner_id WHERE k.id = $1`
 )
 
 type partnerRow struct {
@@ -195,7 +195,7 @@ func (s *Store) Get(ctx context.Context, id string) (Partner, error) {
 // GetTx is Get through q, such as the caller's transaction.
 func (s *Store) GetTx(ctx context.Context, q sqlx.QueryerContext, id string) (Partner, error) {
 	var r partnerRow
-	if err := sqlx.GetContext(ctx, q, &r, sqlSelectPartner+` WHERE id = ?`, id); err != nil {
+	if err := sqlx.GetContext(ctx, q, &r, sqlSelectPartner+` WHERE id = $1`, id); err != nil {
 		if store.IsNoRows(err) {
 			return Partner{}, ErrPartnerNotFound
 		}

@@ -77,7 +77,7 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 			if k := o.DataKey(); k != nil {
 				sealed = k.SealString(reason, aadReason)
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (order_id, reason, placed_at) VALUES (?, ?, ?)
+			_, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (order_id, reason, placed_at) VALUES ($1, $2, $3)
 				ON CONFLICT (order_id) DO UPDATE SET reason = excluded.reason, placed_at = excluded.placed_at`,
 				orderID, sealed, store.FormatTime(h.now()))
 			return err
@@ -87,7 +87,7 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 // Release lifts an order's legal hold.
 func (h *Holds) Release(ctx context.Context, actor, orderID string) (HoldView, error) {
 	return h.change(ctx, actor, orderID, "order.hold_released", nil, func(tx *store.Tx, _ *orders.Order) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM legal_holds WHERE order_id = ?`, orderID)
+		_, err := tx.ExecContext(ctx, `DELETE FROM legal_holds WHERE order_id = $1`, orderID)
 		return err
 	})
 }
@@ -130,7 +130,7 @@ func (h *Holds) get(ctx context.Context, q sqlx.QueryerContext, o *orders.Order)
 		Reason []byte     `db:"reason"`
 		At     store.Time `db:"placed_at"`
 	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT reason, placed_at FROM legal_holds WHERE order_id = ?`, o.ID)
+	err := sqlx.GetContext(ctx, q, &row, `SELECT reason, placed_at FROM legal_holds WHERE order_id = $1`, o.ID)
 	if store.IsNoRows(err) {
 		return nil, nil
 	}
@@ -152,12 +152,8 @@ func (h *Holds) get(ctx context.Context, q sqlx.QueryerContext, o *orders.Order)
 func (h *Holds) Among(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		query, args, err := sqlx.In(`SELECT order_id FROM legal_holds WHERE order_id IN (?)`, part)
-		if err != nil {
-			return nil, err
-		}
 		var ids []string
-		if err := sqlx.SelectContext(ctx, q, &ids, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &ids, statements.For(h.DB.Engine).heldAmong, h.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("legal holds: %w", err)
 		}
 		for _, id := range ids {
@@ -202,7 +198,7 @@ func (h *Holds) SealPlaintext(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE legal_holds SET reason = ? WHERE order_id = ?`,
+			if _, err := tx.ExecContext(ctx, `UPDATE legal_holds SET reason = $1 WHERE order_id = $2`,
 				k.Seal(r.Reason, aadReason), r.OrderID); err != nil {
 				return fmt.Errorf("seal legal hold: %w", err)
 			}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
@@ -99,7 +98,7 @@ func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 	id := "pur_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 	now := p.now()
 	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES ($1, $2, $3, 'running', $4)`,
 			id, store.FormatTime(now), actor, store.FormatTime(now)); err != nil {
 			if store.IsUniqueViolation(err) {
 				return ErrRunning
@@ -145,7 +144,7 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 		Actor  string     `db:"actor"`
 		Status string     `db:"status"`
 	}
-	if err := p.DB.Reader.GetContext(ctx, &run, `SELECT as_of, actor, status FROM purge_runs WHERE id = ?`, id); err != nil {
+	if err := p.DB.Reader.GetContext(ctx, &run, `SELECT as_of, actor, status FROM purge_runs WHERE id = $1`, id); err != nil {
 		if store.IsNoRows(err) {
 			return ErrRunNotFound
 		}
@@ -162,7 +161,7 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 		// A failure is recorded; a cancelled context (shutdown) leaves the
 		// run running, to be resumed at the next start.
 		_ = p.DB.Tx(context.Background(), func(tx *store.Tx) error {
-			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`,
+			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3`,
 				"purge failed; see the service log", store.FormatTime(p.now()), id)
 			return uerr
 		})
@@ -197,7 +196,7 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 				if held[o.OrderID] {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO purge_run_orders (run_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, o.OrderID); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO purge_run_orders (run_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, o.OrderID); err != nil {
 					return fmt.Errorf("snapshot: %w", err)
 				}
 			}
@@ -218,7 +217,7 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 	batch := cmp.Or(p.BatchSize, 200)
 	for {
 		var ids []string
-		if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT order_id FROM purge_run_orders WHERE run_id = ? AND outcome IS NULL ORDER BY order_id LIMIT ?`, id, batch); err != nil {
+		if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome IS NULL ORDER BY order_id LIMIT $2`, id, batch); err != nil {
 			return fmt.Errorf("next batch: %w", err)
 		}
 		if len(ids) == 0 {
@@ -285,11 +284,7 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 			if len(part.ids) == 0 {
 				continue
 			}
-			q, args, err := sqlx.In(sqlRunOutcome, part.outcome, store.FormatTime(now), runID, part.ids)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, statements.For(p.DB.Engine).runOutcome, part.outcome, store.FormatTime(now), runID, p.DB.List(part.ids)); err != nil {
 				return fmt.Errorf("record erasure: %w", err)
 			}
 		}
@@ -310,9 +305,8 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 const (
 	// A running run's counts are kept as it goes, so that reading its
 	// progress costs one row, however large the run.
-	sqlRunSize     = `UPDATE purge_runs SET orders = (SELECT COUNT(*) FROM purge_run_orders WHERE run_id = ?) WHERE id = ?`
-	sqlRunProgress = `UPDATE purge_runs SET erased = erased + ?, held = held + ?, notices = notices + ? WHERE id = ?`
-	sqlRunOutcome  = `UPDATE purge_run_orders SET outcome = ?, erased_at = ? WHERE run_id = ? AND order_id IN (?)`
+	sqlRunSize     = `UPDATE purge_runs SET orders = (SELECT COUNT(*) FROM purge_run_orders WHERE run_id = $1) WHERE id = $2`
+	sqlRunProgress = `UPDATE purge_runs SET erased = erased + $1, held = held + $2, notices = notices + $3 WHERE id = $4`
 )
 
 // finish records the run's counts and the digest of its order list in the
@@ -322,7 +316,7 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 		OrderID string `db:"order_id"`
 		Outcome string `db:"outcome"`
 	}
-	if err := p.DB.Reader.SelectContext(ctx, &rows, `SELECT order_id, outcome FROM purge_run_orders WHERE run_id = ? ORDER BY order_id`, id); err != nil {
+	if err := p.DB.Reader.SelectContext(ctx, &rows, `SELECT order_id, outcome FROM purge_run_orders WHERE run_id = $1 ORDER BY order_id`, id); err != nil {
 		return fmt.Errorf("read run orders: %w", err)
 	}
 	var erased []string
@@ -348,8 +342,8 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 		total += c.Notified
 	}
 	err = p.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = ?, orders = ?, erased = ?, held = ?,
-			notices = ?, digest = ? WHERE id = ?`, store.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = $1, orders = $2, erased = $3, held = $4,
+			notices = $5, digest = $6 WHERE id = $7`, store.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
 			return fmt.Errorf("complete run: %w", err)
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{
@@ -438,7 +432,7 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 		Error    string     `db:"error"`
 	}
 	if err := p.DB.Reader.GetContext(ctx, &r, `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held,
-		notices, digest, error FROM purge_runs WHERE id = ?`, id); err != nil {
+		notices, digest, error FROM purge_runs WHERE id = $1`, id); err != nil {
 		if store.IsNoRows(err) {
 			return Run{}, ErrRunNotFound
 		}
@@ -457,7 +451,7 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 		// while it works does not compete with the API.
 		return run, nil
 	}
-	if err := p.DB.Reader.SelectContext(ctx, &run.OrderIDs, `SELECT order_id FROM purge_run_orders WHERE run_id = ? AND outcome = 'erased' ORDER BY order_id`, id); err != nil {
+	if err := p.DB.Reader.SelectContext(ctx, &run.OrderIDs, `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome = 'erased' ORDER BY order_id`, id); err != nil {
 		return Run{}, fmt.Errorf("read run orders: %w", err)
 	}
 	notices, err := p.Deliveries.ErasureNotices(ctx, run.OrderIDs)
@@ -480,7 +474,7 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 // their order lists).
 func (p *Purger) List(ctx context.Context, limit int) ([]Run, error) {
 	var ids []string
-	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs ORDER BY started_at DESC, id DESC LIMIT ?`, limit); err != nil {
+	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs ORDER BY started_at DESC, id DESC LIMIT $1`, limit); err != nil {
 		return nil, fmt.Errorf("list purge runs: %w", err)
 	}
 	out := make([]Run, 0, len(ids))

@@ -126,7 +126,7 @@ func BenchmarkDispatchTurns(b *testing.B) {
 	d.defaults()
 	ctx := context.Background()
 	b.ResetTimer()
-	claims, _ := d.turn(ctx, nil, claimBatch)
+	claims, _ := d.turn(ctx, nil, d.claiming.batch)
 	done := 0
 	for len(claims) > 0 {
 		now := d.now()
@@ -135,7 +135,7 @@ func BenchmarkDispatchTurns(b *testing.B) {
 			batch[i] = result{c: c, started: now, duration: time.Millisecond, status: http.StatusOK}
 		}
 		var outcomes []string
-		if claims, outcomes = d.turn(ctx, batch, claimBatch); outcomes == nil {
+		if claims, outcomes = d.turn(ctx, batch, d.claiming.batch); outcomes == nil {
 			b.Fatal("turn failed")
 		}
 		done += len(batch)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/partners"
@@ -57,10 +56,11 @@ type Dispatcher struct {
 		MarkShared(ctx context.Context, orderIDs []string) error
 	}
 
-	owner   string
-	shared  sharedQueue
-	cacheMu sync.Mutex
-	cache   map[string]endpoint
+	owner    string
+	claiming claiming
+	shared   sharedQueue
+	cacheMu  sync.Mutex
+	cache    map[string]endpoint
 }
 
 type endpoint struct {
@@ -84,30 +84,34 @@ type result struct {
 
 const (
 	maxResponseBody = 4 << 10
-	// claimBatch is the most deliveries one turn leases, maxRecordBatch the
-	// most results it records.
-	claimBatch     = 512
+	// maxRecordBatch is the most results one turn records.
 	maxRecordBatch = 1024
-	// claimsPerWorker sets how many claims are in flight per worker. In
-	// make bench (three paired runs, deliveries/s): 16, 13,300; 32, 14,400;
-	// 64, 14,300. More in flight makes each turn larger.
-	claimsPerWorker = 32
-	// On PostgreSQL a turn's statements are round trips and its two
-	// commits wait for the server's flush, so larger turns pay: with 64
-	// claims per worker and 1,024 a turn, 5,665 and 5,872 deliveries/s
-	// against 5,008 and 4,016 with SQLite's 32 and 512, alternated in one
-	// sitting (2,048 a turn: 4,517).
-	postgresClaimBatch      = 1024
-	postgresClaimsPerWorker = 64
 )
 
-// claimSizes are the most claims one turn leases and the claims in
-// flight per worker, for the engine.
-func (d *Dispatcher) claimSizes() (batch, perWorker int) {
-	if d.DB.Engine == store.PostgreSQL {
-		return postgresClaimBatch, postgresClaimsPerWorker
-	}
-	return claimBatch, claimsPerWorker
+// claiming is how the dispatcher claims on one engine, chosen when it
+// starts (see claimings).
+type claiming struct {
+	// batch is the most deliveries one turn leases.
+	batch int
+	// perWorker sets how many claims are in flight per worker; more in
+	// flight makes each turn larger.
+	perWorker int
+	// sideBySide records a turn's results and leases its claims in two
+	// transactions at once (turnSideBySide), where transactions can run
+	// side by side; else in one.
+	sideBySide bool
+}
+
+var claimings = store.PerEngine[claiming]{
+	// In make bench (three paired runs, deliveries/s), claims per worker:
+	// 16, 13,300; 32, 14,400; 64, 14,300.
+	SQLite: claiming{batch: 512, perWorker: 32},
+	// A turn's statements are round trips and its two commits wait for
+	// the server's flush, so larger turns pay: with 64 claims per worker
+	// and 1,024 a turn, 5,665 and 5,872 deliveries/s against 5,008 and
+	// 4,016 with SQLite's 32 and 512, alternated in one sitting (2,048 a
+	// turn: 4,517).
+	PostgreSQL: claiming{batch: 1024, perWorker: 64, sideBySide: true},
 }
 
 func (d *Dispatcher) defaults() {
@@ -129,6 +133,7 @@ func (d *Dispatcher) defaults() {
 	}
 	d.owner = NewDeliveryID()
 	d.cache = map[string]endpoint{}
+	d.claiming = *claimings.For(d.DB.Engine)
 }
 
 func (d *Dispatcher) now() time.Time { return d.Now().UTC().Truncate(time.Microsecond) }
@@ -159,8 +164,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Claims in flight: enough queued behind the workers that they never
 	// wait for the next turn, with room in both queues for all of them, so
 	// neither a worker nor the loop ever blocks on the other.
-	batchMax, perWorker := d.claimSizes()
-	capacity := d.Workers * perWorker
+	batchMax := d.claiming.batch
+	capacity := d.Workers * d.claiming.perWorker
 	jobs := make(chan claimed, capacity)
 	results := make(chan result, capacity)
 	var workers sync.WaitGroup
@@ -254,7 +259,7 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 	var outcomes, shared []string
 	// Recording must survive shutdown: the requests already happened.
 	wctx := context.WithoutCancel(ctx)
-	if d.DB.Engine == store.PostgreSQL {
+	if d.claiming.sideBySide {
 		return d.turnSideBySide(wctx, batch, due, now)
 	}
 	err := d.DB.Tx(wctx, func(tx *store.Tx) error {
@@ -276,7 +281,7 @@ func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]clai
 }
 
 // turnSideBySide is a turn on PostgreSQL, where transactions run side by
-// side: the results are recorded in one transaction while the next claims
+// side (claiming.sideBySide): the results are recorded in one transaction while the next claims
 // are leased in another, so that the round trips of the two overlap
 // instead of adding up (measured: the turn was what kept the workers
 // waiting). Neither waits for the other: the claims are rows nobody
@@ -339,21 +344,13 @@ func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]strin
 			break
 		}
 		var some []string
-		if err := d.DB.Reader.SelectContext(ctx, &some, sqlDue, id, store.FormatTime(now), store.FormatTime(now),
+		if err := d.DB.Reader.SelectContext(ctx, &some, statements.For(d.DB.Engine).due, id, store.FormatTime(now), store.FormatTime(now),
 			d.owner, d.staleBefore(now), n); err != nil {
 			return nil, fmt.Errorf("find due deliveries: %w", err)
 		}
 		due = append(due, some...)
 	}
 	return due, nil
-}
-
-// leaseSQL is sqlLease for the engine.
-func (d *Dispatcher) leaseSQL() string {
-	if d.DB.Engine == store.PostgreSQL {
-		return fmt.Sprintf(sqlLease, `SELECT id FROM deliveries WHERE id IN (?) FOR UPDATE SKIP LOCKED`)
-	}
-	return fmt.Sprintf(sqlLease, `?`)
 }
 
 // lease claims those of ids that are still due, inside tx.
@@ -366,12 +363,9 @@ func (d *Dispatcher) lease(ctx context.Context, tx *store.Tx, ids []string, now 
 	until := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	for part := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(d.leaseSQL(), d.owner, store.FormatTime(until), part, store.FormatTime(now), d.owner, d.staleBefore(now))
-		if err != nil {
-			return nil, err
-		}
 		var batch []claimed
-		if err := tx.SelectContext(ctx, &batch, q, args...); err != nil {
+		if err := tx.SelectContext(ctx, &batch, statements.For(tx.Engine()).lease, d.owner, store.FormatTime(until), tx.List(part),
+			store.FormatTime(now), d.owner, d.staleBefore(now)); err != nil {
 			return nil, fmt.Errorf("lease deliveries: %w", err)
 		}
 		out = append(out, batch...)

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/milestone/husky/keyring"
@@ -107,7 +106,7 @@ func newHarnessTB(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true, Sealer: k}
-	h.vault = &vault.Vault{Keyring: k}
+	h.vault = &vault.Vault{DB: h.db, Keyring: k}
 	h.outbox = NewOutbox(h.partners, nil, h.clock.Now)
 	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() },
 		Vault: h.vault, Hash: k.Hash}
@@ -538,13 +537,10 @@ func TestLeaseRechecksCandidatesReadBeforeIt(t *testing.T) {
 	// A second dispatcher read the same candidate before the first leased
 	// it; its lease must not take it.
 	now := one.h.clock.Now()
-	q, args, err := sqlx.In(one.d.leaseSQL(), "other-owner", store.FormatTime(now), []string{one.c.ID}, store.FormatTime(now),
-		"other-owner", one.d.staleBefore(now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := one.h.db
 	var taken []claimed
-	if err := one.h.db.Writer.Select(&taken, q, args...); err != nil || len(taken) != 0 {
+	if err := db.Writer.Select(&taken, statements.For(db.Engine).lease, "other-owner", store.FormatTime(now), db.List([]string{one.c.ID}),
+		store.FormatTime(now), "other-owner", one.d.staleBefore(now)); err != nil || len(taken) != 0 {
 		t.Fatalf("a leased delivery was leased again: %v %v", taken, err)
 	}
 }

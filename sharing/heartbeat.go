@@ -15,13 +15,13 @@ import (
 // 95 s with the default timeout). Its own claims a dispatcher never takes
 // back that way, since its heartbeat may only lag behind a busy writer.
 const (
-	sqlHeartbeatStart = `INSERT INTO dispatchers (id, started_at, heartbeat_at) VALUES (?, ?, ?)
+	sqlHeartbeatStart = `INSERT INTO dispatchers (id, started_at, heartbeat_at) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
-	sqlHeartbeat    = `UPDATE dispatchers SET heartbeat_at = ? WHERE id = ?`
-	sqlHeartbeatEnd = `DELETE FROM dispatchers WHERE id = ?`
+	sqlHeartbeat    = `UPDATE dispatchers SET heartbeat_at = $1 WHERE id = $2`
+	sqlHeartbeatEnd = `DELETE FROM dispatchers WHERE id = $1`
 	// Rows of dispatchers dead for a day go; their claims were free long
 	// before.
-	sqlHeartbeatsForget = `DELETE FROM dispatchers WHERE heartbeat_at < ?`
+	sqlHeartbeatsForget = `DELETE FROM dispatchers WHERE heartbeat_at < $1`
 )
 
 // beat writes this dispatcher's heartbeat, creating its row if it has none.

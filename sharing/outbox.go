@@ -148,11 +148,9 @@ func (o *Outbox) Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs
 		OrderID   string `db:"order_id"`
 		PartnerID string `db:"partner_id"`
 	}
-	q, args, err := sqlx.In(sqlDisclosedTo, orderIDs, EventOrderCreated)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.SelectContext(ctx, &holders, q, args...); err != nil {
+	q := statements.For(tx.Engine())
+	ids := tx.List(orderIDs)
+	if err := tx.SelectContext(ctx, &holders, q.disclosedTo, ids, EventOrderCreated); err != nil {
 		return 0, fmt.Errorf("find recipients: %w", err)
 	}
 	now := store.FormatTime(o.now())
@@ -160,19 +158,15 @@ func (o *Outbox) Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs
 		sql  string
 		args []any
 	}{
-		{sqlDropPending, []any{now, now, orderIDs, idsOnlyEvents}},
+		{q.dropPending, []any{now, now, ids}},
 		// Payloads go, and so does whatever a recipient answers from now
 		// on (an echo of the data would otherwise outlive the erasure).
-		{sqlErasePayloads, []any{idsOnlyEvents, noBytes, orderIDs}},
-		{sqlEraseAttemptBodies, []any{orderIDs}},
+		{q.erasePayload, []any{noBytes, ids}},
+		{q.eraseBodies, []any{ids}},
 		// Nothing is left to restrict.
-		{sqlUnrestrictErased, []any{orderIDs}},
+		{q.unrestrict, []any{ids}},
 	} {
-		q, args, err := sqlx.In(stmt.sql, stmt.args...)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
 			return 0, fmt.Errorf("erase outbox data: %w", err)
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 )
 
@@ -96,15 +94,11 @@ func (d *Dispatcher) held(ctx context.Context, tx *store.Tx, batch []result) (ma
 	}
 	out := make(map[string]lease, len(ids))
 	for part := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(sqlHeld, d.owner, part)
-		if err != nil {
-			return nil, err
-		}
 		var got []struct {
 			ID     string `db:"id"`
 			Erased bool   `db:"order_erased"`
 		}
-		if err := tx.SelectContext(ctx, &got, q, args...); err != nil {
+		if err := tx.SelectContext(ctx, &got, statements.For(tx.Engine()).held, d.owner, tx.List(part)); err != nil {
 			return nil, fmt.Errorf("check leases: %w", err)
 		}
 		for _, g := range got {
@@ -134,11 +128,8 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *store.Tx, ok []res
 	}
 	for status, ids := range byStatus {
 		for part := range slices.Chunk(ids, 500) {
-			q, args, err := sqlx.In(sqlDelivered, store.FormatTime(now), store.FormatTime(now), status, d.owner, part)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).delivered, store.FormatTime(now), store.FormatTime(now),
+				status, d.owner, tx.List(part)); err != nil {
 				return nil, fmt.Errorf("mark delivered: %w", err)
 			}
 		}
@@ -170,7 +161,7 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *store.Tx, ok []res
 		return nil, nil
 	}
 	slices.Sort(created)
-	shared, err := allDelivered(ctx, tx, slices.Compact(created))
+	shared, err := allDelivered(ctx, tx, tx.Engine(), slices.Compact(created))
 	if err != nil {
 		return nil, err
 	}

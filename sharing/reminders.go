@@ -22,15 +22,6 @@ type ErasureReminder struct {
 	Reminder int `json:"reminder"`
 }
 
-// sqlNoticesDue groups the erasure notices sent since a cutoff by order
-// and recipient, after a keyset cursor, leaving out any still on its way.
-const sqlNoticesDue = `SELECT order_id, partner_id, MIN(created_at) AS first_at, COUNT(*) AS sent
-	FROM deliveries INDEXED BY deliveries_erasure_notices
-	WHERE event_type = 'order.erased' AND order_id IS NOT NULL AND (order_id, partner_id) > (?, ?)
-	GROUP BY order_id, partner_id
-	HAVING MIN(created_at) >= ? AND COUNT(*) <= ? AND SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) = 0
-	ORDER BY order_id, partner_id LIMIT ?`
-
 // NoticesDue returns the erasure notices a reminder is due for at now,
 // under schedule (the delays after the first notice at which reminders 1,
 // 2, … go), whether or not the recipient answered: up to limit of them,
@@ -50,7 +41,7 @@ func (s *Deliveries) NoticesDue(ctx context.Context, schedule []time.Duration, s
 		First     store.Time `db:"first_at"`
 		Sent      int        `db:"sent"`
 	}
-	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlNoticesDue, afterOrder, afterPartner, store.FormatTime(cutoff),
+	if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).noticesDue, afterOrder, afterPartner, store.FormatTime(cutoff),
 		len(schedule), limit); err != nil {
 		return nil, "", "", fmt.Errorf("erasure notices due: %w", err)
 	}

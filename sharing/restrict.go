@@ -51,33 +51,27 @@ var ErrRetainedErasure = api.New(http.StatusConflict, "restriction_retains_erasu
 	"this restriction stands because an erasure is retained (bookkeeping or a legal hold) and cannot be lifted")
 
 const (
-	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since, lookup_version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since, lookup_version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
 	// A new order held for review that the DPO includes becomes one the
 	// restriction stands for.
-	sqlRestrictOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?)
+	sqlRestrictOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind
 		WHERE restricted_orders.kind = 'new_order' AND excluded.kind = 'restriction'`
 	// An erasure retained under a request that had restricted the order
 	// already (an objection) turns that restriction into one no lift ends.
-	sqlRetainOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES (?, ?, ?, ?)
+	sqlRetainOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind`
-	sqlHoldPending         = `UPDATE deliveries SET held = 1 WHERE order_id IN (?) AND status = 'pending' AND fields != '' AND held = 0`
-	sqlSubjectRestrictedBy = `SELECT DISTINCT request_id FROM restricted_subjects WHERE hash IN (?) ORDER BY request_id`
-	sqlOrderRestricted     = `SELECT COUNT(*) FROM restricted_orders WHERE order_id = ?`
-	sqlRestrictingRequests = `SELECT DISTINCT request_id FROM restricted_orders WHERE order_id = ? ORDER BY request_id`
-	sqlRestrictedBy        = `SELECT order_id, kind FROM restricted_orders WHERE request_id = ? ORDER BY order_id`
-	sqlRetainedBy          = `SELECT COUNT(*) FROM restricted_orders WHERE request_id = ? AND kind = 'retained_erasure'`
-	sqlLiftOrders          = `DELETE FROM restricted_orders WHERE request_id = ? AND kind != 'retained_erasure'`
-	sqlLiftOrder           = `DELETE FROM restricted_orders WHERE request_id = ? AND order_id = ? AND kind != 'retained_erasure'`
-	sqlLiftSubjects        = `DELETE FROM restricted_subjects WHERE request_id = ?`
-	sqlBindingHashes       = `SELECT hash FROM restricted_subjects WHERE request_id = ?`
-	sqlUnrestrictErased    = `DELETE FROM restricted_orders WHERE order_id IN (?)`
-	sqlBindingsToRehash    = `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != ?`
-	sqlUnbindHash          = `DELETE FROM restricted_subjects WHERE hash = ? AND request_id = ?`
+	sqlOrderRestricted     = `SELECT COUNT(*) FROM restricted_orders WHERE order_id = $1`
+	sqlRestrictingRequests = `SELECT DISTINCT request_id FROM restricted_orders WHERE order_id = $1 ORDER BY request_id`
+	sqlRestrictedBy        = `SELECT order_id, kind FROM restricted_orders WHERE request_id = $1 ORDER BY order_id`
+	sqlRetainedBy          = `SELECT COUNT(*) FROM restricted_orders WHERE request_id = $1 AND kind = 'retained_erasure'`
+	sqlLiftOrders          = `DELETE FROM restricted_orders WHERE request_id = $1 AND kind != 'retained_erasure'`
+	sqlLiftOrder           = `DELETE FROM restricted_orders WHERE request_id = $1 AND order_id = $2 AND kind != 'retained_erasure'`
+	sqlLiftSubjects        = `DELETE FROM restricted_subjects WHERE request_id = $1`
+	sqlBindingHashes       = `SELECT hash FROM restricted_subjects WHERE request_id = $1`
+	sqlBindingsToRehash    = `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != $1`
+	sqlUnbindHash          = `DELETE FROM restricted_subjects WHERE hash = $1 AND request_id = $2`
 	sqlBindingVersions     = `SELECT DISTINCT lookup_version FROM restricted_subjects`
-	// Released are the orders no other restriction still holds.
-	sqlReleaseHeld = `UPDATE deliveries SET held = 0 WHERE held = 1 AND order_id IN (?)
-		AND NOT EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id)`
 )
 
 // Hashed is a keyed hash of an identifier and the lookup key version it
@@ -117,11 +111,7 @@ func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID st
 	if len(fresh) == 0 {
 		return 0, nil
 	}
-	q, args, err := sqlx.In(sqlHoldPending, fresh)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).holdPending, tx.List(fresh)); err != nil {
 		return 0, fmt.Errorf("hold deliveries: %w", err)
 	}
 	return o.notifyHolders(ctx, tx, actor, fresh, EventOrderRestricted)
@@ -225,11 +215,7 @@ func (o *Outbox) release(ctx context.Context, tx *store.Tx, actor string, ids []
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	q, args, err := sqlx.In(sqlReleaseHeld, ids)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).releaseHeld, tx.List(ids)); err != nil {
 		return 0, fmt.Errorf("release deliveries: %w", err)
 	}
 	return o.notifyHolders(ctx, tx, actor, ids, EventOrderRestrictionLifted)
@@ -279,12 +265,8 @@ type recipientOf struct {
 func (o *Outbox) holders(ctx context.Context, tx *store.Tx, orderIDs []string) ([]recipientOf, error) {
 	var out []recipientOf
 	for part := range slices.Chunk(orderIDs, 500) {
-		q, args, err := sqlx.In(sqlDisclosedTo, part, EventOrderCreated)
-		if err != nil {
-			return nil, err
-		}
 		var some []recipientOf
-		if err := tx.SelectContext(ctx, &some, q, args...); err != nil {
+		if err := tx.SelectContext(ctx, &some, statements.For(tx.Engine()).disclosedTo, tx.List(part), EventOrderCreated); err != nil {
 			return nil, fmt.Errorf("find recipients: %w", err)
 		}
 		out = append(out, some...)
@@ -307,12 +289,8 @@ func (o *Outbox) restrictNew(ctx context.Context, tx *store.Tx, ord *orders.Orde
 	if len(hashes) == 0 {
 		return false, nil
 	}
-	q, args, err := sqlx.In(sqlSubjectRestrictedBy, hashes)
-	if err != nil {
-		return false, err
-	}
 	var reqs []string
-	if err := tx.SelectContext(ctx, &reqs, q, args...); err != nil {
+	if err := tx.SelectContext(ctx, &reqs, statements.For(tx.Engine()).restrictedBy, tx.List(hashes)); err != nil {
 		return false, fmt.Errorf("restricted subject: %w", err)
 	}
 	now := store.FormatTime(o.now())

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -17,13 +15,8 @@ import (
 // erasure notice is sent after the key is gone.
 
 const (
-	sqlPlainPayloads = `SELECT id, order_id, payload FROM deliveries WHERE order_id IN (?) AND length(payload) > 0
-		AND (fields != '' OR event_type = '` + EventOrderStatusChanged + `') AND substr(payload, 1, 1) != x'00'`
-	sqlSealPayload = `UPDATE deliveries SET payload = ? WHERE id = ?`
-	sqlPlainBodies = `SELECT a.delivery_id, a.attempt, d.order_id, a.response_body FROM delivery_attempts a
-		JOIN deliveries d ON d.id = a.delivery_id
-		WHERE d.order_id IN (?) AND a.response_body IS NOT NULL AND substr(a.response_body, 1, 1) != x'00'`
-	sqlSealBody = `UPDATE delivery_attempts SET response_body = ? WHERE delivery_id = ? AND attempt = ?`
+	sqlSealPayload = `UPDATE deliveries SET payload = $1 WHERE id = $2`
+	sqlSealBody    = `UPDATE delivery_attempts SET response_body = $1 WHERE delivery_id = $2 AND attempt = $3`
 )
 
 // SealPayloads seals the plain payloads and answer bodies of the given
@@ -36,16 +29,12 @@ func (s *Deliveries) SealPayloads(ctx context.Context, v *vault.Vault, orderIDs 
 			if err != nil {
 				return err
 			}
-			q, args, err := sqlx.In(sqlPlainPayloads, part)
-			if err != nil {
-				return err
-			}
 			var ps []struct {
 				ID      string `db:"id"`
 				OrderID string `db:"order_id"`
 				Payload []byte `db:"payload"`
 			}
-			if err := tx.SelectContext(ctx, &ps, q, args...); err != nil {
+			if err := tx.SelectContext(ctx, &ps, statements.For(tx.Engine()).plainPays, tx.List(part)); err != nil {
 				return fmt.Errorf("find plain payloads: %w", err)
 			}
 			for _, p := range ps {
@@ -57,17 +46,13 @@ func (s *Deliveries) SealPayloads(ctx context.Context, v *vault.Vault, orderIDs 
 					return fmt.Errorf("seal payload: %w", err)
 				}
 			}
-			q, args, err = sqlx.In(sqlPlainBodies, part)
-			if err != nil {
-				return err
-			}
 			var bs []struct {
 				DeliveryID string `db:"delivery_id"`
 				Attempt    int    `db:"attempt"`
 				OrderID    string `db:"order_id"`
 				Body       []byte `db:"response_body"`
 			}
-			if err := tx.SelectContext(ctx, &bs, q, args...); err != nil {
+			if err := tx.SelectContext(ctx, &bs, statements.For(tx.Engine()).plainBodies, tx.List(part)); err != nil {
 				return fmt.Errorf("find plain answer bodies: %w", err)
 			}
 			for _, b := range bs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,110 +15,40 @@ import (
 	"github.com/milestone/husky/vault"
 )
 
-// claimFree is the condition under which delivery d may be leased, with
-// three parameters: now, this dispatcher's id, and the heartbeat time
-// before which an owner counts as dead.
-const claimFree = `(d.lease_until IS NULL OR d.lease_until < ?
-	OR (d.lease_owner != ? AND NOT EXISTS (SELECT 1 FROM dispatchers AS h WHERE h.id = d.lease_owner AND h.heartbeat_at >= ?)))`
-
-// overtakes is true when delivery d would overtake an earlier pending
-// message about the same order to the same recipient.
-const overtakes = `EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id
-	AND e.partner_id = d.partner_id AND e.status = 'pending' AND e.id < d.id
-	AND (e.held = 0 OR d.event_type NOT IN ('` + EventOrderRestricted + `', '` + EventOrderRestrictionLifted + `')))`
-
 const (
 	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, order_erased, held)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = ? AND event_type = ? ORDER BY partner_id`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = $1 AND event_type = $2 ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
-		VALUES (?, ?, ?, ?, ?, '', '', 'delivered', 0, ?, ?, ?, ?)`
-	// status || '' keeps SQLite's planner on the order index: the status
-	// index would scan every pending delivery.
-	sqlDropPending = `UPDATE deliveries SET status = 'dead', dead_at = ?, updated_at = ?, last_error = 'order erased before delivery',
-		lease_owner = NULL, lease_until = NULL WHERE order_id IN (?) AND status || '' = 'pending' AND event_type NOT IN (?)`
-	sqlErasePayloads = `UPDATE deliveries SET order_erased = 1,
-		payload = CASE WHEN status = 'pending' AND event_type IN (?) THEN payload ELSE ? END WHERE order_id IN (?)`
-	sqlEraseAttemptBodies = `UPDATE delivery_attempts SET response_body = NULL
-		WHERE response_body IS NOT NULL AND delivery_id IN (SELECT id FROM deliveries WHERE order_id IN (?))`
-	sqlDisclosedTo = `SELECT DISTINCT order_id, partner_id FROM deliveries WHERE order_id IN (?) AND event_type = ?
-		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) ORDER BY order_id, partner_id`
-	sqlSharedWith = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?`
-	sqlNoticeSent = `SELECT COUNT(*) FROM deliveries WHERE order_id = ? AND partner_id = ? AND event_type = ?
+		VALUES ($1, $2, $3, $4, $5, '', '', 'delivered', 0, $6, $7, $8, $9)`
+	sqlSharedWith = `SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND partner_id = $2 AND event_type = $3`
+	sqlNoticeSent = `SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND partner_id = $2 AND event_type = $3
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)`
-	// Claiming is two statements: find due ids through the due index (on
-	// the read pool), then lease exactly those rows by primary key, if
-	// they are still due. (An UPDATE … WHERE id IN (SELECT … LIMIT n)
-	// scans the whole table.)
-	//
-	// Messages about one order reach a recipient in the order they were
-	// queued: a delivery waits while an earlier one for the same recipient
-	// and order is still pending (ids are time-ordered), so order.cancelled
-	// never overtakes order.created. A dead delivery no longer holds the
-	// queue.
-	//
-	// A claim is free when it has no lease, its lease ran out, or its owner
-	// (another dispatcher) stopped beating: see heartbeat.go.
-	//
-	// A held delivery (a restricted order's personal data) is not due. It
-	// still holds back later messages about its order to its recipient
-	// (an order.cancelled must not overtake the order.created it
-	// cancels), except the restriction notices themselves, which go.
-	sqlDue = `SELECT d.id FROM deliveries AS d INDEXED BY deliveries_due
-		WHERE d.partner_id = ? AND d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?
-			AND ` + claimFree + ` AND NOT ` + overtakes + `
-		ORDER BY d.next_attempt_at LIMIT ?`
-	// On PostgreSQL, where several dispatchers claim at once, the rows are
-	// locked first, skipping those another is leasing right now
-	// (leaseLocked), rather than waiting for it.
-	//
-	// status || '' keeps PostgreSQL on the primary key: without statistics
-	// (a table grown since the last ANALYZE, or autovacuum off) it took
-	// the due index for a one-row index and scanned every pending delivery
-	// for each candidate, 13 s a claim with 58,000 pending.
-	sqlLease = `UPDATE deliveries AS d SET lease_owner = ?, lease_until = ? WHERE d.id IN (%s)
-			AND d.status || '' = 'pending' AND d.held = 0 AND ` + claimFree + ` AND NOT ` + overtakes + `
-		RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`
-	sqlHeld          = `SELECT id, order_erased FROM deliveries WHERE lease_owner = ? AND id IN (?)`
-	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	sqlRelease       = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
 	sqlInsertAttempt = `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, http_status, error, response_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlDelivered = `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, step = step + 1, delivered_at = ?,
-		updated_at = ?, last_status = ?, last_error = '', lease_owner = NULL, lease_until = NULL
-		WHERE lease_owner = ? AND id IN (?)`
-	// The orders among a set whose every order.created has arrived. A
-	// scalar subquery per order runs once per order through the order
-	// index on both engines, whatever the planner's statistics say: as a
-	// GROUP BY over order_id IN (…), or as EXISTS joins, PostgreSQL
-	// without statistics chose a scan of every delivery (90-114 ms a call
-	// with 80,000). No order.created at all gives NULL, not 0.
-	sqlAllDelivered = `SELECT v.column1 FROM (VALUES %s) AS v
-		WHERE (SELECT SUM(CASE WHEN d.status = 'delivered' THEN 0 ELSE 1 END) FROM deliveries AS d
-			WHERE d.order_id = v.column1 AND d.event_type = ?) = 0`
-	sqlRetry = `UPDATE deliveries SET attempts = ?, step = ?, next_attempt_at = ?, updated_at = ?, last_status = ?, last_error = ?,
-		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = ?, step = ?, dead_at = ?, updated_at = ?, last_status = ?, last_error = ?,
-		lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	sqlRetry = `UPDATE deliveries SET attempts = $1, step = $2, next_attempt_at = $3, updated_at = $4, last_status = $5, last_error = $6,
+		lease_owner = NULL, lease_until = NULL WHERE id = $7 AND lease_owner = $8`
+	sqlDead = `UPDATE deliveries SET status = 'dead', attempts = $1, step = $2, dead_at = $3, updated_at = $4, last_status = $5, last_error = $6,
+		lease_owner = NULL, lease_until = NULL WHERE id = $7 AND lease_owner = $8`
 	// Endpoint health is sharing's own table: the partners package owns
 	// whether a partner is enabled, and is asked to change it.
-	sqlPartnerHealthy = `DELETE FROM endpoint_health WHERE partner_id = ?`
-	sqlPartnerFailing = `INSERT INTO endpoint_health (partner_id, failing_since) VALUES (?, ?)
+	sqlPartnerHealthy = `DELETE FROM endpoint_health WHERE partner_id = $1`
+	sqlPartnerFailing = `INSERT INTO endpoint_health (partner_id, failing_since) VALUES ($1, $2)
 		ON CONFLICT (partner_id) DO UPDATE SET failing_since = endpoint_health.failing_since RETURNING failing_since`
 	sqlHealth = `SELECT partner_id, failing_since FROM endpoint_health`
 	// A delivery whose payload was erased (a purged order, an imported
 	// disclosure) has nothing left to send: it is not replayed.
-	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, step = 0, dead_at = NULL,
-		delivered_at = NULL, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+	sqlReplay = `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, step = 0, dead_at = NULL,
+		delivered_at = NULL, updated_at = $2, lease_owner = NULL, lease_until = NULL,
 		held = CASE WHEN fields != '' AND EXISTS (SELECT 1 FROM restricted_orders r WHERE r.order_id = deliveries.order_id) THEN 1 ELSE 0 END
-		WHERE id = ? AND length(payload) > 0`
-	sqlDeadSince = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0 ORDER BY dead_at, id`
-	sqlExists    = `SELECT COUNT(*) FROM deliveries WHERE id = ?`
-	sqlBacklog   = `SELECT COUNT(*) AS n, COALESCE(MIN(next_attempt_at), '') AS oldest FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 'pending' AND held = 0`
-	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?`
+		WHERE id = $3 AND length(payload) > 0`
+	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= $1 AND length(payload) > 0 ORDER BY dead_at, id`
+	sqlExists      = `SELECT COUNT(*) FROM deliveries WHERE id = $1`
+	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = $1`
 )
 
 // claimed is a delivery a worker holds the lease on.
@@ -196,32 +127,36 @@ type ListFilter struct {
 
 // List returns a page of deliveries and whether more follow.
 func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, error) {
+	// Each filter set adds its condition, whose parameter is numbered
+	// after those before it; the list's index for the filters chosen
+	// stays usable (a condition such as ($1 = '' OR order_id = $1) would
+	// not be).
 	var (
 		where []string
 		args  []any
 	)
+	add := func(column string, v any) {
+		args = append(args, v)
+		where = append(where, column+" $"+strconv.Itoa(len(args)))
+	}
 	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, f.Status)
+		add("status =", f.Status)
 	}
 	if f.OrderID != "" {
-		where = append(where, "order_id = ?")
-		args = append(args, f.OrderID)
+		add("order_id =", f.OrderID)
 	}
 	if f.PartnerID != "" {
-		where = append(where, "partner_id = ?")
-		args = append(args, f.PartnerID)
+		add("partner_id =", f.PartnerID)
 	}
 	if f.After != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.After)
+		add("id <", f.After)
 	}
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit+1)
+	q += ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
 	var rows []deliveryRow
 	if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, false, fmt.Errorf("list deliveries: %w", err)
@@ -265,7 +200,7 @@ func (s *Deliveries) Attempts(ctx context.Context, id string) ([]Attempt, error)
 		Started store.Time `db:"started_at"`
 	}
 	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT attempt, started_at, duration_ms, http_status, error
-		FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`, id); err != nil {
+		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, id); err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
 	out := make([]Attempt, len(rows))
@@ -330,8 +265,7 @@ func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since ti
 // for a confirmation that names the count.
 func (s *Deliveries) CountDeadSince(ctx context.Context, since time.Time) (int, error) {
 	var n int
-	if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_dead
-		WHERE status = 'dead' AND dead_at >= ? AND length(payload) > 0`, store.FormatTime(since)); err != nil {
+	if err := s.DB.Reader.GetContext(ctx, &n, statements.For(s.DB.Engine).countDead, store.FormatTime(since)); err != nil {
 		return 0, fmt.Errorf("count dead deliveries: %w", err)
 	}
 	return n, nil
@@ -344,7 +278,7 @@ func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
 		N      int    `db:"n"`
 		Oldest string `db:"oldest"`
 	}
-	if err := s.DB.Reader.GetContext(ctx, &r, sqlBacklog); err != nil {
+	if err := s.DB.Reader.GetContext(ctx, &r, statements.For(s.DB.Engine).backlog); err != nil {
 		return 0, time.Time{}, fmt.Errorf("backlog: %w", err)
 	}
 	if r.Oldest == "" {
@@ -378,11 +312,6 @@ type Notice struct {
 	Reminders int       `json:"reminders" db:"-"`
 }
 
-const sqlNotices = `SELECT order_id, partner_id, MIN(created_at) AS first_at, COUNT(*) AS sent,
-	SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END) AS delivered,
-	SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending
-	FROM deliveries WHERE event_type = ? AND order_id IN (?) GROUP BY order_id, partner_id ORDER BY order_id, partner_id`
-
 // Notices returns the erasure notices of the given orders, one per order
 // and recipient, read through q (nil: the read pool).
 func (s *Deliveries) Notices(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([]Notice, error) {
@@ -391,10 +320,6 @@ func (s *Deliveries) Notices(ctx context.Context, q sqlx.QueryerContext, orderID
 	}
 	out := []Notice{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		query, args, err := sqlx.In(sqlNotices, EventOrderErased, part)
-		if err != nil {
-			return nil, err
-		}
 		var rows []struct {
 			OrderID   string     `db:"order_id"`
 			PartnerID string     `db:"partner_id"`
@@ -403,7 +328,7 @@ func (s *Deliveries) Notices(ctx context.Context, q sqlx.QueryerContext, orderID
 			Delivered int        `db:"delivered"`
 			Pending   int        `db:"pending"`
 		}
-		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).notices, EventOrderErased, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("erasure notices: %w", err)
 		}
 		for _, r := range rows {
@@ -463,28 +388,19 @@ type Disclosed struct {
 	Imported bool `json:"imported,omitempty" db:"-"`
 }
 
-const sqlDisclosures = `SELECT order_id, partner_id, event_type, fields, status, last_status, created_at, delivered_at,
-	length(payload) = 0 AND attempts = 0 AS imported FROM deliveries
-	WHERE order_id IN (?) AND event_type IN (?) AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)
-	ORDER BY order_id, created_at`
-
 // Disclosures returns every disclosure of the given orders' personal data
 // that was made or may have been (delivered, attempted, or in flight),
 // oldest first per order.
 func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disclosed, error) {
 	out := []Disclosed{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		q, args, err := sqlx.In(sqlDisclosures, part, []string{EventOrderCreated, EventOrderUpdated})
-		if err != nil {
-			return nil, err
-		}
 		var rows []struct {
 			Disclosed
 			Created  store.Time `db:"created_at"`
 			Deliv    store.Time `db:"delivered_at"`
 			Imported bool       `db:"imported"`
 		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).disclosures, s.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("disclosures: %w", err)
 		}
 		for _, r := range rows {
@@ -499,21 +415,15 @@ func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disc
 // AllDelivered returns those of the given orders whose every
 // order.created delivery has arrived (and that have some).
 func (s *Deliveries) AllDelivered(ctx context.Context, orderIDs []string) ([]string, error) {
-	return allDelivered(ctx, s.DB.Reader, orderIDs)
+	return allDelivered(ctx, s.DB.Reader, s.DB.Engine, orderIDs)
 }
 
 // allDelivered is AllDelivered read through q.
-func allDelivered(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([]string, error) {
+func allDelivered(ctx context.Context, q sqlx.QueryerContext, e store.Engine, orderIDs []string) ([]string, error) {
 	var out []string
 	for part := range slices.Chunk(orderIDs, 500) {
-		args := make([]any, 0, len(part)+2)
-		for _, id := range part {
-			args = append(args, id)
-		}
-		args = append(args, EventOrderCreated)
-		query := fmt.Sprintf(sqlAllDelivered, strings.TrimSuffix(strings.Repeat("(?), ", len(part)), ", "))
 		var done []string
-		if err := sqlx.SelectContext(ctx, q, &done, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &done, statements.For(e).allDelivered, store.List(e, part), EventOrderCreated); err != nil {
 			return nil, fmt.Errorf("find shared orders: %w", err)
 		}
 		out = append(out, done...)
@@ -524,7 +434,7 @@ func allDelivered(ctx context.Context, q sqlx.QueryerContext, orderIDs []string)
 // Held counts the deliveries held by a restriction.
 func (s *Deliveries) Held(ctx context.Context) (int, error) {
 	var n int
-	if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_held WHERE held = 1`); err != nil {
+	if err := s.DB.Reader.GetContext(ctx, &n, statements.For(s.DB.Engine).heldCount); err != nil {
 		return 0, fmt.Errorf("held deliveries: %w", err)
 	}
 	return n, nil

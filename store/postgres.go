@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +22,7 @@ const postgresDriver = "pgx"
 // server's max_connections (100 by default).
 const postgresConns = 16
 
-// openPostgres connects to the PostgreSQL database at the URL dsn. Its
-// connections take the queries as every package writes them (see rewrite).
+// openPostgres connects to the PostgreSQL database at the URL dsn.
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	shown := RedactURL(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
@@ -83,7 +81,7 @@ func RedactURL(dsn string) string {
 	return u.Redacted()
 }
 
-// pgConnector makes connections that rewrite queries (see pgConn).
+// pgConnector makes the connections of pgConn.
 type pgConnector struct{ driver.Connector }
 
 func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -94,26 +92,9 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &pgConn{Conn: conn.(*stdlib.Conn)}, nil
 }
 
-// pgConn is a pgx connection that takes a query as the packages write it
-// for both engines, and a flag as the Go bool they pass: it numbers the ?
-// placeholders ($1, $2, …), drops SQLite's INDEXED BY hints (PostgreSQL's
-// planner chooses by statistics), and binds a bool as the 0/1 integer the
-// schema stores flags as.
+// pgConn is a pgx connection that binds a Go bool as the 0/1 integer both
+// schemas store flags as. Queries reach it as written.
 type pgConn struct{ *stdlib.Conn }
-
-func (c *pgConn) Prepare(query string) (driver.Stmt, error) { return c.Conn.Prepare(rewrite(query)) }
-
-func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rewrite(query))
-}
-
-func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rewrite(query), args)
-}
-
-func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rewrite(query), args)
-}
 
 func (c *pgConn) CheckNamedValue(nv *driver.NamedValue) error {
 	if b, ok := nv.Value.(bool); ok {
@@ -124,65 +105,6 @@ func (c *pgConn) CheckNamedValue(nv *driver.NamedValue) error {
 		return nil
 	}
 	return c.Conn.CheckNamedValue(nv)
-}
-
-// rewrite turns a query written for both engines into PostgreSQL's: each ?
-// outside a string literal, quoted identifier or comment becomes $1, $2, …
-// in order, and "INDEXED BY name" goes. It is not cached: one pass costs
-// far less than the round trip, and the queries with expanded IN and
-// VALUES lists come in hundreds of lengths each.
-func rewrite(q string) string {
-	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		switch {
-		case c == '\'' || c == '"':
-			j := i + 1
-			for j < len(q) && q[j] != c {
-				j++
-			}
-			b.WriteString(q[i:min(j+1, len(q))])
-			i = j
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
-				j = len(q) - i
-			}
-			b.WriteString(q[i : i+j])
-			i += j - 1
-		case c == '?':
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-		case (c == 'I' || c == 'i') && hasWordAt(q, i, "INDEXED BY"):
-			// Skip the hint and the index name after it.
-			j := i + len("INDEXED BY")
-			for j < len(q) && q[j] == ' ' {
-				j++
-			}
-			for j < len(q) && isIdent(q[j]) {
-				j++
-			}
-			i = j - 1
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// hasWordAt reports whether q holds word (any case) at i, as whole words.
-func hasWordAt(q string, i int, word string) bool {
-	if i > 0 && isIdent(q[i-1]) || len(q)-i < len(word) || !strings.EqualFold(q[i:i+len(word)], word) {
-		return false
-	}
-	return i+len(word) == len(q) || !isIdent(q[i+len(word)])
-}
-
-func isIdent(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Warnings names what an operator should hear about the server the

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -11,19 +12,36 @@ import (
 const rowsPerInsert = 100
 
 // InsertRows runs insert, an INSERT whose VALUES clause holds one row of
-// cols placeholders, for every cols arguments in args: many rows per
-// statement rather than one statement per row.
+// cols parameters, $1 to $cols, for every cols arguments in args: many rows
+// per statement rather than one statement per row. The rows after the
+// first are added as more rows of parameters, numbered on.
 func InsertRows(ctx context.Context, tx *Tx, insert string, cols int, args []any) error {
 	if cols < 1 || len(args)%cols != 0 {
 		return fmt.Errorf("insert rows: %d arguments do not make rows of %d", len(args), cols)
 	}
-	row := ", (?" + strings.Repeat(", ?", cols-1) + ")"
 	for len(args) > 0 {
 		n := min(len(args)/cols, rowsPerInsert)
-		if _, err := tx.ExecContext(ctx, insert+strings.Repeat(row, n-1), args[:n*cols]...); err != nil {
+		if _, err := tx.ExecContext(ctx, insert+moreRows(cols, n), args[:n*cols]...); err != nil {
 			return err
 		}
 		args = args[n*cols:]
 	}
 	return nil
+}
+
+// moreRows is the VALUES rows 2 to n of a multi-row INSERT of cols columns.
+func moreRows(cols, n int) string {
+	var b strings.Builder
+	for p := cols + 1; p <= n*cols; p++ {
+		if (p-1)%cols == 0 {
+			b.WriteString(", ($")
+		} else {
+			b.WriteString(", $")
+		}
+		b.WriteString(strconv.Itoa(p))
+		if p%cols == 0 {
+			b.WriteByte(')')
+		}
+	}
+	return b.String()
 }

@@ -108,3 +108,37 @@ func ownerOnly(path string) error {
 	}
 	return nil
 }
+
+// ErrBackupPostgres says where backups of a PostgreSQL database come from.
+var ErrBackupPostgres = errors.New("husky backup copies a SQLite file; on PostgreSQL back up with the server's tools " +
+	"(pg_dump, or base backups and WAL archiving), which hold only sealed personal data and wrapped data keys: " +
+	"keep the keyring apart from them (see docs/operations.md)")
+
+// Backup writes an online, consistent copy of the SQLite database to path
+// with VACUUM INTO, readable by its owner only, and returns its size. The
+// copy holds only sealed personal data: it opens with the keyring, and an
+// order erased later stays unreadable in it once the master keys that
+// wrapped its data key are pruned. On PostgreSQL it returns
+// ErrBackupPostgres.
+func (db *DB) Backup(ctx context.Context, path string) (int64, error) {
+	if db.Engine == PostgreSQL {
+		return 0, ErrBackupPostgres
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return 0, fmt.Errorf("backup: %s exists; choose a new file", path)
+		}
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	if _, err := db.Writer.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		os.Remove(path)
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}

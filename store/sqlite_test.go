@@ -16,7 +16,7 @@ func TestTxCommitsRollsBackAndSurvivesPanic(t *testing.T) {
 	db := storetest.Open(t)
 	ctx := context.Background()
 	insert := func(tx *store.Tx, id string) error {
-		_, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, 'reseller', 'x', '2026-01-01T00:00:00.000000Z')`, id)
+		_, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES ($1, 'reseller', 'x', '2026-01-01T00:00:00.000000Z')`, id)
 		return err
 	}
 	if err := db.Tx(ctx, func(tx *store.Tx) error { return insert(tx, "committed") }); err != nil {
@@ -77,7 +77,7 @@ func TestBatcherIsolatesFailingJobsAndCommitsTheRest(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			errs[i] = b.Do(ctx, func(tx *store.Tx) error {
-				if _, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES (?, 'reseller', 'x', 'x')`, fmt.Sprint("p", i)); err != nil {
+				if _, err := tx.Exec(`INSERT INTO partners (id, kind, name, created_at) VALUES ($1, 'reseller', 'x', 'x')`, fmt.Sprint("p", i)); err != nil {
 					return err
 				}
 				switch i % 10 {
@@ -161,7 +161,7 @@ func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 		args = append(args, i, fmt.Sprint("row", i), i*2)
 	}
 	if err := db.Tx(ctx, func(tx *store.Tx) error {
-		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args)
+		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES ($1, $2, $3)`, 3, args)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestInsertRowsWritesEveryRowInChunks(t *testing.T) {
 		t.Errorf("%d rows with sum %d, want 250 rows with sum %d", n, sum, 249*250)
 	}
 	err := db.Tx(ctx, func(tx *store.Tx) error {
-		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES (?, ?, ?)`, 3, args[:4])
+		return store.InsertRows(ctx, tx, `INSERT INTO many (a, b, c) VALUES ($1, $2, $3)`, 3, args[:4])
 	})
 	if err == nil {
 		t.Error("arguments that do not make whole rows were accepted")

@@ -4,9 +4,11 @@
 // the migrations of its engine. The engine is SQLite (a file, the embedded
 // default: one writer connection that serialises every write in an
 // immediate transaction, and a read-only pool) or PostgreSQL (a
-// postgres:// URL: one pool, several processes on one database). Queries
-// are written once, with ? placeholders, in the SQL both engines share;
-// PostgreSQL's connections rewrite them (postgres.go).
+// postgres:// URL: one pool, several processes on one database). Each
+// package keeps its statements in its own store files: once, in the SQL
+// both engines share, with parameters $1, $2, …; written out for each
+// engine where they differ (Statements). Nothing rewrites a statement on
+// its way to the server.
 package store
 
 import (
@@ -56,8 +58,9 @@ type Tx struct {
 	// the audit trail appends them just before it commits.
 	Audit []AuditEntry
 
-	hooks []commitHook
-	read  map[string]any
+	engine Engine
+	hooks  []commitHook
+	read   map[string]any
 }
 
 // AuditEntry is an audit entry recorded in a transaction and not yet
@@ -167,7 +170,7 @@ func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{Tx: stx}
+	tx := &Tx{Tx: stx, engine: db.Engine}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -264,7 +267,7 @@ func (db *DB) Snapshot(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx}, nil
+	return &Tx{Tx: tx, engine: db.Engine}, nil
 }
 
 // Serialize makes the rest of tx run alone among the transactions that
@@ -276,7 +279,7 @@ func Serialize(ctx context.Context, tx *Tx, name string) error {
 	if tx.DriverName() != postgresDriver {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, lockKey(name)); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(name)); err != nil {
 		return fmt.Errorf("serialize %s: %w", name, err)
 	}
 	return nil
@@ -287,26 +290,6 @@ func lockKey(name string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("husky:" + name))
 	return int64(h.Sum64())
-}
-
-// ForUpdate is the clause that locks the rows a SELECT reads for the rest
-// of the transaction on PostgreSQL, where other transactions write at the
-// same time; SQLite's single writer needs none.
-func (db *DB) ForUpdate() string {
-	if db.Engine == PostgreSQL {
-		return " FOR UPDATE"
-	}
-	return ""
-}
-
-// Bytes is a SQL expression that stores the text expression expr in a
-// column of bytes: as it is on SQLite, whose columns take either;
-// converted on PostgreSQL, whose BYTEA columns take no text.
-func (db *DB) Bytes(expr string) string {
-	if db.Engine == PostgreSQL {
-		return "convert_to(" + expr + ", 'UTF8')"
-	}
-	return expr
 }
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
@@ -347,7 +330,7 @@ func (db *DB) TryLease(ctx context.Context, name string) (*Lease, error) {
 	}
 	l := &Lease{conn: conn, key: lockKey(name)}
 	var got bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, l.key).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("lease %s: %w", name, err)
 	}
@@ -371,6 +354,6 @@ func (l *Lease) Release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(?)`, l.key)
+	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key)
 	l.conn.Close()
 }

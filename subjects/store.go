@@ -14,30 +14,30 @@ import (
 
 const (
 	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor, lookup_version)
-		VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)`
+		VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8)`
 	requestColumns = `id, type, status, email_hash, phone_hash, received_at, due_at, completed_at, actor, extended_at, extension_reason,
 		lookup_version`
-	sqlGetRequest = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = ?`
+	sqlGetRequest = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = $1`
 	// Oldest due first: the queue a DPO works through.
-	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE (? = '' OR status = ?) ORDER BY due_at, id LIMIT ?`
-	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'open'`
-	sqlExtend       = `UPDATE subject_requests SET due_at = ?, extended_at = ?, extension_reason = ? WHERE id = ? AND extended_at IS NULL`
-	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = ?`
-	sqlInsertStep   = `INSERT INTO subject_steps (request_id, seq, time, actor, action, details) VALUES (?, ?, ?, ?, ?, ?)`
-	sqlSteps        = `SELECT seq, time, actor, action, details FROM subject_steps WHERE request_id = ? ORDER BY seq`
+	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE ($1 = '' OR status = $2) ORDER BY due_at, id LIMIT $3`
+	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = $1 WHERE id = $2 AND status = 'open'`
+	sqlExtend       = `UPDATE subject_requests SET due_at = $1, extended_at = $2, extension_reason = $3 WHERE id = $4 AND extended_at IS NULL`
+	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = $1`
+	sqlInsertStep   = `INSERT INTO subject_steps (request_id, seq, time, actor, action, details) VALUES ($1, $2, $3, $4, $5, $6)`
+	sqlSteps        = `SELECT seq, time, actor, action, details FROM subject_steps WHERE request_id = $1 ORDER BY seq`
 	sqlOpenDue      = `SELECT due_at FROM subject_requests WHERE status = 'open'`
 
-	sqlInsertCandidate = `INSERT INTO subject_candidates (request_id, order_id, matched_on, found_at) VALUES (?, ?, ?, ?)
+	sqlInsertCandidate = `INSERT INTO subject_candidates (request_id, order_id, matched_on, found_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`
-	sqlDecide = `UPDATE subject_candidates SET decision = ?, reason = ?, decided_by = ?, decided_at = ?
-		WHERE request_id = ? AND order_id = ?`
+	sqlDecide = `UPDATE subject_candidates SET decision = $1, reason = $2, decided_by = $3, decided_at = $4
+		WHERE request_id = $5 AND order_id = $6`
 	sqlCandidates = `SELECT order_id, matched_on, COALESCE(decision, '') AS decision, reason, COALESCE(decided_by, '') AS decided_by,
-		decided_at FROM subject_candidates WHERE request_id = ?`
+		decided_at FROM subject_candidates WHERE request_id = $1`
 
-	sqlSchedule     = `INSERT INTO subject_erasures (order_id, request_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
-	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT ?`
-	sqlScheduledFor = `SELECT order_id, request_id FROM subject_erasures WHERE order_id = ?`
-	sqlUnschedule   = `DELETE FROM subject_erasures WHERE order_id = ? AND request_id = ?`
+	sqlSchedule     = `INSERT INTO subject_erasures (order_id, request_id, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT $1`
+	sqlScheduledFor = `SELECT order_id, request_id FROM subject_erasures WHERE order_id = $1`
+	sqlUnschedule   = `DELETE FROM subject_erasures WHERE order_id = $1 AND request_id = $2`
 )
 
 type requestRow struct {
@@ -157,7 +157,7 @@ func (s *Service) TranslateHashes(ctx context.Context, tx *store.Tx, changed map
 		PhoneHash []byte `db:"phone_hash"`
 	}
 	if err := tx.SelectContext(ctx, &rows, `SELECT id, email_hash, phone_hash FROM subject_requests
-		WHERE status = 'open' AND lookup_version != ?`, version); err != nil {
+		WHERE status = 'open' AND lookup_version != $1`, version); err != nil {
 		return fmt.Errorf("requests to re-hash: %w", err)
 	}
 	for _, r := range rows {
@@ -166,7 +166,7 @@ func (s *Service) TranslateHashes(ctx context.Context, tx *store.Tx, changed map
 		if !eok || !pok {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subject_requests SET email_hash = ?, phone_hash = ?, lookup_version = ? WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE subject_requests SET email_hash = $1, phone_hash = $2, lookup_version = $3 WHERE id = $4`,
 			nilIfEmpty(eh), nilIfEmpty(ph), version, r.ID); err != nil {
 			return fmt.Errorf("re-hash request: %w", err)
 		}

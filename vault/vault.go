@@ -41,6 +41,7 @@ const sealed = 0x00
 
 // Vault creates, opens and destroys data keys.
 type Vault struct {
+	DB      *store.DB
 	Keyring *keyring.Keyring
 	// Refused, if set, counts sealed values refused where they were read
 	// (husky_sealed_values_refused_total; NewRefusedCounter).
@@ -71,13 +72,30 @@ func (k *Key) refuse() {
 }
 
 const (
-	sqlInsertKey = `INSERT INTO data_keys (order_id, version, wrapped) VALUES (?, ?, ?)`
-	sqlGetKeys   = `SELECT order_id, version, wrapped FROM data_keys WHERE order_id IN (?)`
-	sqlDestroy   = `DELETE FROM data_keys WHERE order_id IN (?)`
+	sqlInsertKey = `INSERT INTO data_keys (order_id, version, wrapped) VALUES ($1, $2, $3)`
 	sqlVersions  = `SELECT version, COUNT(*) AS n FROM data_keys GROUP BY version`
-	sqlStale     = `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version WHERE version != ? LIMIT ?`
-	sqlRewrap    = `UPDATE data_keys SET version = ?, wrapped = ? WHERE order_id = ? AND version = ?`
+	sqlRewrap    = `UPDATE data_keys SET version = $1, wrapped = $2 WHERE order_id = $3 AND version = $4`
 )
+
+// queries are the vault's statements that differ between the engines.
+type queries struct {
+	getKeys string // the keys of the orders $1 (a list)
+	destroy string // the keys of the orders $1 (a list)
+	stale   string // up to $2 keys wrapped by another master key version than $1
+}
+
+var statements = store.PerEngine[queries]{
+	SQLite: queries{
+		getKeys: `SELECT order_id, version, wrapped FROM data_keys WHERE order_id IN (SELECT value FROM json_each($1))`,
+		destroy: `DELETE FROM data_keys WHERE order_id IN (SELECT value FROM json_each($1))`,
+		stale:   `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version WHERE version != $1 LIMIT $2`,
+	},
+	PostgreSQL: queries{
+		getKeys: `SELECT order_id, version, wrapped FROM data_keys WHERE order_id = ANY($1)`,
+		destroy: `DELETE FROM data_keys WHERE order_id = ANY($1)`,
+		stale:   `SELECT order_id, version, wrapped FROM data_keys WHERE version != $1 LIMIT $2`,
+	},
+}
 
 func wrapAAD(orderID string) []byte { return []byte("data_key\x00" + orderID) }
 
@@ -142,16 +160,12 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 	out := make(map[string]*Key, len(orderIDs))
 	ids := slices.Compact(slices.Sorted(slices.Values(orderIDs)))
 	for part := range slices.Chunk(ids, 500) {
-		query, args, err := sqlx.In(sqlGetKeys, part)
-		if err != nil {
-			return nil, err
-		}
 		var rows []struct {
 			OrderID string `db:"order_id"`
 			Version uint32 `db:"version"`
 			Wrapped []byte `db:"wrapped"`
 		}
-		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(v.DB.Engine).getKeys, v.DB.List(part)); err != nil {
 			return nil, fmt.Errorf("read data keys: %w", err)
 		}
 		for _, r := range rows {
@@ -179,11 +193,7 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 // sealed with them can no longer be opened (secure_delete zeroes the rows).
 func (v *Vault) Destroy(ctx context.Context, tx *store.Tx, orderIDs []string) error {
 	for part := range slices.Chunk(orderIDs, 500) {
-		q, args, err := sqlx.In(sqlDestroy, part)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).destroy, tx.List(part)); err != nil {
 			return fmt.Errorf("destroy data keys: %w", err)
 		}
 	}
@@ -217,7 +227,7 @@ func (v *Vault) Rewrap(ctx context.Context, db *store.DB, batch int) (int, error
 		Version uint32 `db:"version"`
 		Wrapped []byte `db:"wrapped"`
 	}
-	if err := db.Reader.SelectContext(ctx, &rows, sqlStale, current, batch); err != nil {
+	if err := db.Reader.SelectContext(ctx, &rows, statements.For(db.Engine).stale, current, batch); err != nil {
 		return 0, fmt.Errorf("data keys to re-wrap: %w", err)
 	}
 	if len(rows) == 0 {
@@ -321,7 +331,7 @@ func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext, batch int) (Ch
 			Version uint32 `db:"version"`
 			Wrapped []byte `db:"wrapped"`
 		}
-		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT order_id, version, wrapped FROM data_keys WHERE order_id > ? ORDER BY order_id LIMIT ?`,
+		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT order_id, version, wrapped FROM data_keys WHERE order_id > $1 ORDER BY order_id LIMIT $2`,
 			after, batch); err != nil {
 			return res, fmt.Errorf("check data keys: %w", err)
 		}

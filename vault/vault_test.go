@@ -20,7 +20,8 @@ func newVault(t *testing.T) (*Vault, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Vault{Keyring: k}, storetest.Open(t)
+	db := storetest.Open(t)
+	return &Vault{DB: db, Keyring: k}, db
 }
 
 func create(t *testing.T, v *Vault, db *store.DB, ids ...string) map[string]*Key {
@@ -154,14 +155,14 @@ func TestCheckNamesVersionsTheKeyringCannotOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := (&Vault{Keyring: other}).Check(ctx, db.Reader, 1000)
+	res, err := (&Vault{DB: db, Keyring: other}).Check(ctx, db.Reader, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Bad != 1 || len(res.Versions) != 1 || res.Versions[0] != v.Keyring.Current() {
 		t.Errorf("another keyring: %+v, want one bad key of version %d", res, v.Keyring.Current())
 	}
-	if _, err := (&Vault{Keyring: other}).Get(ctx, db.Reader, "ord_a"); err == nil {
+	if _, err := (&Vault{DB: db, Keyring: other}).Get(ctx, db.Reader, "ord_a"); err == nil {
 		t.Error("another keyring opened the data key")
 	}
 }
@@ -180,7 +181,7 @@ func TestCheckOpensEveryKeyNotASample(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrapped[len(wrapped)-1] ^= 1
-	if _, err := db.Writer.Exec(`UPDATE data_keys SET wrapped = ? WHERE order_id = 'ord_17'`, wrapped); err != nil {
+	if _, err := db.Writer.Exec(`UPDATE data_keys SET wrapped = $1 WHERE order_id = 'ord_17'`, wrapped); err != nil {
 		t.Fatal(err)
 	}
 	res, err := v.Check(ctx, db.Reader, 10)

@@ -96,7 +96,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{Keyring: keys}, Now: time.Now,
+	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{DB: db, Keyring: keys}, Now: time.Now,
 		Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

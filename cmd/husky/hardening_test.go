@@ -211,7 +211,7 @@ func TestWebhookSecretsAreSealedAtRestAndOldOnesSealedAtStart(t *testing.T) {
 	}
 	// A database from before the keyring: a secret stored in plain text.
 	plain, _ := partners.NewSecret()
-	if _, err := e.app.DB.Writer.Exec(`INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES (?, ?, ?)`,
+	if _, err := e.app.DB.Writer.Exec(`INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES ($1, $2, $3)`,
 		p.ID, plain, "2026-01-01T00:00:00.000000Z"); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -337,36 +336,3 @@ func (a *App) maintainKeys(ctx context.Context) {
 // keyringReload is how often serve looks for a keyring another process
 // rotated or pruned.
 const keyringReload = 2 * time.Second
-
-// errBackupPostgres says where backups of a PostgreSQL database come from.
-var errBackupPostgres = errors.New("husky backup copies a SQLite file; on PostgreSQL back up with the server's tools " +
-	"(pg_dump, or base backups and WAL archiving), which hold only sealed personal data and wrapped data keys: " +
-	"keep the keyring apart from them (see docs/operations.md)")
-
-// backup writes an online, consistent copy of the database to path with
-// SQLite's VACUUM INTO, readable by its owner only. The copy holds only
-// sealed personal data: it opens with the keyring, and an order erased
-// later stays unreadable in it once the master keys that wrapped its data
-// key are pruned.
-func (a *App) backup(ctx context.Context, path string) (int64, error) {
-	if a.DB.Engine == store.PostgreSQL {
-		return 0, errBackupPostgres
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return 0, fmt.Errorf("backup: %s exists; choose a new file", path)
-		}
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	f.Close()
-	if _, err := a.DB.Writer.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
-		os.Remove(path)
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}

@@ -22,7 +22,7 @@ func TestRotatingTheLookupKeyHashesEveryOrderAgainAndUnlinksOldBackups(t *testin
 		t.Fatalf("restrict: %d %s", r.status, r.body)
 	}
 	var old []byte
-	if err := e.app.DB.Reader.Get(&old, `SELECT email_hash FROM orders WHERE id = ?`, a); err != nil {
+	if err := e.app.DB.Reader.Get(&old, `SELECT email_hash FROM orders WHERE id = $1`, a); err != nil {
 		t.Fatal(err)
 	}
 
@@ -39,7 +39,7 @@ func TestRotatingTheLookupKeyHashesEveryOrderAgainAndUnlinksOldBackups(t *testin
 		t.Fatalf("rotate lookup: %+v %v", res, err)
 	}
 	var now []byte
-	if err := e.app.DB.Reader.Get(&now, `SELECT email_hash FROM orders WHERE id = ?`, a); err != nil {
+	if err := e.app.DB.Reader.Get(&now, `SELECT email_hash FROM orders WHERE id = $1`, a); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Equal(old, now) {

@@ -196,7 +196,7 @@ func (c *command) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	n, err := a.backup(ctx, pos[0])
+	n, err := a.DB.Backup(ctx, pos[0])
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 	live := e.submit(t, e.keyA, liveBody)["id"].(string)
 	dir := t.TempDir()
 	before := filepath.Join(dir, "before.db")
-	if _, err := e.app.backup(ctx, before); err != nil {
+	if _, err := e.app.DB.Backup(ctx, before); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := os.Stat(before); st.Mode().Perm() != 0o600 {
@@ -180,7 +180,7 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 		t.Fatalf("prune: %v %v", gone, err)
 	}
 	after := filepath.Join(dir, "after.db")
-	if _, err := e.app.backup(ctx, after); err != nil {
+	if _, err := e.app.DB.Backup(ctx, after); err != nil {
 		t.Fatal(err)
 	}
 
@@ -232,7 +232,7 @@ func openBackup(t *testing.T, path, ring string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.DB, a.Keyring, a.Vault = db, k, &vault.Vault{Keyring: k}
+	a.DB, a.Keyring, a.Vault = db, k, &vault.Vault{DB: db, Keyring: k}
 	a.Partners = &partners.Store{DB: db, Sealer: k}
 	a.Orders = &orders.Service{DB: db, Vault: a.Vault, Hash: k.Hash}
 	return a
@@ -508,20 +508,20 @@ func TestSealedValuesOpenOnlyWhereTheyBelong(t *testing.T) {
 	// The carrier's sealed text is moved to the maker's row of the same
 	// order: it does not open there, and is never shown as the maker's.
 	var carrier []byte
-	if err := e.app.DB.Reader.Get(&carrier, `SELECT carrier FROM order_recipients WHERE order_id = ? AND partner_id = ?`, id, e.logistics.ID); err != nil {
+	if err := e.app.DB.Reader.Get(&carrier, `SELECT carrier FROM order_recipients WHERE order_id = $1 AND partner_id = $2`, id, e.logistics.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = ? WHERE order_id = ? AND partner_id = ?`, carrier, id, e.maker.ID); err != nil {
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = $1 WHERE order_id = $2 AND partner_id = $3`, carrier, id, e.maker.ID); err != nil {
 		t.Fatal(err)
 	}
 	if r := view(); r.status != 500 || strings.Contains(string(r.body), "CARRIER-TEXT") {
 		t.Errorf("a value moved to another recipient's row: %d %s", r.status, r.body)
 	}
-	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = NULL WHERE order_id = ? AND partner_id = ?`, id, e.maker.ID); err != nil {
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = NULL WHERE order_id = $1 AND partner_id = $2`, id, e.maker.ID); err != nil {
 		t.Fatal(err)
 	}
 	// A plain value put in a sealed column is refused, not served.
-	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET customer_email = ? WHERE id = ?`, []byte("planted@example.dk"), id); err != nil {
+	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET customer_email = $1 WHERE id = $2`, []byte("planted@example.dk"), id); err != nil {
 		t.Fatal(err)
 	}
 	if r := view(); r.status != 500 || strings.Contains(string(r.body), "planted@") {
@@ -548,11 +548,11 @@ func TestAnswersSealedBeforeBindingAreBoundAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = ? WHERE order_id = ? AND partner_id = ?`,
+	if _, err := e.app.DB.Writer.Exec(`UPDATE order_recipients SET carrier = $1 WHERE order_id = $2 AND partner_id = $3`,
 		k.SealString("OLD-CARRIER", "order_recipients.carrier"), id, e.logistics.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET bound = 0 WHERE id = ?`, id); err != nil {
+	if _, err := e.app.DB.Writer.Exec(`UPDATE orders SET bound = 0 WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do(t, "GET", "/v1/admin/orders/"+id, e.admin, nil); r.status != 500 {
