@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/milestone/husky/base"
 	"golang.org/x/time/rate"
 )
 
@@ -17,7 +18,7 @@ import (
 // keys, so their number is bounded by the keys issued.
 type RateLimiter struct {
 	PerSecond float64
-	Now       func() time.Time
+	Clock     base.Clock
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -29,7 +30,7 @@ func NewRateLimiter(perSecond float64) *RateLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &RateLimiter{PerSecond: perSecond, Now: time.Now, buckets: map[string]*rate.Limiter{}}
+	return &RateLimiter{PerSecond: perSecond, Clock: time.Now, buckets: map[string]*rate.Limiter{}}
 }
 
 func (l *RateLimiter) burst() int { return max(1, int(math.Ceil(2*l.PerSecond))) }
@@ -57,7 +58,7 @@ func (l *RateLimiter) Middleware(key func(c *gin.Context) string) gin.HandlerFun
 			c.Next()
 			return
 		}
-		b, now := l.bucket(k), l.Now()
+		b, now := l.bucket(k), l.Clock.Now()
 		allowed := b.AllowN(now, 1)
 		tokens := b.TokensAt(now)
 		burst := l.burst()

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 )
 
@@ -54,22 +55,15 @@ const maxDetail = 200
 
 // Log appends to and reads the trail. Key signs checkpoints (see LoadKey).
 type Log struct {
-	DB  *store.DB
-	Now func() time.Time
-	Key Key
+	DB    *store.DB
+	Clock base.Clock
+	Key   Key
 }
 
 // Recorder records an audit entry inside a transaction: what every package
 // that changes data is given (a *Log, or a test's own).
 type Recorder interface {
 	Record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error
-}
-
-func (l *Log) now() time.Time {
-	if l.Now != nil {
-		return l.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 // Record records an entry inside the caller's transaction, so the entry
@@ -84,7 +78,7 @@ func (l *Log) now() time.Time {
 // every row lock it waits for included, while the other transactions
 // queue behind it (or deadlock with it).
 func (l *Log) Record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
-	e := store.AuditEntry{Time: l.now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
+	e := store.AuditEntry{Time: l.Clock.Now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
 	for k, v := range subjects {
 		if v == "" {
 			continue

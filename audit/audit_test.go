@@ -288,7 +288,7 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 	t.Parallel()
 	one, held := newLog(t), newLog(t)
 	at := func() time.Time { return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC) }
-	one.Now, held.Now = at, at // leaves hash their time
+	one.Clock, held.Clock = at, at // leaves hash their time
 	// Sizes that cross subtree boundaries inside and between batches.
 	for _, n := range []int{1, 3, 5, 8, 17, 250} {
 		appendN(t, one, n)

@@ -140,7 +140,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		if err != nil {
 			return fmt.Errorf("sign checkpoint: %w", err)
 		}
-		now := l.now()
+		now := l.Clock.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)`,
 			n, h[:], string(signed), store.FormatTime(now)); err != nil {
 			return fmt.Errorf("store checkpoint: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
@@ -42,7 +43,7 @@ type Console struct {
 	Deliveries *sharing.Deliveries
 	Audit      *audit.Log
 	Logger     *slog.Logger
-	Now        func() time.Time
+	Clock      base.Clock
 	// Secure marks the cookies Secure always (the service speaks HTTPS, or
 	// clients reach it only over HTTPS through a proxy); HTTPS says whether
 	// one request came over HTTPS (through a trusted proxy), so that its
@@ -64,13 +65,6 @@ type Console struct {
 
 // IdleTimeout ends a session this long after its last use.
 const IdleTimeout = 30 * time.Minute
-
-func (c *Console) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
 
 // limit applies Limit, when set, to a signed-in request.
 func (c *Console) limit(g *gin.Context) {

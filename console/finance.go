@@ -39,7 +39,7 @@ func (c *Console) asOf(g *gin.Context) (time.Time, string, bool) {
 		}
 		return d, s, true
 	}
-	d := c.now().In(cal.Location)
+	d := c.Clock.Now().In(cal.Location)
 	return d, d.Format(time.DateOnly), true
 }
 
@@ -113,7 +113,7 @@ func (c *Console) financeCSV(g *gin.Context) {
 // purgeConfirm names how many orders a purge started now would erase, and
 // asks to confirm.
 func (c *Console) purgeConfirm(g *gin.Context) {
-	rep, err := c.Reporter.Summary(g.Request.Context(), c.now().In(c.Reporter.Calendar.Location))
+	rep, err := c.Reporter.Summary(g.Request.Context(), c.Clock.Now().In(c.Reporter.Calendar.Location))
 	if err != nil {
 		c.problem(g, err)
 		return

@@ -87,7 +87,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 		return session{}, false
 	}
 	s.KeyID, s.Role, s.CSRF, s.lastSeen = row.KeyID, partners.Role(row.Role), row.CSRF, row.LastSeen.Time
-	now := c.now()
+	now := c.Clock.Now()
 	if now.Sub(s.lastSeen) > IdleTimeout {
 		c.end(g, s)
 		return session{}, false
@@ -181,7 +181,7 @@ func (c *Console) signIn(g *gin.Context) {
 	}
 	ctx := g.Request.Context()
 	key := strings.TrimSpace(g.PostForm("key"))
-	counted, now := signInKeys(g.ClientIP(), key), c.now()
+	counted, now := signInKeys(g.ClientIP(), key), c.Clock.Now()
 	if wait := c.throttle.wait(now, counted); wait > 0 {
 		if c.Metrics != nil {
 			c.Metrics.SignInThrottled.Inc()
@@ -205,7 +205,7 @@ func (c *Console) signIn(g *gin.Context) {
 		c.showSignIn(g, http.StatusForbidden, "The console is for finance, privacy and admin keys; a reseller uses the API.")
 		return
 	}
-	token, csrf, now := randomToken(), randomToken(), c.now()
+	token, csrf, now := randomToken(), randomToken(), c.Clock.Now()
 	err = c.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlEndIdle, store.FormatTime(now.Add(-IdleTimeout))); err != nil {
 			return err

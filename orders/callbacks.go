@@ -165,7 +165,7 @@ func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string
 			return err
 		}
 		res = r
-		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, store.FormatTime(s.now()), cb.Type,
+		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, store.FormatTime(s.Clock.Now()), cb.Type,
 			nullIfEmpty(cb.OrderID), res.Status, res.Body); err != nil {
 			return fmt.Errorf("store callback receipt: %w", err)
 		}
@@ -186,7 +186,7 @@ func problemResult(err *api.Error) CallbackResult {
 }
 
 func (s *Service) applyCallback(ctx context.Context, tx *store.Tx, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	actor := "partner:" + partnerID
 	subjects := map[string]string{"order_id": cb.OrderID, "partner_id": partnerID}
 	details := map[string]string{"event": cb.Type, "callback_id": webhookID}
@@ -423,7 +423,7 @@ func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []strin
 	if err := s.loadAnswers(ctx, tx, move); err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	// A move to a state that is not final leaves the retention columns.
 	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).moveNotFinal, StatusShared, store.FormatTime(now), tx.List(ids)); err != nil {
 		return fmt.Errorf("mark shared: %w", err)

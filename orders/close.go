@@ -65,7 +65,7 @@ const sqlCloseOrder = `UPDATE orders SET status = $1, updated_at = $2, closed_at
 // cancel does. It fails with ErrNotFound, ErrAlreadyClosed, or a 422 for an
 // invalid request.
 func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest) (*Order, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	if req.At.IsZero() {
 		req.At = now
 	}

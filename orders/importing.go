@@ -3,13 +3,12 @@ package orders
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 )
 
@@ -170,7 +169,7 @@ func (s *Service) Import(ctx context.Context, actor string, data []byte, skipInv
 			if err := s.insertOrder(ctx, tx, o); err != nil {
 				return err
 			}
-			if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: s.now(), Type: "order.imported", Source: actor,
+			if err := insertEvent(ctx, tx, Event{OrderID: o.ID, Time: s.Clock.Now(), Type: "order.imported", Source: actor,
 				To: o.Status, Outcome: string(Applied)}); err != nil {
 				return err
 			}
@@ -237,14 +236,4 @@ func fieldErrors(err error) []api.FieldError {
 
 // NewIDAt returns an order id whose UUIDv7 time is t, so that imported
 // orders sort among the others by when they were created.
-func NewIDAt(t time.Time) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	ms := uint64(t.UnixMilli())
-	for i := range 6 {
-		b[i] = byte(ms >> (40 - 8*i))
-	}
-	b[6] = b[6]&0x0f | 0x70 // version 7
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return "ord_" + hex.EncodeToString(b[:])
-}
+func NewIDAt(t time.Time) string { return base.NewIDAt("ord_", t) }

@@ -117,7 +117,7 @@ const sqlRectify = `UPDATE orders SET customer_name = $1, customer_email = $2, c
 // or one where nothing changes, is left alone. It returns what changed,
 // order by order.
 func (s *Service) Rectify(ctx context.Context, tx *store.Tx, actor string, ids []string, r Rectification) ([]Rectified, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	out := []Rectified{}
 	for _, id := range ids {
 		o, err := s.getOrder(ctx, tx, id)

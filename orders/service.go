@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -26,7 +27,7 @@ type Service struct {
 	Batch *store.Batcher
 	Hooks []Hook
 	Audit audit.Recorder
-	Now   func() time.Time
+	Clock base.Clock
 	// AfterCommit runs after a change has committed (it wakes the
 	// dispatcher so that delivery starts at once).
 	AfterCommit func(Change)
@@ -66,13 +67,6 @@ type Service struct {
 	catErr  error
 	cat     []CatalogItem
 	skus    map[string]bool
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 func (s *Service) record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
@@ -143,7 +137,7 @@ type Created struct {
 // has its deliveries. It fails with a 409 for a reference the reseller used
 // before and a 422 for an Idempotency-Key reused with another body.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	o := &Order{
 		ID: NewID(), ResellerID: req.ResellerID, Reference: req.Draft.Reference, Status: StatusReceived,
 		Customer: req.Draft.Customer, ShipTo: req.Draft.ShipTo, Items: req.Draft.Items, Notes: req.Draft.Notes,
@@ -318,7 +312,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 			return ErrNotCancellable
 		}
 		from := o.Status
-		now := s.now()
+		now := s.Clock.Now()
 		if err := s.setStatus(ctx, tx, o, StatusCancelled, now); err != nil {
 			return err
 		}
@@ -347,7 +341,7 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 func (s *Service) PurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(s.now()))
+		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(s.Clock.Now()))
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", err)
 		}

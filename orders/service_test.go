@@ -17,7 +17,7 @@ import (
 func newService(t *testing.T, hooks ...Hook) (*Service, *store.DB) {
 	t.Helper()
 	db := storetest.Open(t)
-	ps := &partners.Store{DB: db, Now: time.Now}
+	ps := &partners.Store{DB: db, Clock: time.Now}
 	for _, id := range []string{"ptn_a", "ptn_b"} {
 		if _, _, err := ps.Add(context.Background(), "test", partners.NewPartner{ID: id, Kind: partners.KindReseller, Name: id}); err != nil {
 			t.Fatal(err)
@@ -132,7 +132,7 @@ func TestIdempotencyKeysExpireAfter24Hours(t *testing.T) {
 	t.Parallel()
 	s, db := newService(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s.Now = func() time.Time { return now }
+	s.Clock = func() time.Time { return now }
 	if _, err := create(t, s, "ptn_a", "PO-1", "key-1"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,11 @@ package orders
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -276,5 +275,5 @@ func (s *Service) dates(o *Order) {
 // NewID returns a new time-ordered order id, so that ids sort newest last
 // and serve as pagination cursors.
 func NewID() string {
-	return "ord_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	return base.NewID("ord_")
 }

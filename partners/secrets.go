@@ -106,7 +106,7 @@ func (s *Store) activeSecrets(ctx context.Context, q sqlx.QueryerContext, partne
 
 // Secrets returns the partner's secrets valid now, newest first, decrypted.
 func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
-	return s.activeSecrets(ctx, s.DB.Reader, id, s.now())
+	return s.activeSecrets(ctx, s.DB.Reader, id, s.Clock.Now())
 }
 
 // SealPlaintextSecrets encrypts every webhook secret still stored in plain

@@ -11,11 +11,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 )
 
@@ -23,7 +23,7 @@ import (
 type Store struct {
 	DB    *store.DB
 	Audit audit.Recorder
-	Now   func() time.Time
+	Clock base.Clock
 	// AllowPrivateEndpoints permits loopback and private webhook URLs
 	// (development and tests only).
 	AllowPrivateEndpoints bool
@@ -73,13 +73,6 @@ func (r partnerRow) partner() Partner {
 		p.Fields, _ = ParseFields(r.Fields)
 	}
 	return p
-}
-
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 func (s *Store) record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
@@ -154,8 +147,8 @@ func (s *Store) Add(ctx context.Context, actor string, in NewPartner) (Partner, 
 		return Partner{}, "", err
 	}
 	country, basis, framework, _ := CheckTransfer(in.Country, in.TransferBasis, in.AdequacyFramework)
-	p := Partner{ID: cmp.Or(in.ID, "ptn_"+newID()), Kind: in.Kind, Name: strings.TrimSpace(in.Name), Enabled: true,
-		Demo: in.Demo, Country: country, TransferBasis: basis, AdequacyFramework: framework, CreatedAt: s.now()}
+	p := Partner{ID: cmp.Or(in.ID, base.NewID("ptn_")), Kind: in.Kind, Name: strings.TrimSpace(in.Name), Enabled: true,
+		Demo: in.Demo, Country: country, TransferBasis: basis, AdequacyFramework: framework, CreatedAt: s.Clock.Now()}
 	var secret string
 	if in.EndpointURL != "" {
 		p.EndpointURL = in.EndpointURL
@@ -297,7 +290,7 @@ func (s *Store) RegisterEndpoint(ctx context.Context, actor, id, endpoint string
 			return "", err
 		}
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	var secret string
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlSetEndpoint, endpoint, id)
@@ -339,7 +332,7 @@ func (s *Store) RotateSecret(ctx context.Context, actor, id string, grace time.D
 	if err != nil {
 		return "", err
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlExpireSecrets, store.FormatTime(now.Add(grace)), id, store.FormatTime(now)); err != nil {
 			return fmt.Errorf("expire old secrets: %w", err)
@@ -375,7 +368,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 	if err != nil {
 		return Key{}, "", err
 	}
-	k := Key{ID: "key_" + newID(), Role: role, PartnerID: partnerID, CreatedAt: s.now()}
+	k := Key{ID: base.NewID("key_"), Role: role, PartnerID: partnerID, CreatedAt: s.Clock.Now()}
 	h := sha256.Sum256([]byte(secret))
 	var pid any
 	if partnerID != "" {
@@ -398,7 +391,7 @@ func (s *Store) CreateKey(ctx context.Context, actor string, role Role, partnerI
 // unknown or already revoked key.
 func (s *Store) RevokeKey(ctx context.Context, actor, id string) error {
 	return s.DB.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, sqlRevokeKey, store.FormatTime(s.now()), id)
+		res, err := tx.ExecContext(ctx, sqlRevokeKey, store.FormatTime(s.Clock.Now()), id)
 		if err != nil {
 			return fmt.Errorf("revoke key: %w", err)
 		}
@@ -485,9 +478,4 @@ func (s *Store) KeyPrincipal(ctx context.Context, keyID string) (Principal, erro
 		return Principal{}, api.ErrUnauthorized
 	}
 	return Principal{KeyID: r.ID, Role: Role(r.Role), PartnerID: r.PartnerID}, nil
-}
-
-// newID returns a time-ordered unique id (UUIDv7 without dashes).
-func newID() string {
-	return strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
@@ -50,7 +51,7 @@ type Holds struct {
 	Orders *orders.Service
 	Vault  *vault.Vault
 	Audit  *audit.Log
-	Now    func() time.Time
+	Clock  base.Clock
 }
 
 // HoldView is what an operator sees of an order's hold: no personal data
@@ -61,8 +62,6 @@ type HoldView struct {
 	LegalHold  *Hold      `json:"legal_hold"`
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 }
-
-func (h *Holds) now() time.Time { return h.Now().UTC().Truncate(time.Microsecond) }
 
 // Place puts an order under legal hold (or replaces its reason).
 func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldView, error) {
@@ -79,7 +78,7 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (order_id, reason, placed_at) VALUES ($1, $2, $3)
 				ON CONFLICT (order_id) DO UPDATE SET reason = excluded.reason, placed_at = excluded.placed_at`,
-				orderID, sealed, store.FormatTime(h.now()))
+				orderID, sealed, store.FormatTime(h.Clock.Now()))
 			return err
 		})
 }

@@ -38,7 +38,7 @@ func wantsCSV(c *gin.Context) bool {
 
 func (a *API) report(c *gin.Context) {
 	cal := a.Reporter.Calendar
-	asOf := a.Purger.Now().In(cal.Location)
+	asOf := a.Purger.Clock.Now().In(cal.Location)
 	if s := c.Query("as_of"); s != "" {
 		d, err := cal.ParseDate(s)
 		if err != nil {
@@ -104,7 +104,7 @@ func (a *API) get(c *gin.Context) {
 // zone until ctx ends. Each run is recorded like any other.
 func (p *Purger) Daily(ctx context.Context, cal Calendar, at time.Duration) {
 	for {
-		now := p.Now().In(cal.Location)
+		now := p.Clock.Now().In(cal.Location)
 		next := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, cal.Location).Add(at)
 		if !next.After(now) {
 			next = time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, cal.Location).Add(at)

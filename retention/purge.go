@@ -12,14 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
@@ -35,7 +33,7 @@ type Purger struct {
 	Outbox     *sharing.Outbox
 	Deliveries *sharing.Deliveries
 	Audit      *audit.Log
-	Now        func() time.Time
+	Clock      base.Clock
 	Logger     *slog.Logger
 	// BatchSize is how many orders one transaction erases; small batches
 	// keep the writer free for the API. Default 200.
@@ -90,13 +88,11 @@ var ErrRunning = api.New(http.StatusConflict, "purge_running", "a purge run is a
 // ErrRunNotFound is returned for an unknown run id.
 var ErrRunNotFound = api.New(http.StatusNotFound, "purge_run_not_found", "no such purge run")
 
-func (p *Purger) now() time.Time { return p.Now().UTC().Truncate(time.Microsecond) }
-
 // Start records a new run as of now. It fails with ErrRunning while
 // another run is in progress.
 func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
-	id := "pur_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
-	now := p.now()
+	id := base.NewID("pur_")
+	now := p.Clock.Now()
 	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES ($1, $2, $3, 'running', $4)`,
 			id, store.FormatTime(now), actor, store.FormatTime(now)); err != nil {
@@ -162,7 +158,7 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 		// run running, to be resumed at the next start.
 		_ = p.DB.Tx(context.Background(), func(tx *store.Tx) error {
 			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3`,
-				"purge failed; see the service log", store.FormatTime(p.now()), id)
+				"purge failed; see the service log", store.FormatTime(p.Clock.Now()), id)
 			return uerr
 		})
 		p.Logger.Error("purge run failed", "purge_run_id", id, "error", err.Error())
@@ -256,7 +252,7 @@ func (p *Purger) rest(ctx context.Context, took time.Duration) error {
 func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []string) error {
 	notices := 0
 	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
-		now := p.now()
+		now := p.Clock.Now()
 		// A hold placed since the snapshot keeps its order.
 		isHeld, err := p.Holds.Among(ctx, tx, ids)
 		if err != nil {
@@ -343,7 +339,7 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 	}
 	err = p.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = $1, orders = $2, erased = $3, held = $4,
-			notices = $5, digest = $6 WHERE id = $7`, store.FormatTime(p.now()), len(rows), len(erased), held, total, digest, id); err != nil {
+			notices = $5, digest = $6 WHERE id = $7`, store.FormatTime(p.Clock.Now()), len(rows), len(erased), held, total, digest, id); err != nil {
 			return fmt.Errorf("complete run: %w", err)
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
 )
@@ -25,7 +26,7 @@ type Reminders struct {
 	// Schedule is the delay after the first notice at which each reminder
 	// goes; empty sends none.
 	Schedule []time.Duration
-	Now      func() time.Time
+	Clock    base.Clock
 	// Sent counts the reminders sent (husky_erasure_reminders_total).
 	Sent prometheus.Counter
 }
@@ -42,7 +43,7 @@ func (r *Reminders) Run(ctx context.Context) (int, error) {
 	if len(r.Schedule) == 0 {
 		return 0, nil
 	}
-	now := r.Now().UTC()
+	now := r.Clock.Now().UTC()
 	total, afterOrder, afterPartner := 0, "", ""
 	for {
 		due, nextOrder, nextPartner, err := r.Deliveries.NoticesDue(ctx, r.Schedule, 14*24*time.Hour, now, afterOrder, afterPartner, 1000)

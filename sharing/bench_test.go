@@ -129,7 +129,7 @@ func BenchmarkDispatchTurns(b *testing.B) {
 	claims, _ := d.turn(ctx, nil, d.claiming.batch)
 	done := 0
 	for len(claims) > 0 {
-		now := d.now()
+		now := d.Clock.Now()
 		batch := make([]result, len(claims))
 		for i, c := range claims {
 			batch[i] = result{c: c, started: now, duration: time.Millisecond, status: http.StatusOK}
@@ -156,7 +156,7 @@ func ordersWithTwoRecipients(b *testing.B, url string, n int) (*harness, *audit.
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := &audit.Log{DB: h.db, Key: key, Now: h.clock.Now}
+	log := &audit.Log{DB: h.db, Key: key, Clock: h.clock.Now}
 	h.partners.Audit, h.outbox.Audit, h.orders.Audit = log, log, log
 	h.orders.Batch = store.NewBatcher(h.db)
 	for range 2 {

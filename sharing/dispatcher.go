@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
@@ -44,7 +45,7 @@ type Dispatcher struct {
 	// takes a silent dispatcher's claims (default 5s).
 	HeartbeatEvery   time.Duration
 	HeartbeatTimeout time.Duration
-	Now              func() time.Time
+	Clock            base.Clock
 	Rand             func() float64
 	Logger           *slog.Logger
 	Metrics          *Metrics
@@ -122,9 +123,6 @@ func (d *Dispatcher) defaults() {
 	d.Poll = cmp.Or(d.Poll, time.Second)
 	d.HeartbeatEvery = cmp.Or(d.HeartbeatEvery, time.Second)
 	d.HeartbeatTimeout = cmp.Or(d.HeartbeatTimeout, 5*time.Second)
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,8 +133,6 @@ func (d *Dispatcher) defaults() {
 	d.cache = map[string]endpoint{}
 	d.claiming = *claimings.For(d.DB.Engine)
 }
-
-func (d *Dispatcher) now() time.Time { return d.Now().UTC().Truncate(time.Microsecond) }
 
 // Run delivers until ctx is cancelled. Requests under way then finish (each
 // within its timeout) and are recorded; claims not yet sent are given back.
@@ -152,15 +148,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err := d.beat(ctx, true); err != nil {
 		d.Logger.Error("dispatcher heartbeat", "error", err.Error())
 	}
-	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
-	beating := make(chan struct{})
-	go func() { defer close(beating); d.heartbeats(beatCtx) }()
-	defer func() { stopBeats(); <-beating; d.endHeartbeat() }()
+	// The heartbeats and the moves to shared outlive ctx: they end once
+	// the last results are recorded.
+	aside, stopAside := context.WithCancel(context.WithoutCancel(ctx))
+	beside := base.Group{Logger: d.Logger}
+	beside.Loop(aside, d.heartbeats())
 	d.shared.wake = make(chan struct{}, 1)
-	moveCtx, stopMoving := context.WithCancel(context.WithoutCancel(ctx))
-	moving := make(chan struct{})
-	go func() { defer close(moving); d.moveShared(moveCtx) }()
-	defer func() { stopMoving(); <-moving }()
+	beside.Go(aside, d.moveShared)
+	defer func() { stopAside(); beside.Wait(); d.endHeartbeat() }()
 	// Claims in flight: enough queued behind the workers that they never
 	// wait for the next turn, with room in both queues for all of them, so
 	// neither a worker nor the loop ever blocks on the other.
@@ -244,7 +239,7 @@ func drain(results <-chan result, batch []result, max int) []result {
 // results could not be recorded: their leases then expire and they are
 // sent again, at least once and never lost).
 func (d *Dispatcher) turn(ctx context.Context, batch []result, room int) ([]claimed, []string) {
-	now := d.now()
+	now := d.Clock.Now()
 	var due []string
 	if room > 0 {
 		var err error
@@ -436,10 +431,10 @@ func (d *Dispatcher) attemptMax() time.Duration {
 // finish during shutdown; one not yet started, or whose lease has grown
 // too short while it waited, is given back.
 func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
-	if ctx.Err() != nil || c.leaseUntil.Sub(d.now()) < d.attemptMax()+5*time.Second {
+	if ctx.Err() != nil || c.leaseUntil.Sub(d.Clock.Now()) < d.attemptMax()+5*time.Second {
 		return result{c: c, released: true}
 	}
-	r = result{c: c, started: d.now()}
+	r = result{c: c, started: d.Clock.Now()}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.Timeout)
 	defer cancel()
 	start := time.Now()

@@ -18,6 +18,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
@@ -25,25 +26,6 @@ import (
 	"github.com/milestone/husky/store/storetest"
 	"github.com/milestone/husky/vault"
 )
-
-// clock is a settable test clock; it moves with real time from where it
-// was last set.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
 
 // receiver is a real HTTP server that records what it gets and answers
 // with whatever its handler says.
@@ -88,7 +70,7 @@ func (rc *receiver) received() []received {
 
 type harness struct {
 	db       *store.DB
-	clock    *clock
+	clock    *base.FakeClock
 	partners *partners.Store
 	outbox   *Outbox
 	orders   *orders.Service
@@ -100,17 +82,17 @@ func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
 
 func newHarnessTB(t testing.TB) *harness {
 	t.Helper()
-	h := &harness{db: storetest.Open(t), clock: &clock{}}
+	h := &harness{db: storetest.Open(t), clock: &base.FakeClock{}}
 	k, err := keyring.Load(filepath.Join(t.TempDir(), "husky.db.keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.partners = &partners.Store{DB: h.db, Now: h.clock.Now, AllowPrivateEndpoints: true, Sealer: k}
+	h.partners = &partners.Store{DB: h.db, Clock: h.clock.Now, AllowPrivateEndpoints: true, Sealer: k}
 	h.vault = &vault.Vault{DB: h.db, Keyring: k}
 	h.outbox = NewOutbox(h.partners, nil, h.clock.Now)
-	h.orders = &orders.Service{DB: h.db, Now: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() },
+	h.orders = &orders.Service{DB: h.db, Clock: h.clock.Now, Hooks: []orders.Hook{h.outbox}, AfterCommit: func(orders.Change) { h.outbox.Kick() },
 		Vault: h.vault, Hash: k.Hash}
-	h.deliv = &Deliveries{DB: h.db, Now: h.clock.Now, Kick: h.outbox.Kick}
+	h.deliv = &Deliveries{DB: h.db, Clock: h.clock.Now, Kick: h.outbox.Kick}
 	if _, _, err := h.partners.Add(context.Background(), "test", partners.NewPartner{ID: "ptn_reseller", Kind: partners.KindReseller,
 		Name: "Reseller"}); err != nil {
 		t.Fatal(err)
@@ -142,7 +124,7 @@ func (h *harness) dispatcher(schedule ...time.Duration) *Dispatcher {
 	}
 	return &Dispatcher{DB: h.db, Partners: h.partners, Vault: h.vault, Schedule: schedule, Wake: h.outbox.Kicked(),
 		Client: NewClient(true, 8), Workers: 8, Timeout: 2 * time.Second, Poll: 20 * time.Millisecond,
-		Now: h.clock.Now, Rand: func() float64 { return 0.5 }, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		Clock: h.clock.Now, Rand: func() float64 { return 0.5 }, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 }
 
 // run starts d and returns a function that stops it and waits.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 )
 
@@ -26,7 +27,7 @@ const (
 
 // beat writes this dispatcher's heartbeat, creating its row if it has none.
 func (d *Dispatcher) beat(ctx context.Context, first bool) error {
-	now := store.FormatTime(d.now())
+	now := store.FormatTime(d.Clock.Now())
 	return d.DB.Tx(ctx, func(tx *store.Tx) error {
 		if !first {
 			res, err := tx.ExecContext(ctx, sqlHeartbeat, now, d.owner)
@@ -40,26 +41,17 @@ func (d *Dispatcher) beat(ctx context.Context, first bool) error {
 		if _, err := tx.ExecContext(ctx, sqlHeartbeatStart, d.owner, now, now); err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, store.FormatTime(d.now().Add(-24*time.Hour)))
+		_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, store.FormatTime(d.Clock.Now().Add(-24*time.Hour)))
 		return err
 	})
 }
 
-// heartbeats beats every HeartbeatEvery until ctx ends, then removes the
-// row: a dispatcher that stops cleanly has given its claims back already.
-func (d *Dispatcher) heartbeats(ctx context.Context) {
-	t := time.NewTicker(d.HeartbeatEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := d.beat(ctx, false); err != nil && ctx.Err() == nil {
-			d.Logger.Error("dispatcher heartbeat", "error", err.Error())
-		}
-	}
+// heartbeats is the loop that beats every HeartbeatEvery; once it ends,
+// endHeartbeat removes the row: a dispatcher that stops cleanly has given
+// its claims back already.
+func (d *Dispatcher) heartbeats() base.Loop {
+	return base.Loop{Name: "dispatcher heartbeat", Every: d.HeartbeatEvery, Wait: true,
+		Run: func(ctx context.Context) error { return d.beat(ctx, false) }}
 }
 
 // endHeartbeat removes this dispatcher's row once it has stopped.

@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -25,7 +24,7 @@ import (
 type Outbox struct {
 	Partners *partners.Store
 	Audit    audit.Recorder
-	Now      func() time.Time
+	Clock    base.Clock
 
 	kick chan struct{}
 }
@@ -48,7 +47,7 @@ func (o *Outbox) readIn(tx *store.Tx) *partnersRead {
 
 // NewOutbox returns an outbox whose Kicks wake the dispatcher.
 func NewOutbox(ps *partners.Store, rec audit.Recorder, now func() time.Time) *Outbox {
-	return &Outbox{Partners: ps, Audit: rec, Now: now, kick: make(chan struct{}, 1)}
+	return &Outbox{Partners: ps, Audit: rec, Clock: now, kick: make(chan struct{}, 1)}
 }
 
 // Kick wakes the dispatcher after a commit, so delivery starts at once
@@ -62,8 +61,6 @@ func (o *Outbox) Kick() {
 
 // Kicked is the channel Kick signals.
 func (o *Outbox) Kicked() <-chan struct{} { return o.kick }
-
-func (o *Outbox) now() time.Time { return o.Now().UTC().Truncate(time.Microsecond) }
 
 // OrderChanged enqueues order.created for every recipient when an order is
 // created, and order.cancelled for every recipient that was sent the order
@@ -115,7 +112,7 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *store.Tx, ch orders.Chang
 func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	at := store.FormatTime(ch.Order.CreatedAt)
 	if ch.Order.CreatedAt.IsZero() {
-		at = store.FormatTime(o.now())
+		at = store.FormatTime(o.Clock.Now())
 	}
 	for _, pid := range ch.DisclosedTo {
 		id := NewDeliveryID()
@@ -153,7 +150,7 @@ func (o *Outbox) Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs
 	if err := tx.SelectContext(ctx, &holders, q.disclosedTo, ids, EventOrderCreated); err != nil {
 		return 0, fmt.Errorf("find recipients: %w", err)
 	}
-	now := store.FormatTime(o.now())
+	now := store.FormatTime(o.Clock.Now())
 	for _, stmt := range []struct {
 		sql  string
 		args []any
@@ -333,7 +330,7 @@ type queued struct {
 
 // prepare encodes one webhook for the outbox.
 func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []partners.Field) (queued, error) {
-	now := o.now()
+	now := o.Clock.Now()
 	body, err := json.Marshal(Envelope{Type: event, Timestamp: now, Data: data})
 	if err != nil {
 		return queued{}, fmt.Errorf("encode webhook: %w", err)
@@ -397,7 +394,7 @@ func digestDetail(keyed bool) string {
 
 // NewDeliveryID returns a new time-ordered delivery id, used as webhook-id.
 func NewDeliveryID() string {
-	return "msg_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	return base.NewID("msg_")
 }
 
 // payloadAAD binds a sealed payload to its delivery; bodyAAD an answer's

@@ -87,7 +87,7 @@ type Hashed struct {
 // received one of them is sent order.restricted. An order the request
 // restricted already is not told again. It returns the notices queued.
 func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID string, kind RestrictionKind, hashes []Hashed, orderIDs []string) (int, error) {
-	now := store.FormatTime(o.now())
+	now := store.FormatTime(o.Clock.Now())
 	if err := bindHashes(ctx, tx, requestID, now, hashes); err != nil {
 		return 0, err
 	}
@@ -293,7 +293,7 @@ func (o *Outbox) restrictNew(ctx context.Context, tx *store.Tx, ord *orders.Orde
 	if err := tx.SelectContext(ctx, &reqs, statements.For(tx.Engine()).restrictedBy, tx.List(hashes)); err != nil {
 		return false, fmt.Errorf("restricted subject: %w", err)
 	}
-	now := store.FormatTime(o.now())
+	now := store.FormatTime(o.Clock.Now())
 	for _, req := range reqs {
 		if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req, now, string(KindNewOrder)); err != nil {
 			return false, fmt.Errorf("restrict order: %w", err)
@@ -350,7 +350,7 @@ func (o *Outbox) rectified(ctx context.Context, tx *store.Tx, ch orders.Change) 
 	}
 	for _, req := range reqs {
 		v := ch.Order.LookupVersion
-		if err := bindHashes(ctx, tx, req, store.FormatTime(o.now()), []Hashed{{ch.Order.EmailHash, v}, {ch.Order.PhoneHash, v}}); err != nil {
+		if err := bindHashes(ctx, tx, req, store.FormatTime(o.Clock.Now()), []Hashed{{ch.Order.EmailHash, v}, {ch.Order.PhoneHash, v}}); err != nil {
 			return err
 		}
 	}

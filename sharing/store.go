@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
@@ -109,12 +110,10 @@ func (r deliveryRow) delivery() Delivery {
 type Deliveries struct {
 	DB    *store.DB
 	Audit audit.Recorder
-	Now   func() time.Time
+	Clock base.Clock
 	// Kick wakes the dispatcher after a replay.
 	Kick func()
 }
-
-func (s *Deliveries) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
 // ListFilter selects deliveries, newest first.
 type ListFilter struct {
@@ -222,7 +221,7 @@ func (s *Deliveries) Replay(ctx context.Context, actor, id string) error {
 }
 
 func (s *Deliveries) replayTx(ctx context.Context, tx *store.Tx, actor, id string) error {
-	now := store.FormatTime(s.now())
+	now := store.FormatTime(s.Clock.Now())
 	res, err := tx.ExecContext(ctx, sqlReplay, now, now, id)
 	if err != nil {
 		return fmt.Errorf("replay delivery: %w", err)

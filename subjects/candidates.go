@@ -200,7 +200,7 @@ func included(cands []Order) []Order {
 // order acted on stays covered, whatever later orders or rectifications
 // change. It returns the included orders.
 func (s *Service) settle(ctx context.Context, tx *store.Tx, actor string, r *Request, cands []Order, action Action) ([]Order, error) {
-	now := store.FormatTime(s.now())
+	now := store.FormatTime(s.Clock.Now())
 	for i := range cands {
 		o := &cands[i]
 		if !o.persisted {
@@ -304,7 +304,7 @@ func (s *Service) Decide(ctx context.Context, actor, id string, d Decision) (*Re
 		if _, err := s.settle(ctx, tx, actor, r, cands, ""); err != nil {
 			return err
 		}
-		now := store.FormatTime(s.now())
+		now := store.FormatTime(s.Clock.Now())
 		reason := strings.TrimSpace(d.Reason)
 		for _, step := range []struct {
 			state string

@@ -181,7 +181,7 @@ func (s *Service) Export(ctx context.Context, actor, id, after string, limit int
 	for _, p := range ps {
 		byID[p.ID] = p
 	}
-	out := Export{RequestID: id, GeneratedAt: s.now(), Controller: DefaultController, Orders: []ExportOrder{},
+	out := Export{RequestID: id, GeneratedAt: s.Clock.Now(), Controller: DefaultController, Orders: []ExportOrder{},
 		Rights: Rights, Portability: Portability}
 	var held []*orders.Order
 	underHold := map[string]bool{}

@@ -185,7 +185,7 @@ func (a *API) lift(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	l, err := ParseLifting(body, a.Service.now())
+	l, err := ParseLifting(body, a.Service.Clock.Now())
 	if err != nil {
 		api.Abort(c, err)
 		return

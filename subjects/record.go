@@ -89,7 +89,7 @@ func (s *Service) Record(ctx context.Context, cal retention.Calendar) (RecordOfP
 	if err != nil {
 		return RecordOfProcessing{}, err
 	}
-	rec := RecordOfProcessing{GeneratedAt: s.now(), Controller: DefaultController, Purpose: Purpose, LegalBasis: LegalBasis,
+	rec := RecordOfProcessing{GeneratedAt: s.Clock.Now(), Controller: DefaultController, Purpose: Purpose, LegalBasis: LegalBasis,
 		DataSubjects: []string{"contact persons of the end customers for whom partner resellers order Husky hardware"},
 		Data:         Categories, Recipients: []RecordRecipient{}, Measures: Measures,
 		Retention: RecordRetention{Rule: RetentionRule(cal), FiscalYearStart: cal.StartMonth.String(), TimeZone: cal.Location.String(),

@@ -100,7 +100,7 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 		if err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.Clock.Now()
 		out = make([]Outcome, 0, len(inc))
 		var erase, retain []string
 		for _, o := range inc {
@@ -154,7 +154,7 @@ func (s *Service) erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 	if len(ids) == 0 {
 		return nil
 	}
-	res, err := s.Orders.Erase(ctx, tx, actor, ids, s.now())
+	res, err := s.Orders.Erase(ctx, tx, actor, ids, s.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func ParseWhen(s string, loc *time.Location) (time.Time, error) {
 // (order.restriction_lifted). A restriction that keeps a retained erasure
 // is never lifted (409).
 func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (*Request, error) {
-	if bad := l.check(s.now()); len(bad) > 0 {
+	if bad := l.check(s.Clock.Now()); len(bad) > 0 {
 		return nil, api.Invalid(bad)
 	}
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
@@ -322,7 +322,7 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 				return err
 			}
 			oc := classify(Order{SubjectOrder: orders.SubjectOrder{RetentionRow: orders.RetentionRow{OrderID: o.ID, Status: o.Status,
-				PurgeAfter: o.PurgeAfter}, Erased: o.ErasedAt != nil}, Held: held[o.ID]}, s.now())
+				PurgeAfter: o.PurgeAfter}, Erased: o.ErasedAt != nil}, Held: held[o.ID]}, s.Clock.Now())
 			switch {
 			case o.ErasedAt != nil:
 			case oc.Outcome == OutcomeScheduled:

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/store"
 )
@@ -25,7 +24,7 @@ type Service struct {
 	Disclosures Disclosures
 	Partners    Partners
 	Audit       audit.Recorder
-	Now         func() time.Time
+	Clock       base.Clock
 	// Location is the controller's time zone, in which deadlines fall on
 	// days (the fiscal calendar's); nil means UTC.
 	Location *time.Location
@@ -34,15 +33,8 @@ type Service struct {
 	Retention string
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
-
 func newRequestID() string {
-	return "dsr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	return base.NewID("dsr_")
 }
 
 // NewRequest is a request as the DPO logs it.
@@ -139,7 +131,7 @@ func (s *Service) present(r *Request, now time.Time) {
 // reseller. An objection restricts sharing of the included ones at once
 // (Art. 21). It fails with a 422 problem for an invalid request.
 func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Request, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	email, phone, err := n.check(now)
 	if err != nil {
 		return nil, err
@@ -269,7 +261,7 @@ func (s *Service) GetPage(ctx context.Context, id, after string, limit int) (*Re
 	if r.Steps, err = steps(ctx, s.DB.Reader, id); err != nil {
 		return nil, err
 	}
-	s.present(r, s.now())
+	s.present(r, s.Clock.Now())
 	return r, nil
 }
 
@@ -301,7 +293,7 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlListRequests, status, status, limit); err != nil {
 		return nil, fmt.Errorf("list subject requests: %w", err)
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	out := make([]*Request, len(rows))
 	for i, row := range rows {
 		out[i] = row.request()
@@ -316,7 +308,7 @@ func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, err
 		if _, err := s.openFor(ctx, tx, id, ActionComplete); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(s.now()), id); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(s.Clock.Now()), id); err != nil {
 			return fmt.Errorf("complete subject request: %w", err)
 		}
 		if err := s.addStep(ctx, tx, id, actor, "completed", nil); err != nil {
@@ -340,7 +332,7 @@ func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Reques
 		return nil, api.Invalid(bad)
 	}
 	reason = strings.TrimSpace(reason)
-	now := s.now()
+	now := s.Clock.Now()
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.openRequest(ctx, tx, id)
 		if err != nil {
@@ -401,7 +393,7 @@ func (s *Service) OpenCounts(ctx context.Context) (open, overdue int, err error)
 	if err := s.DB.Reader.SelectContext(ctx, &dues, sqlOpenDue); err != nil {
 		return 0, 0, fmt.Errorf("count subject requests: %w", err)
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	for _, d := range dues {
 		if Overdue(StatusOpen, d.Time, now) {
 			overdue++

@@ -92,7 +92,7 @@ func (s *Service) addStep(ctx context.Context, tx *store.Tx, requestID, actor, a
 			return fmt.Errorf("encode step: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, store.FormatTime(s.now()), actor, action, string(b)); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, store.FormatTime(s.Clock.Now()), actor, action, string(b)); err != nil {
 		return fmt.Errorf("record step: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/orders"
@@ -49,7 +50,7 @@ type App struct {
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
 	Reminders  *retention.Reminders
-	Now        func() time.Time
+	Clock      base.Clock
 
 	httpMetrics    *httpMetrics
 	consoleMetrics *console.Metrics
@@ -57,14 +58,13 @@ type App struct {
 	limiter        *api.RateLimiter
 	server         *http.Server
 	bg             context.Context // lives as long as the workers
-	spawned        sync.WaitGroup  // background work started by requests
+	spawned        base.Group      // background work started by requests
 }
 
 // spawn runs fn in the background; Run waits for it before returning, so
 // the database is not closed under a purge batch.
 func (a *App) spawn(fn func()) {
-	a.spawned.Add(1)
-	go func() { defer a.spawned.Done(); fn() }()
+	a.spawned.Go(a.background(), func(context.Context) { fn() })
 }
 
 // background is the context work started by a request (a purge run)
@@ -96,9 +96,9 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{DB: db, Keyring: keys}, Now: time.Now,
+	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{DB: db, Keyring: keys}, Clock: time.Now,
 		Registry: prometheus.NewRegistry()}
-	a.Audit = &audit.Log{DB: db, Now: a.Now, Key: key}
+	a.Audit = &audit.Log{DB: db, Clock: a.Clock, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 	a.consoleMetrics = console.NewMetrics(a.Registry)
@@ -110,13 +110,13 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.limiter = api.NewRateLimiter(cfg.RateLimit)
 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
-	a.Partners = &partners.Store{DB: db, Now: a.Now, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
-	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Now)
-	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Now: a.Now, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
+	a.Partners = &partners.Store{DB: db, Clock: a.Clock, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
+	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Clock)
+	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Clock: a.Clock, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith, ErasureNoticeSent: sharing.ErasureNoticeSent,
 		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault,
 		LookupVersion: keys.LookupVersion, Hashes: keys.Hashes, Rehashed: a.rehashed}
-	a.Deliveries = &sharing.Deliveries{DB: db, Now: a.Now, Audit: a.Audit, Kick: a.Outbox.Kick}
+	a.Deliveries = &sharing.Deliveries{DB: db, Clock: a.Clock, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
 		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders, Vault: a.Vault,
 		Client:           sharing.NewClient(cfg.AllowPrivateEndpoints, cfg.DeliveryWorkers),
@@ -125,19 +125,19 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		Workers:          cfg.DeliveryWorkers,
 		Timeout:          cfg.DeliveryTimeout,
 		FailingThreshold: cfg.DisableAfter,
-		Now:              a.Now,
+		Clock:            a.Clock,
 		Logger:           logger,
 		Metrics:          sharing.NewMetrics(a.Registry),
 	}
-	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Now: a.Now}
+	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Clock: a.Clock}
 	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Holds: a.Holds, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
-		Audit: a.Audit, Now: a.Now, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar)}
+		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar)}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
 	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
-		Now: a.Now, Logger: logger}
+		Clock: a.Clock, Logger: logger}
 	a.Reminders = &retention.Reminders{Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Schedule: cfg.ErasureReminders,
-		Now: a.Now, Sent: retention.NewRemindersCounter()}
+		Clock: a.Clock, Sent: retention.NewRemindersCounter()}
 	a.Registry.MustRegister(a.Reminders.Sent)
 	a.registerBacklogGauges()
 	if err := a.sealSecrets(ctx); err != nil {
@@ -244,10 +244,10 @@ func (a *App) registerBacklogGauges() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "husky_delivery_oldest_due_age_seconds", Help: "How long the oldest pending delivery has been due (0 if none is due)."},
 			func() float64 {
 				_, oldest := backlog()
-				if oldest.IsZero() || oldest.After(a.Now()) {
+				if oldest.IsZero() || oldest.After(a.Clock.Now()) {
 					return 0
 				}
-				return a.Now().Sub(oldest).Seconds()
+				return a.Clock.Now().Sub(oldest).Seconds()
 			}),
 	)
 }
@@ -285,11 +285,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer stopPprof()
 	}
 
-	var workers sync.WaitGroup
-	workers.Add(3)
-	go func() { defer workers.Done(); a.reloadKeyring(workCtx) }()
-	go func() { defer workers.Done(); a.Dispatcher.Run(workCtx) }()
-	go func() { defer workers.Done(); a.leadership(workCtx, a.lead) }()
+	// Every process reloads a keyring another changed (a rotation or
+	// prune from the CLI, or by the leader) and delivers; one, the leader,
+	// runs what must run once.
+	workers := base.Group{Logger: a.Logger}
+	workers.Loop(workCtx, base.Loop{Name: "reload keyring", Every: keyringReload, Wait: true,
+		Run: func(context.Context) error { a.reloadKeyringOnce(); return nil }})
+	workers.Go(workCtx, func(ctx context.Context) { _ = a.Dispatcher.Run(ctx) })
+	workers.Go(workCtx, func(ctx context.Context) { base.Lead(ctx, a.DB, a.Logger, a.lead) })
 
 	var serveErr error
 	select {
@@ -363,40 +366,45 @@ func (a *App) servePprof() (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// housekeeping removes expired idempotency keys, decides the scheduled
-// erasures of orders that closed, and moves to "shared" the orders whose
-// sharing completed unnoticed (a crash between the dispatcher's commit and
-// orders'), at start and every hour.
-func (a *App) housekeeping(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.reconcileShared(ctx); err != nil && ctx.Err() == nil {
-			a.Logger.Error("reconcile shared orders", "error", err.Error())
-		} else if n > 0 {
-			a.Logger.Info("orders moved to shared after a restart", "count", n)
-		}
-		if n, err := a.Orders.PurgeExpiredIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-			a.Logger.Error("purge idempotency keys", "error", err.Error())
-		} else if n > 0 {
-			a.Logger.Info("purged expired idempotency keys", "count", n)
-		}
-		if n, err := a.Subjects.Sweep(ctx, ""); err != nil && ctx.Err() == nil {
-			a.Logger.Error("scheduled erasures", "error", err.Error())
-		} else if n > 0 {
-			a.Logger.Info("scheduled erasures decided", "count", n)
-		}
-		if n, err := a.Reminders.Run(ctx); err != nil && ctx.Err() == nil {
-			a.Logger.Error("erasure reminders", "error", err.Error())
-		} else if n > 0 {
-			a.Logger.Info("erasure notices sent again, unconfirmed", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// lead is the leader's work, until ctx ends: any purge a crash
+// interrupted, then the daily purge; every minute, the purge runs nobody
+// carries; at start and every hour, an audit checkpoint, the master keys'
+// rotation and pruning, and housekeeping: expired idempotency keys, the
+// erasures scheduled for orders that closed, erasure reminders, and the
+// orders whose sharing completed unnoticed (a crash between the
+// dispatcher's commit and orders').
+func (a *App) lead(ctx context.Context) {
+	g := base.Group{Logger: a.Logger}
+	g.Go(ctx, a.purges)
+	every := func(name string, d time.Duration, wait bool, run func(context.Context) (int, error), done string) {
+		g.Loop(ctx, base.Loop{Name: name, Every: d, Wait: wait, Run: func(ctx context.Context) error {
+			n, err := run(ctx)
+			if err == nil && n > 0 {
+				a.Logger.Info(done, "count", n)
+			}
+			return err
+		}})
 	}
+	every("resume purge", orphanedPurgeCheck, true, func(ctx context.Context) (int, error) {
+		return 0, a.Purger.ResumeInterrupted(ctx)
+	}, "")
+	every("reconcile shared orders", time.Hour, false, a.reconcileShared, "orders moved to shared after a restart")
+	every("purge idempotency keys", time.Hour, false, func(ctx context.Context) (int, error) {
+		n, err := a.Orders.PurgeExpiredIdempotencyKeys(ctx)
+		return int(n), err
+	}, "purged expired idempotency keys")
+	every("scheduled erasures", time.Hour, false, func(ctx context.Context) (int, error) { return a.Subjects.Sweep(ctx, "") },
+		"scheduled erasures decided")
+	every("erasure reminders", time.Hour, false, a.Reminders.Run, "erasure notices sent again, unconfirmed")
+	g.Loop(ctx, base.Loop{Name: "audit checkpoint", Every: time.Hour, Run: func(ctx context.Context) error {
+		cp, err := a.Audit.Checkpoint(ctx)
+		if err == nil {
+			a.Logger.Info("audit checkpoint", "tree_size", cp.TreeSize, "root_hash", cp.RootHash)
+		}
+		return err
+	}})
+	g.Loop(ctx, a.keyMaintenance())
+	g.Wait()
 }
 
 // reconcileShared moves every "received" order whose order.created
@@ -429,22 +437,6 @@ func (a *App) purges(ctx context.Context) {
 	}
 }
 
-// orphanedPurges resumes, every minute, the runs nobody carries: on
-// PostgreSQL a purge started through the API runs in the instance that
-// took the request, and when that instance dies its run waits for this.
-func (a *App) orphanedPurges(ctx context.Context) {
-	t := time.NewTicker(orphanedPurgeCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.resumePurges(ctx)
-		}
-	}
-}
-
 // orphanedPurgeCheck is how often the leader looks for purge runs nobody
 // carries.
 const orphanedPurgeCheck = time.Minute
@@ -452,24 +444,6 @@ const orphanedPurgeCheck = time.Minute
 func (a *App) resumePurges(ctx context.Context) {
 	if err := a.Purger.ResumeInterrupted(ctx); err != nil && ctx.Err() == nil {
 		a.Logger.Error("resume purge", "error", err.Error())
-	}
-}
-
-// checkpoints signs an audit checkpoint at start and every hour.
-func (a *App) checkpoints(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if cp, err := a.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-			a.Logger.Error("audit checkpoint", "error", err.Error())
-		} else if err == nil {
-			a.Logger.Info("audit checkpoint", "tree_size", cp.TreeSize, "root_hash", cp.RootHash)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -77,7 +77,7 @@ func (c *command) purgeReport(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		return nil
 	}
 	run := func(ctx context.Context, a *App, _ []string) error {
-		day := a.Now().In(a.Calendar.Location)
+		day := a.Clock.Now().In(a.Calendar.Location)
 		if *asOf != "" {
 			day, _ = a.Calendar.ParseDate(*asOf)
 		}

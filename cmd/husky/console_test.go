@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
@@ -92,29 +93,11 @@ func (l *urlLog) all() []string {
 	return append([]string(nil), l.urls...)
 }
 
-// settableClock moves with real time from where it was last moved.
-type settableClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
 // consoleWorld is an app with data for every page: orders past
 // retention, a person with orders, deliveries delivered and dead.
 type consoleWorld struct {
 	*testEnv
-	clock  *settableClock
+	clock  *base.FakeClock
 	server *httptest.Server
 	sink   *hookSink
 	broken partners.Partner
@@ -123,7 +106,7 @@ type consoleWorld struct {
 func newConsoleWorld(t *testing.T) *consoleWorld {
 	t.Helper()
 	e := newTestEnv(t)
-	w := &consoleWorld{testEnv: e, clock: &settableClock{}, sink: newHookSink(t)}
+	w := &consoleWorld{testEnv: e, clock: &base.FakeClock{}, sink: newHookSink(t)}
 	ctx := context.Background()
 	importLegacy(t, e)
 	if _, _, err := e.app.Partners.Add(ctx, "test", partners.NewPartner{Kind: partners.KindLogistics, Name: "Live Carrier", EndpointURL: w.sink.srv.URL}); err != nil {
@@ -147,7 +130,7 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 		return len(ds) >= 30
 	})
 	// The console's clock can be moved, to end sessions.
-	e.app.Now = w.clock.Now
+	e.app.Clock = w.clock.Now
 	w.server = httptest.NewServer(e.app.Handler())
 	t.Cleanup(w.server.Close)
 	return w

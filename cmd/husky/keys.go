@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
 )
@@ -119,7 +120,7 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 		}
 	}
 	if !resumed {
-		if v, err = a.Keyring.Rotate(a.Now()); err != nil {
+		if v, err = a.Keyring.Rotate(a.Clock.Now()); err != nil {
 			return RotationResult{}, err
 		}
 	}
@@ -181,7 +182,7 @@ type LookupRotation struct {
 // master keys (pruneKeys), once nothing was hashed with it.
 func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Duration) (LookupRotation, error) {
 	start := time.Now()
-	v, err := a.Keyring.RotateLookup(a.Now())
+	v, err := a.Keyring.RotateLookup(a.Clock.Now())
 	if err != nil {
 		return LookupRotation{}, err
 	}
@@ -234,7 +235,7 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	if err != nil {
 		return nil, err
 	}
-	cutoff := a.Now().Add(-a.Config.BackupRetention)
+	cutoff := a.Clock.Now().Add(-a.Config.BackupRetention)
 	lookupInUse, err := a.lookupVersionsInUse(ctx)
 	if err != nil {
 		return nil, err
@@ -268,22 +269,6 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	return gone, err
 }
 
-// reloadKeyring, inside every serve, reads a keyring another process
-// changed (a rotation or prune from the CLI, or by the leader) every few
-// seconds.
-func (a *App) reloadKeyring(ctx context.Context) {
-	t := time.NewTicker(keyringReload)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		a.reloadKeyringOnce()
-	}
-}
-
 // reloadKeyringOnce reads the keyring file if it changed. A file that is
 // not this keyring is refused: the keys held stay in use, the error is
 // logged and husky_keyring_reload_refused_total counts it, so that an
@@ -302,35 +287,30 @@ func (a *App) reloadKeyringOnce() {
 	}
 }
 
-// maintainKeys, on the leader, rotates the master key when the current one
-// is older than HUSKY_KEY_ROTATION, and prunes retired versions daily; it
-// looks every hour.
-func (a *App) maintainKeys(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	lastPrune := time.Time{}
-	for {
-		if a.Config.KeyRotation > 0 && a.Now().Sub(a.Keyring.CurrentSince()) > a.Config.KeyRotation {
-			if res, err := a.rotateKeys(ctx, "system:key-rotation", 0); err != nil && ctx.Err() == nil {
-				a.Logger.Error("rotate master key", "error", err.Error())
-			} else if err == nil {
+// keyMaintenance is the leader's loop that rotates the master key when
+// the current one is older than HUSKY_KEY_ROTATION, and prunes retired
+// versions daily; it looks every hour.
+func (a *App) keyMaintenance() base.Loop {
+	var lastPrune time.Time
+	return base.Loop{Name: "master keys", Every: time.Hour, Run: func(ctx context.Context) error {
+		var errs []error
+		if a.Config.KeyRotation > 0 && a.Clock.Now().Sub(a.Keyring.CurrentSince()) > a.Config.KeyRotation {
+			if res, err := a.rotateKeys(ctx, "system:key-rotation", 0); err != nil {
+				errs = append(errs, fmt.Errorf("rotate master key: %w", err))
+			} else {
 				a.Logger.Info("master key rotated", "version", res.Version, "data_keys", res.Rewrapped, "took_ms", res.Took.Milliseconds())
 			}
 		}
 		if time.Since(lastPrune) > 24*time.Hour {
-			if gone, err := a.pruneKeys(ctx, "system:key-rotation"); err != nil && ctx.Err() == nil {
-				a.Logger.Error("prune master keys", "error", err.Error())
+			if gone, err := a.pruneKeys(ctx, "system:key-rotation"); err != nil {
+				errs = append(errs, fmt.Errorf("prune master keys: %w", err))
 			} else if len(gone) > 0 {
 				a.Logger.Info("retired master keys destroyed", "versions", fmt.Sprint(gone))
 			}
 			lastPrune = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return errors.Join(errs...)
+	}}
 }
 
 // keyringReload is how often serve looks for a keyring another process

@@ -28,7 +28,7 @@ func TestRotatingTheLookupKeyHashesEveryOrderAgainAndUnlinksOldBackups(t *testin
 
 	// A new lookup key, before the orders are hashed again: a duplicate
 	// reference among orders hashed with the old key is still refused.
-	if _, err := e.app.Keyring.RotateLookup(e.app.Now()); err != nil {
+	if _, err := e.app.Keyring.RotateLookup(e.app.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do(t, "POST", "/v1/orders", e.keyA, strings.NewReader(sampleOrder(t, withRef("PO-A")))); r.status != 409 {

@@ -95,7 +95,7 @@ func (a *App) Handler() http.Handler {
 // console builds the web console over the app's services.
 func (a *App) console() *console.Console {
 	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects,
-		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Now: a.Now, Secure: a.Config.TLSCert != "" || a.Config.SecureCookies,
+		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Clock: a.Clock, Secure: a.Config.TLSCert != "" || a.Config.SecureCookies,
 		HTTPS: a.viaHTTPS, Limit: a.limiter.Middleware(func(c *gin.Context) string { return c.GetString("key_id") }), Metrics: a.consoleMetrics,
 		Background: a.background(), Spawn: a.spawn}
 }
@@ -141,7 +141,7 @@ func hsts(c *gin.Context) {
 func (a *App) verifyCallback(ctx context.Context, partnerID string, h http.Header, body []byte) error {
 	p, err := a.Partners.Get(ctx, partnerID)
 	if err != nil || !p.Kind.IsRecipient() {
-		_ = partners.Verify([]string{throwawaySecret}, h, body, a.Now())
+		_ = partners.Verify([]string{throwawaySecret}, h, body, a.Clock.Now())
 		return fmt.Errorf("%w (no recipient has this id)", partners.ErrBadSignature)
 	}
 	secrets, err := a.Partners.Secrets(ctx, partnerID)
@@ -149,7 +149,7 @@ func (a *App) verifyCallback(ctx context.Context, partnerID string, h http.Heade
 		a.Logger.ErrorContext(ctx, "read partner secrets", "partner_id", partnerID, "error", err.Error())
 		return api.New(http.StatusServiceUnavailable, "unavailable", "the signature could not be checked; retry later")
 	}
-	return partners.Verify(secrets, h, body, a.Now())
+	return partners.Verify(secrets, h, body, a.Clock.Now())
 }
 
 // actorOf names the authenticated caller for the audit trail.

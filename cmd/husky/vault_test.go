@@ -104,7 +104,7 @@ func TestNoPersonalValueOrSecretIsInTheFiles(t *testing.T) {
 	if _, err := e.app.Subjects.Decide(ctx, "test", dsr.ID, subjects.Decision{Include: []string{ids[3]}, Reason: "named by the caller"}); err != nil {
 		t.Fatal(err)
 	}
-	e.app.Subjects.Now = func() time.Time { return time.Now().AddDate(7, 0, 0) }
+	e.app.Subjects.Clock = func() time.Time { return time.Now().AddDate(7, 0, 0) }
 	if out, err := e.app.Subjects.Erase(ctx, "test", dsr.ID); err != nil || len(out) != 1 || out[0].Outcome != subjects.OutcomeErased {
 		t.Fatalf("erase: %+v %v", out, err)
 	}
@@ -157,7 +157,7 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 	// The order is cancelled and erased on request once its purge date has
 	// passed (before, bookkeeping keeps it).
 	e.do(t, "POST", "/v1/orders/"+erased+"/cancel", e.keyA, nil)
-	e.app.Subjects.Now = func() time.Time { return time.Now().AddDate(7, 0, 0) }
+	e.app.Subjects.Clock = func() time.Time { return time.Now().AddDate(7, 0, 0) }
 	var email string
 	for _, v := range erasedVals {
 		if strings.Contains(v, "@") {
@@ -474,7 +474,7 @@ func TestARotationThatStoppedIsFinishedNotPiledUp(t *testing.T) {
 		e.submit(t, e.keyA, sampleOrder(t, withRef(fmt.Sprint("PO-ROT-", i))))
 	}
 	// A rotation that added its version and stopped before re-wrapping.
-	if _, err := e.app.Keyring.Rotate(e.app.Now()); err != nil {
+	if _, err := e.app.Keyring.Rotate(e.app.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.app.rotateKeys(ctx, "test", 0)
