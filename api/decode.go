@@ -131,10 +131,27 @@ func checkShape(tree any, t reflect.Type, ptr string) []FieldError {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if tree == nil {
-		return nil
+	if tree == nil || reflect.PointerTo(t).Implements(unmarshaler) {
+		return nil // null, or a type that reads its own JSON
 	}
 	switch t.Kind() {
+	case reflect.String:
+		if _, ok := tree.(string); !ok {
+			return []FieldError{{Pointer: ptr, Code: "type", Detail: "must be " + jsonKind(t)}}
+		}
+	case reflect.Bool:
+		if _, ok := tree.(bool); !ok {
+			return []FieldError{{Pointer: ptr, Code: "type", Detail: "must be " + jsonKind(t)}}
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, ok := tree.(json.Number); !ok || strings.ContainsAny(string(n), ".eE") {
+			return []FieldError{{Pointer: ptr, Code: "type", Detail: "must be " + jsonKind(t)}}
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := tree.(json.Number); !ok {
+			return []FieldError{{Pointer: ptr, Code: "type", Detail: "must be " + jsonKind(t)}}
+		}
 	case reflect.Struct:
 		m, ok := tree.(map[string]any)
 		if !ok {
@@ -176,6 +193,9 @@ func checkShape(tree any, t reflect.Type, ptr string) []FieldError {
 	}
 	return nil
 }
+
+// unmarshaler is the interface of a type that reads its own JSON.
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
