@@ -20,6 +20,7 @@ import (
 	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/keys"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
@@ -50,11 +51,11 @@ type App struct {
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
 	Reminders  *retention.Reminders
+	Keys       *keys.Lifecycle
 	Clock      base.Clock
 
 	httpMetrics    *httpMetrics
 	consoleMetrics *console.Metrics
-	keyringRefused prometheus.Counter
 	limiter        *api.RateLimiter
 	server         *http.Server
 	bg             context.Context // lives as long as the workers
@@ -91,12 +92,12 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		db.Close()
 		return nil, err
 	}
-	keys, err := keyring.Load(cfg.Keyring)
+	ring, err := keyring.Load(cfg.Keyring)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: keys, Vault: &vault.Vault{DB: db, Keyring: keys}, Clock: time.Now,
+	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: ring, Vault: &vault.Vault{DB: db, Keyring: ring}, Clock: time.Now,
 		Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Clock: a.Clock, Key: key}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -104,18 +105,15 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.consoleMetrics = console.NewMetrics(a.Registry)
 	a.Vault.Refused = vault.NewRefusedCounter()
 	a.Registry.MustRegister(a.Vault.Refused)
-	a.keyringRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_keyring_reload_refused_total",
-		Help: "Keyring files refused on reload because they are not this keyring (another identity, or a changed key)."})
-	a.Registry.MustRegister(a.keyringRefused)
 	a.limiter = api.NewRateLimiter(cfg.RateLimit)
 
 	a.Calendar = retention.Calendar{StartMonth: time.Month(cfg.FiscalYearStart), Location: cfg.FiscalTZ, Years: cfg.RetentionYears}
-	a.Partners = &partners.Store{DB: db, Clock: a.Clock, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: keys}
+	a.Partners = &partners.Store{DB: db, Clock: a.Clock, Audit: a.Audit, AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Sealer: ring}
 	a.Outbox = sharing.NewOutbox(a.Partners, a.Audit, a.Clock)
 	a.Orders = &orders.Service{DB: db, Batch: store.NewBatcher(db), Clock: a.Clock, Audit: a.Audit, Hooks: []orders.Hook{a.Outbox},
 		AfterCommit: a.afterOrderChange, SharedWith: sharing.SharedWith, ErasureNoticeSent: sharing.ErasureNoticeSent,
-		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: keys.Hash, Vault: a.Vault,
-		LookupVersion: keys.LookupVersion, Hashes: keys.Hashes, Rehashed: a.rehashed}
+		Retention: a.Calendar.PurgeAfter, PartnerKind: a.partnerKind, Hash: ring.Hash, Vault: a.Vault,
+		LookupVersion: ring.LookupVersion, Hashes: ring.Hashes, Rehashed: a.rehashed}
 	a.Deliveries = &sharing.Deliveries{DB: db, Clock: a.Clock, Audit: a.Audit, Kick: a.Outbox.Kick}
 	a.Dispatcher = &sharing.Dispatcher{
 		DB: db, Partners: a.Partners, Audit: a.Audit, Lifecycle: a.Orders, Vault: a.Vault,
@@ -139,16 +137,22 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	a.Reminders = &retention.Reminders{Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Schedule: cfg.ErasureReminders,
 		Clock: a.Clock, Sent: retention.NewRemindersCounter()}
 	a.Registry.MustRegister(a.Reminders.Sent)
+	a.Keys = &keys.Lifecycle{DB: db, Keyring: ring, Vault: a.Vault, Partners: a.Partners, Orders: a.Orders, Deliveries: a.Deliveries,
+		Outbox: a.Outbox, Holds: a.Holds, Subjects: a.Subjects, Audit: a.Audit, Clock: a.Clock, Logger: logger,
+		KeyringPath: cfg.Keyring, Rotation: cfg.KeyRotation, BackupRetention: cfg.BackupRetention,
+		Refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_keyring_reload_refused_total",
+			Help: "Keyring files refused on reload because they are not this keyring (another identity, or a changed key)."})}
+	a.Registry.MustRegister(a.Keys.Refused)
 	a.registerBacklogGauges()
 	if err := a.sealSecrets(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if err := a.checkKeyring(ctx); err != nil {
+	if err := a.Keys.Check(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if err := a.sealPlaintext(ctx); err != nil {
+	if err := a.Keys.SealPlaintext(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -289,8 +293,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// prune from the CLI, or by the leader) and delivers; one, the leader,
 	// runs what must run once.
 	workers := base.Group{Logger: a.Logger}
-	workers.Loop(workCtx, base.Loop{Name: "reload keyring", Every: keyringReload, Wait: true,
-		Run: func(context.Context) error { a.reloadKeyringOnce(); return nil }})
+	workers.Loop(workCtx, base.Loop{Name: "reload keyring", Every: keys.ReloadEvery, Wait: true,
+		Run: func(context.Context) error { a.Keys.Reload(); return nil }})
 	workers.Go(workCtx, func(ctx context.Context) { _ = a.Dispatcher.Run(ctx) })
 	workers.Go(workCtx, func(ctx context.Context) { base.Lead(ctx, a.DB, a.Logger, a.lead) })
 
@@ -403,7 +407,7 @@ func (a *App) lead(ctx context.Context) {
 		}
 		return err
 	}})
-	g.Loop(ctx, a.keyMaintenance())
+	g.Loop(ctx, a.Keys.Maintenance())
 	g.Wait()
 }
 

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/keys"
 	"github.com/milestone/husky/partners"
 )
 
@@ -150,7 +151,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 				return wantArgs(0, "keys rotate takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
 					// A running serve reads the keyring within seconds; the
 					// pass after that re-wraps what it wrapped meanwhile.
-					res, err := a.rotateKeys(ctx, operator, 2*keyringReload+time.Second)
+					res, err := a.Keys.Rotate(ctx, operator, 2*keys.ReloadEvery+time.Second)
 					if err != nil {
 						return err
 					}
@@ -165,7 +166,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 			"the old key is destroyed with the master keys once nothing uses it, so old backups' hashes link nobody.",
 			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 				return wantArgs(0, "keys rotate-lookup takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
-					res, err := a.rotateLookup(ctx, operator, 2*keyringReload+time.Second)
+					res, err := a.Keys.RotateLookup(ctx, operator, 2*keys.ReloadEvery+time.Second)
 					if err != nil {
 						return err
 					}
@@ -180,7 +181,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
 				fs.StringVar(&raw.backupRetention, "backup-retention", raw.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
 				return wantArgs(0, "keys prune takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
-					gone, err := a.pruneKeys(ctx, operator)
+					gone, err := a.Keys.Prune(ctx, operator)
 					if err != nil {
 						return err
 					}

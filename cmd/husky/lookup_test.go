@@ -34,7 +34,7 @@ func TestRotatingTheLookupKeyHashesEveryOrderAgainAndUnlinksOldBackups(t *testin
 	if r := e.do(t, "POST", "/v1/orders", e.keyA, strings.NewReader(sampleOrder(t, withRef("PO-A")))); r.status != 409 {
 		t.Errorf("a duplicate reference during the rotation: %d %s", r.status, r.body)
 	}
-	res, err := e.app.rotateLookup(ctx, "test", 0)
+	res, err := e.app.Keys.RotateLookup(ctx, "test", 0)
 	if err != nil || res.Rehashed != 3 || res.Version != 3 {
 		t.Fatalf("rotate lookup: %+v %v", res, err)
 	}
@@ -59,8 +59,8 @@ func TestRotatingTheLookupKeyHashesEveryOrderAgainAndUnlinksOldBackups(t *testin
 	}
 	// Nothing uses the old keys now: pruning destroys them, and the old
 	// hashes (in any backup) can no longer be tested against guesses.
-	e.app.Config.BackupRetention = 0
-	if _, err := e.app.pruneKeys(ctx, "test"); err != nil {
+	e.app.Keys.BackupRetention = 0
+	if _, err := e.app.Keys.Prune(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if retired := e.app.Keyring.RetiredLookup(); len(retired) != 0 {

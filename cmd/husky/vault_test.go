@@ -18,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/keys"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
@@ -171,11 +172,11 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 	if out, err := e.app.Subjects.Erase(ctx, "test", dsr.ID); err != nil || len(out) != 1 || out[0].Outcome != subjects.OutcomeErased {
 		t.Fatalf("erase: %+v %v", out, err)
 	}
-	res, err := e.app.rotateKeys(ctx, "test", 0)
+	res, err := e.app.Keys.Rotate(ctx, "test", 0)
 	if err != nil || res.Version != 2 || res.Rewrapped != 1 {
 		t.Fatalf("rotate: %+v %v", res, err)
 	}
-	gone, err := e.app.pruneKeys(ctx, "test")
+	gone, err := e.app.Keys.Prune(ctx, "test")
 	if err != nil || len(gone) != 1 || gone[0] != 1 {
 		t.Fatalf("prune: %v %v", gone, err)
 	}
@@ -196,12 +197,12 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 	if _, err := old.Vault.Get(ctx, old.DB.Reader, erased); !errors.Is(err, keyring.ErrUnknownVersion) {
 		t.Errorf("the erased order's key in the old backup: %v, want it unopenable", err)
 	}
-	if err := old.checkKeyring(ctx); err == nil || !strings.Contains(err.Error(), "cannot be read") {
+	if err := old.Keys.Check(ctx); err == nil || !strings.Contains(err.Error(), "cannot be read") {
 		t.Errorf("starting on the old backup: %v, want a refusal that says why", err)
 	}
 	// The backup from after the rotation restores every live order whole.
 	restored := openBackup(t, after, e.app.Config.Keyring)
-	if err := restored.checkKeyring(ctx); err != nil {
+	if err := restored.Keys.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
 	o, err := restored.Orders.Get(ctx, "", live)
@@ -235,6 +236,7 @@ func openBackup(t *testing.T, path, ring string) *App {
 	a.DB, a.Keyring, a.Vault = db, k, &vault.Vault{DB: db, Keyring: k}
 	a.Partners = &partners.Store{DB: db, Sealer: k}
 	a.Orders = &orders.Service{DB: db, Vault: a.Vault, Hash: k.Hash}
+	a.Keys = &keys.Lifecycle{DB: db, Keyring: k, Vault: a.Vault, Partners: a.Partners, Orders: a.Orders, KeyringPath: ring}
 	return a
 }
 
@@ -438,7 +440,7 @@ func TestAForeignKeyringFileIsRefusedWhileRunningAndAtStart(t *testing.T) {
 	if err := os.WriteFile(e.app.Config.Keyring, foreign, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.app.reloadKeyringOnce()
+	e.app.Keys.Reload()
 	if r := e.do(t, "GET", "/v1/orders/"+id, e.keyA, nil); r.status != 200 {
 		t.Errorf("after a foreign keyring appeared, an order answers %d", r.status)
 	}
@@ -448,7 +450,7 @@ func TestAForeignKeyringFileIsRefusedWhileRunningAndAtStart(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "keyring file refused") {
 		t.Errorf("the refusal is not logged:\n%s", e.logs.String())
 	}
-	if _, err := e.app.rotateKeys(ctx, "test", 0); !errors.Is(err, keyring.ErrForeign) {
+	if _, err := e.app.Keys.Rotate(ctx, "test", 0); !errors.Is(err, keyring.ErrForeign) {
 		t.Errorf("rotating onto a foreign file: %v", err)
 	}
 	if got, _ := os.ReadFile(e.app.Config.Keyring); string(got) != string(foreign) {
@@ -460,7 +462,7 @@ func TestAForeignKeyringFileIsRefusedWhileRunningAndAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.app.Vault.Keyring = other
-	if err := e.app.checkKeyring(ctx); err == nil || !strings.Contains(err.Error(), "cannot open 1 of the 1 data keys") {
+	if err := e.app.Keys.Check(ctx); err == nil || !strings.Contains(err.Error(), "cannot open 1 of the 1 data keys") {
 		t.Errorf("start with a foreign keyring: %v", err)
 	}
 
@@ -477,7 +479,7 @@ func TestARotationThatStoppedIsFinishedNotPiledUp(t *testing.T) {
 	if _, err := e.app.Keyring.Rotate(e.app.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.app.rotateKeys(ctx, "test", 0)
+	res, err := e.app.Keys.Rotate(ctx, "test", 0)
 	if err != nil || !res.Resumed || res.Version != 2 || res.Rewrapped != 3 {
 		t.Fatalf("the next rotation: %+v %v, want version 2 finished", res, err)
 	}
@@ -485,7 +487,7 @@ func TestARotationThatStoppedIsFinishedNotPiledUp(t *testing.T) {
 		t.Errorf("versions %v: a stopped rotation piled up another", vs)
 	}
 	// Everything under the current version: the next one adds a version.
-	if res, err := e.app.rotateKeys(ctx, "test", 0); err != nil || res.Resumed || res.Version != 3 {
+	if res, err := e.app.Keys.Rotate(ctx, "test", 0); err != nil || res.Resumed || res.Version != 3 {
 		t.Errorf("a rotation after a finished one: %+v %v", res, err)
 	}
 }

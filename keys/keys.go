@@ -1,32 +1,73 @@
-package main
+// Package keys runs the lifecycle of the master keys and the lookup keys
+// across the packages that hold what they protect: the check at start that
+// the keyring opens everything the database holds, sealing what an older
+// database holds in plain text, rotation and re-wrapping online, pruning
+// retired versions past the backup retention, reading a keyring another
+// process changed, and the leader's maintenance loop.
+package keys
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/retention"
+	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/subjects"
+	"github.com/milestone/husky/vault"
 )
+
+// Lifecycle holds the keyring and the services whose data it protects.
+type Lifecycle struct {
+	DB         *store.DB
+	Keyring    *keyring.Keyring
+	Vault      *vault.Vault
+	Partners   *partners.Store
+	Orders     *orders.Service
+	Deliveries *sharing.Deliveries
+	Outbox     *sharing.Outbox
+	Holds      *retention.Holds
+	Subjects   *subjects.Service
+	Audit      audit.Recorder
+	Clock      base.Clock
+	Logger     *slog.Logger
+	// KeyringPath names the keyring in messages (HUSKY_KEYRING).
+	KeyringPath string
+	// Rotation is the age after which the leader rotates the master key
+	// (HUSKY_KEY_ROTATION; 0: never); BackupRetention how long a retired
+	// version is kept for the backups it opens (HUSKY_BACKUP_RETENTION).
+	Rotation, BackupRetention time.Duration
+	// Refused counts keyring files refused on reload
+	// (husky_keyring_reload_refused_total).
+	Refused prometheus.Counter
+}
 
 // The master keys' lifecycle: what the database needs of the keyring at
 // start, sealing what an older database holds in plain text, rotation,
 // pruning, and backups.
 
-// checkKeyring refuses a keyring that cannot open what the database holds:
+// Check refuses a keyring that cannot open what the database holds:
 // without the master key that wrapped a data key, that order's personal
 // data is lost, and starting would hide it until the first read failed.
 // Every data key is opened, a thousand at a time, not a sample of them.
-func (a *App) checkKeyring(ctx context.Context) error {
-	keys, err := a.Vault.Check(ctx, a.DB.Reader, 1000)
+func (l *Lifecycle) Check(ctx context.Context) error {
+	keys, err := l.Vault.Check(ctx, l.DB.Reader, 1000)
 	if err != nil {
 		return err
 	}
-	badSecrets, err := a.Partners.CheckSecrets(ctx)
+	badSecrets, err := l.Partners.CheckSecrets(ctx)
 	if err != nil {
 		return err
 	}
@@ -39,17 +80,17 @@ func (a *App) checkKeyring(ctx context.Context) error {
 	}
 	return fmt.Errorf("the keyring %s cannot open %d of the %d data keys in the database, nor %d webhook secrets "+
 		"(master key versions %s): that personal data cannot be read. Restore the keyring from its backup (HUSKY_KEYRING); "+
-		"do not start with another one", a.Config.Keyring, keys.Bad, keys.Keys, len(badSecrets), strings.Join(missing, ", "))
+		"do not start with another one", l.KeyringPath, keys.Bad, keys.Keys, len(badSecrets), strings.Join(missing, ", "))
 }
 
 // versionsInUse returns the master key versions that still wrap a live
 // data key or seal a secret.
-func (a *App) versionsInUse(ctx context.Context) (map[uint32]bool, error) {
-	keys, err := a.Vault.Versions(ctx, a.DB.Reader)
+func (l *Lifecycle) versionsInUse(ctx context.Context) (map[uint32]bool, error) {
+	keys, err := l.Vault.Versions(ctx, l.DB.Reader)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := a.Partners.SecretVersions(ctx)
+	secrets, err := l.Partners.SecretVersions(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -63,23 +104,23 @@ func (a *App) versionsInUse(ctx context.Context) (map[uint32]bool, error) {
 	return out, nil
 }
 
-// sealPlaintext seals what a database from before the vault holds in plain
+// SealPlaintext seals what a database from before the vault holds in plain
 // text (orders, their answers, payloads and answer bodies), then clears
 // the write-ahead log, whose old pages would still show it.
-func (a *App) sealPlaintext(ctx context.Context) error {
-	ids, err := a.Orders.SealPlaintext(ctx)
+func (l *Lifecycle) SealPlaintext(ctx context.Context) error {
+	ids, err := l.Orders.SealPlaintext(ctx)
 	if err != nil {
 		return err
 	}
-	if err := a.Deliveries.SealPayloads(ctx, a.Vault, ids); err != nil {
+	if err := l.Deliveries.SealPayloads(ctx, l.Vault, ids); err != nil {
 		return err
 	}
-	holds, err := a.Holds.SealPlaintext(ctx)
+	holds, err := l.Holds.SealPlaintext(ctx)
 	if err != nil || len(ids)+holds == 0 {
 		return err
 	}
-	a.Logger.Info("orders sealed with data keys of their own", "orders", len(ids), "legal_holds", holds)
-	return a.DB.Checkpoint(ctx)
+	l.Logger.Info("orders sealed with data keys of their own", "orders", len(ids), "legal_holds", holds)
+	return l.DB.Checkpoint(ctx)
 }
 
 // RotationResult is what a rotation did.
@@ -93,41 +134,41 @@ type RotationResult struct {
 	Took    time.Duration `json:"took_ns"`
 }
 
-// rotateKeys adds a master key version and re-wraps every live data key
+// Rotate adds a master key version and re-wraps every live data key
 // and webhook secret under it, online: in batches of 1,000, each its own
 // short transaction, while the API and the dispatcher keep working. A
 // running `husky serve` reads the new keyring within seconds (see
-// reloadKeyring); keys it wrapped with the old version meanwhile are
+// Reload); keys it wrapped with the old version meanwhile are
 // caught by the pass made after that.
 //
 // A rotation that stopped part-way (a crash, a key that did not open) is
 // finished, not followed by another version: while data keys wait under an
 // older version, rotating re-wraps them under the current one first, so
 // versions never pile up and the keyring stays one consistent set.
-func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration) (RotationResult, error) {
+func (l *Lifecycle) Rotate(ctx context.Context, actor string, settle time.Duration) (RotationResult, error) {
 	start := time.Now()
-	if err := a.checkKeyring(ctx); err != nil {
+	if err := l.Check(ctx); err != nil {
 		return RotationResult{}, fmt.Errorf("rotate: %w", err)
 	}
-	inUse, err := a.Vault.Versions(ctx, a.DB.Reader)
+	inUse, err := l.Vault.Versions(ctx, l.DB.Reader)
 	if err != nil {
 		return RotationResult{}, err
 	}
-	v, resumed := a.Keyring.Current(), false
+	v, resumed := l.Keyring.Current(), false
 	for old := range inUse {
 		if old != v {
 			resumed = true
 		}
 	}
 	if !resumed {
-		if v, err = a.Keyring.Rotate(a.Clock.Now()); err != nil {
+		if v, err = l.Keyring.Rotate(l.Clock.Now()); err != nil {
 			return RotationResult{}, err
 		}
 	}
 	res := RotationResult{Version: v, Resumed: resumed}
 	pass := func() error {
 		for {
-			n, err := a.Vault.Rewrap(ctx, a.DB, 1000)
+			n, err := l.Vault.Rewrap(ctx, l.DB, 1000)
 			if err != nil {
 				return err
 			}
@@ -140,12 +181,12 @@ func (a *App) rotateKeys(ctx context.Context, actor string, settle time.Duration
 	if err := passTwice(ctx, settle, pass); err != nil {
 		return res, err
 	}
-	if res.Secrets, err = a.Partners.ResealSecrets(ctx, v); err != nil {
+	if res.Secrets, err = l.Partners.ResealSecrets(ctx, v); err != nil {
 		return res, err
 	}
 	res.Took = time.Since(start)
-	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
-		return a.Audit.Record(ctx, tx, actor, "keyring.rotated", nil, map[string]string{
+	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
+		return l.Audit.Record(ctx, tx, actor, "keyring.rotated", nil, map[string]string{
 			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rewrapped), "attempts": fmt.Sprint(res.Secrets)})
 	})
 	return res, err
@@ -173,23 +214,23 @@ type LookupRotation struct {
 	Took     time.Duration `json:"took_ns"`
 }
 
-// rotateLookup makes a new lookup key current and every live order's keyed
+// RotateLookup makes a new lookup key current and every live order's keyed
 // hashes (email, phone, reference) again under it, 1,000 orders to a short
 // transaction, online; open requests and restrictions that hold the same
 // hashes follow (orders.Rehashed). Running instances read the new key
 // within seconds; a pass after settle hashes again what they hashed with
 // the old one meanwhile. The old key keeps matching until pruned with the
-// master keys (pruneKeys), once nothing was hashed with it.
-func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Duration) (LookupRotation, error) {
+// master keys (Prune), once nothing was hashed with it.
+func (l *Lifecycle) RotateLookup(ctx context.Context, actor string, settle time.Duration) (LookupRotation, error) {
 	start := time.Now()
-	v, err := a.Keyring.RotateLookup(a.Clock.Now())
+	v, err := l.Keyring.RotateLookup(l.Clock.Now())
 	if err != nil {
 		return LookupRotation{}, err
 	}
 	res := LookupRotation{Version: v}
 	pass := func() error {
 		for after := ""; ; {
-			n, last, err := a.Orders.Rehash(ctx, after, 1000)
+			n, last, err := l.Orders.Rehash(ctx, after, 1000)
 			if err != nil {
 				return err
 			}
@@ -204,8 +245,8 @@ func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Durati
 		return res, err
 	}
 	res.Took = time.Since(start)
-	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
-		return a.Audit.Record(ctx, tx, actor, "keyring.lookup_rotated", nil, map[string]string{
+	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
+		return l.Audit.Record(ctx, tx, actor, "keyring.lookup_rotated", nil, map[string]string{
 			"to": fmt.Sprint(v), "count": fmt.Sprint(res.Rehashed)})
 	})
 	return res, err
@@ -213,9 +254,9 @@ func (a *App) rotateLookup(ctx context.Context, actor string, settle time.Durati
 
 // lookupVersionsInUse returns the lookup key versions some stored hash was
 // made with: live orders', open requests' and restrictions'.
-func (a *App) lookupVersionsInUse(ctx context.Context) (map[uint32]bool, error) {
+func (l *Lifecycle) lookupVersionsInUse(ctx context.Context) (map[uint32]bool, error) {
 	out := map[uint32]bool{}
-	for _, f := range []func(context.Context) (map[uint32]bool, error){a.Orders.LookupVersions, a.Subjects.LookupVersions, a.Outbox.LookupVersions} {
+	for _, f := range []func(context.Context) (map[uint32]bool, error){l.Orders.LookupVersions, l.Subjects.LookupVersions, l.Outbox.LookupVersions} {
 		vs, err := f(ctx)
 		if err != nil {
 			return nil, err
@@ -227,20 +268,20 @@ func (a *App) lookupVersionsInUse(ctx context.Context) (map[uint32]bool, error) 
 	return out, nil
 }
 
-// pruneKeys destroys the master key versions, and the lookup keys, retired
+// Prune destroys the master key versions, and the lookup keys, retired
 // longer than the backup retention that nothing live still needs, and
 // returns the master key versions destroyed.
-func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
-	inUse, err := a.versionsInUse(ctx)
+func (l *Lifecycle) Prune(ctx context.Context, actor string) ([]uint32, error) {
+	inUse, err := l.versionsInUse(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cutoff := a.Clock.Now().Add(-a.Config.BackupRetention)
-	lookupInUse, err := a.lookupVersionsInUse(ctx)
+	cutoff := l.Clock.Now().Add(-l.BackupRetention)
+	lookupInUse, err := l.lookupVersionsInUse(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lookupGone, err := a.Keyring.PruneLookup(cutoff, lookupInUse)
+	lookupGone, err := l.Keyring.PruneLookup(cutoff, lookupInUse)
 	if err != nil {
 		return nil, err
 	}
@@ -249,13 +290,13 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 		for i, v := range lookupGone {
 			names[i] = fmt.Sprint(v)
 		}
-		if err := a.DB.Tx(ctx, func(tx *store.Tx) error {
-			return a.Audit.Record(ctx, tx, actor, "keyring.lookup_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+		if err := l.DB.Tx(ctx, func(tx *store.Tx) error {
+			return l.Audit.Record(ctx, tx, actor, "keyring.lookup_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
 		}); err != nil {
 			return nil, err
 		}
 	}
-	gone, err := a.Keyring.Prune(cutoff, inUse)
+	gone, err := l.Keyring.Prune(cutoff, inUse)
 	if err != nil || len(gone) == 0 {
 		return gone, err
 	}
@@ -263,49 +304,51 @@ func (a *App) pruneKeys(ctx context.Context, actor string) ([]uint32, error) {
 	for i, v := range gone {
 		names[i] = fmt.Sprint(v)
 	}
-	err = a.DB.Tx(ctx, func(tx *store.Tx) error {
-		return a.Audit.Record(ctx, tx, actor, "keyring.pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
+		return l.Audit.Record(ctx, tx, actor, "keyring.pruned", nil, map[string]string{"from": strings.Join(names, ",")})
 	})
 	return gone, err
 }
 
-// reloadKeyringOnce reads the keyring file if it changed. A file that is
+// Reload reads the keyring file if it changed. A file that is
 // not this keyring is refused: the keys held stay in use, the error is
 // logged and husky_keyring_reload_refused_total counts it, so that an
 // operator sees it before anything else goes wrong.
-func (a *App) reloadKeyringOnce() {
-	changed, err := a.Keyring.Reload()
+func (l *Lifecycle) Reload() {
+	changed, err := l.Keyring.Reload()
 	switch {
 	case errors.Is(err, keyring.ErrForeign):
-		a.keyringRefused.Inc()
-		a.Logger.Error("keyring file refused: it is not this keyring; the keys held stay in use. Restore this keyring's file",
-			"keyring", a.Config.Keyring, "keyring_id", a.Keyring.ID(), "error", err.Error())
+		if l.Refused != nil {
+			l.Refused.Inc()
+		}
+		l.Logger.Error("keyring file refused: it is not this keyring; the keys held stay in use. Restore this keyring's file",
+			"keyring", l.KeyringPath, "keyring_id", l.Keyring.ID(), "error", err.Error())
 	case err != nil:
-		a.Logger.Error("reload keyring", "error", err.Error())
+		l.Logger.Error("reload keyring", "error", err.Error())
 	case changed:
-		a.Logger.Info("keyring changed on disk: reloaded", "current_version", a.Keyring.Current())
+		l.Logger.Info("keyring changed on disk: reloaded", "current_version", l.Keyring.Current())
 	}
 }
 
-// keyMaintenance is the leader's loop that rotates the master key when
+// Maintenance is the leader's loop that rotates the master key when
 // the current one is older than HUSKY_KEY_ROTATION, and prunes retired
 // versions daily; it looks every hour.
-func (a *App) keyMaintenance() base.Loop {
+func (l *Lifecycle) Maintenance() base.Loop {
 	var lastPrune time.Time
 	return base.Loop{Name: "master keys", Every: time.Hour, Run: func(ctx context.Context) error {
 		var errs []error
-		if a.Config.KeyRotation > 0 && a.Clock.Now().Sub(a.Keyring.CurrentSince()) > a.Config.KeyRotation {
-			if res, err := a.rotateKeys(ctx, "system:key-rotation", 0); err != nil {
+		if l.Rotation > 0 && l.Clock.Now().Sub(l.Keyring.CurrentSince()) > l.Rotation {
+			if res, err := l.Rotate(ctx, "system:key-rotation", 0); err != nil {
 				errs = append(errs, fmt.Errorf("rotate master key: %w", err))
 			} else {
-				a.Logger.Info("master key rotated", "version", res.Version, "data_keys", res.Rewrapped, "took_ms", res.Took.Milliseconds())
+				l.Logger.Info("master key rotated", "version", res.Version, "data_keys", res.Rewrapped, "took_ms", res.Took.Milliseconds())
 			}
 		}
 		if time.Since(lastPrune) > 24*time.Hour {
-			if gone, err := a.pruneKeys(ctx, "system:key-rotation"); err != nil {
+			if gone, err := l.Prune(ctx, "system:key-rotation"); err != nil {
 				errs = append(errs, fmt.Errorf("prune master keys: %w", err))
 			} else if len(gone) > 0 {
-				a.Logger.Info("retired master keys destroyed", "versions", fmt.Sprint(gone))
+				l.Logger.Info("retired master keys destroyed", "versions", fmt.Sprint(gone))
 			}
 			lastPrune = time.Now()
 		}
@@ -313,6 +356,6 @@ func (a *App) keyMaintenance() base.Loop {
 	}}
 }
 
-// keyringReload is how often serve looks for a keyring another process
+// ReloadEvery is how often serve looks for a keyring another process
 // rotated or pruned.
-const keyringReload = 2 * time.Second
+const ReloadEvery = 2 * time.Second
