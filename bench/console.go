@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/milestone/husky/orders/orderstest"
+	"github.com/milestone/husky/sharing/sharingtest"
 	"github.com/milestone/husky/store"
 )
 
@@ -128,25 +130,12 @@ func writeConsoleData(w *world, n, p int) error {
 		return err
 	}
 	defer db.Close()
-	at := "2026-01-01T00:00:00.000000Z"
-	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $1)
-		INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields, status, attempts,
-			next_attempt_at, created_at, updated_at, delivered_at, dead_at)
-		SELECT printf('msg_%032x', x), CASE x % 2 WHEN 0 THEN $2 ELSE $3 END, NULL, 'order.cancelled', CAST($4 AS BLOB), 'bench', '',
-			CASE WHEN x % 10 = 0 THEN 'dead' ELSE 'delivered' END, 1, $5, $6, $7,
-			CASE WHEN x % 10 = 0 THEN NULL ELSE $8 END, CASE WHEN x % 10 = 0 THEN $9 ELSE NULL END
-		FROM n`, n, w.logistics, w.manufacturer, string(payload), at, at, at, at, at); err != nil {
-		return fmt.Errorf("write deliveries: %w", err)
+	ctx := context.Background()
+	if err := sharingtest.WriteHistory(ctx, db, n, w.logistics, w.manufacturer, payload, "2026-01-01T00:00:00.000000Z"); err != nil {
+		return err
 	}
-	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $1)
-		INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone, ship_organization,
-			ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes, created_at, updated_at, closed_at,
-			reference_hash)
-		SELECT printf('ord_%032x', x), $2, 'C-' || x, 'delivered', 'Customer', 'c' || x || '@example.com', '+4520100000', '',
-			'Vej 1', '', 'Brøndby', '2605', '', 'DK', '', '2017-01-01T00:00:00.000000Z', '2019-03-01T00:00:00.000000Z',
-			(2017 + x % 3) || '-03-01T00:00:00.000000Z', 'C-' || x
-		FROM n`, p, w.reseller); err != nil {
-		return fmt.Errorf("write orders: %w", err)
+	if err := orderstest.WriteClosed(ctx, db, p, w.reseller); err != nil {
+		return err
 	}
 	return db.Checkpoint(context.Background())
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/milestone/husky/sharing/sharingtest"
 	"github.com/milestone/husky/store"
 )
 
@@ -436,12 +437,8 @@ func benchBacklog(cfg benchConfig) ([]row, error) {
 		return nil, err
 	}
 	start := time.Now()
-	if _, err := db.Writer.Exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < $1)
-		INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields, status, attempts,
-			next_attempt_at, created_at, updated_at)
-		SELECT printf('msg_%032x', x), CASE x % 2 WHEN 0 THEN $2 ELSE $3 END, NULL, 'order.cancelled',
-			CAST($4 AS BLOB), 'bench', '', 'pending', 0, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'
-		FROM n`, cfg.backlog, w.logistics, w.manufacturer, string(payload)); err != nil {
+	if err := sharingtest.WriteBacklog(context.Background(), db, cfg.backlog, w.logistics, w.manufacturer, payload,
+		"2026-01-01T00:00:00.000000Z"); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/milestone/husky/orders/orderstest"
 	"github.com/milestone/husky/store"
 )
 
@@ -147,35 +148,17 @@ func writeSubjectOrders(w *world, n int) error {
 		return err
 	}
 	defer db.Close()
-	insert := `INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
-		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes,
-		created_at, updated_at, email_hash, phone_hash, reference_hash)
-		VALUES ($1, $2, $3, 'shared', $4, $5, $6, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', $7, $8, $9, $10, $11)`
-	at := "2026-06-01T10:00:00.000000Z"
-	total := n + 100
-	for startAt := 0; startAt < total; startAt += 50000 {
-		err := db.Tx(context.Background(), func(tx *store.Tx) error {
-			stmt, err := tx.Preparex(insert)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for i := startAt; i < min(startAt+50000, total); i++ {
-				email, phone := fmt.Sprintf("buyer%d@example.com", i), fmt.Sprintf("+4520%06d", 100000+i%800000)
-				if i >= n {
-					email, phone = "jane@example.dk", "+4533123456"
-				}
-				ref := fmt.Sprintf("S-%d", i)
-				if _, err := stmt.Exec(subjectOrderID(i), w.reseller, ref, fmt.Sprintf("Customer %d", i), email, phone,
-					at, at, hash("email", email), hash("phone", phone), ref); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	people := func(i int) orderstest.Person {
+		email, phone := fmt.Sprintf("buyer%d@example.com", i), fmt.Sprintf("+4520%06d", 100000+i%800000)
+		if i >= n {
+			email, phone = "jane@example.dk", "+4533123456"
 		}
+		ref := fmt.Sprintf("S-%d", i)
+		return orderstest.Person{ID: subjectOrderID(i), Reference: ref, Name: fmt.Sprintf("Customer %d", i), Email: email, Phone: phone,
+			EmailHash: hash("email", email), PhoneHash: hash("phone", phone), ReferenceHash: []byte(ref)}
+	}
+	if err := orderstest.WriteShared(context.Background(), db, w.reseller, "2026-06-01T10:00:00.000000Z", people, n+100); err != nil {
+		return err
 	}
 	return db.Checkpoint(context.Background())
 }

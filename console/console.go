@@ -66,6 +66,9 @@ type Console struct {
 // IdleTimeout ends a session this long after its last use.
 const IdleTimeout = 30 * time.Minute
 
+// sessions is the console's own table.
+func (c *Console) sessions() sessions { return sessions{db: c.DB} }
+
 // limit applies Limit, when set, to a signed-in request.
 func (c *Console) limit(g *gin.Context) {
 	if c.Limit != nil {

@@ -23,12 +23,6 @@ const (
 	cookieName       = "husky_console"
 	signInCookieName = "husky_console_sign_in"
 	sessionKey       = "console_session"
-
-	sqlInsertSession = `INSERT INTO console_sessions (token_hash, key_id, role, csrf, created_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6)`
-	sqlGetSession    = `SELECT key_id, role, csrf, last_seen FROM console_sessions WHERE token_hash = $1`
-	sqlTouchSession  = `UPDATE console_sessions SET last_seen = $1 WHERE token_hash = $2`
-	sqlEndSession    = `DELETE FROM console_sessions WHERE token_hash = $1`
-	sqlEndIdle       = `DELETE FROM console_sessions WHERE last_seen < $1`
 )
 
 // session is a signed-in person: the key they signed in with, its role,
@@ -76,17 +70,13 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 		return session{}, false
 	}
 	ctx := g.Request.Context()
-	s := session{hash: tokenHash(ck)}
-	var row struct {
-		KeyID    string     `db:"key_id"`
-		Role     string     `db:"role"`
-		CSRF     string     `db:"csrf"`
-		LastSeen store.Time `db:"last_seen"`
+	s, ok, err := c.sessions().get(ctx, tokenHash(ck))
+	if err != nil && c.Logger != nil {
+		c.Logger.Error("console session", "error", err.Error())
 	}
-	if err := c.DB.Reader.GetContext(ctx, &row, sqlGetSession, s.hash); err != nil {
+	if !ok {
 		return session{}, false
 	}
-	s.KeyID, s.Role, s.CSRF, s.lastSeen = row.KeyID, partners.Role(row.Role), row.CSRF, row.LastSeen.Time
 	now := c.Clock.Now()
 	if now.Sub(s.lastSeen) > IdleTimeout {
 		c.end(g, s)
@@ -100,10 +90,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 	// Written at most once a minute, so that reading pages does not keep
 	// the database's one writer busy.
 	if now.Sub(s.lastSeen) > time.Minute {
-		_ = c.DB.Tx(ctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(ctx, sqlTouchSession, store.FormatTime(now), s.hash)
-			return err
-		})
+		_ = c.sessions().touch(ctx, s.hash, now)
 	}
 	g.Set(sessionKey, s)
 	g.Set("key_id", s.KeyID)
@@ -112,11 +99,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 
 // end deletes a session and its cookie.
 func (c *Console) end(g *gin.Context, s session) {
-	ctx := g.Request.Context()
-	_ = c.DB.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, sqlEndSession, s.hash)
-		return err
-	})
+	_ = c.sessions().end(g.Request.Context(), s.hash)
 	c.cookie(g, cookieName, "", -1)
 }
 
@@ -207,12 +190,9 @@ func (c *Console) signIn(g *gin.Context) {
 	}
 	token, csrf, now := randomToken(), randomToken(), c.Clock.Now()
 	err = c.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlEndIdle, store.FormatTime(now.Add(-IdleTimeout))); err != nil {
+		s := newSession{TokenHash: tokenHash(token), KeyID: p.KeyID, Role: p.Role, CSRF: csrf, At: now}
+		if err := c.sessions().open(ctx, tx, s, now.Add(-IdleTimeout)); err != nil {
 			return err
-		}
-		if _, err := tx.ExecContext(ctx, sqlInsertSession, tokenHash(token), p.KeyID, p.Role, csrf,
-			store.FormatTime(now), store.FormatTime(now)); err != nil {
-			return fmt.Errorf("open session: %w", err)
 		}
 		return c.Audit.Record(ctx, tx, p.Actor(), "console.signed_in", map[string]string{"key_id": p.KeyID},
 			map[string]string{"role": string(p.Role)})
