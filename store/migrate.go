@@ -33,8 +33,8 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("migrate: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
-		// goose writes its own table with its own placeholders and a real
-		// boolean: a plain pgx connection, not the rewriting one.
+		// goose writes its own table with a real boolean: a plain pgx
+		// connection, not the service's, which binds bools as 0 and 1.
 		if conn, err = sql.Open("pgx", db.dsn); err != nil {
 			return 0, fmt.Errorf("migrate: %w", err)
 		}
@@ -50,6 +50,15 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	v, err := p.GetDBVersion(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: read version: %w", err)
+	}
+	return v, nil
+}
+
+// SchemaVersion returns the version of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := db.Reader.GetContext(ctx, &v, `SELECT MAX(version_id) FROM goose_db_version`); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil
 }

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/milestone/husky/demo"
 	"github.com/milestone/husky/partners"
 )
 
@@ -71,7 +67,7 @@ type demoKeys struct{ reseller, admin, finance, privacy string }
 // received, and answer each order as real ones would, with signed
 // callbacks: accepted, then shipped with tracking, then delivered.
 func (a *App) startDemo(ctx context.Context, w io.Writer) error {
-	out := &lockedWriter{w: w}
+	out := &demo.LockedWriter{W: w}
 	reseller, err := a.demoPartner(ctx, partners.KindReseller, demoReseller, "")
 	if err != nil {
 		return err
@@ -89,7 +85,8 @@ func (a *App) startDemo(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: a.demoRecipient(ctx, p, out), ReadHeaderTimeout: 5 * time.Second}
+		rec := &demo.Recipient{Partner: p, Secrets: a.Partners.Secrets, BaseURL: a.baseURL(), Insecure: a.Config.TLSCert != "", Out: out}
+		srv := &http.Server{Handler: rec.Handler(ctx), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		go func() { <-ctx.Done(); srv.Close() }()
 	}
@@ -180,161 +177,4 @@ func (a *App) demoPartner(ctx context.Context, kind partners.Kind, name, url str
 	}
 	p, _, err := a.Partners.Add(ctx, "system:demo", partners.NewPartner{Kind: kind, Name: name, EndpointURL: url, Demo: true})
 	return p, err
-}
-
-// demoRecipient verifies the Standard Webhooks signature of each request
-// with the partner's current secrets, prints the body, and answers each
-// order.created with the callbacks a real recipient would send.
-func (a *App) demoRecipient(ctx context.Context, p partners.Partner, w io.Writer) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			http.Error(rw, "unreadable", http.StatusBadRequest)
-			return
-		}
-		secrets, err := a.Partners.Secrets(r.Context(), p.ID)
-		if err != nil {
-			http.Error(rw, "no secret", http.StatusInternalServerError)
-			return
-		}
-		if err := partners.Verify(secrets, r.Header, body, time.Now()); err != nil {
-			fmt.Fprintf(w, "[%s] REFUSED %s: %v\n", p.Name, r.Header.Get(partners.HeaderID), err)
-			http.Error(rw, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		// What arrived, its personal values masked: a terminal is no place
-		// for a customer's phone, email or address, even a demo one.
-		fmt.Fprintf(w, "[%s] signature ok, webhook-id %s:\n  %s\n", p.Name, r.Header.Get(partners.HeaderID), maskPersonal(body))
-		rw.WriteHeader(http.StatusNoContent)
-		var ev struct {
-			Type string `json:"type"`
-			Data struct {
-				OrderID string `json:"order_id"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(body, &ev) == nil && ev.Type == "order.created" {
-			go a.demoAnswer(ctx, p, ev.Data.OrderID, w)
-		}
-	})
-}
-
-// demoAnswer plays a recipient's side of an order: the manufacturer
-// accepts it; the logistics partner accepts, ships and delivers it, each
-// a few seconds after the last.
-func (a *App) demoAnswer(ctx context.Context, p partners.Partner, orderID string, w io.Writer) {
-	type step struct {
-		typ  string
-		data map[string]any
-	}
-	steps := []step{{"order.accepted", map[string]any{"estimated_ship_date": time.Now().AddDate(0, 0, 2).Format(time.DateOnly)}}}
-	if p.Kind == partners.KindLogistics {
-		steps = append(steps,
-			step{"order.shipped", map[string]any{"carrier": "Demo Freight", "tracking_number": fmt.Sprintf("DF%09d", time.Now().UnixNano()%1e9),
-				"tracking_url": "https://tracking.example.com/demo"}},
-			step{"order.delivered", map[string]any{}})
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	if a.Config.TLSCert != "" {
-		// The demo calls its own server on loopback; its certificate
-		// may be self-signed.
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	}
-	for i, st := range steps {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(3 * time.Second):
-		}
-		data := map[string]any{"order_id": orderID}
-		for k, v := range st.data {
-			data[k] = v
-		}
-		if st.typ == "order.delivered" {
-			data["delivered_at"] = time.Now().UTC().Format(time.RFC3339)
-		}
-		body, _ := json.Marshal(map[string]any{"type": st.typ, "timestamp": time.Now().UTC().Format(time.RFC3339), "data": data})
-		secrets, err := a.Partners.Secrets(ctx, p.ID)
-		if err != nil || len(secrets) == 0 {
-			return
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.baseURL()+"/v1/callbacks/"+p.ID, bytes.NewReader(body))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		_ = partners.SetHeaders(req.Header, secrets[:1], fmt.Sprintf("demo_%s_%d", orderID, i), time.Now(), body)
-		res, err := client.Do(req)
-		if err != nil {
-			fmt.Fprintf(w, "[%s] callback %s for %s failed: %v\n", p.Name, st.typ, orderID, err)
-			return
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		fmt.Fprintf(w, "[%s] sent signed callback %s for %s: HTTP %d\n", p.Name, st.typ, orderID, res.StatusCode)
-	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p whole, one writer at a time.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// personalKeys are the webhook fields that carry personal values.
-var personalKeys = map[string]bool{"phone": true, "email": true, "organization": true, "line1": true, "line2": true,
-	"city": true, "postal_code": true, "region": true}
-
-// maskPersonal returns a webhook body with every personal value masked,
-// keeping its shape and the rest as it is; a body that is not JSON is
-// summarised by its size.
-func maskPersonal(body []byte) string {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return fmt.Sprintf("(%d bytes, not JSON)", len(body))
-	}
-	var walk func(key string, v any) any
-	walk = func(key string, v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				x[k] = walk(k, e)
-			}
-		case []any:
-			for i, e := range x {
-				x[i] = walk(key, e)
-			}
-		case string:
-			if personalKeys[key] {
-				return maskValue(key, x)
-			}
-		}
-		return v
-	}
-	b, _ := json.Marshal(walk("", v))
-	return string(b)
-}
-
-// maskValue keeps a hint of a value: an email's first letters and
-// top-level domain, a phone's country code and last two digits, a word's
-// first letter.
-func maskValue(key, s string) string {
-	r := []rune(s)
-	switch {
-	case s == "":
-		return ""
-	case key == "email":
-		local, domain, _ := strings.Cut(s, "@")
-		tld := domain[strings.LastIndexByte(domain, '.')+1:]
-		return string([]rune(local)[:min(2, len([]rune(local)))]) + "…@…." + tld
-	case key == "phone" && len(r) > 5:
-		return string(r[:3]) + strings.Repeat("•", len(r)-5) + string(r[len(r)-2:])
-	default:
-		return string(r[:1]) + "…"
-	}
 }

@@ -227,9 +227,9 @@ func (c *command) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	var v int64
-	if err := a.DB.Reader.GetContext(ctx, &v, "SELECT MAX(version_id) FROM goose_db_version"); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	v, err := a.DB.SchemaVersion(ctx)
+	if err != nil {
+		return err
 	}
 	c.print(map[string]any{"db": a.DB.Path, "version": v}, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: schema at version %d\n", a.DB.Path, v)
