@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,6 +62,9 @@ type HoldView struct {
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 }
 
+// rows is the hold table's statements.
+func (h *Holds) rows() holdRows { return holdRows{db: h.DB} }
+
 // Place puts an order under legal hold (or replaces its reason).
 func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldView, error) {
 	reason = strings.TrimSpace(reason)
@@ -76,18 +78,14 @@ func (h *Holds) Place(ctx context.Context, actor, orderID, reason string) (HoldV
 			if k := o.DataKey(); k != nil {
 				sealed = k.SealString(reason, aadReason)
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (order_id, reason, placed_at) VALUES ($1, $2, $3)
-				ON CONFLICT (order_id) DO UPDATE SET reason = excluded.reason, placed_at = excluded.placed_at`,
-				orderID, sealed, store.FormatTime(h.Clock.Now()))
-			return err
+			return h.rows().put(ctx, tx, orderID, sealed, h.Clock.Now())
 		})
 }
 
 // Release lifts an order's legal hold.
 func (h *Holds) Release(ctx context.Context, actor, orderID string) (HoldView, error) {
 	return h.change(ctx, actor, orderID, "order.hold_released", nil, func(tx *store.Tx, _ *orders.Order) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM legal_holds WHERE order_id = $1`, orderID)
-		return err
+		return h.rows().remove(ctx, tx, orderID)
 	})
 }
 
@@ -125,16 +123,9 @@ func (h *Holds) Get(ctx context.Context, orderID string) (*Hold, error) {
 }
 
 func (h *Holds) get(ctx context.Context, q sqlx.QueryerContext, o *orders.Order) (*Hold, error) {
-	var row struct {
-		Reason []byte     `db:"reason"`
-		At     store.Time `db:"placed_at"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT reason, placed_at FROM legal_holds WHERE order_id = $1`, o.ID)
-	if store.IsNoRows(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read legal hold: %w", err)
+	row, ok, err := h.rows().get(ctx, q, o.ID)
+	if !ok || err != nil {
+		return nil, err
 	}
 	reason := row.Reason
 	if k := o.DataKey(); k != nil {
@@ -142,33 +133,19 @@ func (h *Holds) get(ctx context.Context, q sqlx.QueryerContext, o *orders.Order)
 			return nil, err
 		}
 	}
-	return &Hold{Reason: string(reason), Since: row.At.Time}, nil
+	return &Hold{Reason: string(reason), Since: row.PlacedAt.Time}, nil
 }
 
 // Among returns which of the given orders are under legal hold, through q
 // (the caller's transaction, so that a purge or an erasure sees holds
 // placed up to its own commit).
 func (h *Holds) Among(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for part := range slices.Chunk(orderIDs, 500) {
-		var ids []string
-		if err := sqlx.SelectContext(ctx, q, &ids, statements.For(h.DB.Engine).heldAmong, h.DB.List(part)); err != nil {
-			return nil, fmt.Errorf("legal holds: %w", err)
-		}
-		for _, id := range ids {
-			out[id] = true
-		}
-	}
-	return out, nil
+	return h.rows().among(ctx, q, orderIDs)
 }
 
 // Held returns the ids of every order under legal hold.
 func (h *Holds) Held(ctx context.Context) ([]string, error) {
-	var ids []string
-	if err := h.DB.Reader.SelectContext(ctx, &ids, `SELECT order_id FROM legal_holds ORDER BY order_id`); err != nil {
-		return nil, fmt.Errorf("legal holds: %w", err)
-	}
-	return ids, nil
+	return h.rows().held(ctx)
 }
 
 // SealPlaintext seals the reasons of holds placed before the vault, once
@@ -177,15 +154,12 @@ func (h *Holds) SealPlaintext(ctx context.Context) (int, error) {
 	if h.Vault == nil {
 		return 0, nil
 	}
-	var rows []struct {
-		OrderID string `db:"order_id"`
-		Reason  []byte `db:"reason"`
-	}
-	if err := h.DB.Reader.SelectContext(ctx, &rows, `SELECT order_id, reason FROM legal_holds`); err != nil {
-		return 0, fmt.Errorf("legal holds: %w", err)
+	rows, err := h.rows().reasons(ctx)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
-	err := h.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = h.DB.Tx(ctx, func(tx *store.Tx) error {
 		for _, r := range rows {
 			if vault.IsSealed(r.Reason) {
 				continue
@@ -197,9 +171,8 @@ func (h *Holds) SealPlaintext(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE legal_holds SET reason = $1 WHERE order_id = $2`,
-				k.Seal(r.Reason, aadReason), r.OrderID); err != nil {
-				return fmt.Errorf("seal legal hold: %w", err)
+			if err := h.rows().setReason(ctx, tx, r.OrderID, k.Seal(r.Reason, aadReason)); err != nil {
+				return err
 			}
 			n++
 		}
