@@ -7,7 +7,7 @@
 // postgres:// URL: one pool, several processes on one database). Each
 // package keeps its statements in its own store files: once, in the SQL
 // both engines share, with parameters $1, $2, …; written out for each
-// engine where they differ (Statements). Nothing rewrites a statement on
+// engine where they differ (PerEngine). Nothing rewrites a statement on
 // its way to the server.
 package store
 
