@@ -88,14 +88,16 @@ var ErrRunning = api.New(http.StatusConflict, "purge_running", "a purge run is a
 // ErrRunNotFound is returned for an unknown run id.
 var ErrRunNotFound = api.New(http.StatusNotFound, "purge_run_not_found", "no such purge run")
 
+// rows is the run tables' statements.
+func (p *Purger) rows() runRows { return runRows{db: p.DB} }
+
 // Start records a new run as of now. It fails with ErrRunning while
 // another run is in progress.
 func (p *Purger) Start(ctx context.Context, actor string) (string, error) {
 	id := base.NewID("pur_")
 	now := p.Clock.Now()
 	err := p.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES ($1, $2, $3, 'running', $4)`,
-			id, store.FormatTime(now), actor, store.FormatTime(now)); err != nil {
+		if err := p.rows().insert(ctx, tx, id, actor, now); err != nil {
 			if store.IsUniqueViolation(err) {
 				return ErrRunning
 			}
@@ -135,16 +137,12 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 		return nil
 	}
 	defer lease.Release()
-	var run struct {
-		AsOf   store.Time `db:"as_of"`
-		Actor  string     `db:"actor"`
-		Status string     `db:"status"`
+	run, ok, err := p.rows().get(ctx, id)
+	if err != nil {
+		return err
 	}
-	if err := p.DB.Reader.GetContext(ctx, &run, `SELECT as_of, actor, status FROM purge_runs WHERE id = $1`, id); err != nil {
-		if store.IsNoRows(err) {
-			return ErrRunNotFound
-		}
-		return fmt.Errorf("read purge run: %w", err)
+	if !ok {
+		return ErrRunNotFound
 	}
 	if run.Status != "running" {
 		return nil
@@ -156,11 +154,7 @@ func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
 	if err != nil && ctx.Err() == nil {
 		// A failure is recorded; a cancelled context (shutdown) leaves the
 		// run running, to be resumed at the next start.
-		_ = p.DB.Tx(context.Background(), func(tx *store.Tx) error {
-			_, uerr := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3`,
-				"purge failed; see the service log", store.FormatTime(p.Clock.Now()), id)
-			return uerr
-		})
+		_ = p.rows().fail(context.Background(), id, "purge failed; see the service log", p.Clock.Now())
 		p.Logger.Error("purge run failed", "purge_run_id", id, "error", err.Error())
 	}
 	return err
@@ -192,8 +186,8 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 				if held[o.OrderID] {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO purge_run_orders (run_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, o.OrderID); err != nil {
-					return fmt.Errorf("snapshot: %w", err)
+				if err := p.rows().addOrder(ctx, tx, id, o.OrderID); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -203,18 +197,15 @@ func (p *Purger) resume(ctx context.Context, id, actor string, asOf time.Time) e
 		}
 		after = page[len(page)-1].OrderID
 	}
-	if err := p.DB.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, sqlRunSize, id, id)
-		return err
-	}); err != nil {
+	if err := p.rows().countOrders(ctx, id); err != nil {
 		return fmt.Errorf("count run orders: %w", err)
 	}
 	// Erase in batches, each its own short transaction.
 	batch := cmp.Or(p.BatchSize, 200)
 	for {
-		var ids []string
-		if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome IS NULL ORDER BY order_id LIMIT $2`, id, batch); err != nil {
-			return fmt.Errorf("next batch: %w", err)
+		ids, err := p.rows().undecided(ctx, id, batch)
+		if err != nil {
+			return err
 		}
 		if len(ids) == 0 {
 			break
@@ -280,14 +271,11 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 			if len(part.ids) == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, statements.For(p.DB.Engine).runOutcome, part.outcome, store.FormatTime(now), runID, p.DB.List(part.ids)); err != nil {
-				return fmt.Errorf("record erasure: %w", err)
+			if err := p.rows().decide(ctx, tx, runID, part.outcome, part.ids, now); err != nil {
+				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, sqlRunProgress, len(res.Erased), len(held), notices, runID); err != nil {
-			return fmt.Errorf("record purge progress: %w", err)
-		}
-		return nil
+		return p.rows().progress(ctx, tx, runID, len(res.Erased), len(held), notices)
 	})
 	if err != nil {
 		return fmt.Errorf("erase batch: %w", err)
@@ -298,29 +286,19 @@ func (p *Purger) eraseBatch(ctx context.Context, runID, actor string, ids []stri
 	return nil
 }
 
-const (
-	// A running run's counts are kept as it goes, so that reading its
-	// progress costs one row, however large the run.
-	sqlRunSize     = `UPDATE purge_runs SET orders = (SELECT COUNT(*) FROM purge_run_orders WHERE run_id = $1) WHERE id = $2`
-	sqlRunProgress = `UPDATE purge_runs SET erased = erased + $1, held = held + $2, notices = notices + $3 WHERE id = $4`
-)
-
 // finish records the run's counts and the digest of its order list in the
 // run and in the audit trail, then clears the write-ahead log.
 func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) error {
-	var rows []struct {
-		OrderID string `db:"order_id"`
-		Outcome string `db:"outcome"`
-	}
-	if err := p.DB.Reader.SelectContext(ctx, &rows, `SELECT order_id, outcome FROM purge_run_orders WHERE run_id = $1 ORDER BY order_id`, id); err != nil {
-		return fmt.Errorf("read run orders: %w", err)
+	outcomes, ids, err := p.rows().outcomes(ctx, id)
+	if err != nil {
+		return err
 	}
 	var erased []string
 	held := 0
-	for _, r := range rows {
-		switch r.Outcome {
+	for _, oid := range ids {
+		switch outcomes[oid] {
 		case "erased":
-			erased = append(erased, r.OrderID)
+			erased = append(erased, oid)
 		case "held":
 			held++
 		}
@@ -338,9 +316,9 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 		total += c.Notified
 	}
 	err = p.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE purge_runs SET status = 'completed', finished_at = $1, orders = $2, erased = $3, held = $4,
-			notices = $5, digest = $6 WHERE id = $7`, store.FormatTime(p.Clock.Now()), len(rows), len(erased), held, total, digest, id); err != nil {
-			return fmt.Errorf("complete run: %w", err)
+		c := runCounts{Orders: len(ids), Erased: len(erased), Held: held, Notices: total, Digest: digest}
+		if err := p.rows().complete(ctx, tx, id, c, p.Clock.Now()); err != nil {
+			return err
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{
 			"as_of": store.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total)})
@@ -397,9 +375,9 @@ func (p *Purger) PurgeNow(ctx context.Context, actor string) (Run, error) {
 // ResumeInterrupted resumes runs a crash or shutdown left running, and
 // any whose process died (on PostgreSQL, another instance's).
 func (p *Purger) ResumeInterrupted(ctx context.Context) error {
-	var ids []string
-	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs WHERE status = 'running'`); err != nil {
-		return fmt.Errorf("find interrupted runs: %w", err)
+	ids, err := p.rows().running(ctx)
+	if err != nil {
+		return err
 	}
 	for _, id := range ids {
 		if err := p.carry(ctx, id, true); err != nil {
@@ -413,26 +391,12 @@ func (p *Purger) ResumeInterrupted(ctx context.Context) error {
 func (p *Purger) Get(ctx context.Context, id string) (Run, error) { return p.get(ctx, id, true) }
 
 func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error) {
-	var r struct {
-		ID       string     `db:"id"`
-		AsOf     store.Time `db:"as_of"`
-		Actor    string     `db:"actor"`
-		Status   string     `db:"status"`
-		Started  store.Time `db:"started_at"`
-		Finished store.Time `db:"finished_at"`
-		Orders   int        `db:"orders"`
-		Erased   int        `db:"erased"`
-		Held     int        `db:"held"`
-		Notices  int        `db:"notices"`
-		Digest   string     `db:"digest"`
-		Error    string     `db:"error"`
+	r, ok, err := p.rows().get(ctx, id)
+	if err != nil {
+		return Run{}, err
 	}
-	if err := p.DB.Reader.GetContext(ctx, &r, `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held,
-		notices, digest, error FROM purge_runs WHERE id = $1`, id); err != nil {
-		if store.IsNoRows(err) {
-			return Run{}, ErrRunNotFound
-		}
-		return Run{}, fmt.Errorf("read purge run: %w", err)
+	if !ok {
+		return Run{}, ErrRunNotFound
 	}
 	run := Run{ID: r.ID, AsOf: r.AsOf.Time, Actor: r.Actor, Status: r.Status, StartedAt: r.Started.Time,
 		Counts: RunCounts{Orders: r.Orders, Erased: r.Erased, Held: r.Held, Notices: r.Notices}, Digest: r.Digest, Error: r.Error,
@@ -447,8 +411,8 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 		// while it works does not compete with the API.
 		return run, nil
 	}
-	if err := p.DB.Reader.SelectContext(ctx, &run.OrderIDs, `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome = 'erased' ORDER BY order_id`, id); err != nil {
-		return Run{}, fmt.Errorf("read run orders: %w", err)
+	if run.OrderIDs, err = p.rows().erased(ctx, id); err != nil {
+		return Run{}, err
 	}
 	notices, err := p.Deliveries.ErasureNotices(ctx, run.OrderIDs)
 	if err != nil {
@@ -469,9 +433,9 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 // List returns the latest runs, newest first, with their counts (not
 // their order lists).
 func (p *Purger) List(ctx context.Context, limit int) ([]Run, error) {
-	var ids []string
-	if err := p.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM purge_runs ORDER BY started_at DESC, id DESC LIMIT $1`, limit); err != nil {
-		return nil, fmt.Errorf("list purge runs: %w", err)
+	ids, err := p.rows().latest(ctx, limit)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Run, 0, len(ids))
 	for _, id := range ids {
