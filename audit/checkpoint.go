@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -141,9 +140,8 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			return fmt.Errorf("sign checkpoint: %w", err)
 		}
 		now := l.Clock.Now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)`,
-			n, h[:], string(signed), store.FormatTime(now)); err != nil {
-			return fmt.Errorf("store checkpoint: %w", err)
+		if err := insertCheckpoint(ctx, tx, n, h, string(signed), now); err != nil {
+			return err
 		}
 		out = Checkpoint{TreeSize: n, RootHash: h.String(), Note: string(signed), CreatedAt: now}
 		return nil
@@ -154,24 +152,6 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 // Latest returns the newest stored checkpoint, or ErrNoCheckpoint.
 func (l *Log) Latest(ctx context.Context) (Checkpoint, error) {
 	return latestCheckpoint(ctx, l.DB.Reader)
-}
-
-func latestCheckpoint(ctx context.Context, q sqlx.QueryerContext) (Checkpoint, error) {
-	var r struct {
-		Size    int64      `db:"tree_size"`
-		Root    []byte     `db:"root_hash"`
-		Note    string     `db:"note"`
-		Created store.Time `db:"created_at"`
-	}
-	if err := sqlx.GetContext(ctx, q, &r, `SELECT tree_size, root_hash, note, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`); err != nil {
-		if store.IsNoRows(err) {
-			return Checkpoint{}, ErrNoCheckpoint
-		}
-		return Checkpoint{}, fmt.Errorf("latest checkpoint: %w", err)
-	}
-	var h tlog.Hash
-	copy(h[:], r.Root)
-	return Checkpoint{TreeSize: r.Size, RootHash: h.String(), Note: r.Note, CreatedAt: r.Created.Time}, nil
 }
 
 // Size returns how many entries the log holds.

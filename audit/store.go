@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
@@ -16,8 +17,10 @@ const (
 	sqlSize        = `SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`
 	sqlInsertEntry = `INSERT INTO audit_entries (seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id,
 		request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	sqlInsertHash = `INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)`
-	entryColumns  = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
+	sqlInsertHash       = `INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)`
+	sqlInsertCheckpoint = `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)`
+	sqlLatestCheckpoint = `SELECT tree_size, root_hash, note, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`
+	entryColumns        = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
 )
 
 type entryRow struct {
@@ -209,4 +212,33 @@ func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, 
 		out[i] = e
 	}
 	return out, nil
+}
+
+// insertCheckpoint stores a signed checkpoint of the tree of size n with
+// root hash h, made at at.
+func insertCheckpoint(ctx context.Context, tx *store.Tx, n int64, h tlog.Hash, signed string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, sqlInsertCheckpoint, n, h[:], signed, store.FormatTime(at)); err != nil {
+		return fmt.Errorf("store checkpoint: %w", err)
+	}
+	return nil
+}
+
+// latestCheckpoint reads the newest stored checkpoint through q, or
+// ErrNoCheckpoint.
+func latestCheckpoint(ctx context.Context, q sqlx.QueryerContext) (Checkpoint, error) {
+	var r struct {
+		Size    int64      `db:"tree_size"`
+		Root    []byte     `db:"root_hash"`
+		Note    string     `db:"note"`
+		Created store.Time `db:"created_at"`
+	}
+	if err := sqlx.GetContext(ctx, q, &r, sqlLatestCheckpoint); err != nil {
+		if store.IsNoRows(err) {
+			return Checkpoint{}, ErrNoCheckpoint
+		}
+		return Checkpoint{}, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	var h tlog.Hash
+	copy(h[:], r.Root)
+	return Checkpoint{TreeSize: r.Size, RootHash: h.String(), Note: r.Note, CreatedAt: r.Created.Time}, nil
 }
