@@ -87,7 +87,7 @@ func TestLeaderFailover(t *testing.T) {
 	}
 }
 
-// leaderPoll is how often the service tries for the lead (cmd/husky).
+// leaderPoll is how often the service tries for the lead (app).
 const leaderPoll = 2 * time.Second
 
 // leadings counts the times a server log says it took the lead.

@@ -54,7 +54,7 @@ func benchSubmit(b *testing.B, audited bool) {
 }
 
 // BenchmarkCommitToArrival submits orders at 500 per second through the
-// API to an App with two recipients and reports how long each webhook took
+// API to an app.App with two recipients and reports how long each webhook took
 // from the order's commit to its arrival (median and 99th percentile).
 func BenchmarkCommitToArrival(b *testing.B) {
 	var (

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/milestone/husky/cli"
 )
 
 // TestCLICommandsAnswerInJSON runs every operator command against one
@@ -72,7 +74,7 @@ func TestTuneGCKeepsWhatTheOperatorSet(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(150))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
-	tuneGC()
+	cli.TuneGC()
 	if got := debug.SetGCPercent(150); got != 150 {
 		t.Errorf("GC percent %d, want the operator's 150", got)
 	}

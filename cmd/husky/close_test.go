@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/partners"
 )
 
@@ -134,12 +135,10 @@ func TestOrdersCloseCLIChecksBeforeWriting(t *testing.T) {
 
 func TestRateLimitPerKey(t *testing.T) {
 	t.Parallel()
-	raw := envConfig()
-	raw.db = t.TempDir() + "/husky.db"
-	if cfg, err := raw.config(); err != nil || cfg.RateLimit != 100 {
+	if cfg, err := configWith(map[string]string{"HUSKY_DB": t.TempDir() + "/husky.db"}); err != nil || cfg.RateLimit != 100 {
 		t.Fatalf("default rate limit %v (%v), want 100 requests per second", cfg.RateLimit, err)
 	}
-	e := newTestEnvWith(t, func(c *Config) { c.RateLimit = 5 }) // bursts of 10
+	e := newTestEnvWith(t, func(c *app.Config) { c.RateLimit = 5 }) // bursts of 10
 	limited := 0
 	for i := range 12 {
 		r := e.do(t, "GET", "/v1/catalog", e.keyA, nil)

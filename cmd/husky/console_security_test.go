@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/milestone/husky/app"
 )
 
 // signInForm fetches the sign-in page and returns its token and cookie.
@@ -46,7 +48,7 @@ func TestConsoleSignInIsThrottledAndCannotBeForged(t *testing.T) {
 	t.Parallel()
 	// The test's requests come through a trusted proxy on loopback, which
 	// names the client in X-Forwarded-For.
-	e := newTestEnvWith(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	e := newTestEnvWith(t, func(c *app.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
 	wrong := "husky_admin_" + strings.Repeat("a", 52)
 	for i := range 5 {
 		if r := postSignIn(t, e, wrong, "203.0.113.7"); r.status != http.StatusUnauthorized {
@@ -102,7 +104,7 @@ func TestConsoleCookiesAreSecureBehindATrustedProxyOnly(t *testing.T) {
 		_, ck := signInForm(t, e, headers...)
 		return ck.Secure
 	}
-	trusted := newTestEnvWith(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	trusted := newTestEnvWith(t, func(c *app.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
 	if !secure(trusted, "X-Forwarded-Proto", "https") {
 		t.Error("behind a trusted proxy that speaks HTTPS, the cookie is not Secure")
 	}
@@ -113,7 +115,7 @@ func TestConsoleCookiesAreSecureBehindATrustedProxyOnly(t *testing.T) {
 	if secure(untrusted, "X-Forwarded-Proto", "https") {
 		t.Error("X-Forwarded-Proto from a proxy nobody trusts was believed")
 	}
-	always := newTestEnvWith(t, func(c *Config) { c.SecureCookies = true })
+	always := newTestEnvWith(t, func(c *app.Config) { c.SecureCookies = true })
 	if !secure(always) {
 		t.Error("HUSKY_SECURE_COOKIES=true did not mark the cookie Secure")
 	}
@@ -121,16 +123,14 @@ func TestConsoleCookiesAreSecureBehindATrustedProxyOnly(t *testing.T) {
 	if cfg := testConfig(t); len(cfg.TrustedProxies) != 0 || cfg.SecureCookies {
 		t.Errorf("defaults: %v %v", cfg.TrustedProxies, cfg.SecureCookies)
 	}
-	raw := envConfig()
-	raw.trustedProxies = "10.0.0.0/8, 192.0.2.1, nonsense"
-	if _, err := raw.config(); err == nil || !strings.Contains(err.Error(), `"nonsense"`) {
+	if _, err := configWith(map[string]string{"HUSKY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1, nonsense"}); err == nil || !strings.Contains(err.Error(), `"nonsense"`) {
 		t.Errorf("a bad proxy list: %v", err)
 	}
 }
 
 func TestConsolePagesCountAgainstTheKeysRateLimit(t *testing.T) {
 	t.Parallel()
-	e := newTestEnvWith(t, func(c *Config) { c.RateLimit = 1 })
+	e := newTestEnvWith(t, func(c *app.Config) { c.RateLimit = 1 })
 	c := consoleClient(t, e, e.admin)
 	limited := 0
 	for range 6 {

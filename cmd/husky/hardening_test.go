@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
@@ -216,7 +217,7 @@ func TestWebhookSecretsAreSealedAtRestAndOldOnesSealedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.app.Close()
-	a, err := NewApp(ctx, e.app.Config, e.app.Logger)
+	a, err := app.New(ctx, e.app.Config, e.app.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/milestone/husky/app"
+	"github.com/milestone/husky/cli"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/store/storetest"
@@ -38,10 +40,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// testEnv is an App on a temp database behind a real HTTP server, with two
+// testEnv is an app.App on a temp database behind a real HTTP server, with two
 // resellers and keys of every role.
 type testEnv struct {
-	app                  *App
+	app                  *app.App
 	srv                  *httptest.Server
 	logs                 *syncBuffer
 	resellerA, resellerB partners.Partner
@@ -63,18 +65,15 @@ func dbEnv(t testing.TB, path string) []string {
 	return []string{"HUSKY_DB=" + storetest.DSN(t), "HUSKY_KEYRING=" + path + ".keys", "HUSKY_AUDIT_KEY=" + path + ".audit-key"}
 }
 
-func testConfig(t testing.TB) Config {
+func testConfig(t testing.TB) app.Config {
 	t.Helper()
-	raw := envConfig()
 	path := filepath.Join(t.TempDir(), "husky.db")
-	raw.db = path
+	vars := map[string]string{"HUSKY_DB": path, "HUSKY_ALLOW_PRIVATE_ENDPOINTS": "true",
+		"HUSKY_RETRY_SCHEDULE": "50ms,100ms,200ms", "HUSKY_RATE_LIMIT": "off"}
 	if storetest.Engine() == store.PostgreSQL {
-		raw.db, raw.keyring, raw.auditKey = storetest.DSN(t), path+".keys", path+".audit-key"
+		vars["HUSKY_DB"], vars["HUSKY_KEYRING"], vars["HUSKY_AUDIT_KEY"] = storetest.DSN(t), path+".keys", path+".audit-key"
 	}
-	raw.allowPrivate = "true"
-	raw.retry = "50ms,100ms,200ms"
-	raw.rateLimit = "off"
-	cfg, err := raw.config()
+	cfg, err := configWith(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +83,7 @@ func testConfig(t testing.TB) Config {
 func newTestEnv(t testing.TB) *testEnv { return newTestEnvWith(t, nil) }
 
 // newTestEnvWith is newTestEnv with the configuration changed by edit.
-func newTestEnvWith(t testing.TB, edit func(*Config)) *testEnv {
+func newTestEnvWith(t testing.TB, edit func(*app.Config)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -92,7 +91,7 @@ func newTestEnvWith(t testing.TB, edit func(*Config)) *testEnv {
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +229,15 @@ func runExit(t *testing.T, env []string, args ...string) (int, string, string) {
 		t.Fatal(err)
 	}
 	return code, stdout.String(), stderr.String()
+}
+
+// configWith reads the configuration as a command does, with vars over
+// the process's HUSKY_ variables (tests run in parallel: no t.Setenv).
+func configWith(vars map[string]string) (app.Config, error) {
+	return cli.ConfigFrom(func(name string) string {
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	})
 }

@@ -246,9 +246,7 @@ func TestPprofListensOnLoopbackOnly(t *testing.T) {
 	t.Parallel()
 	for addr, ok := range map[string]bool{"127.0.0.1:6060": true, "[::1]:6060": true, "localhost:6060": true,
 		"0.0.0.0:6060": false, ":6060": false, "10.0.0.5:6060": false, "[::]:6060": false, "example.com:6060": false} {
-		raw := envConfig()
-		raw.db, raw.pprofAddr = t.TempDir()+"/husky.db", addr
-		_, err := raw.config()
+		_, err := configWith(map[string]string{"HUSKY_DB": t.TempDir() + "/husky.db", "HUSKY_PPROF_ADDR": addr})
 		if (err == nil) != ok {
 			t.Errorf("HUSKY_PPROF_ADDR=%s: err %v", addr, err)
 		}

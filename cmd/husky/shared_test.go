@@ -34,7 +34,7 @@ func TestOrdersWhoseSharingFinishedUnnoticedAreSharedByTheReconciliation(t *test
 	if got := status(id); got != "received" {
 		t.Fatalf("status %q before the reconciliation, want received: nothing is tested", got)
 	}
-	n, err := e.app.reconcileShared(ctx)
+	n, err := e.app.ReconcileShared(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("reconcile: %d, %v; want 1", n, err)
 	}
@@ -42,7 +42,7 @@ func TestOrdersWhoseSharingFinishedUnnoticedAreSharedByTheReconciliation(t *test
 		t.Errorf("status %q after the reconciliation, want shared", got)
 	}
 	// Once shared, nothing is left to reconcile.
-	if n, err := e.app.reconcileShared(ctx); err != nil || n != 0 {
+	if n, err := e.app.ReconcileShared(ctx); err != nil || n != 0 {
 		t.Errorf("second reconcile: %d, %v; want 0", n, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/keys"
 	"github.com/milestone/husky/orders"
@@ -134,14 +135,12 @@ func TestNoPersonalValueOrSecretIsInTheFiles(t *testing.T) {
 func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t *testing.T) {
 	t.Parallel()
 	storetest.SQLiteOnly(t, "husky backup copies a SQLite file (on PostgreSQL it points to the server's backups)")
-	raw := envConfig()
-	raw.db = t.TempDir() + "/husky.db"
-	if cfg, err := raw.config(); err != nil || cfg.BackupRetention != 840*time.Hour || cfg.KeyRotation != 720*time.Hour {
+	if cfg, err := configWith(map[string]string{"HUSKY_DB": t.TempDir() + "/husky.db"}); err != nil || cfg.BackupRetention != 840*time.Hour || cfg.KeyRotation != 720*time.Hour {
 		t.Fatalf("defaults: retention %v, rotation %v (%v); want 840h and 720h", cfg.BackupRetention, cfg.KeyRotation, err)
 	}
 	// Backups are kept for no time at all here, so that pruning destroys
 	// the retired key at once.
-	e := newTestEnvWith(t, func(c *Config) { c.BackupRetention = 0 })
+	e := newTestEnvWith(t, func(c *app.Config) { c.BackupRetention = 0 })
 	ctx := context.Background()
 	erasedBody, erasedVals := canaryOrder(t, "ERASED-0001")
 	erased := e.submit(t, e.keyA, erasedBody)["id"].(string)
@@ -219,11 +218,11 @@ func TestBackupsHoldNothingOfAnOrderErasedAfterThemOnceTheirMasterKeyIsPruned(t 
 
 // openBackup opens a copy of a backup with the given keyring, without
 // starting the service's checks, as someone restoring it would look.
-func openBackup(t *testing.T, path, ring string) *App {
+func openBackup(t *testing.T, path, ring string) *app.App {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.DB, cfg.Keyring, cfg.AuditKey = path, ring, path+".audit-key"
-	a := &App{Config: cfg}
+	a := &app.App{Config: cfg}
 	db, err := store.Open(context.Background(), cfg.DB)
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +286,7 @@ func TestRotationFromTheCLITakesEffectInTheRunningService(t *testing.T) {
 	}
 	second := submit("PO-AFTER")
 	s.stop(t)
-	a, err := NewApp(context.Background(), mustConfig(t, env), discardLogger())
+	a, err := app.New(context.Background(), mustConfig(t, env), discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +325,7 @@ func TestPlaintextDatabasesAreSealedAtStart(t *testing.T) {
 	// Down to the schema before the vault and up again: the order is as a
 	// database from before would have it, after the vault's migration.
 	migrateDownAndUp(t, e.app.Config.DB, 8)
-	a, err := NewApp(ctx, e.app.Config, e.app.Logger)
+	a, err := app.New(ctx, e.app.Config, e.app.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +384,7 @@ func migrateDownAndUp(t *testing.T, path string, version int64) {
 	}
 }
 
-func rawFilesCheckpointed(t *testing.T, a *App) []byte {
+func rawFilesCheckpointed(t *testing.T, a *app.App) []byte {
 	t.Helper()
 	if err := a.DB.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
@@ -400,21 +399,17 @@ func jsonDecode(res *http.Response, v any) {
 }
 
 // mustConfig is the default configuration on the database env names.
-func mustConfig(t *testing.T, env []string) Config {
+func mustConfig(t *testing.T, env []string) app.Config {
 	t.Helper()
-	raw := envConfig()
+	vars := map[string]string{}
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "HUSKY_DB="); ok {
-			raw.db = v
-		}
-		if v, ok := strings.CutPrefix(kv, "HUSKY_KEYRING="); ok {
-			raw.keyring = v
-		}
-		if v, ok := strings.CutPrefix(kv, "HUSKY_AUDIT_KEY="); ok {
-			raw.auditKey = v
+		for _, name := range []string{"HUSKY_DB", "HUSKY_KEYRING", "HUSKY_AUDIT_KEY"} {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
+				vars[name] = v
+			}
 		}
 	}
-	cfg, err := raw.config()
+	cfg, err := configWith(vars)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -25,9 +25,9 @@ var (
 		"that receive every order. Run the demo on its own database (make run uses demo.db)")
 )
 
-// checkDemoMode refuses a demo on a database with real partners, and a
+// CheckDemoMode refuses a demo on a database with real partners, and a
 // real service on a database with demo partners.
-func (a *App) checkDemoMode(ctx context.Context, demo bool) error {
+func (a *App) CheckDemoMode(ctx context.Context, demo bool) error {
 	ps, err := a.Partners.List(ctx)
 	if err != nil {
 		return err
@@ -43,8 +43,8 @@ func (a *App) checkDemoMode(ctx context.Context, demo bool) error {
 	return nil
 }
 
-// refuseRealInDemo refuses to add a real partner to a demo database.
-func (a *App) refuseRealInDemo(ctx context.Context) error {
+// RefuseRealInDemo refuses to add a real partner to a demo database.
+func (a *App) RefuseRealInDemo(ctx context.Context) error {
 	ps, err := a.Partners.List(ctx)
 	if err != nil {
 		return err
@@ -60,13 +60,13 @@ func (a *App) refuseRealInDemo(ctx context.Context) error {
 // demoKeys are the keys a demo run prints, one per role.
 type demoKeys struct{ reseller, admin, finance, privacy string }
 
-// startDemo sets up what a newcomer needs to see the whole flow: a demo
+// StartDemo sets up what a newcomer needs to see the whole flow: a demo
 // reseller with a fresh API key (keys are stored hashed, so an old one
 // cannot be shown again), admin and finance keys, and two in-process demo
 // recipients that verify each webhook's signature, print exactly what they
 // received, and answer each order as real ones would, with signed
 // callbacks: accepted, then shipped with tracking, then delivered.
-func (a *App) startDemo(ctx context.Context, w io.Writer) error {
+func (a *App) StartDemo(ctx context.Context, w io.Writer) error {
 	out := &demo.LockedWriter{W: w}
 	reseller, err := a.demoPartner(ctx, partners.KindReseller, demoReseller, "")
 	if err != nil {

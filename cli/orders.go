@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/retention"
 )
@@ -29,7 +30,7 @@ func (c *command) orders(ctx context.Context, args []string) error {
 	})
 }
 
-func (c *command) ordersImport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) ordersImport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	skip := fs.Bool("skip-invalid", false, "import the valid lines even when others are invalid")
 	var data []byte
 	check := func(pos []string) error {
@@ -43,7 +44,7 @@ func (c *command) ordersImport(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 		data = b
 		return nil
 	}
-	run := func(ctx context.Context, a *App, _ []string) error {
+	run := func(ctx context.Context, a *app.App, _ []string) error {
 		rep, err := a.Orders.Import(ctx, operator, data, *skip)
 		if err != nil {
 			return err
@@ -67,7 +68,7 @@ func (c *command) ordersImport(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 	return check, run
 }
 
-func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	reason := fs.String("reason", "", "why the order is held (kept with the order; the audit trail keeps its hash)")
 	check := func(pos []string) error {
 		if len(pos) != 1 || *reason == "" {
@@ -75,7 +76,7 @@ func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 		}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		o, err := a.Holds.Place(ctx, operator, pos[0], *reason)
 		if err != nil {
 			return err
@@ -85,8 +86,8 @@ func (c *command) ordersHold(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 	}
 }
 
-func (c *command) ordersRelease(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	return wantArgs(1, "orders release ID"), func(ctx context.Context, a *App, pos []string) error {
+func (c *command) ordersRelease(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+	return wantArgs(1, "orders release ID"), func(ctx context.Context, a *app.App, pos []string) error {
 		o, err := a.Holds.Release(ctx, operator, pos[0])
 		if err != nil {
 			return err
@@ -106,7 +107,7 @@ func (c *command) printHold(v retention.HoldView) {
 	})
 }
 
-func (c *command) ordersClose(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) ordersClose(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	as := fs.String("as", "", "cancelled or delivered")
 	at := fs.String("at", "", "when it reached that state (RFC 3339; default now)")
 	reason := fs.String("reason", "", "why it is closed (kept with the order and erased with it; the audit trail keeps its hash)")
@@ -125,7 +126,7 @@ func (c *command) ordersClose(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		o, err := a.Orders.Close(ctx, operator, pos[0], req)
 		if err != nil {
 			return err
@@ -142,9 +143,9 @@ func (c *command) ordersClose(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 	}
 }
 
-func (c *command) ordersConflicts(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) ordersConflicts(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	limit := fs.Int("limit", 1000, "how many to list, newest first (each order's read is audited)")
-	return wantArgs(0, "orders conflicts takes flags only"), func(ctx context.Context, a *App, _ []string) error {
+	return wantArgs(0, "orders conflicts takes flags only"), func(ctx context.Context, a *app.App, _ []string) error {
 		evs, err := a.Orders.Conflicts(ctx, operator, 0, *limit)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func (a *App) background() context.Context {
 }
 
 // NewApp opens and migrates the database and wires the packages together.
-func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	db, err := store.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
@@ -392,7 +392,7 @@ func (a *App) lead(ctx context.Context) {
 	every("resume purge", orphanedPurgeCheck, true, func(ctx context.Context) (int, error) {
 		return 0, a.Purger.ResumeInterrupted(ctx)
 	}, "")
-	every("reconcile shared orders", time.Hour, false, a.reconcileShared, "orders moved to shared after a restart")
+	every("reconcile shared orders", time.Hour, false, a.ReconcileShared, "orders moved to shared after a restart")
 	every("purge idempotency keys", time.Hour, false, func(ctx context.Context) (int, error) {
 		n, err := a.Orders.PurgeExpiredIdempotencyKeys(ctx)
 		return int(n), err
@@ -411,10 +411,10 @@ func (a *App) lead(ctx context.Context) {
 	g.Wait()
 }
 
-// reconcileShared moves every "received" order whose order.created
+// ReconcileShared moves every "received" order whose order.created
 // deliveries have all arrived to "shared", 500 orders at a time, and
 // returns how many it moved.
-func (a *App) reconcileShared(ctx context.Context) (int, error) {
+func (a *App) ReconcileShared(ctx context.Context) (int, error) {
 	n, after := 0, ""
 	for {
 		ids, err := a.Orders.Received(ctx, after, 500)

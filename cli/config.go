@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -8,57 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 )
-
-// Config is every setting of the service, read from HUSKY_* environment
-// variables and overridden by flags of `husky serve`.
-type Config struct {
-	DB                    string
-	Addr                  string
-	RetrySchedule         sharing.Schedule
-	DeliveryTimeout       time.Duration
-	DeliveryWorkers       int
-	DisableAfter          time.Duration
-	FiscalYearStart       int
-	FiscalTZ              *time.Location
-	RetentionYears        int
-	AllowPrivateEndpoints bool
-	AuditKey              string
-	Keyring               string        // master keys that encrypt secrets at rest
-	PurgeDaily            time.Duration // time of day of the daily purge; negative = off
-	Demo                  bool
-	LogFormat             string // json or text; default json unless stderr is a terminal
-	// TLSCert and TLSKey, both set, make serve speak HTTPS itself.
-	TLSCert, TLSKey string
-	// RateLimit is requests per second per API key (bursts of twice
-	// that); 0 turns the limit off.
-	RateLimit float64
-	// PprofAddr, if set, serves pprof on this loopback address.
-	PprofAddr string
-	// KeyRotation is how often serve rotates the master key (0: never);
-	// BackupRetention how long a retired master key is kept, so that
-	// backups made before the rotation stay readable.
-	KeyRotation, BackupRetention time.Duration
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
-	// X-Forwarded-Proto the service believes; SecureCookies marks the
-	// console's cookies Secure even without TLS here (a proxy terminates it).
-	TrustedProxies []netip.Prefix
-	SecureCookies  bool
-	// ErasureReminders are the delays after an erasure notice at which it
-	// is sent again while the recipient has not confirmed it; empty: never.
-	ErasureReminders []time.Duration
-}
-
-// DefaultRetrySchedule is about three days of retries after the immediate
-// first attempt.
-const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h,24h,24h"
 
 // rawConfig holds the settings as text, before validation.
 type rawConfig struct {
@@ -68,31 +25,37 @@ type rawConfig struct {
 	erasureReminders, trustedProxies, secureCookies                              string
 }
 
-func envConfig() rawConfig {
+// ConfigFrom reads the settings as a command does without flags, from
+// the HUSKY_ variables getenv returns (os.Getenv: the process's own).
+func ConfigFrom(getenv func(string) string) (app.Config, error) {
+	return envConfig(getenv).config()
+}
+
+func envConfig(getenv func(string) string) rawConfig {
 	return rawConfig{
-		db:               cmp.Or(os.Getenv("HUSKY_DB"), "husky.db"),
-		addr:             cmp.Or(os.Getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
-		retry:            cmp.Or(os.Getenv("HUSKY_RETRY_SCHEDULE"), DefaultRetrySchedule),
-		fyStart:          cmp.Or(os.Getenv("HUSKY_FISCAL_YEAR_START"), "1"),
-		fyTZ:             cmp.Or(os.Getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
-		retention:        cmp.Or(os.Getenv("HUSKY_RETENTION_YEARS"), "5"),
-		allowPrivate:     cmp.Or(os.Getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
-		auditKey:         os.Getenv("HUSKY_AUDIT_KEY"),
-		keyring:          os.Getenv("HUSKY_KEYRING"),
-		tlsCert:          os.Getenv("HUSKY_TLS_CERT"),
-		tlsKey:           os.Getenv("HUSKY_TLS_KEY"),
-		rateLimit:        cmp.Or(os.Getenv("HUSKY_RATE_LIMIT"), "100"),
-		pprofAddr:        os.Getenv("HUSKY_PPROF_ADDR"),
-		keyRotation:      cmp.Or(os.Getenv("HUSKY_KEY_ROTATION"), "720h"),
-		erasureReminders: cmp.Or(os.Getenv("HUSKY_ERASURE_REMINDERS"), "168h,720h"),
-		trustedProxies:   os.Getenv("HUSKY_TRUSTED_PROXIES"),
-		secureCookies:    cmp.Or(os.Getenv("HUSKY_SECURE_COOKIES"), "false"),
-		backupRetention:  cmp.Or(os.Getenv("HUSKY_BACKUP_RETENTION"), "840h"),
-		timeout:          cmp.Or(os.Getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
-		workers:          cmp.Or(os.Getenv("HUSKY_DELIVERY_WORKERS"), "32"),
-		disableAfter:     cmp.Or(os.Getenv("HUSKY_DISABLE_AFTER"), "120h"),
-		purgeDaily:       cmp.Or(os.Getenv("HUSKY_PURGE_DAILY"), "02:00"),
-		logFormat:        os.Getenv("HUSKY_LOG_FORMAT"),
+		db:               cmp.Or(getenv("HUSKY_DB"), "husky.db"),
+		addr:             cmp.Or(getenv("HUSKY_ADDR"), "127.0.0.1:8080"),
+		retry:            cmp.Or(getenv("HUSKY_RETRY_SCHEDULE"), app.DefaultRetrySchedule),
+		fyStart:          cmp.Or(getenv("HUSKY_FISCAL_YEAR_START"), "1"),
+		fyTZ:             cmp.Or(getenv("HUSKY_FISCAL_TZ"), "Europe/Copenhagen"),
+		retention:        cmp.Or(getenv("HUSKY_RETENTION_YEARS"), "5"),
+		allowPrivate:     cmp.Or(getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
+		auditKey:         getenv("HUSKY_AUDIT_KEY"),
+		keyring:          getenv("HUSKY_KEYRING"),
+		tlsCert:          getenv("HUSKY_TLS_CERT"),
+		tlsKey:           getenv("HUSKY_TLS_KEY"),
+		rateLimit:        cmp.Or(getenv("HUSKY_RATE_LIMIT"), "100"),
+		pprofAddr:        getenv("HUSKY_PPROF_ADDR"),
+		keyRotation:      cmp.Or(getenv("HUSKY_KEY_ROTATION"), "720h"),
+		erasureReminders: cmp.Or(getenv("HUSKY_ERASURE_REMINDERS"), "168h,720h"),
+		trustedProxies:   getenv("HUSKY_TRUSTED_PROXIES"),
+		secureCookies:    cmp.Or(getenv("HUSKY_SECURE_COOKIES"), "false"),
+		backupRetention:  cmp.Or(getenv("HUSKY_BACKUP_RETENTION"), "840h"),
+		timeout:          cmp.Or(getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
+		workers:          cmp.Or(getenv("HUSKY_DELIVERY_WORKERS"), "32"),
+		disableAfter:     cmp.Or(getenv("HUSKY_DISABLE_AFTER"), "120h"),
+		purgeDaily:       cmp.Or(getenv("HUSKY_PURGE_DAILY"), "02:00"),
+		logFormat:        getenv("HUSKY_LOG_FORMAT"),
 	}
 }
 
@@ -132,9 +95,9 @@ func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 }
 
 // config validates the raw settings once, with messages a person can act on.
-func (r rawConfig) config() (Config, error) {
+func (r rawConfig) config() (app.Config, error) {
 	var errs []error
-	c := Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"),
+	c := app.Config{DB: r.db, Addr: r.addr, AuditKey: cmp.Or(r.auditKey, r.db+".audit-key"),
 		Keyring: cmp.Or(r.keyring, r.db+".keys"), LogFormat: r.logFormat}
 	if c.DB == "" {
 		errs = append(errs, errors.New("HUSKY_DB: must name a database file or a postgres:// URL"))

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"github.com/milestone/husky/api"
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/subjects"
 )
 
 func (c *command) subjects(ctx context.Context, args []string) error {
-	byID := func(name, about string, do func(ctx context.Context, a *App, id string) (any, error)) sub {
+	byID := func(name, about string, do func(ctx context.Context, a *app.App, id string) (any, error)) sub {
 		return sub{name: name, args: "ID", about: about,
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-				return wantArgs(1, "subjects "+name+" ID"), func(ctx context.Context, a *App, pos []string) error {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+				return wantArgs(1, "subjects "+name+" ID"), func(ctx context.Context, a *app.App, pos []string) error {
 					v, err := do(ctx, a, pos[0])
 					if err != nil {
 						return err
@@ -40,8 +41,8 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 			bind: c.subjectsRequest},
 		{name: "list", args: "[--open]", about: "Requests, oldest due first; overdue ones marked.", bind: c.subjectsList},
 		{name: "show", args: "ID", about: "A request with its orders and every step taken.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-				return wantArgs(1, "subjects show ID"), func(ctx context.Context, a *App, pos []string) error {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+				return wantArgs(1, "subjects show ID"), func(ctx context.Context, a *app.App, pos []string) error {
 					r, err := a.Subjects.Get(ctx, pos[0])
 					if err != nil {
 						return err
@@ -55,11 +56,11 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 		{name: "rectify", args: "ID --file CHANGES.json", about: `Correct the person's data in every order (Art. 16): {"customer": {…}, "ship_to": {…}}.`,
 			bind: c.subjectsRectify},
 		byID("erase", "Erase what bookkeeping does not require (Art. 17); the rest is retained and restricted.",
-			func(ctx context.Context, a *App, id string) (any, error) {
+			func(ctx context.Context, a *app.App, id string) (any, error) {
 				out, err := a.Subjects.Erase(ctx, operator, id)
 				return map[string]any{"orders": out}, err
 			}),
-		byID("restrict", "Restrict sharing of the person's data (Art. 18).", func(ctx context.Context, a *App, id string) (any, error) {
+		byID("restrict", "Restrict sharing of the person's data (Art. 18).", func(ctx context.Context, a *app.App, id string) (any, error) {
 			return a.Subjects.Restrict(ctx, operator, id)
 		}),
 		{name: "lift", args: "ID --reason TEXT --told-at TIME", about: "Lift the request's restriction, having told the person (Art. 18(3)); held deliveries flow.",
@@ -67,7 +68,7 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 		{name: "orders", args: "ID [--include ID,…] [--exclude ID,…] --reason TEXT", about: "Include or exclude candidate orders; the request acts on included ones only.",
 			bind: c.subjectsOrders},
 		{name: "extend", args: "ID --reason TEXT", about: "Extend the deadline once, before it passes, by two months (Art. 12(3)).",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				reason := fs.String("reason", "", "why the request needs longer (the person is told)")
 				check := func(pos []string) error {
 					if len(pos) != 1 || *reason == "" {
@@ -75,7 +76,7 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 					}
 					return nil
 				}
-				return check, func(ctx context.Context, a *App, pos []string) error {
+				return check, func(ctx context.Context, a *app.App, pos []string) error {
 					r, err := a.Subjects.Extend(ctx, operator, pos[0], *reason)
 					if err != nil {
 						return err
@@ -86,13 +87,13 @@ func (c *command) subjects(ctx context.Context, args []string) error {
 			}},
 		{name: "reply", args: "ID [--format json|html]", about: "The answer to the person (Art. 12): what was done per order, and why not where not.",
 			bind: c.subjectsReply},
-		byID("complete", "Close the request.", func(ctx context.Context, a *App, id string) (any, error) {
+		byID("complete", "Close the request.", func(ctx context.Context, a *app.App, id string) (any, error) {
 			return a.Subjects.Complete(ctx, operator, id)
 		}),
 	})
 }
 
-func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	typ := fs.String("type", "", "access, rectification, erasure, restriction or objection")
 	ids := fs.String("identifiers", "", `a JSON file {"email": …, "phone": …} naming the person, or - for standard input (keeps them out of the process list and shell history)`)
 	email := fs.String("email", "", "the person's email (visible in the process list and shell history: prefer --identifiers)")
@@ -131,7 +132,7 @@ func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 		}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, _ []string) error {
+	return check, func(ctx context.Context, a *app.App, _ []string) error {
 		r, err := a.Subjects.Open(ctx, operator, n)
 		if err != nil {
 			return err
@@ -141,7 +142,7 @@ func (c *command) subjectsRequest(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 	}
 }
 
-func (c *command) subjectsLift(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsLift(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	reason := fs.String("reason", "", "why the restriction ends (for an objection: the compelling legitimate grounds, Art. 21(1))")
 	told := fs.String("told-at", "", "when the person was told it would be lifted (RFC 3339 or a date)")
 	var l subjects.Lifting
@@ -156,7 +157,7 @@ func (c *command) subjectsLift(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 		l = subjects.Lifting{Reason: *reason, PersonToldAt: t}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		r, err := a.Subjects.Lift(ctx, operator, pos[0], l)
 		if err != nil {
 			return err
@@ -166,7 +167,7 @@ func (c *command) subjectsLift(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 	}
 }
 
-func (c *command) subjectsOrders(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsOrders(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	include := fs.String("include", "", "order ids to include, comma-separated")
 	exclude := fs.String("exclude", "", "order ids to exclude, comma-separated")
 	reason := fs.String("reason", "", "why (kept with the request, never in the audit trail)")
@@ -178,7 +179,7 @@ func (c *command) subjectsOrders(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 		d = subjects.Decision{Include: splitIDs(*include), Exclude: splitIDs(*exclude), Reason: *reason}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		r, err := a.Subjects.Decide(ctx, operator, pos[0], d)
 		if err != nil {
 			return err
@@ -198,7 +199,7 @@ func splitIDs(s string) []string {
 	return out
 }
 
-func (c *command) subjectsReply(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsReply(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	format := fs.String("format", "json", "json or html")
 	check := func(pos []string) error {
 		if len(pos) != 1 || !oneOf(*format, "json", "html") {
@@ -206,7 +207,7 @@ func (c *command) subjectsReply(fs *flag.FlagSet, raw *rawConfig) (func([]string
 		}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		rp, err := a.Subjects.Reply(ctx, pos[0])
 		if err != nil {
 			return err
@@ -245,9 +246,9 @@ func (c *command) readIdentifiers(file string) (struct{ Email, Phone string }, e
 	return out, nil
 }
 
-func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	open := fs.Bool("open", false, "only requests not yet completed")
-	return wantArgs(0, "subjects list takes flags only"), func(ctx context.Context, a *App, _ []string) error {
+	return wantArgs(0, "subjects list takes flags only"), func(ctx context.Context, a *app.App, _ []string) error {
 		st := subjects.Status("")
 		if *open {
 			st = subjects.StatusOpen
@@ -272,7 +273,7 @@ func (c *command) subjectsList(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 	}
 }
 
-func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	format := fs.String("format", "json", "json or html")
 	check := func(pos []string) error {
 		if len(pos) != 1 || !oneOf(*format, "json", "html") {
@@ -280,7 +281,7 @@ func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 		}
 		return nil
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		// A file for the DPO to send: every page, read one after another
 		// (each audited as the API's are), in one document.
 		e, err := a.Subjects.Export(ctx, operator, pos[0], "", subjects.PageSize)
@@ -304,7 +305,7 @@ func (c *command) subjectsExport(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 	}
 }
 
-func (c *command) subjectsRectify(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) subjectsRectify(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	file := fs.String("file", "", `a JSON file of the changes: {"customer": {"phone": …}, "ship_to": {…}}`)
 	var ch orders.Rectification
 	check := func(pos []string) error {
@@ -318,7 +319,7 @@ func (c *command) subjectsRectify(fs *flag.FlagSet, raw *rawConfig) (func([]stri
 		ch, err = orders.DecodeRectification(b)
 		return err
 	}
-	return check, func(ctx context.Context, a *App, pos []string) error {
+	return check, func(ctx context.Context, a *app.App, pos []string) error {
 		out, err := a.Subjects.Rectify(ctx, operator, pos[0], ch)
 		if err != nil {
 			return err
@@ -361,7 +362,7 @@ func (c *command) printSubject(v any) {
 func (c *command) privacy(ctx context.Context, args []string) error {
 	return c.group(ctx, "privacy", args, []sub{
 		{name: "record", args: "[--format json|markdown]", about: "The record of processing (Art. 30), written from the running configuration.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				fs.StringVar(&raw.fyStart, "fiscal-year-start", raw.fyStart, "first month of the fiscal year (HUSKY_FISCAL_YEAR_START)")
 				fs.StringVar(&raw.fyTZ, "fiscal-tz", raw.fyTZ, "time zone of the fiscal calendar (HUSKY_FISCAL_TZ)")
 				fs.StringVar(&raw.retention, "retention-years", raw.retention, "years kept after the fiscal year ends (HUSKY_RETENTION_YEARS)")
@@ -372,7 +373,7 @@ func (c *command) privacy(ctx context.Context, args []string) error {
 					}
 					return nil
 				}
-				return check, func(ctx context.Context, a *App, _ []string) error {
+				return check, func(ctx context.Context, a *app.App, _ []string) error {
 					rec, err := a.Subjects.Record(ctx, a.Calendar)
 					if err != nil {
 						return err

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/sharing"
 )
 
@@ -21,7 +22,7 @@ func (c *command) deliveries(ctx context.Context, args []string) error {
 	})
 }
 
-func (c *command) deliveriesList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) deliveriesList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	status := fs.String("status", "", "pending, delivered or dead")
 	order := fs.String("order", "", "only this order's deliveries")
 	limit := fs.Int("limit", 100, "how many to list")
@@ -36,7 +37,7 @@ func (c *command) deliveriesList(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 		}
 		return nil
 	}
-	run := func(ctx context.Context, a *App, _ []string) error {
+	run := func(ctx context.Context, a *app.App, _ []string) error {
 		ds, more, err := a.Deliveries.List(ctx, sharing.ListFilter{Status: sharing.Status(*status), OrderID: *order, Limit: *limit})
 		if err != nil {
 			return err
@@ -61,7 +62,7 @@ func (c *command) deliveriesList(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 	return check, run
 }
 
-func (c *command) deliveriesReplay(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) deliveriesReplay(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	since := fs.String("since", "", "replay every dead delivery that died at or after this RFC 3339 time")
 	var at time.Time
 	check := func(pos []string) error {
@@ -78,7 +79,7 @@ func (c *command) deliveriesReplay(fs *flag.FlagSet, raw *rawConfig) (func([]str
 		}
 		return nil
 	}
-	run := func(ctx context.Context, a *App, pos []string) error {
+	run := func(ctx context.Context, a *app.App, pos []string) error {
 		var ids []string
 		if len(pos) == 0 {
 			var err error

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/store"
 )
 
@@ -25,7 +26,7 @@ type sub struct {
 	// bind registers the subcommand's own flags on fs and returns the
 	// check of its arguments, run before anything is opened, and what it
 	// does with the app. check may be nil.
-	bind func(fs *flag.FlagSet, raw *rawConfig) (check func(pos []string) error, run func(ctx context.Context, a *App, pos []string) error)
+	bind func(fs *flag.FlagSet, raw *rawConfig) (check func(pos []string) error, run func(ctx context.Context, a *app.App, pos []string) error)
 }
 
 // group runs `husky NAME SUB [flags] [args]`: "-h" alone lists the
@@ -50,7 +51,7 @@ func (c *command) group(ctx context.Context, name string, args []string, subs []
 		c.groupUsage(c.stderr, name, subs)
 		return usageError("unknown %s subcommand %q", name, args[0])
 	}
-	raw := envConfig()
+	raw := envConfig(os.Getenv)
 	fs := c.flags(name+" "+s.name, &raw, false)
 	check, run := s.bind(fs, &raw)
 	fs.Usage = func() {
@@ -75,7 +76,7 @@ func (c *command) group(ctx context.Context, name string, args []string, subs []
 			return err
 		}
 	}
-	a, err := NewApp(ctx, cfg, c.logger(cfg))
+	a, err := app.New(ctx, cfg, c.logger(cfg))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/retention"
 )
 
@@ -20,14 +21,14 @@ func (c *command) purge(ctx context.Context, args []string) error {
 	return c.group(ctx, "purge", args, []sub{
 		{name: "report", args: "[--as-of DATE] [--format json|csv]",
 			about: "Dry run: what a purge would erase as of a date, what a legal hold keeps, and what never closed.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				calendar(fs, raw)
 				return c.purgeReport(fs, raw)
 			}},
 		{name: "run", about: "Erase every order past retention now, tell the recipients, and print the evidence.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				calendar(fs, raw)
-				return wantArgs(0, "purge run takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+				return wantArgs(0, "purge run takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 					run, err := a.Purger.PurgeNow(ctx, operator)
 					if err != nil {
 						return err
@@ -37,7 +38,7 @@ func (c *command) purge(ctx context.Context, args []string) error {
 				}
 			}},
 		{name: "show", args: "RUN_ID [--format json|csv]", about: "A purge run with its evidence and erasure notices.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				format := fs.String("format", "json", "json or csv")
 				check := func(pos []string) error {
 					if len(pos) != 1 || !oneOf(*format, "json", "csv") {
@@ -45,7 +46,7 @@ func (c *command) purge(ctx context.Context, args []string) error {
 					}
 					return nil
 				}
-				return check, func(ctx context.Context, a *App, pos []string) error {
+				return check, func(ctx context.Context, a *app.App, pos []string) error {
 					run, err := a.Purger.Get(ctx, pos[0])
 					if err != nil {
 						return err
@@ -60,7 +61,7 @@ func (c *command) purge(ctx context.Context, args []string) error {
 	})
 }
 
-func (c *command) purgeReport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) purgeReport(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	asOf := fs.String("as-of", "", "report as of this date (YYYY-MM-DD, fiscal time zone; default today)")
 	format := fs.String("format", "json", "json or csv")
 	check := func(pos []string) error {
@@ -76,7 +77,7 @@ func (c *command) purgeReport(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		}
 		return nil
 	}
-	run := func(ctx context.Context, a *App, _ []string) error {
+	run := func(ctx context.Context, a *app.App, _ []string) error {
 		day := a.Clock.Now().In(a.Calendar.Location)
 		if *asOf != "" {
 			day, _ = a.Calendar.ParseDate(*asOf)

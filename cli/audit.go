@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/milestone/husky/app"
 )
 
 // errAuditFailed makes `husky audit verify` exit non-zero.
@@ -18,13 +20,13 @@ func (c *command) audit(ctx context.Context, args []string) error {
 	}
 	return c.group(ctx, "audit", args, []sub{
 		{name: "checkpoint", about: "Sign a checkpoint if the log grew, and print the latest, to keep outside the service.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				auditKey(fs, raw)
 				return wantArgs(0, "audit checkpoint takes no arguments"), c.auditCheckpoint
 			}},
 		{name: "verify", args: "[--checkpoint FILE]",
 			about: "Recompute the whole tree, check every stored checkpoint, and prove the log extends an outside one.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				auditKey(fs, raw)
 				checkpoint := fs.String("checkpoint", "", "a signed checkpoint kept outside the service, which the log must extend")
 				var outside []byte
@@ -41,12 +43,12 @@ func (c *command) audit(ctx context.Context, args []string) error {
 					}
 					return nil
 				}
-				return check, func(ctx context.Context, a *App, _ []string) error { return c.auditVerify(ctx, a, outside) }
+				return check, func(ctx context.Context, a *app.App, _ []string) error { return c.auditVerify(ctx, a, outside) }
 			}},
 	})
 }
 
-func (c *command) auditCheckpoint(ctx context.Context, a *App, _ []string) error {
+func (c *command) auditCheckpoint(ctx context.Context, a *app.App, _ []string) error {
 	cp, err := a.Audit.Checkpoint(ctx)
 	if err != nil {
 		return err
@@ -57,7 +59,7 @@ func (c *command) auditCheckpoint(ctx context.Context, a *App, _ []string) error
 	return nil
 }
 
-func (c *command) auditVerify(ctx context.Context, a *App, outside []byte) error {
+func (c *command) auditVerify(ctx context.Context, a *app.App, outside []byte) error {
 	rep, err := a.Audit.Verify(ctx, outside)
 	if err != nil {
 		return err

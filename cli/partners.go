@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/milestone/husky/app"
 	"github.com/milestone/husky/keys"
 	"github.com/milestone/husky/partners"
 )
@@ -27,17 +28,17 @@ func (c *command) partners(ctx context.Context, args []string) error {
 			about: "Issue a new webhook secret; the old one keeps signing beside it for the grace period.",
 			bind:  c.partnersRotate},
 		{name: "enable", args: "ID", about: "Enable a partner: its keys work again, deliveries to it flow again.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				return c.partnersSetEnabled(true)
 			}},
 		{name: "disable", args: "ID", about: "Disable a partner: a reseller's keys stop at once; deliveries to a recipient wait.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				return c.partnersSetEnabled(false)
 			}},
 	})
 }
 
-func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	var (
 		kind     = fs.String("kind", "", "reseller, logistics or manufacturer")
 		name     = fs.String("name", "", "partner name")
@@ -66,9 +67,9 @@ func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 		}
 		return partners.CheckNew(np(k), cfg.AllowPrivateEndpoints)
 	}
-	run := func(ctx context.Context, a *App, _ []string) error {
+	run := func(ctx context.Context, a *app.App, _ []string) error {
 		k, _ := partners.ParseKind(*kind)
-		if err := a.refuseRealInDemo(ctx); err != nil {
+		if err := a.RefuseRealInDemo(ctx); err != nil {
 			return err
 		}
 		p, secret, err := a.Partners.Add(ctx, operator, np(k))
@@ -90,8 +91,8 @@ func (c *command) partnersAdd(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 	return check, run
 }
 
-func (c *command) partnersList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	return wantArgs(0, "partners list takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+func (c *command) partnersList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+	return wantArgs(0, "partners list takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 		ps, err := a.Partners.List(ctx)
 		if err != nil {
 			return err
@@ -109,9 +110,9 @@ func (c *command) partnersList(fs *flag.FlagSet, raw *rawConfig) (func([]string)
 	}
 }
 
-func (c *command) partnersRotate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) partnersRotate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	grace := fs.Duration("grace", 24*time.Hour, "how long the old secret keeps signing")
-	return wantArgs(1, "partners rotate-secret ID"), func(ctx context.Context, a *App, pos []string) error {
+	return wantArgs(1, "partners rotate-secret ID"), func(ctx context.Context, a *app.App, pos []string) error {
 		secret, err := a.Partners.RotateSecret(ctx, operator, pos[0], *grace)
 		if err != nil {
 			return err
@@ -123,9 +124,9 @@ func (c *command) partnersRotate(fs *flag.FlagSet, raw *rawConfig) (func([]strin
 	}
 }
 
-func (c *command) partnersSetEnabled(enabled bool) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) partnersSetEnabled(enabled bool) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	verb := map[bool]string{true: "enable", false: "disable"}[enabled]
-	return wantArgs(1, "partners "+verb+" ID"), func(ctx context.Context, a *App, pos []string) error {
+	return wantArgs(1, "partners "+verb+" ID"), func(ctx context.Context, a *app.App, pos []string) error {
 		reason := ""
 		if !enabled {
 			reason = "operator"
@@ -147,8 +148,8 @@ func (c *command) keys(ctx context.Context, args []string) error {
 		{name: "list", about: "List every API key record (never the keys).", bind: c.keysList},
 		{name: "revoke", args: "ID", about: "Revoke a key at once.", bind: c.keysRevoke},
 		{name: "rotate", about: "Add a master key version to the keyring and re-wrap every data key and secret under it, online.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-				return wantArgs(0, "keys rotate takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+				return wantArgs(0, "keys rotate takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 					// A running serve reads the keyring within seconds; the
 					// pass after that re-wraps what it wrapped meanwhile.
 					res, err := a.Keys.Rotate(ctx, operator, 2*keys.ReloadEvery+time.Second)
@@ -164,8 +165,8 @@ func (c *command) keys(ctx context.Context, args []string) error {
 			}},
 		{name: "rotate-lookup", about: "Make a new lookup key current and every live order's keyed hashes again under it, online; " +
 			"the old key is destroyed with the master keys once nothing uses it, so old backups' hashes link nobody.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-				return wantArgs(0, "keys rotate-lookup takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+				return wantArgs(0, "keys rotate-lookup takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 					res, err := a.Keys.RotateLookup(ctx, operator, 2*keys.ReloadEvery+time.Second)
 					if err != nil {
 						return err
@@ -178,9 +179,9 @@ func (c *command) keys(ctx context.Context, args []string) error {
 				}
 			}},
 		{name: "prune", about: "Destroy the master key versions (and lookup keys) retired longer than HUSKY_BACKUP_RETENTION that nothing live needs.",
-			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+			bind: func(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 				fs.StringVar(&raw.backupRetention, "backup-retention", raw.backupRetention, "how long retired master keys are kept (HUSKY_BACKUP_RETENTION)")
-				return wantArgs(0, "keys prune takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+				return wantArgs(0, "keys prune takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 					gone, err := a.Keys.Prune(ctx, operator)
 					if err != nil {
 						return err
@@ -197,7 +198,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 	})
 }
 
-func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
+func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
 	role := fs.String("role", "", "reseller, finance, admin or privacy (the data-protection officer)")
 	partner := fs.String("partner", "", "the reseller a reseller key acts for")
 	check := func(pos []string) error {
@@ -219,7 +220,7 @@ func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 		}
 		return nil
 	}
-	run := func(ctx context.Context, a *App, _ []string) error {
+	run := func(ctx context.Context, a *app.App, _ []string) error {
 		r, _ := partners.ParseRole(*role)
 		k, secret, err := a.Partners.CreateKey(ctx, operator, r, *partner)
 		if err != nil {
@@ -233,8 +234,8 @@ func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) e
 	return check, run
 }
 
-func (c *command) keysList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	return wantArgs(0, "keys list takes no arguments"), func(ctx context.Context, a *App, _ []string) error {
+func (c *command) keysList(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+	return wantArgs(0, "keys list takes no arguments"), func(ctx context.Context, a *app.App, _ []string) error {
 		ks, err := a.Partners.Keys(ctx)
 		if err != nil {
 			return err
@@ -255,8 +256,8 @@ func (c *command) keysList(fs *flag.FlagSet, raw *rawConfig) (func([]string) err
 	}
 }
 
-func (c *command) keysRevoke(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *App, []string) error) {
-	return wantArgs(1, "keys revoke ID"), func(ctx context.Context, a *App, pos []string) error {
+func (c *command) keysRevoke(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {
+	return wantArgs(1, "keys revoke ID"), func(ctx context.Context, a *app.App, pos []string) error {
 		if err := a.Partners.RevokeKey(ctx, operator, pos[0]); err != nil {
 			return err
 		}
