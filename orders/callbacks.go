@@ -122,24 +122,6 @@ type callbackAck struct {
 	OrderStatus Status  `json:"order_status"`
 }
 
-const (
-	sqlReceipt       = `SELECT status_code, response FROM callback_receipts WHERE partner_id = $1 AND webhook_id = $2`
-	sqlInsertReceipt = `INSERT INTO callback_receipts (partner_id, webhook_id, received_at, event_type, order_id, status_code, response)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	sqlUpsertAnswer = `INSERT INTO order_recipients (order_id, partner_id, status, estimated_ship_date, reason_code, message,
-		carrier, tracking_number, tracking_url, delivered_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (order_id, partner_id) DO UPDATE SET status = excluded.status,
-			estimated_ship_date = COALESCE(excluded.estimated_ship_date, order_recipients.estimated_ship_date),
-			reason_code = COALESCE(excluded.reason_code, order_recipients.reason_code), message = COALESCE(excluded.message, order_recipients.message),
-			carrier = COALESCE(excluded.carrier, order_recipients.carrier), tracking_number = COALESCE(excluded.tracking_number, order_recipients.tracking_number),
-			tracking_url = COALESCE(excluded.tracking_url, order_recipients.tracking_url), delivered_at = COALESCE(excluded.delivered_at, order_recipients.delivered_at),
-			updated_at = excluded.updated_at`
-	sqlAnswerStatus    = `SELECT COALESCE(status, '') FROM order_recipients WHERE order_id = $1 AND partner_id = $2`
-	sqlErasureAnswered = `INSERT INTO order_recipients (order_id, partner_id, erasure_confirmed_at, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_id, partner_id) DO UPDATE SET erasure_confirmed_at = excluded.erasure_confirmed_at, updated_at = excluded.updated_at`
-)
-
 // ApplyCallback applies a verified callback from a recipient, once per
 // webhook-id: a repeat returns the first answer and changes nothing. The
 // order moves only forward; late events are recorded and ignored, events
@@ -149,24 +131,20 @@ const (
 func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
 	var res CallbackResult
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var prev struct {
-			Status int    `db:"status_code"`
-			Body   []byte `db:"response"`
-		}
-		switch err := tx.GetContext(ctx, &prev, sqlReceipt, partnerID, webhookID); {
-		case err == nil:
+		switch prev, ok, err := s.rows().receipt(ctx, tx, partnerID, webhookID); {
+		case err != nil:
+			return fmt.Errorf("read callback receipt: %w", err)
+		case ok:
 			res = CallbackResult{Status: prev.Status, Body: prev.Body}
 			return nil
-		case !store.IsNoRows(err):
-			return fmt.Errorf("read callback receipt: %w", err)
 		}
 		r, err := s.applyCallback(ctx, tx, partnerID, webhookID, cb)
 		if err != nil {
 			return err
 		}
 		res = r
-		if _, err := tx.ExecContext(ctx, sqlInsertReceipt, partnerID, webhookID, store.FormatTime(s.Clock.Now()), cb.Type,
-			nullIfEmpty(cb.OrderID), res.Status, res.Body); err != nil {
+		if err := s.rows().insertReceipt(ctx, tx, receiptParams{PartnerID: partnerID, WebhookID: webhookID,
+			ReceivedAt: s.Clock.Now(), EventType: cb.Type, OrderID: cb.OrderID, Status: res.Status, Body: res.Body}); err != nil {
 			return fmt.Errorf("store callback receipt: %w", err)
 		}
 		return nil
@@ -240,7 +218,7 @@ func (s *Service) applyCallback(ctx context.Context, tx *store.Tx, partnerID, we
 			return problemResult(api.New(http.StatusConflict, "no_erasure_notice",
 				"this partner was sent no erasure notice for that order; confirm an erasure after its order.erased")), nil
 		}
-		if _, err := tx.ExecContext(ctx, sqlErasureAnswered, o.ID, partnerID, store.FormatTime(now), store.FormatTime(now)); err != nil {
+		if err := s.rows().confirmErasure(ctx, tx, o.ID, partnerID, now); err != nil {
 			return CallbackResult{}, fmt.Errorf("record erasure confirmation: %w", err)
 		}
 		ev.Outcome = string(Applied)
@@ -297,8 +275,8 @@ func (s *Service) applyCallback(ctx context.Context, tx *store.Tx, partnerID, we
 // same recipient does not overwrite a later one.
 func (s *Service) saveAnswer(ctx context.Context, tx *store.Tx, o *Order, partnerID string, st Status, cb Callback, now time.Time) error {
 	orderID, k := o.ID, o.key
-	var cur string
-	if err := tx.GetContext(ctx, &cur, sqlAnswerStatus, orderID, partnerID); err != nil && !store.IsNoRows(err) {
+	cur, err := s.rows().answerStatus(ctx, tx, orderID, partnerID)
+	if err != nil {
 		return fmt.Errorf("read recipient answer: %w", err)
 	}
 	if cur != "" && Decide(Status(cur), st) != Applied {
@@ -317,10 +295,12 @@ func (s *Service) saveAnswer(ctx context.Context, tx *store.Tx, o *Order, partne
 		}
 		return seal(k, v, aad)
 	}
-	if _, err := tx.ExecContext(ctx, sqlUpsertAnswer, orderID, partnerID, st, nullIfEmpty(cb.EstimatedShipDate),
-		nullIfEmpty(cb.ReasonCode), sealed(cb.Message, answerAAD(aadMessage, partnerID)), sealed(cb.Carrier, answerAAD(aadCarrier, partnerID)),
-		sealed(cb.TrackingNumber, answerAAD(aadTracking, partnerID)), sealed(cb.TrackingURL, answerAAD(aadTrackingURL, partnerID)),
-		delivered, store.FormatTime(now)); err != nil {
+	if err := s.rows().saveAnswer(ctx, tx, answerParams{OrderID: orderID, PartnerID: partnerID, Status: st,
+		EstimatedShipDate: cb.EstimatedShipDate, ReasonCode: cb.ReasonCode,
+		Message: sealed(cb.Message, answerAAD(aadMessage, partnerID)), Carrier: sealed(cb.Carrier, answerAAD(aadCarrier, partnerID)),
+		TrackingNumber: sealed(cb.TrackingNumber, answerAAD(aadTracking, partnerID)),
+		TrackingURL:    sealed(cb.TrackingURL, answerAAD(aadTrackingURL, partnerID)),
+		DeliveredAt:    delivered, UpdatedAt: now}); err != nil {
 		return fmt.Errorf("save recipient answer: %w", err)
 	}
 	return nil
@@ -377,9 +357,8 @@ func (s *Service) MarkShared(ctx context.Context, orderIDs []string) error {
 // Received returns up to limit orders still "received", after the id
 // cursor: those whose sharing may have completed unnoticed.
 func (s *Service) Received(ctx context.Context, after string, limit int) ([]string, error) {
-	var ids []string
-	if err := s.DB.Reader.SelectContext(ctx, &ids, `SELECT id FROM orders WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2`,
-		after, limit); err != nil {
+	ids, err := s.rows().received(ctx, after, limit)
+	if err != nil {
 		return nil, fmt.Errorf("received orders: %w", err)
 	}
 	return ids, nil
@@ -395,8 +374,8 @@ func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []strin
 	}
 	// Orders without the customer, address and notes columns: only their
 	// state is needed.
-	var rows []orderRow
-	if err := tx.SelectContext(ctx, &rows, statements.For(tx.Engine()).stateForUpdate, tx.List(orderIDs)); err != nil {
+	rows, err := s.rows().statesForUpdate(ctx, tx, orderIDs)
+	if err != nil {
 		return fmt.Errorf("mark shared: %w", err)
 	}
 	var due []orderRow
@@ -425,7 +404,7 @@ func (s *Service) markShared(ctx context.Context, tx *store.Tx, orderIDs []strin
 	}
 	now := s.Clock.Now()
 	// A move to a state that is not final leaves the retention columns.
-	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).moveNotFinal, StatusShared, store.FormatTime(now), tx.List(ids)); err != nil {
+	if err := s.rows().moveNotFinal(ctx, tx, StatusShared, now, ids); err != nil {
 		return fmt.Errorf("mark shared: %w", err)
 	}
 	events := make([]Event, len(move))

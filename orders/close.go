@@ -54,9 +54,6 @@ func checkClose(req CloseRequest, created, now time.Time) error {
 	return nil
 }
 
-const sqlCloseOrder = `UPDATE orders SET status = $1, updated_at = $2, closed_at = $3, close_reason = $4
-	WHERE id = $5`
-
 // Close moves an order that never reached a final state to delivered or
 // cancelled as of req.At, which the retention clock then counts from. The
 // reason stays with the order (it is free text and may name people) and
@@ -86,8 +83,8 @@ func (s *Service) Close(ctx context.Context, actor, id string, req CloseRequest)
 		from := o.Status
 		o.Status, o.UpdatedAt, o.ClosedAt, o.CloseReason = req.As, now, &req.At, reason
 		s.dates(o)
-		if _, err := tx.ExecContext(ctx, sqlCloseOrder, o.Status, store.FormatTime(now), store.FormatTime(req.At),
-			seal(o.key, reason, aadCloseReason), id); err != nil {
+		if err := s.rows().close(ctx, tx, closeParams{ID: id, Status: o.Status, UpdatedAt: now, ClosedAt: req.At,
+			Reason: seal(o.key, reason, aadCloseReason)}); err != nil {
 			return fmt.Errorf("close order: %w", err)
 		}
 		if err := insertEvent(ctx, tx, Event{OrderID: id, Time: now, Type: "order.closed", Source: actor,

@@ -27,13 +27,6 @@ type Event struct {
 	key *vault.Key // seals the details (a recipient's free text, tracking)
 }
 
-const (
-	sqlInsertEvent = `INSERT INTO order_events (order_id, time, type, source, partner_id, from_status, to_status, outcome, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	eventColumns = `id, order_id, time, type, source, COALESCE(partner_id, '') AS partner_id,
-		COALESCE(from_status, '') AS from_status, COALESCE(to_status, '') AS to_status, outcome, details`
-)
-
 type eventRow struct {
 	Event
 	T         store.Time `db:"time"`
@@ -71,17 +64,17 @@ func insertEvent(ctx context.Context, tx *store.Tx, e Event) error { return inse
 // insertEvents appends events to their orders' timelines, many rows per
 // statement.
 func insertEvents(ctx context.Context, tx *store.Tx, events ...Event) error {
-	args := make([]any, 0, 9*len(events))
-	for _, e := range events {
+	rows := make([]eventParams, len(events))
+	for i, e := range events {
 		var details any = "{}"
 		if len(e.Details) > 0 {
 			b, _ := json.Marshal(e.Details)
 			details = seal(e.key, string(b), eventAAD(e.Type, e.PartnerID))
 		}
-		args = append(args, e.OrderID, store.FormatTime(e.Time), e.Type, e.Source,
-			nullIfEmpty(e.PartnerID), nullIfEmpty(string(e.From)), nullIfEmpty(string(e.To)), e.Outcome, details)
+		rows[i] = eventParams{OrderID: e.OrderID, Time: e.Time, Type: e.Type, Source: e.Source, PartnerID: e.PartnerID,
+			From: string(e.From), To: string(e.To), Outcome: e.Outcome, Details: details}
 	}
-	if err := store.InsertRows(ctx, tx, sqlInsertEvent, 9, args); err != nil {
+	if err := (orderRows{}).insertEvents(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert order event: %w", err)
 	}
 	return nil
@@ -94,8 +87,8 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	if err != nil {
 		return nil, err
 	}
-	var rows []eventRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+eventColumns+` FROM order_events WHERE order_id = $1 ORDER BY id`, orderID); err != nil {
+	rows, err := s.rows().events(ctx, orderID)
+	if err != nil {
 		return nil, fmt.Errorf("order events: %w", err)
 	}
 	out := make([]Event, len(rows))
@@ -107,9 +100,6 @@ func (s *Service) Events(ctx context.Context, resellerID, orderID string) ([]Eve
 	return out, nil
 }
 
-const sqlConflicts = `SELECT ` + eventColumns + ` FROM order_events
-	WHERE outcome = 'conflict' AND ($1 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`
-
 // Conflicts returns a page of recipient events that contradicted the order
 // (shipped or delivered after it was cancelled or rejected), newest first,
 // at most limit of them before event id before (0: from the newest). They
@@ -118,8 +108,8 @@ const sqlConflicts = `SELECT ` + eventColumns + ` FROM order_events
 func (s *Service) Conflicts(ctx context.Context, actor string, before int64, limit int) ([]Event, error) {
 	var out []Event
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var rows []eventRow
-		if err := tx.SelectContext(ctx, &rows, sqlConflicts, before, before, limit); err != nil {
+		rows, err := s.rows().conflicts(ctx, tx, before, limit)
+		if err != nil {
 			return fmt.Errorf("conflicts: %w", err)
 		}
 		var ids []string

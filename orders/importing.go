@@ -208,10 +208,8 @@ func (s *Service) checkImportLine(ctx context.Context, il ImportLine, refs map[s
 	if line, dup := refs[il.ResellerID+"\x00"+il.Draft.Reference]; dup {
 		bad = append(bad, api.FieldError{Pointer: "/reference", Code: "duplicate_reference", Detail: fmt.Sprintf("repeats line %d", line)})
 	} else {
-		var n int
-		if err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE reseller_id = $1
-			AND reference_hash IN ($2, $3)`,
-			il.ResellerID, s.referenceHash(il.ResellerID, il.Draft.Reference), il.Draft.Reference); err != nil {
+		n, err := s.rows().countByReference(ctx, il.ResellerID, s.referenceHash(il.ResellerID, il.Draft.Reference), il.Draft.Reference)
+		if err != nil {
 			return err
 		}
 		if n > 0 {

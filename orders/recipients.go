@@ -73,8 +73,8 @@ func (s *Service) loadAnswers(ctx context.Context, q sqlx.QueryerContext, os []*
 		ids[i], byID[o.ID] = o.ID, o
 		o.Recipients, o.Shipments = []Answer{}, []Shipment{}
 	}
-	var rows []answerRow
-	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).answers, s.DB.List(ids)); err != nil {
+	rows, err := s.rows().answers(ctx, q, ids)
+	if err != nil {
 		return fmt.Errorf("load recipient answers: %w", err)
 	}
 	for _, r := range rows {

@@ -106,10 +106,6 @@ type Rectified struct {
 	Changed []string `json:"changed"`
 }
 
-const sqlRectify = `UPDATE orders SET customer_name = $1, customer_email = $2, customer_phone = $3, ship_organization = $4,
-	ship_line1 = $5, ship_line2 = $6, ship_city = $7, ship_postal_code = $8, ship_region = $9, ship_country = $10,
-	email_hash = $11, phone_hash = $12, lookup_version = $13, updated_at = $14 WHERE id = $15 AND erased_at IS NULL`
-
 // Rectify applies r to each of the orders inside tx: the new values are
 // stored and indexed, the timeline and the audit trail record which fields
 // changed (never their values), and the hooks tell every recipient that
@@ -133,11 +129,9 @@ func (s *Service) Rectify(ctx context.Context, tx *store.Tx, actor string, ids [
 		}
 		s.index(o)
 		o.UpdatedAt = now
-		a, c, k := o.ShipTo, o.Customer, o.key
-		if _, err := tx.ExecContext(ctx, sqlRectify, seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
-			seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
-			seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
-			nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), o.LookupVersion, store.FormatTime(now), id); err != nil {
+		k := o.key
+		if err := s.rows().rectify(ctx, tx, rectifyParams{ID: id, Personal: sealPersonal(k, o), EmailHash: o.EmailHash,
+			PhoneHash: o.PhoneHash, LookupVersion: o.LookupVersion, UpdatedAt: now}); err != nil {
 			return nil, fmt.Errorf("rectify order: %w", err)
 		}
 		names := strings.Join(changed, ",")

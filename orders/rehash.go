@@ -16,14 +16,6 @@ import (
 // destroyed, and an old backup's hashes can no longer be tested against
 // guesses.
 
-const (
-	sqlToRehash = `SELECT ` + orderColumns + ` FROM orders WHERE id > $1 AND lookup_version != $2 AND erased_at IS NULL
-		ORDER BY id LIMIT $3`
-	sqlRehash = `UPDATE orders SET email_hash = $1, phone_hash = $2, reference_hash = $3, lookup_version = $4
-		WHERE id = $5 AND erased_at IS NULL`
-	sqlLookupVersions = `SELECT DISTINCT lookup_version FROM orders WHERE erased_at IS NULL`
-)
-
 // Rehash makes the keyed hashes of up to limit live orders after order id
 // after again under the current lookup key, in one transaction, and returns
 // how many it did and the last order id read (empty when none was left).
@@ -34,8 +26,8 @@ func (s *Service) Rehash(ctx context.Context, after string, limit int) (int, str
 	version := s.lookupVersion()
 	n, last := 0, ""
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var rows []orderRow
-		if err := tx.SelectContext(ctx, &rows, sqlToRehash, after, version, limit); err != nil {
+		rows, err := s.rows().toRehash(ctx, tx, after, version, limit)
+		if err != nil {
 			return fmt.Errorf("orders to re-hash: %w", err)
 		}
 		if len(rows) == 0 {
@@ -57,8 +49,8 @@ func (s *Service) Rehash(ctx context.Context, after string, limit int) (int, str
 			}
 			oldEmail, oldPhone := r.EmailHash, r.PhoneHash
 			s.index(o)
-			if _, err := tx.ExecContext(ctx, sqlRehash, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash),
-				s.referenceHash(o.ResellerID, o.Reference), version, o.ID); err != nil {
+			if err := s.rows().rehash(ctx, tx, rehashParams{ID: o.ID, EmailHash: o.EmailHash, PhoneHash: o.PhoneHash,
+				ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: version}); err != nil {
 				return fmt.Errorf("re-hash order: %w", err)
 			}
 			if len(oldEmail) > 0 {
@@ -84,8 +76,8 @@ func (s *Service) Rehash(ctx context.Context, after string, limit int) (int, str
 // LookupVersions returns the lookup key versions live orders' hashes were
 // made with: a retired key among them must not be destroyed yet.
 func (s *Service) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
-	var vs []uint32
-	if err := s.DB.Reader.SelectContext(ctx, &vs, sqlLookupVersions); err != nil {
+	vs, err := s.rows().lookupVersions(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("lookup key versions: %w", err)
 	}
 	out := map[uint32]bool{}

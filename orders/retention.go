@@ -30,8 +30,8 @@ func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q := statements.For(tx.Engine())
-	if err := tx.SelectContext(ctx, &out.Erased, q.eraseOrders, store.FormatTime(now), tx.List(ids)); err != nil {
+	var err error
+	if out.Erased, err = s.rows().erase(ctx, tx, now, ids); err != nil {
 		return out, fmt.Errorf("erase orders: %w", err)
 	}
 	done := map[string]bool{}
@@ -53,10 +53,8 @@ func (s *Service) Erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 			return out, err
 		}
 	}
-	for _, stmt := range []string{q.eraseAnswers, q.eraseEvents, q.eraseIdempotent} {
-		if _, err := tx.ExecContext(ctx, stmt, tx.List(out.Erased)); err != nil {
-			return out, fmt.Errorf("erase order data: %w", err)
-		}
+	if err := s.rows().eraseRelated(ctx, tx, out.Erased); err != nil {
+		return out, fmt.Errorf("erase order data: %w", err)
 	}
 	for _, id := range out.Erased {
 		if err := s.record(ctx, tx, actor, "order.erased", map[string]string{"order_id": id}, nil); err != nil {
@@ -79,24 +77,12 @@ type RetentionRow struct {
 	PurgeAfter *time.Time `json:"purge_after,omitempty" db:"-"`
 }
 
-type retentionScan struct {
-	RetentionRow
-	Created store.Time `db:"created_at"`
-	Closed  store.Time `db:"closed_at"`
-}
-
-const retentionColumns = `id, reseller_id, status, created_at, closed_at`
-
-func (s *Service) retentionRows(ctx context.Context, where string, args ...any) ([]RetentionRow, error) {
-	var rows []retentionScan
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT `+retentionColumns+` FROM orders WHERE `+where, args...); err != nil {
-		return nil, fmt.Errorf("retention query: %w", err)
-	}
-	out := make([]RetentionRow, len(rows))
-	for i, r := range rows {
+func (s *Service) retentionRows(scans []retentionScan) []RetentionRow {
+	out := make([]RetentionRow, len(scans))
+	for i, r := range scans {
 		out[i] = s.retentionRow(r)
 	}
-	return out, nil
+	return out
 }
 
 func (s *Service) retentionRow(r retentionScan) RetentionRow {
@@ -109,31 +95,23 @@ func (s *Service) retentionRow(r retentionScan) RetentionRow {
 	return out
 }
 
-// The orders whose personal data is still held, by closing time: a range
-// of orders_closed, paged by (closed_at, id) after the cursor's order.
-const sqlClosedBetween = `erased_at IS NULL AND closed_at IS NOT NULL AND closed_at >= $1 AND closed_at < $2
-	AND (closed_at, id) > (COALESCE((SELECT closed_at FROM orders WHERE id = $3), ''), $4)
-	ORDER BY closed_at, id LIMIT $5`
-
 // ClosedBetween returns up to limit orders whose personal data is still
 // held and that closed in [from, to) (from zero: since the first), oldest
 // first, after the order with id after (empty: from the start). Retention
 // finds the orders past retention with it: those that closed before the end
 // of the last fiscal year whose retention has run out.
 func (s *Service) ClosedBetween(ctx context.Context, from, to time.Time, after string, limit int) ([]RetentionRow, error) {
-	lo := ""
-	if !from.IsZero() {
-		lo = store.FormatTime(from)
+	rows, err := s.rows().closedBetween(ctx, closedBetweenParams{From: from, To: to, After: after, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("orders closed between: %w", err)
 	}
-	return s.retentionRows(ctx, sqlClosedBetween, lo, store.FormatTime(to), after, after, limit)
+	return s.retentionRows(rows), nil
 }
 
 // CountClosed counts the orders whose personal data is still held and that
 // closed in [from, to), from the index alone.
 func (s *Service) CountClosed(ctx context.Context, from, to time.Time) (int, error) {
-	var n int
-	err := s.DB.Reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL
-		AND closed_at >= $1 AND closed_at < $2`, store.FormatTime(from), store.FormatTime(to))
+	n, err := s.rows().countClosed(ctx, from, to)
 	if err != nil {
 		return 0, fmt.Errorf("count closed orders: %w", err)
 	}
@@ -143,8 +121,7 @@ func (s *Service) CountClosed(ctx context.Context, from, to time.Time) (int, err
 // FirstClosed returns when the earliest order whose personal data is still
 // held closed, or zero when none has.
 func (s *Service) FirstClosed(ctx context.Context) (time.Time, error) {
-	var t store.Time
-	err := s.DB.Reader.GetContext(ctx, &t, `SELECT MIN(closed_at) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL`)
+	t, err := s.rows().firstClosed(ctx)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("first closed order: %w", err)
 	}
@@ -159,8 +136,8 @@ func (s *Service) RetentionRows(ctx context.Context, q sqlx.QueryerContext, ids 
 	}
 	var out []RetentionRow
 	for part := range slices.Chunk(ids, 500) {
-		var rows []retentionScan
-		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).retentionByID, s.DB.List(part)); err != nil {
+		rows, err := s.rows().retentionByID(ctx, q, part)
+		if err != nil {
 			return nil, fmt.Errorf("retention rows: %w", err)
 		}
 		for _, r := range rows {
@@ -173,7 +150,11 @@ func (s *Service) RetentionRows(ctx context.Context, q sqlx.QueryerContext, ids 
 // OpenSince returns orders that never reached a final state and were
 // created before t.
 func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, error) {
-	return s.retentionRows(ctx, `closed_at IS NULL AND erased_at IS NULL AND created_at < $1 ORDER BY id`, store.FormatTime(t))
+	rows, err := s.rows().openSince(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("open orders: %w", err)
+	}
+	return s.retentionRows(rows), nil
 }
 
 // ErasureConfirmations counts, per recipient, the given orders whose
@@ -181,16 +162,12 @@ func (s *Service) OpenSince(ctx context.Context, t time.Time) ([]RetentionRow, e
 func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (map[string]int, error) {
 	out := map[string]int{}
 	for start := 0; start < len(orderIDs); start += 500 {
-		var rows []struct {
-			PartnerID string `db:"partner_id"`
-			N         int    `db:"n"`
-		}
-		part := orderIDs[start:min(start+500, len(orderIDs))]
-		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).erasureConfirms, s.DB.List(part)); err != nil {
+		counts, err := s.rows().erasureConfirmCounts(ctx, orderIDs[start:min(start+500, len(orderIDs))])
+		if err != nil {
 			return nil, fmt.Errorf("erasure confirmations: %w", err)
 		}
-		for _, r := range rows {
-			out[r.PartnerID] += r.N
+		for p, n := range counts {
+			out[p] += n
 		}
 	}
 	return out, nil
@@ -201,12 +178,8 @@ func (s *Service) ErasureConfirmations(ctx context.Context, orderIDs []string) (
 func (s *Service) ErasureAcks(ctx context.Context, orderIDs []string) (map[string]map[string]time.Time, error) {
 	out := map[string]map[string]time.Time{}
 	for part := range slices.Chunk(orderIDs, 500) {
-		var rows []struct {
-			OrderID   string     `db:"order_id"`
-			PartnerID string     `db:"partner_id"`
-			At        store.Time `db:"erasure_confirmed_at"`
-		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).erasureAcks, s.DB.List(part)); err != nil {
+		rows, err := s.rows().erasureAcks(ctx, part)
+		if err != nil {
 			return nil, fmt.Errorf("erasure acknowledgements: %w", err)
 		}
 		for _, r := range rows {

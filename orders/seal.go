@@ -134,18 +134,6 @@ func errOpen(id string, err error) error {
 	return fmt.Errorf("open the sealed data of %s: %w", id, err)
 }
 
-const (
-	sqlSealOrder = `UPDATE orders SET reference = $1, customer_name = $2, customer_email = $3, customer_phone = $4, ship_organization = $5,
-		ship_line1 = $6, ship_line2 = $7, ship_city = $8, ship_postal_code = $9, ship_region = $10, ship_country = $11, notes = $12,
-		close_reason = $13, email_hash = $14, phone_hash = $15, reference_hash = $16, sealed = 1, bound = 1, lookup_version = $17 WHERE id = $18`
-	sqlAnswerText = `SELECT order_id, partner_id, message, carrier, tracking_number, tracking_url FROM order_recipients WHERE order_id = $1`
-	sqlSealAnswer = `UPDATE order_recipients SET message = $1, carrier = $2, tracking_number = $3, tracking_url = $4
-		WHERE order_id = $5 AND partner_id = $6`
-	sqlEventText = `SELECT id, type, COALESCE(partner_id, '') AS partner_id, details FROM order_events WHERE order_id = $1 AND details != '{}'`
-	sqlBound     = `UPDATE orders SET bound = 1 WHERE id = $1`
-	sqlSealEvent = `UPDATE order_events SET details = $1 WHERE id = $2`
-)
-
 // SealPlaintext seals the orders a database from before the vault holds in
 // plain text, 500 to a transaction: each gets a data key, and its columns,
 // recipients' answers and timeline details are sealed with it; its keyed
@@ -158,14 +146,14 @@ func (s *Service) SealPlaintext(ctx context.Context) ([]string, error) {
 	}
 	var done []string
 	for {
-		var rows []orderRow
-		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).unsealed); err != nil {
+		rows, err := s.rows().unsealed(ctx)
+		if err != nil {
 			return done, fmt.Errorf("find unsealed orders: %w", err)
 		}
 		if len(rows) == 0 {
 			return done, nil
 		}
-		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 			for _, r := range rows {
 				if err := s.sealOne(ctx, tx, r); err != nil {
 					return err
@@ -192,52 +180,33 @@ func (s *Service) sealOne(ctx context.Context, tx *store.Tx, r orderRow) error {
 		return err
 	}
 	s.index(o)
-	c, a := o.Customer, o.ShipTo
-	if _, err := tx.ExecContext(ctx, sqlSealOrder, seal(k, o.Reference, aadReference), seal(k, c.Name, aadName),
-		seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone), seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1),
-		seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity), seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion),
-		seal(k, a.Country, aadCountry), seal(k, o.Notes, aadNotes),
-		sealOpt(k, r.CloseReason, aadCloseReason), nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash),
-		s.referenceHash(o.ResellerID, o.Reference), o.LookupVersion, o.ID); err != nil {
+	if err := s.rows().seal(ctx, tx, sealOrderParams{ID: o.ID, Personal: sealPersonal(k, o),
+		CloseReason: sealOpt(k, r.CloseReason, aadCloseReason), EmailHash: o.EmailHash, PhoneHash: o.PhoneHash,
+		ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: o.LookupVersion}); err != nil {
 		return fmt.Errorf("seal order: %w", err)
 	}
-	var answers []answerText
-	if err := tx.SelectContext(ctx, &answers, sqlAnswerText, o.ID); err != nil {
+	answers, err := s.rows().answerTexts(ctx, tx, o.ID)
+	if err != nil {
 		return fmt.Errorf("seal answers: %w", err)
 	}
 	for _, an := range answers {
 		p := an.PartnerID
-		if _, err := tx.ExecContext(ctx, sqlSealAnswer, sealOpt(k, an.Message, answerAAD(aadMessage, p)), sealOpt(k, an.Carrier, answerAAD(aadCarrier, p)),
-			sealOpt(k, an.Tracking, answerAAD(aadTracking, p)), sealOpt(k, an.TrackingURL, answerAAD(aadTrackingURL, p)), an.OrderID, p); err != nil {
+		if err := s.rows().sealAnswer(ctx, tx, sealAnswerParams{OrderID: an.OrderID, PartnerID: p,
+			Message: sealOpt(k, an.Message, answerAAD(aadMessage, p)), Carrier: sealOpt(k, an.Carrier, answerAAD(aadCarrier, p)),
+			Tracking: sealOpt(k, an.Tracking, answerAAD(aadTracking, p)), TrackingURL: sealOpt(k, an.TrackingURL, answerAAD(aadTrackingURL, p))}); err != nil {
 			return fmt.Errorf("seal answers: %w", err)
 		}
 	}
-	var events []eventText
-	if err := tx.SelectContext(ctx, &events, sqlEventText, o.ID); err != nil {
+	events, err := s.rows().eventTexts(ctx, tx, o.ID)
+	if err != nil {
 		return fmt.Errorf("seal events: %w", err)
 	}
 	for _, ev := range events {
-		if _, err := tx.ExecContext(ctx, sqlSealEvent, seal(k, ev.Details, eventAAD(ev.Type, ev.PartnerID)), ev.ID); err != nil {
+		if err := s.rows().sealEvent(ctx, tx, ev.ID, seal(k, ev.Details, eventAAD(ev.Type, ev.PartnerID))); err != nil {
 			return fmt.Errorf("seal events: %w", err)
 		}
 	}
 	return nil
-}
-
-type eventText struct {
-	ID        int64  `db:"id"`
-	Type      string `db:"type"`
-	PartnerID string `db:"partner_id"`
-	Details   string `db:"details"`
-}
-
-type answerText struct {
-	OrderID     string  `db:"order_id"`
-	PartnerID   string  `db:"partner_id"`
-	Message     *string `db:"message"`
-	Carrier     *string `db:"carrier"`
-	Tracking    *string `db:"tracking_number"`
-	TrackingURL *string `db:"tracking_url"`
 }
 
 // BindSealed binds to their owner what orders sealed before owners were
@@ -252,20 +221,20 @@ func (s *Service) BindSealed(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for {
-		var ids []string
-		if err := s.DB.Reader.SelectContext(ctx, &ids, statements.For(s.DB.Engine).unbound); err != nil {
+		ids, err := s.rows().unbound(ctx)
+		if err != nil {
 			return n, fmt.Errorf("find orders to bind: %w", err)
 		}
 		if len(ids) == 0 {
 			return n, nil
 		}
-		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 			keys, err := s.Vault.GetMany(ctx, tx, ids)
 			if err != nil {
 				return err
 			}
 			for _, id := range ids {
-				if err := bindOne(ctx, tx, id, keys[id]); err != nil {
+				if err := s.bindOne(ctx, tx, id, keys[id]); err != nil {
 					return err
 				}
 			}
@@ -279,7 +248,7 @@ func (s *Service) BindSealed(ctx context.Context) (int, error) {
 }
 
 // bindOne re-seals one order's answers and timeline bound to their owner.
-func bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
+func (s *Service) bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
 	if k != nil {
 		// A value sealed as before is sealed again, bound; one bound
 		// already (written since, by this version) stays as it is.
@@ -300,8 +269,8 @@ func bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
 			}
 			return k.SealString(plain, bound), nil
 		}
-		var answers []answerText
-		if err := tx.SelectContext(ctx, &answers, sqlAnswerText, id); err != nil {
+		answers, err := s.rows().answerTexts(ctx, tx, id)
+		if err != nil {
 			return fmt.Errorf("bind answers: %w", err)
 		}
 		for _, an := range answers {
@@ -315,12 +284,13 @@ func bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, sqlSealAnswer, vals[0], vals[1], vals[2], vals[3], id, an.PartnerID); err != nil {
+			if err := s.rows().sealAnswer(ctx, tx, sealAnswerParams{OrderID: id, PartnerID: an.PartnerID,
+				Message: vals[0], Carrier: vals[1], Tracking: vals[2], TrackingURL: vals[3]}); err != nil {
 				return fmt.Errorf("bind answers: %w", err)
 			}
 		}
-		var events []eventText
-		if err := tx.SelectContext(ctx, &events, sqlEventText, id); err != nil {
+		events, err := s.rows().eventTexts(ctx, tx, id)
+		if err != nil {
 			return fmt.Errorf("bind events: %w", err)
 		}
 		for _, ev := range events {
@@ -328,12 +298,12 @@ func bindOne(ctx context.Context, tx *store.Tx, id string, k *vault.Key) error {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqlSealEvent, v, ev.ID); err != nil {
+			if err := s.rows().sealEvent(ctx, tx, ev.ID, v); err != nil {
 				return fmt.Errorf("bind events: %w", err)
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlBound, id); err != nil {
+	if err := s.rows().markBound(ctx, tx, id); err != nil {
 		return fmt.Errorf("bind order: %w", err)
 	}
 	return nil

@@ -88,7 +88,10 @@ func (s *Service) emit(ctx context.Context, tx *store.Tx, ch Change) error {
 // loadCatalog reads the catalogue once; it changes only with a migration.
 func (s *Service) loadCatalog(ctx context.Context) error {
 	s.catOnce.Do(func() {
-		s.cat, s.catErr = catalog(ctx, s.DB.Reader)
+		s.cat, s.catErr = s.rows().catalog(ctx)
+		if s.catErr != nil {
+			s.catErr = fmt.Errorf("read catalog: %w", s.catErr)
+		}
 		s.skus = make(map[string]bool, len(s.cat))
 		for _, c := range s.cat {
 			s.skus[c.SKU] = true
@@ -173,14 +176,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Created, error
 // same body, returns the order that key created.
 func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest, o *Order, hash []byte, now time.Time) (Created, error) {
 	if req.IdempotencyKey != "" {
-		var prev struct {
-			Hash    []byte `db:"request_hash"`
-			OrderID string `db:"order_id"`
-			Status  int    `db:"status_code"`
-		}
-		err := tx.GetContext(ctx, &prev, sqlIdempotencyGet, req.ResellerID, req.IdempotencyKey, store.FormatTime(now))
+		prev, ok, err := s.rows().idempotencyKey(ctx, tx, req.ResellerID, req.IdempotencyKey, now)
 		switch {
-		case err == nil:
+		case err != nil:
+			return Created{}, fmt.Errorf("read idempotency key: %w", err)
+		case ok:
 			if string(prev.Hash) != string(hash) {
 				return Created{}, ErrIdempotencyReuse
 			}
@@ -189,15 +189,13 @@ func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest,
 				return Created{}, err
 			}
 			return Created{Order: po, Replayed: true}, nil
-		case !store.IsNoRows(err):
-			return Created{}, fmt.Errorf("read idempotency key: %w", err)
 		}
 	}
 	// While orders are hashed under an older lookup key too, the unique
 	// index alone cannot see a duplicate among them: look for one first.
 	if old := s.olderReferenceHashes(req.ResellerID, o.Reference); len(old) > 0 {
-		var existing []string
-		if err := tx.SelectContext(ctx, &existing, statements.For(tx.Engine()).byOlderRefs, req.ResellerID, tx.List(old)); err != nil {
+		existing, err := s.rows().byOlderReferences(ctx, tx, req.ResellerID, old)
+		if err != nil {
 			return Created{}, fmt.Errorf("find order by reference: %w", err)
 		}
 		if len(existing) > 0 {
@@ -210,16 +208,15 @@ func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest,
 		if !store.IsUniqueViolation(err) {
 			return Created{}, err
 		}
-		var existing string
-		if gerr := tx.GetContext(ctx, &existing, sqlOrderByRef, req.ResellerID, s.referenceHash(req.ResellerID, o.Reference),
-			o.Reference); gerr != nil {
+		existing, gerr := s.rows().byReference(ctx, tx, req.ResellerID, s.referenceHash(req.ResellerID, o.Reference), o.Reference)
+		if gerr != nil {
 			return Created{}, fmt.Errorf("find order by reference: %w", gerr)
 		}
 		return Created{}, duplicateReference(existing)
 	}
 	if req.IdempotencyKey != "" {
-		if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.ResellerID, req.IdempotencyKey, hash, o.ID,
-			http.StatusCreated, store.FormatTime(now), store.FormatTime(now.Add(IdempotencyTTL))); err != nil {
+		if err := s.rows().putIdempotencyKey(ctx, tx, putIdempotencyParams{ResellerID: req.ResellerID, Key: req.IdempotencyKey,
+			RequestHash: hash, OrderID: o.ID, Status: http.StatusCreated, Created: now, Expires: now.Add(IdempotencyTTL)}); err != nil {
 			return Created{}, fmt.Errorf("store idempotency key: %w", err)
 		}
 	}
@@ -341,11 +338,10 @@ func (s *Service) Cancel(ctx context.Context, resellerID, actor, id string) (*Or
 func (s *Service) PurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(s.Clock.Now()))
-		if err != nil {
+		var err error
+		if n, err = s.rows().purgeIdempotencyKeys(ctx, tx, s.Clock.Now()); err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", err)
 		}
-		n, _ = res.RowsAffected()
 		return nil
 	})
 	return n, err

@@ -2,20 +2,22 @@ package orders
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
-	"github.com/milestone/husky/vault"
 )
 
+// The orders table's statements (and order_items', catalog's and
+// idempotency_keys'), as methods of orderRows; store_timeline.go has the
+// recipients' answers, callback receipts and the timeline; what differs
+// between the engines is in statements.go.
 const (
 	orderColumns = `id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 		ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country,
 		notes, created_at, updated_at, closed_at, erased_at, close_reason, email_hash, phone_hash, sealed, reference_hash`
+	retentionColumns = `id, reseller_id, status, created_at, closed_at`
 	// bound: the order's recipients' answers and timeline are sealed bound
 	// to their owner (seal.go).
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version)
@@ -23,12 +25,38 @@ const (
 	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES ($1, $2, $3, $4)`
 	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
 	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = $1 AND reference_hash IN ($2, $3)`
+	sqlCountByRef   = `SELECT COUNT(*) FROM orders WHERE reseller_id = $1 AND reference_hash IN ($2, $3)`
 	sqlUpdateStatus = `UPDATE orders SET status = $1, updated_at = $2, closed_at = $3 WHERE id = $4`
+	sqlCloseOrder   = `UPDATE orders SET status = $1, updated_at = $2, closed_at = $3, close_reason = $4 WHERE id = $5`
 	// A page of one reseller's orders ($1), of any status or of $2, newest
 	// first, up to $3; the next pages start after an id ($3, up to $4).
 	sqlListOrders      = `SELECT ` + orderColumns + ` FROM orders WHERE reseller_id = $1 AND ($2 = '' OR status = $2) ORDER BY id DESC LIMIT $3`
 	sqlListOrdersAfter = `SELECT ` + orderColumns + ` FROM orders WHERE reseller_id = $1 AND ($2 = '' OR status = $2) AND id < $3
 		ORDER BY id DESC LIMIT $4`
+	sqlReceived = `SELECT id FROM orders WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2`
+	sqlRectify  = `UPDATE orders SET customer_name = $1, customer_email = $2, customer_phone = $3, ship_organization = $4,
+		ship_line1 = $5, ship_line2 = $6, ship_city = $7, ship_postal_code = $8, ship_region = $9, ship_country = $10,
+		email_hash = $11, phone_hash = $12, lookup_version = $13, updated_at = $14 WHERE id = $15 AND erased_at IS NULL`
+	sqlToRehash = `SELECT ` + orderColumns + ` FROM orders WHERE id > $1 AND lookup_version != $2 AND erased_at IS NULL
+		ORDER BY id LIMIT $3`
+	sqlRehash = `UPDATE orders SET email_hash = $1, phone_hash = $2, reference_hash = $3, lookup_version = $4
+		WHERE id = $5 AND erased_at IS NULL`
+	sqlLookupVersions = `SELECT DISTINCT lookup_version FROM orders WHERE erased_at IS NULL`
+	sqlSealOrder      = `UPDATE orders SET reference = $1, customer_name = $2, customer_email = $3, customer_phone = $4, ship_organization = $5,
+		ship_line1 = $6, ship_line2 = $7, ship_city = $8, ship_postal_code = $9, ship_region = $10, ship_country = $11, notes = $12,
+		close_reason = $13, email_hash = $14, phone_hash = $15, reference_hash = $16, sealed = 1, bound = 1, lookup_version = $17 WHERE id = $18`
+	sqlBound = `UPDATE orders SET bound = 1 WHERE id = $1`
+	// The orders whose personal data is still held, by closing time: a range
+	// of orders_closed, paged by (closed_at, id) after the cursor's order.
+	sqlClosedBetween = `SELECT ` + retentionColumns + ` FROM orders
+		WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at >= $1 AND closed_at < $2
+		AND (closed_at, id) > (COALESCE((SELECT closed_at FROM orders WHERE id = $3), ''), $3)
+		ORDER BY closed_at, id LIMIT $4`
+	sqlCountClosed = `SELECT COUNT(*) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL
+		AND closed_at >= $1 AND closed_at < $2`
+	sqlFirstClosed = `SELECT MIN(closed_at) FROM orders WHERE erased_at IS NULL AND closed_at IS NOT NULL`
+	sqlOpenSince   = `SELECT ` + retentionColumns + ` FROM orders
+		WHERE closed_at IS NULL AND erased_at IS NULL AND created_at < $1 ORDER BY id`
 	sqlCatalog        = `SELECT sku, name FROM catalog WHERE orderable = 1 ORDER BY sku`
 	sqlIdempotencyGet = `SELECT request_hash, order_id, status_code FROM idempotency_keys WHERE reseller_id = $1 AND key = $2 AND expires_at > $3`
 	sqlIdempotencyPut = `INSERT INTO idempotency_keys (reseller_id, key, request_hash, order_id, status_code, created_at, expires_at)
@@ -37,6 +65,12 @@ const (
 			status_code = excluded.status_code, created_at = excluded.created_at, expires_at = excluded.expires_at`
 	sqlIdempotencyPurge = `DELETE FROM idempotency_keys WHERE expires_at <= $1`
 )
+
+// orderRows reads and writes the orders package's tables. Reads take r, a
+// transaction or the read pool; writes take the transaction.
+type orderRows struct{ db *store.DB }
+
+func (s *Service) rows() orderRows { return orderRows{s.DB} }
 
 type orderRow struct {
 	ID               string     `db:"id"`
@@ -65,87 +99,373 @@ type orderRow struct {
 	ReferenceHash    []byte     `db:"reference_hash"`
 }
 
-// order returns the row as an order, its sealed values opened with k
-// (the order's data key; nil for an erased or unsealed order).
-func (r orderRow) order(k *vault.Key) (*Order, error) {
-	op := &opener{k: k}
-	o := &Order{
-		ID: r.ID, ResellerID: r.ResellerID, Reference: op.text(r.Reference, aadReference), Status: Status(r.Status),
-		Customer: Customer{Name: op.text(r.CustomerName, aadName), Email: op.text(r.CustomerEmail, aadEmail),
-			Phone: op.text(r.CustomerPhone, aadPhone)},
-		ShipTo: Address{Organization: op.text(r.ShipOrganization, aadOrg), Line1: op.text(r.ShipLine1, aadLine1),
-			Line2: op.text(r.ShipLine2, aadLine2), City: op.text(r.ShipCity, aadCity), PostalCode: op.text(r.ShipPostalCode, aadPostal),
-			Region: op.text(r.ShipRegion, aadRegion), Country: op.text(r.ShipCountry, aadCountry)},
-		Notes: op.text(r.Notes, aadNotes), CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Items: []Item{},
-		Recipients: []Answer{}, Shipments: []Shipment{}, key: k,
-	}
-	if !r.ClosedAt.IsZero() {
-		t := r.ClosedAt.Time
-		o.ClosedAt = &t
-	}
-	o.ErasedAt = optTime(r.ErasedAt)
-	o.CloseReason = deref(op.opt(r.CloseReason, aadCloseReason))
-	o.EmailHash, o.PhoneHash = r.EmailHash, r.PhoneHash
-	if op.err != nil {
-		return nil, errOpen(r.ID, op.err)
-	}
-	return o, nil
+// personalColumns are an order's personal columns as stored: each sealed
+// with the order's data key, or plain text where it has none.
+type personalColumns struct {
+	Reference, Name, Email, Phone, Organization, Line1, Line2, City, PostalCode, Region, Country, Notes any
 }
 
-// orders turns rows into orders, reading their data keys in one query.
-func (s *Service) orders(ctx context.Context, q sqlx.QueryerContext, rows []orderRow) ([]*Order, error) {
+// insertOrderParams is a new order's row.
+type insertOrderParams struct {
+	ID, ResellerID       string
+	Status               Status
+	Personal             personalColumns
+	CreatedAt, UpdatedAt time.Time
+	ClosedAt             store.Time
+	EmailHash, PhoneHash []byte
+	Sealed               bool
+	ReferenceHash        any
+	LookupVersion        uint32
+}
+
+func (q orderRows) insert(ctx context.Context, tx *store.Tx, p insertOrderParams) error {
+	c := p.Personal
+	_, err := tx.ExecContext(ctx, sqlInsertOrder, p.ID, p.ResellerID, c.Reference, p.Status, c.Name, c.Email, c.Phone,
+		c.Organization, c.Line1, c.Line2, c.City, c.PostalCode, c.Region, c.Country, c.Notes,
+		store.FormatTime(p.CreatedAt), store.FormatTime(p.UpdatedAt), p.ClosedAt, store.Time{}, nil,
+		nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.Sealed, p.ReferenceHash, p.LookupVersion)
+	return err
+}
+
+// insertItems stores the order's items, numbered from 1, many rows per
+// statement.
+func (q orderRows) insertItems(ctx context.Context, tx *store.Tx, orderID string, items []Item) error {
+	args := make([]any, 0, 4*len(items))
+	for i, it := range items {
+		args = append(args, orderID, i+1, it.SKU, it.Quantity)
+	}
+	return store.InsertRows(ctx, tx, sqlInsertItem, 4, args)
+}
+
+// get reads one order, ok false when there is none. In a transaction the
+// row is read to be changed: on PostgreSQL, where other processes write
+// too, it stays locked until the transaction ends.
+func (q orderRows) get(ctx context.Context, r sqlx.QueryerContext, id string) (row orderRow, ok bool, err error) {
+	query := sqlSelectOrder
+	if _, inTx := r.(*store.Tx); inTx {
+		query = statements.For(q.db.Engine).orderForUpdate
+	}
+	err = sqlx.GetContext(ctx, r, &row, query, id)
+	if store.IsNoRows(err) {
+		return orderRow{}, false, nil
+	}
+	return row, err == nil, err
+}
+
+// byReference returns the reseller's order with the reference, by its
+// keyed hash or (an order from before the hashes) its plain value.
+func (q orderRows) byReference(ctx context.Context, r sqlx.QueryerContext, resellerID string, hash any, reference string) (string, error) {
+	var id string
+	err := sqlx.GetContext(ctx, r, &id, sqlOrderByRef, resellerID, hash, reference)
+	return id, err
+}
+
+// countByReference counts the reseller's orders with the reference.
+func (q orderRows) countByReference(ctx context.Context, resellerID string, hash any, reference string) (int, error) {
+	var n int
+	err := q.db.Reader.GetContext(ctx, &n, sqlCountByRef, resellerID, hash, reference)
+	return n, err
+}
+
+// byOlderReferences returns the reseller's orders with one of the
+// reference hashes (made under retired lookup keys).
+func (q orderRows) byOlderReferences(ctx context.Context, tx *store.Tx, resellerID string, hashes [][]byte) ([]string, error) {
 	var ids []string
-	for _, r := range rows {
-		if r.Sealed && r.ErasedAt.IsZero() {
-			ids = append(ids, r.ID)
-		}
-	}
-	keys, err := s.keys(ctx, q, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Order, len(rows))
-	for i, r := range rows {
-		if out[i], err = r.order(keys[r.ID]); err != nil {
-			return nil, err
-		}
-		s.dates(out[i])
-	}
-	return out, nil
+	err := tx.SelectContext(ctx, &ids, statements.For(q.db.Engine).byOlderRefs, resellerID, tx.List(hashes))
+	return ids, err
 }
 
-// insertOrder stores a new order with its items inside tx, its personal
-// values sealed with a data key of its own, created here.
-func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, o *Order) error {
-	closed := store.Time{}
-	if o.ClosedAt != nil {
-		closed.Time = *o.ClosedAt
+// list returns a page of one reseller's orders, newest first.
+func (q orderRows) list(ctx context.Context, r sqlx.QueryerContext, f ListFilter) ([]orderRow, error) {
+	query, args := sqlListOrders, []any{f.ResellerID, f.Status, f.Limit}
+	if f.After != "" {
+		query, args = sqlListOrdersAfter, []any{f.ResellerID, f.Status, f.After, f.Limit}
 	}
-	if s.Vault != nil {
-		k, err := s.Vault.Create(ctx, tx, o.ID)
-		if err != nil {
+	var rows []orderRow
+	err := sqlx.SelectContext(ctx, r, &rows, query, args...)
+	return rows, err
+}
+
+// received returns up to limit ids of orders still "received", after the
+// id after.
+func (q orderRows) received(ctx context.Context, after string, limit int) ([]string, error) {
+	var ids []string
+	err := q.db.Reader.SelectContext(ctx, &ids, sqlReceived, after, limit)
+	return ids, err
+}
+
+// setStatusParams moves an order to a status; ClosedAt is set when the
+// status is final.
+type setStatusParams struct {
+	ID        string
+	Status    Status
+	UpdatedAt time.Time
+	ClosedAt  store.Time
+}
+
+func (q orderRows) setStatus(ctx context.Context, tx *store.Tx, p setStatusParams) error {
+	_, err := tx.ExecContext(ctx, sqlUpdateStatus, p.Status, store.FormatTime(p.UpdatedAt), p.ClosedAt, p.ID)
+	return err
+}
+
+// closeParams closes an order by an operator's decision.
+type closeParams struct {
+	ID                  string
+	Status              Status
+	UpdatedAt, ClosedAt time.Time
+	Reason              any // sealed
+}
+
+func (q orderRows) close(ctx context.Context, tx *store.Tx, p closeParams) error {
+	_, err := tx.ExecContext(ctx, sqlCloseOrder, p.Status, store.FormatTime(p.UpdatedAt), store.FormatTime(p.ClosedAt), p.Reason, p.ID)
+	return err
+}
+
+// statesForUpdate reads the orders without their personal columns,
+// locked for the transaction.
+func (q orderRows) statesForUpdate(ctx context.Context, tx *store.Tx, ids []string) ([]orderRow, error) {
+	var rows []orderRow
+	err := tx.SelectContext(ctx, &rows, statements.For(q.db.Engine).stateForUpdate, tx.List(ids))
+	return rows, err
+}
+
+// moveNotFinal moves the orders to a status that is not final, which
+// leaves the retention columns as they are.
+func (q orderRows) moveNotFinal(ctx context.Context, tx *store.Tx, st Status, at time.Time, ids []string) error {
+	_, err := tx.ExecContext(ctx, statements.For(q.db.Engine).moveNotFinal, st, store.FormatTime(at), tx.List(ids))
+	return err
+}
+
+// rectifyParams is a live order's corrected contact and address, and the
+// hashes they are found by.
+type rectifyParams struct {
+	ID                   string
+	Personal             personalColumns // all but Reference and Notes
+	EmailHash, PhoneHash []byte
+	LookupVersion        uint32
+	UpdatedAt            time.Time
+}
+
+func (q orderRows) rectify(ctx context.Context, tx *store.Tx, p rectifyParams) error {
+	c := p.Personal
+	_, err := tx.ExecContext(ctx, sqlRectify, c.Name, c.Email, c.Phone, c.Organization, c.Line1, c.Line2, c.City,
+		c.PostalCode, c.Region, c.Country, nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.LookupVersion,
+		store.FormatTime(p.UpdatedAt), p.ID)
+	return err
+}
+
+// toRehash returns up to limit live orders after the id after whose hashes
+// were made under another lookup key than version.
+func (q orderRows) toRehash(ctx context.Context, tx *store.Tx, after string, version uint32, limit int) ([]orderRow, error) {
+	var rows []orderRow
+	err := tx.SelectContext(ctx, &rows, sqlToRehash, after, version, limit)
+	return rows, err
+}
+
+// rehashParams are a live order's hashes made again under one lookup key.
+type rehashParams struct {
+	ID                   string
+	EmailHash, PhoneHash []byte
+	ReferenceHash        any
+	LookupVersion        uint32
+}
+
+func (q orderRows) rehash(ctx context.Context, tx *store.Tx, p rehashParams) error {
+	_, err := tx.ExecContext(ctx, sqlRehash, nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.ReferenceHash, p.LookupVersion, p.ID)
+	return err
+}
+
+// lookupVersions returns the lookup key versions of live orders' hashes.
+func (q orderRows) lookupVersions(ctx context.Context) ([]uint32, error) {
+	var vs []uint32
+	err := q.db.Reader.SelectContext(ctx, &vs, sqlLookupVersions)
+	return vs, err
+}
+
+// unsealed returns up to 500 live orders still in plain text.
+func (q orderRows) unsealed(ctx context.Context) ([]orderRow, error) {
+	var rows []orderRow
+	err := q.db.Reader.SelectContext(ctx, &rows, statements.For(q.db.Engine).unsealed)
+	return rows, err
+}
+
+// sealOrderParams are an order's columns once sealed.
+type sealOrderParams struct {
+	ID                   string
+	Personal             personalColumns
+	CloseReason          any
+	EmailHash, PhoneHash []byte
+	ReferenceHash        any
+	LookupVersion        uint32
+}
+
+func (q orderRows) seal(ctx context.Context, tx *store.Tx, p sealOrderParams) error {
+	c := p.Personal
+	_, err := tx.ExecContext(ctx, sqlSealOrder, c.Reference, c.Name, c.Email, c.Phone, c.Organization, c.Line1, c.Line2,
+		c.City, c.PostalCode, c.Region, c.Country, c.Notes, p.CloseReason, nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash),
+		p.ReferenceHash, p.LookupVersion, p.ID)
+	return err
+}
+
+// unbound returns up to 500 ids of orders sealed before values were bound
+// to their owner.
+func (q orderRows) unbound(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := q.db.Reader.SelectContext(ctx, &ids, statements.For(q.db.Engine).unbound)
+	return ids, err
+}
+
+func (q orderRows) markBound(ctx context.Context, tx *store.Tx, id string) error {
+	_, err := tx.ExecContext(ctx, sqlBound, id)
+	return err
+}
+
+// erase empties the personal columns of those of the orders not yet
+// erased, and returns their ids.
+func (q orderRows) erase(ctx context.Context, tx *store.Tx, at time.Time, ids []string) ([]string, error) {
+	var erased []string
+	err := tx.SelectContext(ctx, &erased, statements.For(q.db.Engine).eraseOrders, store.FormatTime(at), tx.List(ids))
+	return erased, err
+}
+
+// eraseRelated empties what the orders' other rows hold of personal data:
+// recipients' free text and tracking, the timeline's details, idempotency
+// records.
+func (q orderRows) eraseRelated(ctx context.Context, tx *store.Tx, ids []string) error {
+	s := statements.For(q.db.Engine)
+	for _, stmt := range []string{s.eraseAnswers, s.eraseEvents, s.eraseIdempotent} {
+		if _, err := tx.ExecContext(ctx, stmt, tx.List(ids)); err != nil {
 			return err
 		}
-		o.key = k
-	}
-	k, c, a := o.key, o.Customer, o.ShipTo
-	if _, err := tx.ExecContext(ctx, sqlInsertOrder, o.ID, o.ResellerID, seal(k, o.Reference, aadReference), o.Status,
-		seal(k, c.Name, aadName), seal(k, c.Email, aadEmail), seal(k, c.Phone, aadPhone),
-		seal(k, a.Organization, aadOrg), seal(k, a.Line1, aadLine1), seal(k, a.Line2, aadLine2), seal(k, a.City, aadCity),
-		seal(k, a.PostalCode, aadPostal), seal(k, a.Region, aadRegion), seal(k, a.Country, aadCountry),
-		seal(k, o.Notes, aadNotes), store.FormatTime(o.CreatedAt), store.FormatTime(o.UpdatedAt), closed, store.Time{},
-		nil, nilIfEmpty(o.EmailHash), nilIfEmpty(o.PhoneHash), k != nil,
-		s.referenceHash(o.ResellerID, o.Reference), s.lookupVersion()); err != nil {
-		return fmt.Errorf("insert order: %w", err)
-	}
-	items := make([]any, 0, 4*len(o.Items))
-	for i, it := range o.Items {
-		items = append(items, o.ID, i+1, it.SKU, it.Quantity)
-	}
-	if err := store.InsertRows(ctx, tx, sqlInsertItem, 4, items); err != nil {
-		return fmt.Errorf("insert order items: %w", err)
 	}
 	return nil
+}
+
+type retentionScan struct {
+	RetentionRow
+	Created store.Time `db:"created_at"`
+	Closed  store.Time `db:"closed_at"`
+}
+
+// closedBetweenParams pages the orders whose personal data is held and
+// that closed in [From, To), after the order After, Limit at a time.
+type closedBetweenParams struct {
+	From, To time.Time
+	After    string
+	Limit    int
+}
+
+func (q orderRows) closedBetween(ctx context.Context, p closedBetweenParams) ([]retentionScan, error) {
+	lo := ""
+	if !p.From.IsZero() {
+		lo = store.FormatTime(p.From)
+	}
+	var rows []retentionScan
+	err := q.db.Reader.SelectContext(ctx, &rows, sqlClosedBetween, lo, store.FormatTime(p.To), p.After, p.Limit)
+	return rows, err
+}
+
+func (q orderRows) countClosed(ctx context.Context, from, to time.Time) (int, error) {
+	var n int
+	err := q.db.Reader.GetContext(ctx, &n, sqlCountClosed, store.FormatTime(from), store.FormatTime(to))
+	return n, err
+}
+
+func (q orderRows) firstClosed(ctx context.Context) (store.Time, error) {
+	var t store.Time
+	err := q.db.Reader.GetContext(ctx, &t, sqlFirstClosed)
+	return t, err
+}
+
+// openSince returns the orders never closed nor erased created before t.
+func (q orderRows) openSince(ctx context.Context, t time.Time) ([]retentionScan, error) {
+	var rows []retentionScan
+	err := q.db.Reader.SelectContext(ctx, &rows, sqlOpenSince, store.FormatTime(t))
+	return rows, err
+}
+
+// retentionByID returns those of the orders whose personal data is held.
+func (q orderRows) retentionByID(ctx context.Context, r sqlx.QueryerContext, ids []string) ([]retentionScan, error) {
+	var rows []retentionScan
+	err := sqlx.SelectContext(ctx, r, &rows, statements.For(q.db.Engine).retentionByID, q.db.List(ids))
+	return rows, err
+}
+
+// subjectByHashes returns the orders with one of the email hashes or one of
+// the phone hashes.
+func (q orderRows) subjectByHashes(ctx context.Context, r sqlx.QueryerContext, emails, phones [][]byte) ([]subjectScan, error) {
+	var rows []subjectScan
+	err := sqlx.SelectContext(ctx, r, &rows, statements.For(q.db.Engine).subjectOrders, q.db.List(emails), q.db.List(phones))
+	return rows, err
+}
+
+// subjectByID returns the orders, erased ones included.
+func (q orderRows) subjectByID(ctx context.Context, r sqlx.QueryerContext, ids []string) ([]subjectScan, error) {
+	var rows []subjectScan
+	err := sqlx.SelectContext(ctx, r, &rows, statements.For(q.db.Engine).subjectByID, q.db.List(ids))
+	return rows, err
+}
+
+type itemRow struct {
+	OrderID  string `db:"order_id"`
+	SKU      string `db:"sku"`
+	Quantity int    `db:"quantity"`
+}
+
+// items returns the orders' items, by order and line.
+func (q orderRows) items(ctx context.Context, r sqlx.QueryerContext, ids []string) ([]itemRow, error) {
+	var rows []itemRow
+	err := sqlx.SelectContext(ctx, r, &rows, statements.For(q.db.Engine).items, q.db.List(ids))
+	return rows, err
+}
+
+// catalog returns the orderable SKUs.
+func (q orderRows) catalog(ctx context.Context) ([]CatalogItem, error) {
+	var out []CatalogItem
+	err := q.db.Reader.SelectContext(ctx, &out, sqlCatalog)
+	return out, err
+}
+
+type idempotencyRow struct {
+	Hash    []byte `db:"request_hash"`
+	OrderID string `db:"order_id"`
+	Status  int    `db:"status_code"`
+}
+
+// idempotencyKey returns the reseller's key's record while it lasts, ok
+// false when there is none.
+func (q orderRows) idempotencyKey(ctx context.Context, tx *store.Tx, resellerID, key string, now time.Time) (row idempotencyRow, ok bool, err error) {
+	err = tx.GetContext(ctx, &row, sqlIdempotencyGet, resellerID, key, store.FormatTime(now))
+	if store.IsNoRows(err) {
+		return idempotencyRow{}, false, nil
+	}
+	return row, err == nil, err
+}
+
+// putIdempotencyParams records what a reseller's key created, until
+// Expires.
+type putIdempotencyParams struct {
+	ResellerID, Key  string
+	RequestHash      []byte
+	OrderID          string
+	Status           int
+	Created, Expires time.Time
+}
+
+func (q orderRows) putIdempotencyKey(ctx context.Context, tx *store.Tx, p putIdempotencyParams) error {
+	_, err := tx.ExecContext(ctx, sqlIdempotencyPut, p.ResellerID, p.Key, p.RequestHash, p.OrderID, p.Status,
+		store.FormatTime(p.Created), store.FormatTime(p.Expires))
+	return err
+}
+
+// purgeIdempotencyKeys deletes the keys expired at now and returns how
+// many went.
+func (q orderRows) purgeIdempotencyKeys(ctx context.Context, tx *store.Tx, now time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, sqlIdempotencyPurge, store.FormatTime(now))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func nilIfEmpty(b []byte) any {
@@ -153,127 +473,4 @@ func nilIfEmpty(b []byte) any {
 		return nil
 	}
 	return b
-}
-
-// getOrder reads one order with its items and answers through q, its
-// personal values opened.
-func (s *Service) getOrder(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
-	var r orderRow
-	query := sqlSelectOrder
-	if _, inTx := q.(*store.Tx); inTx {
-		// Read to be changed: on PostgreSQL, where other processes write
-		// too, the row stays locked until this transaction ends.
-		query = statements.For(s.DB.Engine).orderForUpdate
-	}
-	if err := sqlx.GetContext(ctx, q, &r, query, id); err != nil {
-		if store.IsNoRows(err) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("get order: %w", err)
-	}
-	os, err := s.orders(ctx, q, []orderRow{r})
-	if err != nil {
-		return nil, err
-	}
-	o := os[0]
-	if err := s.loadItems(ctx, q, os); err != nil {
-		return nil, err
-	}
-	if err := s.loadAnswers(ctx, q, os); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (s *Service) loadItems(ctx context.Context, q sqlx.QueryerContext, os []*Order) error {
-	if len(os) == 0 {
-		return nil
-	}
-	ids := make([]string, len(os))
-	byID := make(map[string]*Order, len(os))
-	for i, o := range os {
-		ids[i] = o.ID
-		byID[o.ID] = o
-	}
-	var rows []struct {
-		OrderID  string `db:"order_id"`
-		SKU      string `db:"sku"`
-		Quantity int    `db:"quantity"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).items, s.DB.List(ids)); err != nil {
-		return fmt.Errorf("load items: %w", err)
-	}
-	for _, r := range rows {
-		o := byID[r.OrderID]
-		o.Items = append(o.Items, Item{SKU: r.SKU, Quantity: r.Quantity})
-	}
-	return nil
-}
-
-// ListFilter selects a page of one reseller's orders, newest first.
-type ListFilter struct {
-	ResellerID string
-	Status     Status
-	After      string // exclusive: the last id of the previous page
-	Limit      int
-}
-
-func (s *Service) listOrders(ctx context.Context, q sqlx.QueryerContext, f ListFilter) ([]*Order, error) {
-	query, args := sqlListOrders, []any{f.ResellerID, f.Status, f.Limit}
-	if f.After != "" {
-		query, args = sqlListOrdersAfter, []any{f.ResellerID, f.Status, f.After, f.Limit}
-	}
-	var rows []orderRow
-	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	out, err := s.orders(ctx, q, rows)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.loadItems(ctx, q, out); err != nil {
-		return nil, err
-	}
-	return out, s.loadAnswers(ctx, q, out)
-}
-
-// catalog reads the orderable SKUs.
-func catalog(ctx context.Context, q sqlx.QueryerContext) ([]CatalogItem, error) {
-	var out []CatalogItem
-	if err := sqlx.SelectContext(ctx, q, &out, sqlCatalog); err != nil {
-		return nil, fmt.Errorf("read catalog: %w", err)
-	}
-	return out, nil
-}
-
-// setStatus moves o to st. Reaching a final state fixes closed_at, which
-// retention counts from.
-func (s *Service) setStatus(ctx context.Context, tx *store.Tx, o *Order, st Status, now time.Time) error {
-	o.Status, o.UpdatedAt = st, now
-	closed := store.Time{}
-	if st.Final() {
-		o.ClosedAt = &now
-		closed.Time = now
-		s.dates(o)
-	}
-	if _, err := tx.ExecContext(ctx, sqlUpdateStatus, st, store.FormatTime(now), closed, o.ID); err != nil {
-		return fmt.Errorf("update order status: %w", err)
-	}
-	return nil
-}
-
-// dates sets a closed order's fiscal year and purge date from the calendar
-// in force (s.Retention); nothing of them is stored.
-func (s *Service) dates(o *Order) {
-	if o.ClosedAt == nil || s.Retention == nil {
-		return
-	}
-	fy, after := s.Retention(*o.ClosedAt)
-	o.FiscalYear, o.PurgeAfter = &fy, &after
-}
-
-// NewID returns a new time-ordered order id, so that ids sort newest last
-// and serve as pagination cursors.
-func NewID() string {
-	return base.NewID("ord_")
 }

@@ -139,8 +139,8 @@ func (s *Service) FindSubject(ctx context.Context, q sqlx.QueryerContext, ehs, p
 	if q == nil {
 		q = s.DB.Reader
 	}
-	var rows []subjectScan
-	if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).subjectOrders, s.DB.List(ehs), s.DB.List(phs)); err != nil {
+	rows, err := s.rows().subjectByHashes(ctx, q, ehs, phs)
+	if err != nil {
 		return nil, fmt.Errorf("find subject: %w", err)
 	}
 	out := make([]SubjectOrder, len(rows))
@@ -158,8 +158,8 @@ func (s *Service) SubjectOrders(ctx context.Context, q sqlx.QueryerContext, ids 
 	}
 	out := make([]SubjectOrder, 0, len(ids))
 	for part := range slices.Chunk(ids, 500) {
-		var rows []subjectScan
-		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).subjectByID, s.DB.List(part)); err != nil {
+		rows, err := s.rows().subjectByID(ctx, q, part)
+		if err != nil {
 			return nil, fmt.Errorf("subject orders: %w", err)
 		}
 		for _, r := range rows {
