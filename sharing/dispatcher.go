@@ -338,9 +338,8 @@ func (d *Dispatcher) due(ctx context.Context, now time.Time, limit int) ([]strin
 		if n <= 0 {
 			break
 		}
-		var some []string
-		if err := d.DB.Reader.SelectContext(ctx, &some, statements.For(d.DB.Engine).due, id, store.FormatTime(now), store.FormatTime(now),
-			d.owner, d.staleBefore(now), n); err != nil {
+		some, err := d.rows().due(ctx, dueParams{PartnerID: id, Now: now, StaleBefore: d.staleBefore(now), Owner: d.owner, Limit: n})
+		if err != nil {
 			return nil, fmt.Errorf("find due deliveries: %w", err)
 		}
 		due = append(due, some...)
@@ -358,9 +357,8 @@ func (d *Dispatcher) lease(ctx context.Context, tx *store.Tx, ids []string, now 
 	until := now.Add(2*d.attemptMax() + 5*time.Second)
 	var out []claimed
 	for part := range slices.Chunk(ids, 500) {
-		var batch []claimed
-		if err := tx.SelectContext(ctx, &batch, statements.For(tx.Engine()).lease, d.owner, store.FormatTime(until), tx.List(part),
-			store.FormatTime(now), d.owner, d.staleBefore(now)); err != nil {
+		batch, err := d.rows().lease(ctx, tx, leaseParams{Owner: d.owner, Until: until, Now: now, StaleBefore: d.staleBefore(now), IDs: part})
+		if err != nil {
 			return nil, fmt.Errorf("lease deliveries: %w", err)
 		}
 		out = append(out, batch...)

@@ -15,34 +15,25 @@ import (
 // its claims within HeartbeatTimeout instead of the lease's length (about
 // 95 s with the default timeout). Its own claims a dispatcher never takes
 // back that way, since its heartbeat may only lag behind a busy writer.
-const (
-	sqlHeartbeatStart = `INSERT INTO dispatchers (id, started_at, heartbeat_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
-	sqlHeartbeat    = `UPDATE dispatchers SET heartbeat_at = $1 WHERE id = $2`
-	sqlHeartbeatEnd = `DELETE FROM dispatchers WHERE id = $1`
-	// Rows of dispatchers dead for a day go; their claims were free long
-	// before.
-	sqlHeartbeatsForget = `DELETE FROM dispatchers WHERE heartbeat_at < $1`
-)
-
 // beat writes this dispatcher's heartbeat, creating its row if it has none.
 func (d *Dispatcher) beat(ctx context.Context, first bool) error {
-	now := store.FormatTime(d.Clock.Now())
+	now := d.Clock.Now()
 	return d.DB.Tx(ctx, func(tx *store.Tx) error {
 		if !first {
-			res, err := tx.ExecContext(ctx, sqlHeartbeat, now, d.owner)
+			there, err := d.rows().beat(ctx, tx, d.owner, now)
 			if err != nil {
 				return fmt.Errorf("heartbeat: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
+			if there {
 				return nil
 			}
 		}
-		if _, err := tx.ExecContext(ctx, sqlHeartbeatStart, d.owner, now, now); err != nil {
+		// Rows of dispatchers dead for a day go; their claims were free
+		// long before.
+		if err := d.rows().startBeating(ctx, tx, d.owner, now, now.Add(-24*time.Hour)); err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, store.FormatTime(d.Clock.Now().Add(-24*time.Hour)))
-		return err
+		return nil
 	})
 }
 
@@ -57,8 +48,7 @@ func (d *Dispatcher) heartbeats() base.Loop {
 // endHeartbeat removes this dispatcher's row once it has stopped.
 func (d *Dispatcher) endHeartbeat() {
 	if err := d.DB.Tx(context.Background(), func(tx *store.Tx) error {
-		_, err := tx.Exec(sqlHeartbeatEnd, d.owner)
-		return err
+		return d.rows().endBeating(context.Background(), tx, d.owner)
 	}); err != nil {
 		d.Logger.Error("dispatcher heartbeat end", "error", err.Error())
 	}
@@ -66,6 +56,8 @@ func (d *Dispatcher) endHeartbeat() {
 
 // staleBefore is the heartbeat time before which a dispatcher counts as
 // dead.
-func (d *Dispatcher) staleBefore(now time.Time) string {
-	return store.FormatTime(now.Add(-d.HeartbeatTimeout))
+func (d *Dispatcher) staleBefore(now time.Time) time.Time {
+	return now.Add(-d.HeartbeatTimeout)
 }
+
+func (d *Dispatcher) rows() deliveryRows { return deliveryRows{d.DB} }

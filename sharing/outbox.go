@@ -29,6 +29,8 @@ type Outbox struct {
 	kick chan struct{}
 }
 
+func (o *Outbox) rows() deliveryRows { return deliveryRows{o.Partners.DB} }
+
 // partnersRead holds the partners read in one transaction. A group commit
 // creates many orders and the dispatcher moves many to shared in one
 // transaction; partners do not change inside either, so each is read once.
@@ -110,13 +112,13 @@ func (o *Outbox) OrderChanged(ctx context.Context, tx *store.Tx, ch orders.Chang
 // carry the order's own creation time, never the import's, so that an
 // access export says when the recipient got the data.
 func (o *Outbox) recordImportedDisclosures(ctx context.Context, tx *store.Tx, ch orders.Change) error {
-	at := store.FormatTime(ch.Order.CreatedAt)
-	if ch.Order.CreatedAt.IsZero() {
-		at = store.FormatTime(o.Clock.Now())
+	at := ch.Order.CreatedAt
+	if at.IsZero() {
+		at = o.Clock.Now()
 	}
 	for _, pid := range ch.DisclosedTo {
 		id := NewDeliveryID()
-		if _, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, pid, ch.Order.ID, EventOrderCreated, noBytes, at, at, at, at); err != nil {
+		if err := o.rows().insertImported(ctx, tx, id, pid, ch.Order.ID, at); err != nil {
 			return fmt.Errorf("record imported disclosure: %w", err)
 		}
 		if err := record(ctx, o.Audit, tx, ch.Actor, "disclosure.imported", map[string]string{"order_id": ch.Order.ID, "delivery_id": id, "partner_id": pid},
@@ -141,31 +143,12 @@ func (o *Outbox) Erase(ctx context.Context, tx *store.Tx, actor string, orderIDs
 	}
 	// Who may hold the data: delivered, attempted, or in flight right now.
 	// Read before the pending deliveries are dropped and their leases go.
-	var holders []struct {
-		OrderID   string `db:"order_id"`
-		PartnerID string `db:"partner_id"`
-	}
-	q := statements.For(tx.Engine())
-	ids := tx.List(orderIDs)
-	if err := tx.SelectContext(ctx, &holders, q.disclosedTo, ids, EventOrderCreated); err != nil {
+	holders, err := o.rows().disclosedTo(ctx, tx, orderIDs)
+	if err != nil {
 		return 0, fmt.Errorf("find recipients: %w", err)
 	}
-	now := store.FormatTime(o.Clock.Now())
-	for _, stmt := range []struct {
-		sql  string
-		args []any
-	}{
-		{q.dropPending, []any{now, now, ids}},
-		// Payloads go, and so does whatever a recipient answers from now
-		// on (an echo of the data would otherwise outlive the erasure).
-		{q.erasePayload, []any{noBytes, ids}},
-		{q.eraseBodies, []any{ids}},
-		// Nothing is left to restrict.
-		{q.unrestrict, []any{ids}},
-	} {
-		if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
-			return 0, fmt.Errorf("erase outbox data: %w", err)
-		}
+	if err := o.rows().erase(ctx, tx, orderIDs, o.Clock.Now()); err != nil {
+		return 0, fmt.Errorf("erase outbox data: %w", err)
 	}
 	qs := make([]queued, 0, len(holders))
 	for _, h := range holders {
@@ -235,8 +218,8 @@ func (o *Outbox) notifyReseller(ctx context.Context, tx *store.Tx, ch orders.Cha
 // SharedWith reports whether the partner was sent the order (an
 // order.created delivery exists for it), inside q.
 func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
-	var n int
-	if err := sqlx.GetContext(ctx, q, &n, sqlSharedWith, orderID, partnerID, EventOrderCreated); err != nil {
+	n, err := deliveryRows{}.count(ctx, q, orderID, partnerID, EventOrderCreated, false)
+	if err != nil {
 		return false, fmt.Errorf("shared with: %w", err)
 	}
 	return n > 0, nil
@@ -246,8 +229,8 @@ func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID s
 // for the order (an order.erased delivery that arrived, was attempted, or
 // is in flight), inside q.
 func ErasureNoticeSent(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
-	var n int
-	if err := sqlx.GetContext(ctx, q, &n, sqlNoticeSent, orderID, partnerID, EventOrderErased); err != nil {
+	n, err := deliveryRows{}.count(ctx, q, orderID, partnerID, EventOrderErased, true)
+	if err != nil {
 		return false, fmt.Errorf("erasure notice sent: %w", err)
 	}
 	return n > 0, nil
@@ -256,8 +239,8 @@ func ErasureNoticeSent(ctx context.Context, q sqlx.QueryerContext, orderID, part
 // NotifyRecipients enqueues an ids-only event (order.cancelled,
 // order.erased) to every recipient that was sent the order.
 func (o *Outbox) NotifyRecipients(ctx context.Context, tx *store.Tx, actor, orderID, event string) error {
-	var ids []string
-	if err := tx.SelectContext(ctx, &ids, sqlRecipientsOfOrder, orderID, EventOrderCreated); err != nil {
+	ids, err := o.rows().recipientsOf(ctx, tx, orderID, EventOrderCreated)
+	if err != nil {
 		return fmt.Errorf("find recipients of order: %w", err)
 	}
 	for _, pid := range ids {
@@ -342,13 +325,8 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 
 // insert writes deliveries in one statement and audits each.
 func (o *Outbox) insert(ctx context.Context, tx *store.Tx, actor string, qs ...queued) error {
-	args := make([]any, 0, 14*len(qs))
+	rows := make([]newDelivery, len(qs))
 	for i, q := range qs {
-		var oid any
-		if q.orderID != "" {
-			oid = q.orderID
-		}
-		at := store.FormatTime(q.at)
 		body := q.body
 		if q.key != nil {
 			// A payload about an order carries its personal data or its
@@ -358,10 +336,10 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, actor string, qs ...q
 			q.hash = q.key.Digest(q.body)
 			qs[i].hash = q.hash
 		}
-		args = append(args, q.id, q.partnerID, oid, q.event, body, q.hash, q.fields, StatusPending, 0, at, at, at, q.orderErased,
-			q.held && q.disclosure)
+		rows[i] = newDelivery{ID: q.id, PartnerID: q.partnerID, OrderID: q.orderID, Event: q.event, Payload: body,
+			PayloadSHA256: q.hash, Fields: q.fields, At: q.at, OrderErased: q.orderErased, Held: q.held && q.disclosure}
 	}
-	if err := store.InsertRows(ctx, tx, sqlInsertDelivery, 14, args); err != nil {
+	if err := o.rows().insert(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert delivery: %w", err)
 	}
 	for _, q := range qs {

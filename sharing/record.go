@@ -25,12 +25,12 @@ func (d *Dispatcher) record(ctx context.Context, tx *store.Tx, batch []result, n
 	if err != nil {
 		return nil, nil, err
 	}
-	var attempts []any
+	var attempts []attemptRow
 	var ok []result
 	for i, r := range batch {
 		switch {
 		case r.released:
-			if _, err := tx.ExecContext(ctx, sqlRelease, r.c.ID, d.owner); err != nil {
+			if err := d.rows().release(ctx, tx, r.c.ID, d.owner); err != nil {
 				return nil, nil, fmt.Errorf("release delivery: %w", err)
 			}
 			outcomes[i] = "released"
@@ -60,8 +60,8 @@ func (d *Dispatcher) record(ctx context.Context, tx *store.Tx, batch []result, n
 			// About no order: nothing personal to echo.
 			body = r.body
 		}
-		attempts = append(attempts, r.c.ID, r.c.Attempts+1, store.FormatTime(r.started),
-			float64(r.duration.Microseconds())/1000, status, r.err, body)
+		attempts = append(attempts, attemptRow{DeliveryID: r.c.ID, Attempt: r.c.Attempts + 1, Started: r.started,
+			DurationMS: float64(r.duration.Microseconds()) / 1000, HTTPStatus: status, Error: r.err, Body: body})
 		if r.status >= 200 && r.status < 300 {
 			ok = append(ok, r)
 			outcomes[i] = "delivered"
@@ -71,7 +71,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *store.Tx, batch []result, n
 			return nil, nil, err
 		}
 	}
-	if err := store.InsertRows(ctx, tx, sqlInsertAttempt, 7, attempts); err != nil {
+	if err := d.rows().insertAttempts(ctx, tx, attempts); err != nil {
 		return nil, nil, fmt.Errorf("insert attempts: %w", err)
 	}
 	if shared, err = d.recordDelivered(ctx, tx, ok, now); err != nil {
@@ -94,11 +94,8 @@ func (d *Dispatcher) held(ctx context.Context, tx *store.Tx, batch []result) (ma
 	}
 	out := make(map[string]lease, len(ids))
 	for part := range slices.Chunk(ids, 500) {
-		var got []struct {
-			ID     string `db:"id"`
-			Erased bool   `db:"order_erased"`
-		}
-		if err := tx.SelectContext(ctx, &got, statements.For(tx.Engine()).held, d.owner, tx.List(part)); err != nil {
+		got, err := d.rows().held(ctx, tx, d.owner, part)
+		if err != nil {
 			return nil, fmt.Errorf("check leases: %w", err)
 		}
 		for _, g := range got {
@@ -128,14 +125,13 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *store.Tx, ok []res
 	}
 	for status, ids := range byStatus {
 		for part := range slices.Chunk(ids, 500) {
-			if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).delivered, store.FormatTime(now), store.FormatTime(now),
-				status, d.owner, tx.List(part)); err != nil {
+			if err := d.rows().delivered(ctx, tx, deliveredParams{At: now, Status: status, Owner: d.owner, IDs: part}); err != nil {
 				return nil, fmt.Errorf("mark delivered: %w", err)
 			}
 		}
 	}
 	for id := range recipients {
-		if _, err := tx.ExecContext(ctx, sqlPartnerHealthy, id); err != nil {
+		if err := d.rows().healthy(ctx, tx, id); err != nil {
 			return nil, fmt.Errorf("mark partner healthy: %w", err)
 		}
 	}
@@ -161,7 +157,7 @@ func (d *Dispatcher) recordDelivered(ctx context.Context, tx *store.Tx, ok []res
 		return nil, nil
 	}
 	slices.Sort(created)
-	shared, err := allDelivered(ctx, tx, tx.Engine(), slices.Compact(created))
+	shared, err := allDelivered(ctx, d.rows(), tx, slices.Compact(created))
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +181,8 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *store.Tx, r result, 
 		if err := d.disable(ctx, tx, c.PartnerID, "gone"); err != nil {
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, sqlRetry, n, c.Step, store.FormatTime(now), store.FormatTime(now), r.status, "410 Gone: endpoint disabled", c.ID, d.owner); err != nil {
+		if err := d.rows().failed(ctx, tx, failedParams{ID: c.ID, Owner: d.owner, Attempts: n, Step: c.Step, Now: now, Next: now,
+			Status: r.status, Error: "410 Gone: endpoint disabled"}); err != nil {
 			return "", fmt.Errorf("requeue delivery: %w", err)
 		}
 		return "gone", nil
@@ -204,13 +201,15 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *store.Tx, r result, 
 		}
 	}
 	if !ok {
-		if _, err := tx.ExecContext(ctx, sqlDead, n, step, store.FormatTime(now), store.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+		if err := d.rows().failed(ctx, tx, failedParams{ID: c.ID, Owner: d.owner, Attempts: n, Step: step, Now: now, Dead: true,
+			Status: status, Error: errText}); err != nil {
 			return "", fmt.Errorf("mark dead: %w", err)
 		}
 		return "dead", record(ctx, d.Audit, tx, "system:dispatcher", "delivery.dead", subjects,
 			map[string]string{"event": c.EventType, "attempts": fmt.Sprint(n)})
 	}
-	if _, err := tx.ExecContext(ctx, sqlRetry, n, step, store.FormatTime(now.Add(delay)), store.FormatTime(now), status, errText, c.ID, d.owner); err != nil {
+	if err := d.rows().failed(ctx, tx, failedParams{ID: c.ID, Owner: d.owner, Attempts: n, Step: step, Now: now, Next: now.Add(delay),
+		Status: status, Error: errText}); err != nil {
 		return "", fmt.Errorf("schedule retry: %w", err)
 	}
 	return "retry", nil
@@ -219,11 +218,11 @@ func (d *Dispatcher) recordFailure(ctx context.Context, tx *store.Tx, r result, 
 // markFailing starts or continues the recipient's run of failures and
 // disables the endpoint once it has lasted longer than the threshold.
 func (d *Dispatcher) markFailing(ctx context.Context, tx *store.Tx, partnerID string, now time.Time) error {
-	var since store.Time
-	if err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, store.FormatTime(now)); err != nil {
+	since, err := d.rows().failing(ctx, tx, partnerID, now)
+	if err != nil {
 		return fmt.Errorf("mark partner failing: %w", err)
 	}
-	if now.Sub(since.Time) > d.FailingThreshold {
+	if now.Sub(since) > d.FailingThreshold {
 		return d.disable(ctx, tx, partnerID, "failing")
 	}
 	return nil

@@ -35,14 +35,9 @@ func (s *Deliveries) NoticesDue(ctx context.Context, schedule []time.Duration, s
 		return nil, "", "", nil
 	}
 	cutoff := now.Add(-schedule[len(schedule)-1] - slack)
-	var rows []struct {
-		OrderID   string     `db:"order_id"`
-		PartnerID string     `db:"partner_id"`
-		First     store.Time `db:"first_at"`
-		Sent      int        `db:"sent"`
-	}
-	if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).noticesDue, afterOrder, afterPartner, store.FormatTime(cutoff),
-		len(schedule), limit); err != nil {
+	rows, err := s.rows().noticesDue(ctx, noticesDueParams{AfterOrder: afterOrder, AfterPartner: afterPartner, Since: cutoff,
+		Times: len(schedule), Limit: limit})
+	if err != nil {
 		return nil, "", "", fmt.Errorf("erasure notices due: %w", err)
 	}
 	for _, r := range rows {

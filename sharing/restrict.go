@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -50,30 +51,6 @@ const (
 var ErrRetainedErasure = api.New(http.StatusConflict, "restriction_retains_erasure",
 	"this restriction stands because an erasure is retained (bookkeeping or a legal hold) and cannot be lifted")
 
-const (
-	sqlRestrictSubject = `INSERT INTO restricted_subjects (hash, request_id, since, lookup_version) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
-	// A new order held for review that the DPO includes becomes one the
-	// restriction stands for.
-	sqlRestrictOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind
-		WHERE restricted_orders.kind = 'new_order' AND excluded.kind = 'restriction'`
-	// An erasure retained under a request that had restricted the order
-	// already (an objection) turns that restriction into one no lift ends.
-	sqlRetainOrder = `INSERT INTO restricted_orders (order_id, request_id, since, kind) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_id, request_id) DO UPDATE SET kind = excluded.kind`
-	sqlOrderRestricted     = `SELECT COUNT(*) FROM restricted_orders WHERE order_id = $1`
-	sqlRestrictingRequests = `SELECT DISTINCT request_id FROM restricted_orders WHERE order_id = $1 ORDER BY request_id`
-	sqlRestrictedBy        = `SELECT order_id, kind FROM restricted_orders WHERE request_id = $1 ORDER BY order_id`
-	sqlRetainedBy          = `SELECT COUNT(*) FROM restricted_orders WHERE request_id = $1 AND kind = 'retained_erasure'`
-	sqlLiftOrders          = `DELETE FROM restricted_orders WHERE request_id = $1 AND kind != 'retained_erasure'`
-	sqlLiftOrder           = `DELETE FROM restricted_orders WHERE request_id = $1 AND order_id = $2 AND kind != 'retained_erasure'`
-	sqlLiftSubjects        = `DELETE FROM restricted_subjects WHERE request_id = $1`
-	sqlBindingHashes       = `SELECT hash FROM restricted_subjects WHERE request_id = $1`
-	sqlBindingsToRehash    = `SELECT hash, request_id, since FROM restricted_subjects WHERE lookup_version != $1`
-	sqlUnbindHash          = `DELETE FROM restricted_subjects WHERE hash = $1 AND request_id = $2`
-	sqlBindingVersions     = `SELECT DISTINCT lookup_version FROM restricted_subjects`
-)
-
 // Hashed is a keyed hash of an identifier and the lookup key version it
 // was made with.
 type Hashed struct {
@@ -87,21 +64,17 @@ type Hashed struct {
 // received one of them is sent order.restricted. An order the request
 // restricted already is not told again. It returns the notices queued.
 func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID string, kind RestrictionKind, hashes []Hashed, orderIDs []string) (int, error) {
-	now := store.FormatTime(o.Clock.Now())
-	if err := bindHashes(ctx, tx, requestID, now, hashes); err != nil {
+	now := o.Clock.Now()
+	if err := o.bindHashes(ctx, tx, requestID, now, hashes); err != nil {
 		return 0, err
 	}
-	before, err := restrictedBy(ctx, tx, requestID)
+	before, err := o.restrictedBy(ctx, tx, requestID)
 	if err != nil {
 		return 0, err
 	}
-	stmt := sqlRestrictOrder
-	if kind == KindRetainedErasure {
-		stmt = sqlRetainOrder
-	}
 	var fresh []string
 	for _, id := range orderIDs {
-		if _, err := tx.ExecContext(ctx, stmt, id, requestID, now, string(kind)); err != nil {
+		if err := o.rows().restrictOrder(ctx, tx, restrictOrderParams{OrderID: id, RequestID: requestID, Since: now, Kind: kind}); err != nil {
 			return 0, fmt.Errorf("restrict order: %w", err)
 		}
 		if _, was := before[id]; !was {
@@ -111,7 +84,7 @@ func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID st
 	if len(fresh) == 0 {
 		return 0, nil
 	}
-	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).holdPending, tx.List(fresh)); err != nil {
+	if err := o.rows().holdPending(ctx, tx, fresh); err != nil {
 		return 0, fmt.Errorf("hold deliveries: %w", err)
 	}
 	return o.notifyHolders(ctx, tx, actor, fresh, EventOrderRestricted)
@@ -119,12 +92,12 @@ func (o *Outbox) Restrict(ctx context.Context, tx *store.Tx, actor, requestID st
 
 // bindHashes restricts, under requestID, any order placed later by a
 // person with one of hashes.
-func bindHashes(ctx context.Context, tx *store.Tx, requestID, now string, hashes []Hashed) error {
+func (o *Outbox) bindHashes(ctx context.Context, tx *store.Tx, requestID string, now time.Time, hashes []Hashed) error {
 	for _, h := range hashes {
 		if len(h.Hash) == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h.Hash, requestID, now, max(h.Version, 1)); err != nil {
+		if err := o.rows().bindHash(ctx, tx, requestID, h.Hash, max(h.Version, 1), now); err != nil {
 			return fmt.Errorf("restrict subject: %w", err)
 		}
 	}
@@ -132,12 +105,9 @@ func bindHashes(ctx context.Context, tx *store.Tx, requestID, now string, hashes
 }
 
 // restrictedBy returns the orders request requestID restricts, by kind.
-func restrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]RestrictionKind, error) {
-	var rows []struct {
-		OrderID string          `db:"order_id"`
-		Kind    RestrictionKind `db:"kind"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlRestrictedBy, requestID); err != nil {
+func (o *Outbox) restrictedBy(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]RestrictionKind, error) {
+	rows, err := o.rows().restrictedBy(ctx, q, requestID)
+	if err != nil {
 		return nil, fmt.Errorf("restricted orders: %w", err)
 	}
 	out := make(map[string]RestrictionKind, len(rows))
@@ -153,7 +123,7 @@ func (o *Outbox) RestrictedBy(ctx context.Context, q sqlx.QueryerContext, reques
 	if q == nil {
 		q = o.Partners.DB.Reader
 	}
-	return restrictedBy(ctx, q, requestID)
+	return o.restrictedBy(ctx, q, requestID)
 }
 
 // Lift ends the restrictions of request requestID inside tx: deliveries no
@@ -163,14 +133,14 @@ func (o *Outbox) RestrictedBy(ctx context.Context, q sqlx.QueryerContext, reques
 // the orders the request had restricted and the notices queued; the caller
 // kicks the dispatcher after the commit.
 func (o *Outbox) Lift(ctx context.Context, tx *store.Tx, actor, requestID string) ([]string, int, error) {
-	var retained int
-	if err := tx.GetContext(ctx, &retained, sqlRetainedBy, requestID); err != nil {
+	retained, err := o.rows().retainedCount(ctx, tx, requestID)
+	if err != nil {
 		return nil, 0, fmt.Errorf("retained erasures: %w", err)
 	}
 	if retained > 0 {
 		return nil, 0, ErrRetainedErasure
 	}
-	by, err := restrictedBy(ctx, tx, requestID)
+	by, err := o.restrictedBy(ctx, tx, requestID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -179,10 +149,8 @@ func (o *Outbox) Lift(ctx context.Context, tx *store.Tx, actor, requestID string
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	for _, stmt := range []string{sqlLiftOrders, sqlLiftSubjects} {
-		if _, err := tx.ExecContext(ctx, stmt, requestID); err != nil {
-			return nil, 0, fmt.Errorf("lift restriction: %w", err)
-		}
+	if err := o.rows().liftAll(ctx, tx, requestID); err != nil {
+		return nil, 0, fmt.Errorf("lift restriction: %w", err)
 	}
 	n, err := o.release(ctx, tx, actor, ids)
 	return ids, n, err
@@ -192,7 +160,7 @@ func (o *Outbox) Lift(ctx context.Context, tx *store.Tx, actor, requestID string
 // (the DPO excluded them from the request), as Lift does; a retained
 // erasure stays. It returns the notices queued.
 func (o *Outbox) LiftOrders(ctx context.Context, tx *store.Tx, actor, requestID string, orderIDs []string) (int, error) {
-	by, err := restrictedBy(ctx, tx, requestID)
+	by, err := o.restrictedBy(ctx, tx, requestID)
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +169,7 @@ func (o *Outbox) LiftOrders(ctx context.Context, tx *store.Tx, actor, requestID 
 		if k, ok := by[id]; !ok || k == KindRetainedErasure {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, sqlLiftOrder, requestID, id); err != nil {
+		if err := o.rows().liftOrder(ctx, tx, requestID, id); err != nil {
 			return 0, fmt.Errorf("lift restriction: %w", err)
 		}
 		lifted = append(lifted, id)
@@ -215,7 +183,7 @@ func (o *Outbox) release(ctx context.Context, tx *store.Tx, actor string, ids []
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).releaseHeld, tx.List(ids)); err != nil {
+	if err := o.rows().releaseHeld(ctx, tx, ids); err != nil {
 		return 0, fmt.Errorf("release deliveries: %w", err)
 	}
 	return o.notifyHolders(ctx, tx, actor, ids, EventOrderRestrictionLifted)
@@ -227,8 +195,8 @@ func (o *Outbox) BindingHashes(ctx context.Context, q sqlx.QueryerContext, reque
 	if q == nil {
 		q = o.Partners.DB.Reader
 	}
-	var out [][]byte
-	if err := sqlx.SelectContext(ctx, q, &out, sqlBindingHashes, requestID); err != nil {
+	out, err := o.rows().bindingHashes(ctx, q, requestID)
+	if err != nil {
 		return nil, fmt.Errorf("binding hashes: %w", err)
 	}
 	return out, nil
@@ -255,18 +223,16 @@ func (o *Outbox) notifyHolders(ctx context.Context, tx *store.Tx, actor string, 
 	return len(qs), o.insert(ctx, tx, actor, qs...)
 }
 
-type recipientOf struct {
-	OrderID   string `db:"order_id"`
-	PartnerID string `db:"partner_id"`
-}
+// recipientOf is one recipient of one order's data.
+type recipientOf = holderRow
 
 // holders returns, per order, the recipients that received its data or may
 // have (delivered, attempted, or in flight).
 func (o *Outbox) holders(ctx context.Context, tx *store.Tx, orderIDs []string) ([]recipientOf, error) {
 	var out []recipientOf
 	for part := range slices.Chunk(orderIDs, 500) {
-		var some []recipientOf
-		if err := tx.SelectContext(ctx, &some, statements.For(tx.Engine()).disclosedTo, tx.List(part), EventOrderCreated); err != nil {
+		some, err := o.rows().disclosedTo(ctx, tx, part)
+		if err != nil {
 			return nil, fmt.Errorf("find recipients: %w", err)
 		}
 		out = append(out, some...)
@@ -289,13 +255,13 @@ func (o *Outbox) restrictNew(ctx context.Context, tx *store.Tx, ord *orders.Orde
 	if len(hashes) == 0 {
 		return false, nil
 	}
-	var reqs []string
-	if err := tx.SelectContext(ctx, &reqs, statements.For(tx.Engine()).restrictedBy, tx.List(hashes)); err != nil {
+	reqs, err := o.rows().requestsBinding(ctx, tx, hashes)
+	if err != nil {
 		return false, fmt.Errorf("restricted subject: %w", err)
 	}
-	now := store.FormatTime(o.Clock.Now())
+	now := o.Clock.Now()
 	for _, req := range reqs {
-		if _, err := tx.ExecContext(ctx, sqlRestrictOrder, ord.ID, req, now, string(KindNewOrder)); err != nil {
+		if err := o.rows().restrictOrder(ctx, tx, restrictOrderParams{OrderID: ord.ID, RequestID: req, Since: now, Kind: KindNewOrder}); err != nil {
 			return false, fmt.Errorf("restrict order: %w", err)
 		}
 	}
@@ -344,13 +310,13 @@ func ProjectUpdate(o *orders.Order, changed []string, allow []partners.Field) (U
 func (o *Outbox) rectified(ctx context.Context, tx *store.Tx, ch orders.Change) error {
 	// A restriction binds to the person: the rectified identifiers of a
 	// restricted order are bound too, so that a new order with them is held.
-	var reqs []string
-	if err := tx.SelectContext(ctx, &reqs, sqlRestrictingRequests, ch.Order.ID); err != nil {
+	reqs, err := o.rows().restrictingRequests(ctx, tx, ch.Order.ID)
+	if err != nil {
 		return fmt.Errorf("restricting requests: %w", err)
 	}
 	for _, req := range reqs {
 		v := ch.Order.LookupVersion
-		if err := bindHashes(ctx, tx, req, store.FormatTime(o.Clock.Now()), []Hashed{{ch.Order.EmailHash, v}, {ch.Order.PhoneHash, v}}); err != nil {
+		if err := o.bindHashes(ctx, tx, req, o.Clock.Now(), []Hashed{{ch.Order.EmailHash, v}, {ch.Order.PhoneHash, v}}); err != nil {
 			return err
 		}
 	}
@@ -395,12 +361,8 @@ const EventOrderUpdated = "order.updated"
 // the new one too. One bound to a hash on no live order stays under the
 // old key, which is kept while anything was hashed with it.
 func (o *Outbox) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error {
-	var rows []struct {
-		Hash      []byte `db:"hash"`
-		RequestID string `db:"request_id"`
-		Since     string `db:"since"`
-	}
-	if err := tx.SelectContext(ctx, &rows, sqlBindingsToRehash, version); err != nil {
+	rows, err := o.rows().bindingsToRehash(ctx, tx, version)
+	if err != nil {
 		return fmt.Errorf("restrictions to re-hash: %w", err)
 	}
 	for _, r := range rows {
@@ -408,10 +370,10 @@ func (o *Outbox) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[
 		if !ok || len(h) == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, sqlRestrictSubject, h, r.RequestID, r.Since, version); err != nil {
+		if err := o.rows().bindHash(ctx, tx, r.RequestID, h, version, r.Since.Time); err != nil {
 			return fmt.Errorf("re-hash restriction: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, sqlUnbindHash, r.Hash, r.RequestID); err != nil {
+		if err := o.rows().unbindHash(ctx, tx, r.RequestID, r.Hash); err != nil {
 			return fmt.Errorf("re-hash restriction: %w", err)
 		}
 	}
@@ -421,8 +383,8 @@ func (o *Outbox) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[
 // LookupVersions returns the lookup key versions restrictions are bound
 // under.
 func (o *Outbox) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
-	var vs []uint32
-	if err := o.Partners.DB.Reader.SelectContext(ctx, &vs, sqlBindingVersions); err != nil {
+	vs, err := o.rows().bindingVersions(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("restriction lookup versions: %w", err)
 	}
 	out := map[uint32]bool{}

@@ -2,20 +2,20 @@ package sharing
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/milestone/husky/audit"
-	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/vault"
 )
 
+// The statements of sharing's delivery tables (deliveries,
+// delivery_attempts, endpoint_health, dispatchers), as methods of
+// deliveryRows; store_restrict.go has the restrictions'; what differs
+// between the engines is in statements.go.
 const (
 	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
@@ -24,7 +24,7 @@ const (
 	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = $1 AND event_type = $2 ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
-		VALUES ($1, $2, $3, $4, $5, '', '', 'delivered', 0, $6, $7, $8, $9)`
+		VALUES ($1, $2, $3, $4, $5, '', '', 'delivered', 0, $6, $6, $6, $6)`
 	sqlSharedWith = `SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND partner_id = $2 AND event_type = $3`
 	sqlNoticeSent = `SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND partner_id = $2 AND event_type = $3
 		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL)`
@@ -50,7 +50,24 @@ const (
 	sqlDeadSince   = `SELECT id FROM deliveries WHERE status = 'dead' AND dead_at >= $1 AND length(payload) > 0 ORDER BY dead_at, id`
 	sqlExists      = `SELECT COUNT(*) FROM deliveries WHERE id = $1`
 	sqlGetDelivery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = $1`
+	sqlAttempts    = `SELECT attempt, started_at, duration_ms, http_status, error
+		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`
+	sqlSealPayload = `UPDATE deliveries SET payload = $1 WHERE id = $2`
+	sqlSealBody    = `UPDATE delivery_attempts SET response_body = $1 WHERE delivery_id = $2 AND attempt = $3`
+
+	// Every running dispatcher keeps a heartbeat row (heartbeat.go).
+	sqlHeartbeatStart = `INSERT INTO dispatchers (id, started_at, heartbeat_at) VALUES ($1, $2, $2)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
+	sqlHeartbeat    = `UPDATE dispatchers SET heartbeat_at = $1 WHERE id = $2`
+	sqlHeartbeatEnd = `DELETE FROM dispatchers WHERE id = $1`
+	// Rows of dispatchers dead for a day go; their claims were free long
+	// before.
+	sqlHeartbeatsForget = `DELETE FROM dispatchers WHERE heartbeat_at < $1`
 )
+
+// deliveryRows reads and writes sharing's delivery tables. Reads take r, a
+// transaction or the read pool; writes take the transaction.
+type deliveryRows struct{ db *store.DB }
 
 // claimed is a delivery a worker holds the lease on.
 type claimed struct {
@@ -85,51 +102,193 @@ type deliveryRow struct {
 	LastError     string     `db:"last_error"`
 }
 
-func timePtr(t store.Time) *time.Time {
-	if t.IsZero() {
-		return nil
+// newDelivery is a delivery's row as queued.
+type newDelivery struct {
+	ID, PartnerID, OrderID, Event string
+	Payload                       []byte // sealed where it carries personal data
+	PayloadSHA256, Fields         string
+	At                            time.Time
+	OrderErased, Held             bool
+}
+
+// insert queues the deliveries, many rows per statement.
+func (q deliveryRows) insert(ctx context.Context, tx *store.Tx, ds []newDelivery) error {
+	args := make([]any, 0, 14*len(ds))
+	for _, d := range ds {
+		var oid any
+		if d.OrderID != "" {
+			oid = d.OrderID
+		}
+		at := store.FormatTime(d.At)
+		args = append(args, d.ID, d.PartnerID, oid, d.Event, d.Payload, d.PayloadSHA256, d.Fields, StatusPending, 0, at, at, at,
+			d.OrderErased, d.Held)
 	}
-	v := t.Time
-	return &v
+	return store.InsertRows(ctx, tx, sqlInsertDelivery, 14, args)
 }
 
-func (r deliveryRow) delivery() Delivery {
-	d := Delivery{ID: r.ID, PartnerID: r.PartnerID, EventType: r.EventType, PayloadSHA256: r.PayloadSHA256,
-		Fields: r.Fields, Status: Status(r.Status), Attempts: r.Attempts, CreatedAt: r.CreatedAt.Time,
-		DeliveredAt: timePtr(r.DeliveredAt), DeadAt: timePtr(r.DeadAt), LastStatus: r.LastStatus, LastError: r.LastError}
-	if r.OrderID != nil {
-		d.OrderID = *r.OrderID
+// insertImported records, as a delivered order.created with no payload,
+// that an earlier system disclosed the order to the partner at at.
+func (q deliveryRows) insertImported(ctx context.Context, tx *store.Tx, id, partnerID, orderID string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, sqlInsertImportedDisclosure, id, partnerID, orderID, EventOrderCreated, noBytes, store.FormatTime(at))
+	return err
+}
+
+// count counts the partner's deliveries of the event for the order; sent
+// counts only those that arrived, were attempted or are in flight.
+func (q deliveryRows) count(ctx context.Context, r sqlx.QueryerContext, orderID, partnerID, event string, sent bool) (int, error) {
+	query := sqlSharedWith
+	if sent {
+		query = sqlNoticeSent
 	}
-	if d.Status == StatusPending {
-		d.NextAttemptAt = timePtr(r.NextAttemptAt)
+	var n int
+	err := sqlx.GetContext(ctx, r, &n, query, orderID, partnerID, event)
+	return n, err
+}
+
+// recipientsOf returns the partners sent the event for the order.
+func (q deliveryRows) recipientsOf(ctx context.Context, tx *store.Tx, orderID, event string) ([]string, error) {
+	var ids []string
+	err := tx.SelectContext(ctx, &ids, sqlRecipientsOfOrder, orderID, event)
+	return ids, err
+}
+
+// dueParams finds up to Limit deliveries to a partner due at Now and free
+// to claim for Owner (no lease, or one that ran out, or an owner whose
+// heartbeat is older than StaleBefore).
+type dueParams struct {
+	PartnerID        string
+	Now, StaleBefore time.Time
+	Owner            string
+	Limit            int
+}
+
+func (q deliveryRows) due(ctx context.Context, p dueParams) ([]string, error) {
+	var ids []string
+	now := store.FormatTime(p.Now)
+	err := q.db.Reader.SelectContext(ctx, &ids, statements.For(q.db.Engine).due, p.PartnerID, now, now, p.Owner,
+		store.FormatTime(p.StaleBefore), p.Limit)
+	return ids, err
+}
+
+// leaseParams leases to Owner until Until those of IDs still due and free.
+type leaseParams struct {
+	Owner                   string
+	Until, Now, StaleBefore time.Time
+	IDs                     []string
+}
+
+func (q deliveryRows) lease(ctx context.Context, tx *store.Tx, p leaseParams) ([]claimed, error) {
+	var out []claimed
+	err := tx.SelectContext(ctx, &out, statements.For(q.db.Engine).lease, p.Owner, store.FormatTime(p.Until), tx.List(p.IDs),
+		store.FormatTime(p.Now), p.Owner, store.FormatTime(p.StaleBefore))
+	return out, err
+}
+
+type leaseRow struct {
+	ID     string `db:"id"`
+	Erased bool   `db:"order_erased"`
+}
+
+// held returns which of the deliveries the owner still leases, and
+// whether their orders were erased meanwhile.
+func (q deliveryRows) held(ctx context.Context, tx *store.Tx, owner string, ids []string) ([]leaseRow, error) {
+	var rows []leaseRow
+	err := tx.SelectContext(ctx, &rows, statements.For(q.db.Engine).held, owner, tx.List(ids))
+	return rows, err
+}
+
+// release gives the owner's lease on the delivery back.
+func (q deliveryRows) release(ctx context.Context, tx *store.Tx, id, owner string) error {
+	_, err := tx.ExecContext(ctx, sqlRelease, id, owner)
+	return err
+}
+
+// attemptRow is one recorded attempt; Body is sealed, or nil.
+type attemptRow struct {
+	DeliveryID string
+	Attempt    int
+	Started    time.Time
+	DurationMS float64
+	HTTPStatus any // nil when no answer came
+	Error      string
+	Body       []byte
+}
+
+// insertAttempts records attempts, many rows per statement.
+func (q deliveryRows) insertAttempts(ctx context.Context, tx *store.Tx, as []attemptRow) error {
+	args := make([]any, 0, 7*len(as))
+	for _, a := range as {
+		args = append(args, a.DeliveryID, a.Attempt, store.FormatTime(a.Started), a.DurationMS, a.HTTPStatus, a.Error, a.Body)
 	}
-	return d
+	return store.InsertRows(ctx, tx, sqlInsertAttempt, 7, args)
 }
 
-// Deliveries reads and changes the outbox for operators.
-type Deliveries struct {
-	DB    *store.DB
-	Audit audit.Recorder
-	Clock base.Clock
-	// Kick wakes the dispatcher after a replay.
-	Kick func()
+// deliveredParams marks the owner's leased deliveries IDs delivered with
+// one HTTP status.
+type deliveredParams struct {
+	At     time.Time
+	Status int
+	Owner  string
+	IDs    []string
 }
 
-// ListFilter selects deliveries, newest first.
-type ListFilter struct {
-	Status    Status
-	OrderID   string
-	PartnerID string
-	After     string
-	Limit     int
+func (q deliveryRows) delivered(ctx context.Context, tx *store.Tx, p deliveredParams) error {
+	at := store.FormatTime(p.At)
+	_, err := tx.ExecContext(ctx, statements.For(q.db.Engine).delivered, at, at, p.Status, p.Owner, tx.List(p.IDs))
+	return err
 }
 
-// List returns a page of deliveries and whether more follow.
-func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, error) {
-	// Each filter set adds its condition, whose parameter is numbered
-	// after those before it; the list's index for the filters chosen
-	// stays usable (a condition such as ($1 = '' OR order_id = $1) would
-	// not be).
+// failedParams records a failed attempt of the owner's leased delivery:
+// Dead ends it, otherwise it is tried again at Next.
+type failedParams struct {
+	ID, Owner      string
+	Attempts, Step int
+	Now, Next      time.Time
+	Dead           bool
+	Status         any
+	Error          string
+}
+
+func (q deliveryRows) failed(ctx context.Context, tx *store.Tx, p failedParams) error {
+	query, at := sqlRetry, p.Next
+	if p.Dead {
+		query, at = sqlDead, p.Now
+	}
+	_, err := tx.ExecContext(ctx, query, p.Attempts, p.Step, store.FormatTime(at), store.FormatTime(p.Now), p.Status, p.Error, p.ID, p.Owner)
+	return err
+}
+
+// healthy ends the partner's run of failures.
+func (q deliveryRows) healthy(ctx context.Context, tx *store.Tx, partnerID string) error {
+	_, err := tx.ExecContext(ctx, sqlPartnerHealthy, partnerID)
+	return err
+}
+
+// failing starts the partner's run of failures at now unless one is under
+// way, and returns when it began.
+func (q deliveryRows) failing(ctx context.Context, tx *store.Tx, partnerID string, now time.Time) (time.Time, error) {
+	var since store.Time
+	err := tx.GetContext(ctx, &since, sqlPartnerFailing, partnerID, store.FormatTime(now))
+	return since.Time, err
+}
+
+type healthRow struct {
+	PartnerID string     `db:"partner_id"`
+	Since     store.Time `db:"failing_since"`
+}
+
+// health returns every recipient's current run of failures.
+func (q deliveryRows) health(ctx context.Context) ([]healthRow, error) {
+	var rows []healthRow
+	err := q.db.Reader.SelectContext(ctx, &rows, sqlHealth)
+	return rows, err
+}
+
+// list returns up to f.Limit+1 deliveries, newest first. Each filter set
+// adds its condition, whose parameter is numbered after those before it;
+// the list's index for the filters chosen stays usable (a condition such
+// as ($1 = ” OR order_id = $1) would not be).
+func (q deliveryRows) list(ctx context.Context, f ListFilter) ([]deliveryRow, error) {
 	var (
 		where []string
 		args  []any
@@ -150,310 +309,237 @@ func (s *Deliveries) List(ctx context.Context, f ListFilter) ([]Delivery, bool, 
 	if f.After != "" {
 		add("id <", f.After)
 	}
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries`
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	args = append(args, f.Limit+1)
-	q += ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
+	query += ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
 	var rows []deliveryRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, false, fmt.Errorf("list deliveries: %w", err)
-	}
-	more := len(rows) > f.Limit
-	if more {
-		rows = rows[:f.Limit]
-	}
-	out := make([]Delivery, len(rows))
-	for i, r := range rows {
-		out[i] = r.delivery()
-	}
-	return out, more, nil
+	err := q.db.Reader.SelectContext(ctx, &rows, query, args...)
+	return rows, err
 }
 
-// Get returns one delivery or ErrDeliveryNotFound.
-func (s *Deliveries) Get(ctx context.Context, id string) (Delivery, error) {
-	var r deliveryRow
-	if err := s.DB.Reader.GetContext(ctx, &r, sqlGetDelivery, id); err != nil {
-		if store.IsNoRows(err) {
-			return Delivery{}, ErrDeliveryNotFound
-		}
-		return Delivery{}, fmt.Errorf("get delivery: %w", err)
+// get reads one delivery, ok false when there is none.
+func (q deliveryRows) get(ctx context.Context, id string) (row deliveryRow, ok bool, err error) {
+	err = q.db.Reader.GetContext(ctx, &row, sqlGetDelivery, id)
+	if store.IsNoRows(err) {
+		return deliveryRow{}, false, nil
 	}
-	return r.delivery(), nil
+	return row, err == nil, err
 }
 
-// Attempt is one recorded delivery attempt.
-type Attempt struct {
-	Attempt    int       `json:"attempt" db:"attempt"`
-	StartedAt  time.Time `json:"started_at" db:"-"`
-	DurationMS float64   `json:"duration_ms" db:"duration_ms"`
-	HTTPStatus *int      `json:"http_status,omitempty" db:"http_status"`
-	Error      string    `json:"error,omitempty" db:"error"`
+type attemptScan struct {
+	Attempt
+	Started store.Time `db:"started_at"`
 }
 
-// Attempts returns the recorded attempts of a delivery, oldest first.
-func (s *Deliveries) Attempts(ctx context.Context, id string) ([]Attempt, error) {
-	var rows []struct {
-		Attempt
-		Started store.Time `db:"started_at"`
-	}
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT attempt, started_at, duration_ms, http_status, error
-		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, id); err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	out := make([]Attempt, len(rows))
-	for i, r := range rows {
-		out[i] = r.Attempt
-		out[i].StartedAt = r.Started.Time
-	}
-	return out, nil
+// attempts returns the delivery's recorded attempts, oldest first.
+func (q deliveryRows) attempts(ctx context.Context, id string) ([]attemptScan, error) {
+	var rows []attemptScan
+	err := q.db.Reader.SelectContext(ctx, &rows, sqlAttempts, id)
+	return rows, err
 }
 
-// Replay sends a delivery again from the start of the schedule, keeping its
-// webhook-id so receivers deduplicate it. It fails with ErrDeliveryNotFound.
-func (s *Deliveries) Replay(ctx context.Context, actor, id string) error {
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error { return s.replayTx(ctx, tx, actor, id) })
-	if err == nil && s.Kick != nil {
-		s.Kick()
-	}
-	return err
-}
-
-func (s *Deliveries) replayTx(ctx context.Context, tx *store.Tx, actor, id string) error {
-	now := store.FormatTime(s.Clock.Now())
-	res, err := tx.ExecContext(ctx, sqlReplay, now, now, id)
+// replay makes the delivery pending again from the start of its schedule,
+// unless its payload was erased; it reports whether it did.
+func (q deliveryRows) replay(ctx context.Context, tx *store.Tx, id string, now time.Time) (bool, error) {
+	at := store.FormatTime(now)
+	res, err := tx.ExecContext(ctx, sqlReplay, at, at, id)
 	if err != nil {
-		return fmt.Errorf("replay delivery: %w", err)
+		return false, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var exists int
-		if err := tx.GetContext(ctx, &exists, sqlExists, id); err != nil {
-			return fmt.Errorf("replay delivery: %w", err)
-		}
-		if exists > 0 {
-			return ErrPayloadErased
-		}
-		return ErrDeliveryNotFound
-	}
-	return record(ctx, s.Audit, tx, actor, "delivery.replayed", map[string]string{"delivery_id": id}, nil)
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
-// ReplayDeadSince replays every dead delivery that died at or after since,
-// with no cap, and returns their ids.
-func (s *Deliveries) ReplayDeadSince(ctx context.Context, actor string, since time.Time) ([]string, error) {
+func (q deliveryRows) exists(ctx context.Context, tx *store.Tx, id string) (bool, error) {
+	var n int
+	err := tx.GetContext(ctx, &n, sqlExists, id)
+	return n > 0, err
+}
+
+// deadSince returns the dead deliveries with a payload that died at or
+// after since; countDead counts them.
+func (q deliveryRows) deadSince(ctx context.Context, tx *store.Tx, since time.Time) ([]string, error) {
 	ids := []string{}
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.SelectContext(ctx, &ids, sqlDeadSince, store.FormatTime(since)); err != nil {
-			return fmt.Errorf("find dead deliveries: %w", err)
-		}
-		for _, id := range ids {
-			if err := s.replayTx(ctx, tx, actor, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil && len(ids) > 0 && s.Kick != nil {
-		s.Kick()
-	}
+	err := tx.SelectContext(ctx, &ids, sqlDeadSince, store.FormatTime(since))
 	return ids, err
 }
 
-// CountDeadSince counts the dead deliveries ReplayDeadSince would replay,
-// for a confirmation that names the count.
-func (s *Deliveries) CountDeadSince(ctx context.Context, since time.Time) (int, error) {
+func (q deliveryRows) countDead(ctx context.Context, since time.Time) (int, error) {
 	var n int
-	if err := s.DB.Reader.GetContext(ctx, &n, statements.For(s.DB.Engine).countDead, store.FormatTime(since)); err != nil {
-		return 0, fmt.Errorf("count dead deliveries: %w", err)
-	}
-	return n, nil
+	err := q.db.Reader.GetContext(ctx, &n, statements.For(q.db.Engine).countDead, store.FormatTime(since))
+	return n, err
 }
 
-// Backlog returns how many deliveries are pending and when the oldest of
-// them was due.
-func (s *Deliveries) Backlog(ctx context.Context) (int, time.Time, error) {
+// backlog returns how many deliveries are pending and when the oldest was
+// due (empty when none is).
+func (q deliveryRows) backlog(ctx context.Context) (int, string, error) {
 	var r struct {
 		N      int    `db:"n"`
 		Oldest string `db:"oldest"`
 	}
-	if err := s.DB.Reader.GetContext(ctx, &r, statements.For(s.DB.Engine).backlog); err != nil {
-		return 0, time.Time{}, fmt.Errorf("backlog: %w", err)
-	}
-	if r.Oldest == "" {
-		return r.N, time.Time{}, nil
-	}
-	t, err := store.ParseTime(r.Oldest)
-	return r.N, t, err
+	err := q.db.Reader.GetContext(ctx, &r, statements.For(q.db.Engine).backlog)
+	return r.N, r.Oldest, err
 }
 
-// NoticeCounts are one recipient's erasure notices for a set of orders,
-// counted by order: a reminder is not another notice.
-type NoticeCounts struct {
-	// Notified counts the orders the recipient was sent a notice for.
-	Notified int `json:"notified"`
-	// Delivered, Pending and Dead split them by their notices' state: one
-	// arrived, one is still on its way, or every one failed for good.
-	Delivered int `json:"delivered"`
-	Pending   int `json:"pending"`
-	Dead      int `json:"dead"`
-	// Reminders counts the notices sent again because no confirmation came.
-	Reminders int `json:"reminders"`
-}
-
-// Notice is the erasure notice of one order to one recipient: when it was
-// first sent, its state, and how many reminders followed.
-type Notice struct {
-	OrderID   string    `json:"order_id" db:"order_id"`
-	PartnerID string    `json:"partner_id" db:"partner_id"`
-	SentAt    time.Time `json:"sent_at" db:"-"`
-	Status    Status    `json:"status" db:"-"`
-	Reminders int       `json:"reminders" db:"-"`
-}
-
-// Notices returns the erasure notices of the given orders, one per order
-// and recipient, read through q (nil: the read pool).
-func (s *Deliveries) Notices(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([]Notice, error) {
-	if q == nil {
-		q = s.DB.Reader
-	}
-	out := []Notice{}
-	for part := range slices.Chunk(orderIDs, 500) {
-		var rows []struct {
-			OrderID   string     `db:"order_id"`
-			PartnerID string     `db:"partner_id"`
-			First     store.Time `db:"first_at"`
-			Sent      int        `db:"sent"`
-			Delivered int        `db:"delivered"`
-			Pending   int        `db:"pending"`
-		}
-		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(s.DB.Engine).notices, EventOrderErased, s.DB.List(part)); err != nil {
-			return nil, fmt.Errorf("erasure notices: %w", err)
-		}
-		for _, r := range rows {
-			n := Notice{OrderID: r.OrderID, PartnerID: r.PartnerID, SentAt: r.First.Time, Reminders: r.Sent - 1, Status: StatusDead}
-			switch {
-			case r.Delivered > 0:
-				n.Status = StatusDelivered
-			case r.Pending > 0:
-				n.Status = StatusPending
-			}
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// ErasureNotices counts, per recipient, the given orders it was sent an
-// order.erased for, by the state of those notices.
-func (s *Deliveries) ErasureNotices(ctx context.Context, orderIDs []string) (map[string]NoticeCounts, error) {
-	ns, err := s.Notices(ctx, nil, orderIDs)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]NoticeCounts{}
-	for _, n := range ns {
-		c := out[n.PartnerID]
-		c.Notified++
-		c.Reminders += n.Reminders
-		switch n.Status {
-		case StatusDelivered:
-			c.Delivered++
-		case StatusPending:
-			c.Pending++
-		default:
-			c.Dead++
-		}
-		out[n.PartnerID] = c
-	}
-	return out, nil
-}
-
-// Disclosed is one disclosure of an order's personal data to a recipient,
-// from the outbox's own records: what was actually sent, not what the
-// configuration says would be (CJEU C-154/21).
-type Disclosed struct {
-	OrderID   string `json:"order_id" db:"order_id"`
-	PartnerID string `json:"partner_id" db:"partner_id"`
-	Event     string `json:"event" db:"event_type"`
-	Fields    string `json:"fields" db:"fields"`
-	Status    Status `json:"status" db:"status"`
-	// LastStatus is the HTTP status of the last attempt, if one answered.
-	LastStatus *int       `json:"last_http_status,omitempty" db:"last_status"`
-	At         time.Time  `json:"at" db:"-"`
-	Delivered  *time.Time `json:"delivered_at,omitempty" db:"-"`
-	// Imported: an earlier system disclosed it (husky orders import);
-	// which fields it sent is not known.
-	Imported bool `json:"imported,omitempty" db:"-"`
-}
-
-// Disclosures returns every disclosure of the given orders' personal data
-// that was made or may have been (delivered, attempted, or in flight),
-// oldest first per order.
-func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disclosed, error) {
-	out := []Disclosed{}
-	for part := range slices.Chunk(orderIDs, 500) {
-		var rows []struct {
-			Disclosed
-			Created  store.Time `db:"created_at"`
-			Deliv    store.Time `db:"delivered_at"`
-			Imported bool       `db:"imported"`
-		}
-		if err := s.DB.Reader.SelectContext(ctx, &rows, statements.For(s.DB.Engine).disclosures, s.DB.List(part)); err != nil {
-			return nil, fmt.Errorf("disclosures: %w", err)
-		}
-		for _, r := range rows {
-			d := r.Disclosed
-			d.At, d.Delivered, d.Imported = r.Created.Time, timePtr(r.Deliv), r.Imported
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
-
-// AllDelivered returns those of the given orders whose every
-// order.created delivery has arrived (and that have some).
-func (s *Deliveries) AllDelivered(ctx context.Context, orderIDs []string) ([]string, error) {
-	return allDelivered(ctx, s.DB.Reader, s.DB.Engine, orderIDs)
-}
-
-// allDelivered is AllDelivered read through q.
-func allDelivered(ctx context.Context, q sqlx.QueryerContext, e store.Engine, orderIDs []string) ([]string, error) {
-	var out []string
-	for part := range slices.Chunk(orderIDs, 500) {
-		var done []string
-		if err := sqlx.SelectContext(ctx, q, &done, statements.For(e).allDelivered, store.List(e, part), EventOrderCreated); err != nil {
-			return nil, fmt.Errorf("find shared orders: %w", err)
-		}
-		out = append(out, done...)
-	}
-	return out, nil
-}
-
-// Held counts the deliveries held by a restriction.
-func (s *Deliveries) Held(ctx context.Context) (int, error) {
+// heldCount counts the deliveries a restriction holds.
+func (q deliveryRows) heldCount(ctx context.Context) (int, error) {
 	var n int
-	if err := s.DB.Reader.GetContext(ctx, &n, statements.For(s.DB.Engine).heldCount); err != nil {
-		return 0, fmt.Errorf("held deliveries: %w", err)
-	}
-	return n, nil
+	err := q.db.Reader.GetContext(ctx, &n, statements.For(q.db.Engine).heldCount)
+	return n, err
 }
 
-// Health returns, per recipient that is failing now, when its current run
-// of failures began.
-func (s *Deliveries) Health(ctx context.Context) (map[string]time.Time, error) {
-	var rows []struct {
-		PartnerID string     `db:"partner_id"`
-		Since     store.Time `db:"failing_since"`
+type noticeRow struct {
+	OrderID   string     `db:"order_id"`
+	PartnerID string     `db:"partner_id"`
+	First     store.Time `db:"first_at"`
+	Sent      int        `db:"sent"`
+	Delivered int        `db:"delivered"`
+	Pending   int        `db:"pending"`
+}
+
+// notices groups the orders' erasure notices by order and recipient.
+func (q deliveryRows) notices(ctx context.Context, r sqlx.QueryerContext, orderIDs []string) ([]noticeRow, error) {
+	var rows []noticeRow
+	err := sqlx.SelectContext(ctx, r, &rows, statements.For(q.db.Engine).notices, EventOrderErased, q.db.List(orderIDs))
+	return rows, err
+}
+
+// noticesDueParams pages the erasure notices first sent since Since and
+// sent at most Times times, none still on its way, after the cursor.
+type noticesDueParams struct {
+	AfterOrder, AfterPartner string
+	Since                    time.Time
+	Times, Limit             int
+}
+
+func (q deliveryRows) noticesDue(ctx context.Context, p noticesDueParams) ([]noticeRow, error) {
+	var rows []noticeRow
+	err := q.db.Reader.SelectContext(ctx, &rows, statements.For(q.db.Engine).noticesDue, p.AfterOrder, p.AfterPartner,
+		store.FormatTime(p.Since), p.Times, p.Limit)
+	return rows, err
+}
+
+type disclosureRow struct {
+	Disclosed
+	Created  store.Time `db:"created_at"`
+	Deliv    store.Time `db:"delivered_at"`
+	Imported bool       `db:"imported"`
+}
+
+// disclosures returns the orders' disclosures made or maybe made.
+func (q deliveryRows) disclosures(ctx context.Context, orderIDs []string) ([]disclosureRow, error) {
+	var rows []disclosureRow
+	err := q.db.Reader.SelectContext(ctx, &rows, statements.For(q.db.Engine).disclosures, q.db.List(orderIDs))
+	return rows, err
+}
+
+type holderRow struct {
+	OrderID   string `db:"order_id"`
+	PartnerID string `db:"partner_id"`
+}
+
+// disclosedTo returns who received, or may have, the orders' order.created.
+func (q deliveryRows) disclosedTo(ctx context.Context, tx *store.Tx, orderIDs []string) ([]holderRow, error) {
+	var rows []holderRow
+	err := tx.SelectContext(ctx, &rows, statements.For(q.db.Engine).disclosedTo, tx.List(orderIDs), EventOrderCreated)
+	return rows, err
+}
+
+// allDelivered returns those of the orders whose every order.created
+// arrived.
+func (q deliveryRows) allDelivered(ctx context.Context, r sqlx.QueryerContext, orderIDs []string) ([]string, error) {
+	var done []string
+	err := sqlx.SelectContext(ctx, r, &done, statements.For(q.db.Engine).allDelivered, q.db.List(orderIDs), EventOrderCreated)
+	return done, err
+}
+
+// erase drops the orders' pending deliveries that carry personal data,
+// empties their payloads and recorded answers, and lifts their
+// restrictions (nothing is left to restrict).
+func (q deliveryRows) erase(ctx context.Context, tx *store.Tx, orderIDs []string, now time.Time) error {
+	s, ids, at := statements.For(q.db.Engine), tx.List(orderIDs), store.FormatTime(now)
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{s.dropPending, []any{at, at, ids}},
+		// Payloads go, and so does whatever a recipient answers from now
+		// on (an echo of the data would otherwise outlive the erasure).
+		{s.erasePayload, []any{noBytes, ids}},
+		{s.eraseBodies, []any{ids}},
+		{s.unrestrict, []any{ids}},
+	} {
+		if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
+			return err
+		}
 	}
-	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlHealth); err != nil {
-		return nil, fmt.Errorf("endpoint health: %w", err)
+	return nil
+}
+
+type plainPayload struct {
+	ID      string `db:"id"`
+	OrderID string `db:"order_id"`
+	Payload []byte `db:"payload"`
+}
+
+type plainBody struct {
+	DeliveryID string `db:"delivery_id"`
+	Attempt    int    `db:"attempt"`
+	OrderID    string `db:"order_id"`
+	Body       []byte `db:"response_body"`
+}
+
+// plainPayloads and plainBodies return the orders' payloads and answer
+// bodies not yet sealed; sealPayload and sealBody seal one.
+func (q deliveryRows) plainPayloads(ctx context.Context, tx *store.Tx, orderIDs []string) ([]plainPayload, error) {
+	var rows []plainPayload
+	err := tx.SelectContext(ctx, &rows, statements.For(q.db.Engine).plainPays, tx.List(orderIDs))
+	return rows, err
+}
+
+func (q deliveryRows) plainBodies(ctx context.Context, tx *store.Tx, orderIDs []string) ([]plainBody, error) {
+	var rows []plainBody
+	err := tx.SelectContext(ctx, &rows, statements.For(q.db.Engine).plainBodies, tx.List(orderIDs))
+	return rows, err
+}
+
+func (q deliveryRows) sealPayload(ctx context.Context, tx *store.Tx, id string, sealed []byte) error {
+	_, err := tx.ExecContext(ctx, sqlSealPayload, sealed, id)
+	return err
+}
+
+func (q deliveryRows) sealBody(ctx context.Context, tx *store.Tx, deliveryID string, attempt int, sealed []byte) error {
+	_, err := tx.ExecContext(ctx, sqlSealBody, sealed, deliveryID, attempt)
+	return err
+}
+
+// beat writes the dispatcher's heartbeat at now, reporting whether its row
+// was there.
+func (q deliveryRows) beat(ctx context.Context, tx *store.Tx, owner string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, sqlHeartbeat, store.FormatTime(now), owner)
+	if err != nil {
+		return false, err
 	}
-	out := make(map[string]time.Time, len(rows))
-	for _, r := range rows {
-		out[r.PartnerID] = r.Since.Time
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// startBeating creates the dispatcher's heartbeat row and removes those of
+// dispatchers whose last beat is older than forgetBefore.
+func (q deliveryRows) startBeating(ctx context.Context, tx *store.Tx, owner string, now, forgetBefore time.Time) error {
+	if _, err := tx.ExecContext(ctx, sqlHeartbeatStart, owner, store.FormatTime(now)); err != nil {
+		return err
 	}
-	return out, nil
+	_, err := tx.ExecContext(ctx, sqlHeartbeatsForget, store.FormatTime(forgetBefore))
+	return err
+}
+
+func (q deliveryRows) endBeating(ctx context.Context, tx *store.Tx, owner string) error {
+	_, err := tx.ExecContext(ctx, sqlHeartbeatEnd, owner)
+	return err
 }
 
 // noBytes is the empty payload of a delivery with nothing (left) to send:
