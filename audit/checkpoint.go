@@ -119,8 +119,8 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (tlog.Tree, error) {
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	var out Checkpoint
 	err := l.DB.Tx(ctx, func(tx *store.Tx) error {
-		var n int64
-		if err := tx.GetContext(ctx, &n, sqlSize); err != nil {
+		n, err := trailSize(ctx, tx)
+		if err != nil {
 			return fmt.Errorf("audit size: %w", err)
 		}
 		latest, err := latestCheckpoint(ctx, tx)
@@ -156,8 +156,8 @@ func (l *Log) Latest(ctx context.Context) (Checkpoint, error) {
 
 // Size returns how many entries the log holds.
 func (l *Log) Size(ctx context.Context) (int64, error) {
-	var n int64
-	if err := l.DB.Reader.GetContext(ctx, &n, sqlSize); err != nil {
+	n, err := trailSize(ctx, l.DB.Reader)
+	if err != nil {
 		return 0, fmt.Errorf("audit size: %w", err)
 	}
 	return n, nil

@@ -21,7 +21,92 @@ const (
 	sqlInsertCheckpoint = `INSERT INTO audit_checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)`
 	sqlLatestCheckpoint = `SELECT tree_size, root_hash, note, created_at FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1`
 	entryColumns        = `seq, time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
+	sqlEntries          = `SELECT ` + entryColumns + ` FROM audit_entries ORDER BY seq`
+	sqlEntriesOfOrder   = `SELECT ` + entryColumns + ` FROM audit_entries WHERE order_id = $1 ORDER BY seq LIMIT $2`
+	sqlHashCount        = `SELECT COUNT(*) FROM audit_hashes`
+	sqlAllHashes        = `SELECT idx, hash FROM audit_hashes ORDER BY idx`
+	sqlCheckpointNotes  = `SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size`
 )
+
+// The trail's statements are here, as functions that take the
+// transaction or the read pool: the trail has no state of its own beyond
+// its tables.
+
+// trailSize returns how many entries the trail holds.
+func trailSize(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	var n int64
+	err := sqlx.GetContext(ctx, q, &n, sqlSize)
+	return n, err
+}
+
+// eachEntry calls fn with every entry, in order, read as a stream.
+func eachEntry(ctx context.Context, q sqlx.QueryerContext, fn func(entryRow) error) error {
+	rows, err := q.QueryxContext(ctx, sqlEntries)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r entryRow
+		if err := rows.StructScan(&r); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// hashCount counts the stored tree hashes; eachHash calls fn with every
+// one, in index order, read as a stream.
+func hashCount(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	var n int64
+	err := sqlx.GetContext(ctx, q, &n, sqlHashCount)
+	return n, err
+}
+
+func eachHash(ctx context.Context, q sqlx.QueryerContext, fn func(idx int64, h []byte) (more bool, err error)) error {
+	rows, err := q.QueryxContext(ctx, sqlAllHashes)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			idx int64
+			h   []byte
+		)
+		if err := rows.Scan(&idx, &h); err != nil {
+			return err
+		}
+		if more, err := fn(idx, h); err != nil || !more {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+type checkpointNote struct {
+	Size int64  `db:"tree_size"`
+	Note string `db:"note"`
+}
+
+// checkpointNotes returns every stored checkpoint's size and signed note,
+// smallest first.
+func checkpointNotes(ctx context.Context, q sqlx.QueryerContext) ([]checkpointNote, error) {
+	var cps []checkpointNote
+	err := sqlx.SelectContext(ctx, q, &cps, sqlCheckpointNotes)
+	return cps, err
+}
+
+// entriesOfOrder returns up to limit entries naming the order, oldest
+// first.
+func entriesOfOrder(ctx context.Context, q sqlx.QueryerContext, orderID string, limit int) ([]entryRow, error) {
+	var rows []entryRow
+	err := sqlx.SelectContext(ctx, q, &rows, sqlEntriesOfOrder, orderID, limit)
+	return rows, err
+}
 
 type entryRow struct {
 	Seq        int64          `db:"seq"`
@@ -128,8 +213,8 @@ func appendEntries(ctx context.Context, tx *store.Tx, es []*Entry) error {
 	if err := store.Serialize(ctx, tx, "audit"); err != nil {
 		return err
 	}
-	var size int64
-	if err := tx.GetContext(ctx, &size, sqlSize); err != nil {
+	size, err := trailSize(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("audit size: %w", err)
 	}
 	// Hashes of earlier entries in es are read from memory, older ones
@@ -198,9 +283,8 @@ func (o overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 // ByOrder returns the entries naming an order, oldest first.
 func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, error) {
-	var rows []entryRow
-	if err := l.DB.Reader.SelectContext(ctx, &rows, `SELECT `+entryColumns+` FROM audit_entries WHERE order_id = $1 ORDER BY seq LIMIT $2`,
-		orderID, limit); err != nil {
+	rows, err := entriesOfOrder(ctx, l.DB.Reader, orderID, limit)
+	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}
 	out := make([]Entry, len(rows))

@@ -73,17 +73,8 @@ func (l *Log) Verify(ctx context.Context, outside []byte) (Report, error) {
 func (l *Log) verify(ctx context.Context, q sqlx.QueryerContext, outside []byte) (Report, error) {
 	var rep Report
 	mem := memHashes{}
-	rows, err := q.QueryxContext(ctx, `SELECT `+entryColumns+` FROM audit_entries ORDER BY seq`)
-	if err != nil {
-		return rep, fmt.Errorf("read audit entries: %w", err)
-	}
 	var pos int64
-	for rows.Next() {
-		var r entryRow
-		if err := rows.StructScan(&r); err != nil {
-			rows.Close()
-			return rep, fmt.Errorf("read audit entry: %w", err)
-		}
+	err := eachEntry(ctx, q, func(r entryRow) error {
 		if r.Seq != pos {
 			if r.Seq > pos {
 				rep.bad(pos, "entry %d is missing (deleted)", pos)
@@ -98,14 +89,13 @@ func (l *Log) verify(ctx context.Context, q sqlx.QueryerContext, outside []byte)
 		e.Seq = r.Seq
 		hs, err := tlog.StoredHashes(pos, e.LeafData(), &mem)
 		if err != nil {
-			rows.Close()
-			return rep, err
+			return err
 		}
 		mem = append(mem, hs...)
 		pos++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return rep, fmt.Errorf("read audit entries: %w", err)
 	}
 	rep.Entries = pos
@@ -143,45 +133,33 @@ func (l *Log) verify(ctx context.Context, q sqlx.QueryerContext, outside []byte)
 // compareStored names the first entry whose recomputed leaf hash differs
 // from the stored one.
 func compareStored(ctx context.Context, q sqlx.QueryerContext, mem memHashes, n int64, rep *Report) error {
-	var stored int64
-	if err := sqlx.GetContext(ctx, q, &stored, `SELECT COUNT(*) FROM audit_hashes`); err != nil {
+	stored, err := hashCount(ctx, q)
+	if err != nil {
 		return fmt.Errorf("count audit hashes: %w", err)
 	}
 	if want := tlog.StoredHashCount(n); stored != want {
 		rep.bad(-1, "%d stored hashes for %d entries, want %d", stored, n, want)
 	}
-	rows, err := q.QueryxContext(ctx, `SELECT idx, hash FROM audit_hashes ORDER BY idx`)
-	if err != nil {
-		return fmt.Errorf("read audit hashes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			idx int64
-			h   []byte
-		)
-		if err := rows.Scan(&idx, &h); err != nil {
-			return err
-		}
+	err = eachHash(ctx, q, func(idx int64, h []byte) (bool, error) {
 		if idx >= int64(len(mem)) || bytes.Equal(mem[idx][:], h) {
-			continue
+			return true, nil
 		}
 		level, i := tlog.SplitStoredHashIndex(idx)
 		first := i << uint(level)
 		rep.bad(first, "entry %d was changed: it no longer matches the hash stored when it was appended", first)
-		return nil
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("read audit hashes: %w", err)
 	}
-	return rows.Err()
+	return nil
 }
 
 // checkCheckpoints verifies every stored checkpoint against the recomputed
 // tree and checks that each extends the one before.
 func (l *Log) checkCheckpoints(ctx context.Context, q sqlx.QueryerContext, mem *memHashes, n int64, rep *Report) error {
-	var cps []struct {
-		Size int64  `db:"tree_size"`
-		Note string `db:"note"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &cps, `SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size`); err != nil {
+	cps, err := checkpointNotes(ctx, q)
+	if err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
 	var prev *tlog.Tree

@@ -24,21 +24,6 @@ type Sealer interface {
 // before secrets were encrypted) starts with whsec_.
 const sealedPrefix = "sealed:"
 
-const (
-	sqlInsertSecret  = `INSERT INTO partner_secrets (partner_id, secret, created_at) VALUES ($1, $2, $3)`
-	sqlExpireSecrets = `UPDATE partner_secrets SET expires_at = $1 WHERE partner_id = $2 AND (expires_at IS NULL OR expires_at > $3)`
-	sqlActiveSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets
-		WHERE partner_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC`
-	sqlPlainSecrets = `SELECT partner_id, secret, created_at FROM partner_secrets WHERE secret LIKE 'whsec\_%' ESCAPE '\'`
-	sqlSealSecret   = `UPDATE partner_secrets SET secret = $1 WHERE partner_id = $2 AND created_at = $3`
-)
-
-type secretRow struct {
-	PartnerID string `db:"partner_id"`
-	Secret    string `db:"secret"`
-	CreatedAt string `db:"created_at"`
-}
-
 func secretAAD(partnerID, createdAt string) []byte {
 	return []byte("partner_secret\x00" + partnerID + "\x00" + createdAt)
 }
@@ -82,15 +67,15 @@ func (s *Store) insertSecret(ctx context.Context, tx *store.Tx, partnerID string
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlInsertSecret, partnerID, sealed, created); err != nil {
+	if err := s.rows().insertSecret(ctx, tx, partnerID, sealed, created); err != nil {
 		return fmt.Errorf("insert partner secret: %w", err)
 	}
 	return nil
 }
 
 func (s *Store) activeSecrets(ctx context.Context, q sqlx.QueryerContext, partnerID string, now time.Time) ([]string, error) {
-	var rows []secretRow
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlActiveSecrets, partnerID, store.FormatTime(now)); err != nil {
+	rows, err := s.rows().activeSecrets(ctx, q, partnerID, now)
+	if err != nil {
 		return nil, fmt.Errorf("read secrets: %w", err)
 	}
 	out := make([]string, 0, len(rows))
@@ -115,8 +100,8 @@ func (s *Store) Secrets(ctx context.Context, id string) ([]string, error) {
 func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 	n := 0
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var rows []secretRow
-		if err := tx.SelectContext(ctx, &rows, sqlPlainSecrets); err != nil {
+		rows, err := s.rows().secrets(ctx, tx, true)
+		if err != nil {
 			return fmt.Errorf("find plaintext secrets: %w", err)
 		}
 		for _, r := range rows {
@@ -124,7 +109,7 @@ func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqlSealSecret, sealed, r.PartnerID, r.CreatedAt); err != nil {
+			if err := s.rows().sealSecret(ctx, tx, r, sealed); err != nil {
 				return fmt.Errorf("seal secret: %w", err)
 			}
 		}
@@ -137,8 +122,8 @@ func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 // SecretVersions counts the stored secrets sealed by each master key
 // version.
 func (s *Store) SecretVersions(ctx context.Context) (map[uint32]int, error) {
-	var rows []secretRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+	rows, err := s.rows().secrets(ctx, s.DB.Reader, false)
+	if err != nil {
 		return nil, fmt.Errorf("secret versions: %w", err)
 	}
 	out := map[uint32]int{}
@@ -168,8 +153,8 @@ func sealedVersion(stored string) (uint32, bool) {
 func (s *Store) ResealSecrets(ctx context.Context, current uint32) (int, error) {
 	n := 0
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var rows []secretRow
-		if err := tx.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+		rows, err := s.rows().secrets(ctx, tx, false)
+		if err != nil {
 			return fmt.Errorf("read secrets: %w", err)
 		}
 		for _, r := range rows {
@@ -184,7 +169,7 @@ func (s *Store) ResealSecrets(ctx context.Context, current uint32) (int, error) 
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqlSealSecret, sealed, r.PartnerID, r.CreatedAt); err != nil {
+			if err := s.rows().sealSecret(ctx, tx, r, sealed); err != nil {
 				return fmt.Errorf("reseal secret: %w", err)
 			}
 			n++
@@ -197,8 +182,8 @@ func (s *Store) ResealSecrets(ctx context.Context, current uint32) (int, error) 
 // CheckSecrets tries one stored secret of every master key version and
 // returns the versions the keyring cannot open.
 func (s *Store) CheckSecrets(ctx context.Context) ([]uint32, error) {
-	var rows []secretRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, `SELECT partner_id, secret, created_at FROM partner_secrets`); err != nil {
+	rows, err := s.rows().secrets(ctx, s.DB.Reader, false)
+	if err != nil {
 		return nil, fmt.Errorf("check secrets: %w", err)
 	}
 	tried := map[uint32]bool{}

@@ -125,7 +125,7 @@ func (s *Service) candidates(ctx context.Context, q sqlx.QueryerContext, r *Requ
 	if err != nil {
 		return nil, err
 	}
-	kept, err := storedCandidates(ctx, q, r.ID)
+	kept, err := s.storedCandidates(ctx, q, r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -200,18 +200,19 @@ func included(cands []Order) []Order {
 // order acted on stays covered, whatever later orders or rectifications
 // change. It returns the included orders.
 func (s *Service) settle(ctx context.Context, tx *store.Tx, actor string, r *Request, cands []Order, action Action) ([]Order, error) {
-	now := store.FormatTime(s.Clock.Now())
+	now := s.Clock.Now()
 	for i := range cands {
 		o := &cands[i]
 		if !o.persisted {
-			if _, err := tx.ExecContext(ctx, sqlInsertCandidate, r.ID, o.OrderID, strings.Join(o.MatchedOn, ","), now); err != nil {
+			if err := s.rows().keepCandidate(ctx, tx, r.ID, o.OrderID, o.MatchedOn, now); err != nil {
 				return nil, fmt.Errorf("keep candidate: %w", err)
 			}
 			o.persisted = true
 		}
 		if action != "" && o.State == StateIncluded && o.DecidedBy == "" {
 			reason := "matched every identifier; acted on by " + string(action)
-			if _, err := tx.ExecContext(ctx, sqlDecide, StateIncluded, reason, actor, now, r.ID, o.OrderID); err != nil {
+			if err := s.rows().decide(ctx, tx, decideParams{RequestID: r.ID, OrderID: o.OrderID, Decision: StateIncluded,
+				Reason: reason, Actor: actor, At: now}); err != nil {
 				return nil, fmt.Errorf("settle candidate: %w", err)
 			}
 			o.Reason, o.DecidedBy = reason, actor
@@ -304,14 +305,15 @@ func (s *Service) Decide(ctx context.Context, actor, id string, d Decision) (*Re
 		if _, err := s.settle(ctx, tx, actor, r, cands, ""); err != nil {
 			return err
 		}
-		now := store.FormatTime(s.Clock.Now())
+		now := s.Clock.Now()
 		reason := strings.TrimSpace(d.Reason)
 		for _, step := range []struct {
 			state string
 			ids   []string
 		}{{StateIncluded, d.Include}, {StateExcluded, d.Exclude}} {
 			for _, oid := range step.ids {
-				if _, err := tx.ExecContext(ctx, sqlDecide, step.state, reason, actor, now, r.ID, oid); err != nil {
+				if err := s.rows().decide(ctx, tx, decideParams{RequestID: r.ID, OrderID: oid, Decision: step.state,
+					Reason: reason, Actor: actor, At: now}); err != nil {
 					return fmt.Errorf("decide candidate: %w", err)
 				}
 			}

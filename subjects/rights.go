@@ -113,7 +113,7 @@ func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error
 			case oc.Outcome == OutcomeRetained:
 				retain = append(retain, o.OrderID)
 			case oc.Outcome == OutcomeScheduled:
-				if _, err := tx.ExecContext(ctx, sqlSchedule, o.OrderID, r.ID, store.FormatTime(now)); err != nil {
+				if err := s.rows().schedule(ctx, tx, o.OrderID, r.ID, now); err != nil {
 					return fmt.Errorf("schedule erasure: %w", err)
 				}
 			}
@@ -295,16 +295,7 @@ func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (*Reque
 // date, or erased if that has passed. It runs after every order change
 // and hourly; an order still open waits. It returns how many it decided.
 func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
-	var rows []struct {
-		OrderID   string `db:"order_id"`
-		RequestID string `db:"request_id"`
-	}
-	var err error
-	if orderID != "" {
-		err = s.DB.Reader.SelectContext(ctx, &rows, sqlScheduledFor, orderID)
-	} else {
-		err = s.DB.Reader.SelectContext(ctx, &rows, sqlScheduled, 10000)
-	}
+	rows, err := s.rows().scheduled(ctx, orderID, 10000)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
@@ -336,7 +327,7 @@ func (s *Service) Sweep(ctx context.Context, orderID string) (int, error) {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, sqlUnschedule, row.OrderID, row.RequestID); err != nil {
+			if err := s.rows().unschedule(ctx, tx, row.OrderID, row.RequestID); err != nil {
 				return fmt.Errorf("unschedule erasure: %w", err)
 			}
 			if err := s.recordOrders(ctx, tx, actor, "subject.order_erasure", row.RequestID, []string{o.ID}, outcomeDetails(oc)); err != nil {

@@ -154,8 +154,8 @@ func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Reques
 		DueAt: Deadline(received, answerMonths, s.loc()), Actor: actor, emailHash: eh, phoneHash: ph,
 		lookupVersion: s.Orders.LookupVersionNow(), alsoEmail: ehs, alsoPhone: phs}
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlInsertRequest, r.ID, r.Type, nilIfEmpty(eh), nilIfEmpty(ph),
-			store.FormatTime(r.ReceivedAt), store.FormatTime(r.DueAt), actor, r.lookupVersion); err != nil {
+		if err := s.rows().insert(ctx, tx, insertRequestParams{ID: r.ID, Type: r.Type, EmailHash: eh, PhoneHash: ph,
+			ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Actor: actor, LookupVersion: r.lookupVersion}); err != nil {
 			return fmt.Errorf("insert subject request: %w", err)
 		}
 		cands, err := s.candidates(ctx, tx, r)
@@ -223,13 +223,6 @@ func orderIDs(os []Order) []string {
 	return ids
 }
 
-func nilIfEmpty(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 // PageSize is how many candidate orders a request view, and how many
 // orders an access export, shows at a time: a person with thousands of
 // orders is read a page after another, never in one answer.
@@ -245,7 +238,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Request, error) {
 // from the first), at most limit of them. Counts and states are worked
 // out over every candidate.
 func (s *Service) GetPage(ctx context.Context, id, after string, limit int) (*Request, error) {
-	r, err := getRequest(ctx, s.DB.Reader, id)
+	r, err := s.getRequest(ctx, s.DB.Reader, id)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +251,7 @@ func (s *Service) GetPage(ctx context.Context, id, after string, limit int) (*Re
 	if err := s.notices(ctx, r.Candidates); err != nil {
 		return nil, err
 	}
-	if r.Steps, err = steps(ctx, s.DB.Reader, id); err != nil {
+	if r.Steps, err = s.steps(ctx, s.DB.Reader, id); err != nil {
 		return nil, err
 	}
 	s.present(r, s.Clock.Now())
@@ -289,8 +282,8 @@ func page(os []Order, after string, limit int) ([]Order, bool, string) {
 // List returns requests, oldest due first, with status "" meaning all;
 // their orders are left out (Get has them).
 func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Request, error) {
-	var rows []requestRow
-	if err := s.DB.Reader.SelectContext(ctx, &rows, sqlListRequests, status, status, limit); err != nil {
+	rows, err := s.rows().list(ctx, status, limit)
+	if err != nil {
 		return nil, fmt.Errorf("list subject requests: %w", err)
 	}
 	now := s.Clock.Now()
@@ -308,7 +301,7 @@ func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, err
 		if _, err := s.openFor(ctx, tx, id, ActionComplete); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(s.Clock.Now()), id); err != nil {
+		if err := s.rows().complete(ctx, tx, id, s.Clock.Now()); err != nil {
 			return fmt.Errorf("complete subject request: %w", err)
 		}
 		if err := s.addStep(ctx, tx, id, actor, "completed", nil); err != nil {
@@ -345,7 +338,7 @@ func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Reques
 			return ErrPastDue
 		}
 		due := Deadline(r.ReceivedAt, extendedMonths, s.loc())
-		if _, err := tx.ExecContext(ctx, sqlExtend, store.FormatTime(due), store.FormatTime(now), reason, id); err != nil {
+		if err := s.rows().extend(ctx, tx, extendParams{ID: id, DueAt: due, ExtendedAt: now, Reason: reason}); err != nil {
 			return fmt.Errorf("extend subject request: %w", err)
 		}
 		if err := s.addStep(ctx, tx, id, actor, "extended", map[string]any{"reason": reason, "previous_due_at": r.DueAt,
@@ -363,7 +356,7 @@ func (s *Service) Extend(ctx context.Context, actor, id, reason string) (*Reques
 
 // openRequest reads a request inside tx and fails unless it is open.
 func (s *Service) openRequest(ctx context.Context, tx *store.Tx, id string) (*Request, error) {
-	r, err := getRequest(ctx, tx, id)
+	r, err := s.getRequest(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -389,8 +382,8 @@ func (s *Service) openFor(ctx context.Context, tx *store.Tx, id string, action A
 // OpenCounts returns how many requests are open and how many of those are
 // past their due date, by Overdue.
 func (s *Service) OpenCounts(ctx context.Context) (open, overdue int, err error) {
-	var dues []store.Time
-	if err := s.DB.Reader.SelectContext(ctx, &dues, sqlOpenDue); err != nil {
+	dues, err := s.rows().openDue(ctx)
+	if err != nil {
 		return 0, 0, fmt.Errorf("count subject requests: %w", err)
 	}
 	now := s.Clock.Now()

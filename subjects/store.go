@@ -2,16 +2,18 @@ package subjects
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/milestone/husky/store"
 )
 
+// The subjects package's statements (subject_requests, subject_steps,
+// subject_candidates, subject_erasures), as methods of requestRows. Both
+// engines read them alike. Reads take r, a transaction or the read pool;
+// writes take the transaction.
 const (
 	sqlInsertRequest = `INSERT INTO subject_requests (id, type, status, email_hash, phone_hash, received_at, due_at, actor, lookup_version)
 		VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8)`
@@ -19,7 +21,7 @@ const (
 		lookup_version`
 	sqlGetRequest = `SELECT ` + requestColumns + ` FROM subject_requests WHERE id = $1`
 	// Oldest due first: the queue a DPO works through.
-	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE ($1 = '' OR status = $2) ORDER BY due_at, id LIMIT $3`
+	sqlListRequests = `SELECT ` + requestColumns + ` FROM subject_requests WHERE ($1 = '' OR status = $1) ORDER BY due_at, id LIMIT $2`
 	sqlComplete     = `UPDATE subject_requests SET status = 'completed', completed_at = $1 WHERE id = $2 AND status = 'open'`
 	sqlExtend       = `UPDATE subject_requests SET due_at = $1, extended_at = $2, extension_reason = $3 WHERE id = $4 AND extended_at IS NULL`
 	sqlNextStep     = `SELECT COALESCE(MAX(seq), 0) + 1 FROM subject_steps WHERE request_id = $1`
@@ -38,6 +40,10 @@ const (
 	sqlScheduled    = `SELECT order_id, request_id FROM subject_erasures ORDER BY since, order_id LIMIT $1`
 	sqlScheduledFor = `SELECT order_id, request_id FROM subject_erasures WHERE order_id = $1`
 	sqlUnschedule   = `DELETE FROM subject_erasures WHERE order_id = $1 AND request_id = $2`
+
+	sqlToRehash = `SELECT id, email_hash, phone_hash FROM subject_requests WHERE status = 'open' AND lookup_version != $1`
+	sqlRehash   = `UPDATE subject_requests SET email_hash = $1, phone_hash = $2, lookup_version = $3 WHERE id = $4`
+	sqlVersions = `SELECT DISTINCT lookup_version FROM subject_requests WHERE status = 'open'`
 )
 
 type requestRow struct {
@@ -55,145 +61,194 @@ type requestRow struct {
 	Lookup      uint32     `db:"lookup_version"`
 }
 
-func (r requestRow) request() *Request {
-	out := &Request{ID: r.ID, Type: Type(r.Type), Status: Status(r.Status), ReceivedAt: r.ReceivedAt.Time, DueAt: r.DueAt.Time,
-		Actor: r.Actor, emailHash: r.EmailHash, phoneHash: r.PhoneHash, extendedAt: r.ExtendedAt.Time, lookupVersion: r.Lookup}
-	if r.ExtReason != nil {
-		out.extensionReason = *r.ExtReason
-	}
-	if !r.CompletedAt.IsZero() {
-		t := r.CompletedAt.Time
-		out.CompletedAt = &t
-	}
-	return out
+// requestRows reads and writes the subjects package's tables.
+type requestRows struct{ db *store.DB }
+
+func (s *Service) rows() requestRows { return requestRows{s.DB} }
+
+// insertRequestParams is a new, open request.
+type insertRequestParams struct {
+	ID                   string
+	Type                 Type
+	EmailHash, PhoneHash []byte
+	ReceivedAt, DueAt    time.Time
+	Actor                string
+	LookupVersion        uint32
 }
 
-func getRequest(ctx context.Context, q sqlx.QueryerContext, id string) (*Request, error) {
-	var r requestRow
-	if err := sqlx.GetContext(ctx, q, &r, sqlGetRequest, id); err != nil {
-		if store.IsNoRows(err) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("get subject request: %w", err)
-	}
-	return r.request(), nil
+func (q requestRows) insert(ctx context.Context, tx *store.Tx, p insertRequestParams) error {
+	_, err := tx.ExecContext(ctx, sqlInsertRequest, p.ID, p.Type, nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash),
+		store.FormatTime(p.ReceivedAt), store.FormatTime(p.DueAt), p.Actor, p.LookupVersion)
+	return err
 }
 
-// addStep appends a step with its result (encoded as JSON) to a request.
-func (s *Service) addStep(ctx context.Context, tx *store.Tx, requestID, actor, action string, result any) error {
-	var seq int
-	if err := tx.GetContext(ctx, &seq, sqlNextStep, requestID); err != nil {
-		return fmt.Errorf("next step: %w", err)
+// get reads one request, ok false when there is none.
+func (q requestRows) get(ctx context.Context, r sqlx.QueryerContext, id string) (row requestRow, ok bool, err error) {
+	err = sqlx.GetContext(ctx, r, &row, sqlGetRequest, id)
+	if store.IsNoRows(err) {
+		return requestRow{}, false, nil
 	}
-	b := []byte("{}")
-	if result != nil {
-		var err error
-		if b, err = json.Marshal(result); err != nil {
-			return fmt.Errorf("encode step: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, sqlInsertStep, requestID, seq, store.FormatTime(s.Clock.Now()), actor, action, string(b)); err != nil {
-		return fmt.Errorf("record step: %w", err)
-	}
-	return nil
+	return row, err == nil, err
 }
 
-func steps(ctx context.Context, q sqlx.QueryerContext, requestID string) ([]Step, error) {
-	var rows []struct {
-		Seq     int        `db:"seq"`
-		Time    store.Time `db:"time"`
-		Actor   string     `db:"actor"`
-		Action  string     `db:"action"`
-		Details string     `db:"details"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlSteps, requestID); err != nil {
-		return nil, fmt.Errorf("steps: %w", err)
-	}
-	out := make([]Step, len(rows))
-	for i, r := range rows {
-		out[i] = Step{Seq: r.Seq, Time: r.Time.Time, Actor: r.Actor, Action: r.Action}
-		var res any
-		if json.Unmarshal([]byte(r.Details), &res) == nil {
-			if m, ok := res.(map[string]any); !ok || len(m) > 0 {
-				out[i].Result = res
-			}
-		}
-	}
-	return out, nil
+// list returns up to limit requests of the status (any: ""), oldest due
+// first.
+func (q requestRows) list(ctx context.Context, status Status, limit int) ([]requestRow, error) {
+	var rows []requestRow
+	err := q.db.Reader.SelectContext(ctx, &rows, sqlListRequests, status, limit)
+	return rows, err
 }
 
-// storedCandidates returns the candidates a request keeps, by order id.
-func storedCandidates(ctx context.Context, q sqlx.QueryerContext, requestID string) (map[string]*keptCandidate, error) {
-	var rows []struct {
-		OrderID   string     `db:"order_id"`
-		MatchedOn string     `db:"matched_on"`
-		Decision  string     `db:"decision"`
-		Reason    string     `db:"reason"`
-		DecidedBy string     `db:"decided_by"`
-		DecidedAt store.Time `db:"decided_at"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlCandidates, requestID); err != nil {
-		return nil, fmt.Errorf("candidates: %w", err)
-	}
-	out := make(map[string]*keptCandidate, len(rows))
-	for _, r := range rows {
-		k := &keptCandidate{MatchedOn: []string{}, Decision: r.Decision, Reason: r.Reason, DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt}
-		if r.MatchedOn != "" {
-			k.MatchedOn = strings.Split(r.MatchedOn, ",")
-		}
-		out[r.OrderID] = k
-	}
-	return out, nil
+// complete completes the open request at.
+func (q requestRows) complete(ctx context.Context, tx *store.Tx, id string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, sqlComplete, store.FormatTime(at), id)
+	return err
 }
 
-// TranslateHashes follows a re-hash of orders under lookup key version
-// (orders.Rehash): an open request whose every stored hash was made again
-// takes the new ones. One whose identifier is on no live order keeps its
-// hash under the old key (it matched nothing; its candidates are kept).
-func (s *Service) TranslateHashes(ctx context.Context, tx *store.Tx, changed map[string][]byte, version uint32) error {
-	var rows []struct {
-		ID        string `db:"id"`
-		EmailHash []byte `db:"email_hash"`
-		PhoneHash []byte `db:"phone_hash"`
-	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT id, email_hash, phone_hash FROM subject_requests
-		WHERE status = 'open' AND lookup_version != $1`, version); err != nil {
-		return fmt.Errorf("requests to re-hash: %w", err)
-	}
-	for _, r := range rows {
-		eh, eok := translate(changed, r.EmailHash)
-		ph, pok := translate(changed, r.PhoneHash)
-		if !eok || !pok {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subject_requests SET email_hash = $1, phone_hash = $2, lookup_version = $3 WHERE id = $4`,
-			nilIfEmpty(eh), nilIfEmpty(ph), version, r.ID); err != nil {
-			return fmt.Errorf("re-hash request: %w", err)
-		}
-	}
-	return nil
+// extendParams extends a request's deadline once, to DueAt.
+type extendParams struct {
+	ID                string
+	DueAt, ExtendedAt time.Time
+	Reason            string
 }
 
-// translate returns the new hash of old (none for none), and whether it
-// had one.
-func translate(changed map[string][]byte, old []byte) ([]byte, bool) {
-	if len(old) == 0 {
-		return nil, true
-	}
-	h, ok := changed[hex.EncodeToString(old)]
-	return h, ok
+func (q requestRows) extend(ctx context.Context, tx *store.Tx, p extendParams) error {
+	_, err := tx.ExecContext(ctx, sqlExtend, store.FormatTime(p.DueAt), store.FormatTime(p.ExtendedAt), p.Reason, p.ID)
+	return err
 }
 
-// LookupVersions returns the lookup key versions open requests' hashes
-// were made with.
-func (s *Service) LookupVersions(ctx context.Context) (map[uint32]bool, error) {
+// openDue returns the due dates of the open requests.
+func (q requestRows) openDue(ctx context.Context) ([]store.Time, error) {
+	var dues []store.Time
+	err := q.db.Reader.SelectContext(ctx, &dues, sqlOpenDue)
+	return dues, err
+}
+
+type hashesRow struct {
+	ID        string `db:"id"`
+	EmailHash []byte `db:"email_hash"`
+	PhoneHash []byte `db:"phone_hash"`
+}
+
+// toRehash returns the open requests whose hashes were made under another
+// lookup key than version; rehash stores one's new hashes.
+func (q requestRows) toRehash(ctx context.Context, tx *store.Tx, version uint32) ([]hashesRow, error) {
+	var rows []hashesRow
+	err := tx.SelectContext(ctx, &rows, sqlToRehash, version)
+	return rows, err
+}
+
+func (q requestRows) rehash(ctx context.Context, tx *store.Tx, id string, email, phone []byte, version uint32) error {
+	_, err := tx.ExecContext(ctx, sqlRehash, nilIfEmpty(email), nilIfEmpty(phone), version, id)
+	return err
+}
+
+// lookupVersions returns the lookup key versions of open requests' hashes.
+func (q requestRows) lookupVersions(ctx context.Context) ([]uint32, error) {
 	var vs []uint32
-	if err := s.DB.Reader.SelectContext(ctx, &vs, `SELECT DISTINCT lookup_version FROM subject_requests WHERE status = 'open'`); err != nil {
-		return nil, fmt.Errorf("request lookup versions: %w", err)
+	err := q.db.Reader.SelectContext(ctx, &vs, sqlVersions)
+	return vs, err
+}
+
+// stepParams is one step of a request; Details is JSON.
+type stepParams struct {
+	RequestID     string
+	Time          time.Time
+	Actor, Action string
+	Details       string
+}
+
+// addStep appends the step after the request's last.
+func (q requestRows) addStep(ctx context.Context, tx *store.Tx, p stepParams) error {
+	var seq int
+	if err := tx.GetContext(ctx, &seq, sqlNextStep, p.RequestID); err != nil {
+		return err
 	}
-	out := map[uint32]bool{}
-	for _, v := range vs {
-		out[v] = true
+	_, err := tx.ExecContext(ctx, sqlInsertStep, p.RequestID, seq, store.FormatTime(p.Time), p.Actor, p.Action, p.Details)
+	return err
+}
+
+type stepRow struct {
+	Seq     int        `db:"seq"`
+	Time    store.Time `db:"time"`
+	Actor   string     `db:"actor"`
+	Action  string     `db:"action"`
+	Details string     `db:"details"`
+}
+
+// steps returns the request's steps in order.
+func (q requestRows) steps(ctx context.Context, r sqlx.QueryerContext, requestID string) ([]stepRow, error) {
+	var rows []stepRow
+	err := sqlx.SelectContext(ctx, r, &rows, sqlSteps, requestID)
+	return rows, err
+}
+
+// keepCandidate keeps an order found for the request, with what matched.
+func (q requestRows) keepCandidate(ctx context.Context, tx *store.Tx, requestID, orderID string, matchedOn []string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, sqlInsertCandidate, requestID, orderID, strings.Join(matchedOn, ","), store.FormatTime(at))
+	return err
+}
+
+// decideParams is the decision on a kept candidate.
+type decideParams struct {
+	RequestID, OrderID      string
+	Decision, Reason, Actor string
+	At                      time.Time
+}
+
+func (q requestRows) decide(ctx context.Context, tx *store.Tx, p decideParams) error {
+	_, err := tx.ExecContext(ctx, sqlDecide, p.Decision, p.Reason, p.Actor, store.FormatTime(p.At), p.RequestID, p.OrderID)
+	return err
+}
+
+type candidateRow struct {
+	OrderID   string     `db:"order_id"`
+	MatchedOn string     `db:"matched_on"`
+	Decision  string     `db:"decision"`
+	Reason    string     `db:"reason"`
+	DecidedBy string     `db:"decided_by"`
+	DecidedAt store.Time `db:"decided_at"`
+}
+
+// candidates returns the candidates the request keeps.
+func (q requestRows) candidates(ctx context.Context, r sqlx.QueryerContext, requestID string) ([]candidateRow, error) {
+	var rows []candidateRow
+	err := sqlx.SelectContext(ctx, r, &rows, sqlCandidates, requestID)
+	return rows, err
+}
+
+type scheduledRow struct {
+	OrderID   string `db:"order_id"`
+	RequestID string `db:"request_id"`
+}
+
+// schedule keeps the request's erasure of the order for when it closes.
+func (q requestRows) schedule(ctx context.Context, tx *store.Tx, orderID, requestID string, since time.Time) error {
+	_, err := tx.ExecContext(ctx, sqlSchedule, orderID, requestID, store.FormatTime(since))
+	return err
+}
+
+// scheduled returns the scheduled erasures of the order, or (orderID
+// empty) up to limit of all, oldest first.
+func (q requestRows) scheduled(ctx context.Context, orderID string, limit int) ([]scheduledRow, error) {
+	var rows []scheduledRow
+	var err error
+	if orderID != "" {
+		err = q.db.Reader.SelectContext(ctx, &rows, sqlScheduledFor, orderID)
+	} else {
+		err = q.db.Reader.SelectContext(ctx, &rows, sqlScheduled, limit)
 	}
-	return out, nil
+	return rows, err
+}
+
+func (q requestRows) unschedule(ctx context.Context, tx *store.Tx, orderID, requestID string) error {
+	_, err := tx.ExecContext(ctx, sqlUnschedule, orderID, requestID)
+	return err
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -71,31 +71,7 @@ func (k *Key) refuse() {
 	}
 }
 
-const (
-	sqlInsertKey = `INSERT INTO data_keys (order_id, version, wrapped) VALUES ($1, $2, $3)`
-	sqlVersions  = `SELECT version, COUNT(*) AS n FROM data_keys GROUP BY version`
-	sqlRewrap    = `UPDATE data_keys SET version = $1, wrapped = $2 WHERE order_id = $3 AND version = $4`
-)
-
-// queries are the vault's statements that differ between the engines.
-type queries struct {
-	getKeys string // the keys of the orders $1 (a list)
-	destroy string // the keys of the orders $1 (a list)
-	stale   string // up to $2 keys wrapped by another master key version than $1
-}
-
-var statements = store.PerEngine[queries]{
-	SQLite: queries{
-		getKeys: `SELECT order_id, version, wrapped FROM data_keys WHERE order_id IN (SELECT value FROM json_each($1))`,
-		destroy: `DELETE FROM data_keys WHERE order_id IN (SELECT value FROM json_each($1))`,
-		stale:   `SELECT order_id, version, wrapped FROM data_keys INDEXED BY data_keys_version WHERE version != $1 LIMIT $2`,
-	},
-	PostgreSQL: queries{
-		getKeys: `SELECT order_id, version, wrapped FROM data_keys WHERE order_id = ANY($1)`,
-		destroy: `DELETE FROM data_keys WHERE order_id = ANY($1)`,
-		stale:   `SELECT order_id, version, wrapped FROM data_keys WHERE version != $1 LIMIT $2`,
-	},
-}
+func (v *Vault) rows() keyRows { return keyRows{v.DB} }
 
 func wrapAAD(orderID string) []byte { return []byte("data_key\x00" + orderID) }
 
@@ -135,7 +111,7 @@ func (v *Vault) Create(ctx context.Context, tx *store.Tx, orderID string) (*Key,
 		return nil, err
 	}
 	version, _ := keyring.VersionOf(wrapped)
-	if _, err := tx.ExecContext(ctx, sqlInsertKey, orderID, version, wrapped); err != nil {
+	if err := v.rows().insert(ctx, tx, keyRow{OrderID: orderID, Version: version, Wrapped: wrapped}); err != nil {
 		return nil, fmt.Errorf("store data key: %w", err)
 	}
 	return v.newKey(orderID, raw)
@@ -160,12 +136,8 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 	out := make(map[string]*Key, len(orderIDs))
 	ids := slices.Compact(slices.Sorted(slices.Values(orderIDs)))
 	for part := range slices.Chunk(ids, 500) {
-		var rows []struct {
-			OrderID string `db:"order_id"`
-			Version uint32 `db:"version"`
-			Wrapped []byte `db:"wrapped"`
-		}
-		if err := sqlx.SelectContext(ctx, q, &rows, statements.For(v.DB.Engine).getKeys, v.DB.List(part)); err != nil {
+		rows, err := v.rows().get(ctx, q, part)
+		if err != nil {
 			return nil, fmt.Errorf("read data keys: %w", err)
 		}
 		for _, r := range rows {
@@ -193,7 +165,7 @@ func (v *Vault) GetMany(ctx context.Context, q sqlx.QueryerContext, orderIDs []s
 // sealed with them can no longer be opened (secure_delete zeroes the rows).
 func (v *Vault) Destroy(ctx context.Context, tx *store.Tx, orderIDs []string) error {
 	for part := range slices.Chunk(orderIDs, 500) {
-		if _, err := tx.ExecContext(ctx, statements.For(tx.Engine()).destroy, tx.List(part)); err != nil {
+		if err := v.rows().destroy(ctx, tx, part); err != nil {
 			return fmt.Errorf("destroy data keys: %w", err)
 		}
 	}
@@ -202,11 +174,8 @@ func (v *Vault) Destroy(ctx context.Context, tx *store.Tx, orderIDs []string) er
 
 // Versions counts the live data keys wrapped by each master key version.
 func (v *Vault) Versions(ctx context.Context, q sqlx.QueryerContext) (map[uint32]int, error) {
-	var rows []struct {
-		Version uint32 `db:"version"`
-		N       int    `db:"n"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, sqlVersions); err != nil {
+	rows, err := v.rows().versions(ctx, q)
+	if err != nil {
 		return nil, fmt.Errorf("data key versions: %w", err)
 	}
 	out := make(map[uint32]int, len(rows))
@@ -222,19 +191,15 @@ func (v *Vault) Versions(ctx context.Context, q sqlx.QueryerContext) (map[uint32
 // nothing sealed with them changes.
 func (v *Vault) Rewrap(ctx context.Context, db *store.DB, batch int) (int, error) {
 	current := v.Keyring.Current()
-	var rows []struct {
-		OrderID string `db:"order_id"`
-		Version uint32 `db:"version"`
-		Wrapped []byte `db:"wrapped"`
-	}
-	if err := db.Reader.SelectContext(ctx, &rows, statements.For(db.Engine).stale, current, batch); err != nil {
+	rows, err := keyRows{db}.stale(ctx, current, batch)
+	if err != nil {
 		return 0, fmt.Errorf("data keys to re-wrap: %w", err)
 	}
 	if len(rows) == 0 {
 		return 0, nil
 	}
 	n := 0
-	err := db.Tx(ctx, func(tx *store.Tx) error {
+	err = db.Tx(ctx, func(tx *store.Tx) error {
 		for _, r := range rows {
 			raw, err := v.Keyring.Open(r.Wrapped, wrapAAD(r.OrderID))
 			if err != nil {
@@ -244,12 +209,12 @@ func (v *Vault) Rewrap(ctx context.Context, db *store.DB, batch int) (int, error
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, sqlRewrap, current, wrapped, r.OrderID, r.Version)
+			there, err := keyRows{db}.rewrap(ctx, tx, r, current, wrapped)
 			if err != nil {
 				return fmt.Errorf("re-wrap data key: %w", err)
 			}
 			// An order erased meanwhile has no key to re-wrap.
-			if m, _ := res.RowsAffected(); m > 0 {
+			if there {
 				n++
 			}
 		}
@@ -326,13 +291,8 @@ func (v *Vault) Check(ctx context.Context, q sqlx.QueryerContext, batch int) (Ch
 	var res CheckResult
 	seen := map[uint32]bool{}
 	for after := ""; ; {
-		var rows []struct {
-			OrderID string `db:"order_id"`
-			Version uint32 `db:"version"`
-			Wrapped []byte `db:"wrapped"`
-		}
-		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT order_id, version, wrapped FROM data_keys WHERE order_id > $1 ORDER BY order_id LIMIT $2`,
-			after, batch); err != nil {
+		rows, err := v.rows().after(ctx, q, after, batch)
+		if err != nil {
 			return res, fmt.Errorf("check data keys: %w", err)
 		}
 		for _, r := range rows {
