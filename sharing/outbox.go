@@ -218,7 +218,7 @@ func (o *Outbox) notifyReseller(ctx context.Context, tx *store.Tx, ch orders.Cha
 // SharedWith reports whether the partner was sent the order (an
 // order.created delivery exists for it), inside q.
 func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
-	n, err := deliveryRows{}.count(ctx, q, orderID, partnerID, EventOrderCreated, false)
+	n, err := deliveryRows{}.sharedWith(ctx, q, orderID, partnerID)
 	if err != nil {
 		return false, fmt.Errorf("shared with: %w", err)
 	}
@@ -229,7 +229,7 @@ func SharedWith(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID s
 // for the order (an order.erased delivery that arrived, was attempted, or
 // is in flight), inside q.
 func ErasureNoticeSent(ctx context.Context, q sqlx.QueryerContext, orderID, partnerID string) (bool, error) {
-	n, err := deliveryRows{}.count(ctx, q, orderID, partnerID, EventOrderErased, true)
+	n, err := deliveryRows{}.noticesSent(ctx, q, orderID, partnerID)
 	if err != nil {
 		return false, fmt.Errorf("erasure notice sent: %w", err)
 	}

@@ -133,15 +133,18 @@ func (q deliveryRows) insertImported(ctx context.Context, tx *store.Tx, id, part
 	return err
 }
 
-// count counts the partner's deliveries of the event for the order; sent
-// counts only those that arrived, were attempted or are in flight.
-func (q deliveryRows) count(ctx context.Context, r sqlx.QueryerContext, orderID, partnerID, event string, sent bool) (int, error) {
-	query := sqlSharedWith
-	if sent {
-		query = sqlNoticeSent
-	}
+// sharedWith counts the partner's order.created deliveries of the order.
+func (q deliveryRows) sharedWith(ctx context.Context, r sqlx.QueryerContext, orderID, partnerID string) (int, error) {
 	var n int
-	err := sqlx.GetContext(ctx, r, &n, query, orderID, partnerID, event)
+	err := sqlx.GetContext(ctx, r, &n, sqlSharedWith, orderID, partnerID, EventOrderCreated)
+	return n, err
+}
+
+// noticesSent counts the partner's erasure notices of the order that
+// arrived, were attempted or are in flight.
+func (q deliveryRows) noticesSent(ctx context.Context, r sqlx.QueryerContext, orderID, partnerID string) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, r, &n, sqlNoticeSent, orderID, partnerID, EventOrderErased)
 	return n, err
 }
 

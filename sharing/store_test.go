@@ -190,11 +190,11 @@ func TestStoreDeliveryRows(t *testing.T) {
 		}
 		return nil
 	})
-	if n, err := q.count(ctx, db.Reader, ord[0], "ptn_a", EventOrderCreated, false); err != nil || n != 1 {
-		t.Errorf("count: %d %v", n, err)
+	if n, err := q.sharedWith(ctx, db.Reader, ord[0], "ptn_a"); err != nil || n != 1 {
+		t.Errorf("sharedWith: %d %v", n, err)
 	}
-	if n, err := q.count(ctx, db.Reader, ord[1], "ptn_a", EventOrderCreated, true); err != nil || n != 0 {
-		t.Errorf("count of sent (dlv_3 was released unsent): %d %v", n, err)
+	if n, err := q.noticesSent(ctx, db.Reader, ord[2], "ptn_b"); err != nil || n != 0 {
+		t.Errorf("noticesSent before one was sent: %d %v", n, err)
 	}
 	if done, err := q.allDelivered(ctx, db.Reader, ord); err != nil || !slices.Equal(done, []string{ord[2]}) {
 		t.Errorf("allDelivered: %v %v", done, err)
@@ -213,6 +213,13 @@ func TestStoreDeliveryRows(t *testing.T) {
 	}
 	if due, err := q.noticesDue(ctx, noticesDueParams{Since: t0.Add(-time.Hour), Times: 3, Limit: 10}); err != nil || len(due) != 0 {
 		t.Errorf("noticesDue while the notice is on its way: %+v %v", due, err)
+	}
+	inTx(t, db, func(tx *store.Tx) error {
+		_, err := q.lease(ctx, tx, leaseParams{Owner: "dsp_1", Until: now.Add(time.Hour), Now: now, StaleBefore: stale, IDs: []string{"dlv_6"}})
+		return err
+	})
+	if n, err := q.noticesSent(ctx, db.Reader, ord[2], "ptn_b"); err != nil || n != 1 {
+		t.Errorf("noticesSent of one in flight: %d %v", n, err)
 	}
 
 	// Sealing plain payloads and answer bodies.
