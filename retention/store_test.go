@@ -2,13 +2,11 @@ package retention
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/milestone/husky/orders/orderstest"
-	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/store/storetest"
 )
@@ -21,14 +19,7 @@ func storeFixture(t *testing.T) (*store.DB, []string, func(fn func(tx *store.Tx)
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t)
-	if _, _, err := (&partners.Store{DB: db, Clock: time.Now}).Add(ctx, "test",
-		partners.NewPartner{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := orderstest.WriteClosed(ctx, db, 3, "ptn_r"); err != nil {
-		t.Fatal(err)
-	}
-	ord := []string{fmt.Sprintf("ord_%032x", 1), fmt.Sprintf("ord_%032x", 2), fmt.Sprintf("ord_%032x", 3)}
+	ord := orderstest.Closed(t, db, 3)
 	return db, ord, func(fn func(tx *store.Tx) error) {
 		t.Helper()
 		if err := db.Tx(ctx, fn); err != nil {

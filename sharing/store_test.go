@@ -2,7 +2,6 @@ package sharing
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -29,15 +28,13 @@ func storeFixture(t *testing.T) (*store.DB, deliveryRows, []string) {
 	ctx := context.Background()
 	db := storetest.Open(t)
 	ps := &partners.Store{DB: db, Clock: time.Now}
-	for _, id := range []string{"ptn_r", "ptn_a", "ptn_b"} {
+	ord := orderstest.Closed(t, db, 3)
+	for _, id := range []string{"ptn_a", "ptn_b"} {
 		if _, _, err := ps.Add(ctx, "test", partners.NewPartner{ID: id, Kind: partners.KindReseller, Name: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := orderstest.WriteClosed(ctx, db, 3, "ptn_r"); err != nil {
-		t.Fatal(err)
-	}
-	return db, deliveryRows{db}, []string{fmt.Sprintf("ord_%032x", 1), fmt.Sprintf("ord_%032x", 2), fmt.Sprintf("ord_%032x", 3)}
+	return db, deliveryRows{db}, ord
 }
 
 func TestStoreDeliveryRows(t *testing.T) {

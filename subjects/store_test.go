@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/milestone/husky/orders/orderstest"
-	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/store/storetest"
 )
@@ -21,14 +20,7 @@ func TestStoreRequestRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t)
-	if _, _, err := (&partners.Store{DB: db, Clock: time.Now}).Add(ctx, "test",
-		partners.NewPartner{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := orderstest.WriteClosed(ctx, db, 2, "ptn_r"); err != nil {
-		t.Fatal(err)
-	}
-	ord := []string{fmt.Sprintf("ord_%032x", 1), fmt.Sprintf("ord_%032x", 2)}
+	ord := orderstest.Closed(t, db, 2)
 	q := requestRows{db}
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	tx := func(fn func(tx *store.Tx) error) {

@@ -8,7 +8,10 @@ package orderstest
 import (
 	"context"
 	"fmt"
+	"testing"
+	"time"
 
+	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
 )
 
@@ -42,6 +45,28 @@ func WriteClosed(ctx context.Context, db *store.DB, n int, reseller string) erro
 		return fmt.Errorf("write orders: %w", err)
 	}
 	return nil
+}
+
+// ClosedID is the id WriteClosed gives its i-th order (from 1).
+func ClosedID(i int) string { return fmt.Sprintf("ord_%032x", i) }
+
+// Closed gives a store test n orders to refer to: it adds the reseller
+// ptn_r and writes n closed orders of it, and returns their ids in order.
+func Closed(t testing.TB, db *store.DB, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := (&partners.Store{DB: db, Clock: time.Now}).Add(ctx, "test",
+		partners.NewPartner{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteClosed(ctx, db, n, "ptn_r"); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = ClosedID(i + 1)
+	}
+	return ids
 }
 
 // Person is one order's customer, as WriteOrders writes it.
