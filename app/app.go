@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: ring, Vault: &vault.Vault{DB: db, Keyring: ring}, Clock: time.Now,
 		Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Clock: a.Clock, Key: key}
+	a.Registry.MustRegister(a.Audit.Metrics()...)
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 	a.consoleMetrics = console.NewMetrics(a.Registry)
@@ -400,6 +401,7 @@ func (a *App) lead(ctx context.Context) {
 	every("scheduled erasures", time.Hour, false, func(ctx context.Context) (int, error) { return a.Subjects.Sweep(ctx, "") },
 		"scheduled erasures decided")
 	every("erasure reminders", time.Hour, false, a.Reminders.Run, "erasure notices sent again, unconfirmed")
+	g.Loop(ctx, a.Audit.Integrator())
 	g.Loop(ctx, base.Loop{Name: "audit checkpoint", Every: time.Hour, Run: func(ctx context.Context) error {
 		cp, err := a.Audit.Checkpoint(ctx)
 		if err == nil {
@@ -451,7 +453,16 @@ func (a *App) resumePurges(ctx context.Context) {
 	}
 }
 
-// Close closes the database, checkpointing its write-ahead log.
+// Close integrates the audit entries still pending (a command has no
+// leader's loop to do it; failing that, the leader's integrator will) and
+// closes the database, checkpointing its write-ahead log.
 func (a *App) Close() error {
+	if a.Audit != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := a.Audit.IntegrateAll(ctx); err != nil && a.Logger != nil {
+			a.Logger.Warn("audit integration at close", "error", err.Error())
+		}
+	}
 	return a.DB.Close()
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/store"
@@ -28,6 +30,10 @@ type Entry struct {
 	Action   string            `json:"action"`
 	Subjects map[string]string `json:"subjects"`
 	Details  map[string]string `json:"details"`
+	// Pending: recorded, committed with its change, and not yet given its
+	// place in the tree (Seq is -1): the integrator does that within a
+	// second (integrate.go).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // subjectKeys are the ids an entry may name; each has its own column.
@@ -58,6 +64,10 @@ type Log struct {
 	DB    *store.DB
 	Clock base.Clock
 	Key   Key
+	// Lag, if set, observes each integrated entry's wait between being
+	// recorded and being integrated, in seconds
+	// (husky_audit_integration_lag_seconds).
+	Lag prometheus.Observer
 }
 
 // Recorder records an audit entry inside a transaction: what every package
@@ -71,12 +81,11 @@ type Recorder interface {
 // back drops the entries recorded under it). It refuses subject and detail
 // names outside the fixed lists, and over-long values.
 //
-// The entries of a transaction are held on it and appended together just
-// before it commits: one read of the tree's size and one statement for
-// all their rows. The append takes the trail's lock (on PostgreSQL); taken
-// at the first entry it would be held across the rest of the transaction,
-// every row lock it waits for included, while the other transactions
-// queue behind it (or deadlock with it).
+// The entries of a transaction are held on it and written together just
+// before it commits, in one statement, as pending entries: no lock, no
+// read of the tree. The integrator gives them their place in the tree
+// after they commit (integrate.go), so no transaction waits for another's
+// commit to record what it did.
 func (l *Log) Record(ctx context.Context, tx *store.Tx, actor, action string, subjects, details map[string]string) error {
 	e := store.AuditEntry{Time: l.Clock.Now(), Actor: actor, Action: action, Subjects: map[string]string{}, Details: map[string]string{}}
 	for k, v := range subjects {
@@ -105,15 +114,18 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, actor, action string, su
 	return nil
 }
 
-// flush appends the entries held on tx, in the order they were recorded.
-// Record arranges for it to run just before tx commits.
+// flush writes the entries held on tx as pending, in the order they were
+// recorded. Record arranges for it to run just before tx commits.
 func flush(ctx context.Context, tx *store.Tx) error {
 	es := make([]*Entry, len(tx.Audit))
 	for i, h := range tx.Audit {
 		es[i] = &Entry{Time: h.Time, Actor: h.Actor, Action: h.Action, Subjects: h.Subjects, Details: h.Details}
 	}
 	tx.Audit = nil
-	return appendEntries(ctx, tx, es)
+	if err := insertPending(ctx, tx, es); err != nil {
+		return fmt.Errorf("record audit entries: %w", err)
+	}
+	return nil
 }
 
 func contains(xs []string, s string) bool {

@@ -40,6 +40,15 @@ func appendN(t testing.TB, l *Log, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	integrate(t, l)
+}
+
+// integrate integrates everything pending, as the leader's loop would.
+func integrate(t testing.TB, l *Log) {
+	t.Helper()
+	if _, err := l.IntegrateAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tamper runs SQL as someone with write access to the database would:
@@ -282,6 +291,7 @@ func holdN(t *testing.T, l *Log, n int, fail bool) {
 	if err != nil && (!fail || err != errFail) {
 		t.Fatal(err)
 	}
+	integrate(t, l)
 }
 
 func TestHeldEntriesBuildTheSameTree(t *testing.T) {
@@ -338,6 +348,7 @@ func TestAGuardThatFailsDropsItsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	integrate(t, l)
 	var got []string
 	if err := l.DB.Reader.Select(&got, `SELECT order_id FROM audit_entries ORDER BY seq`); err != nil {
 		t.Fatal(err)
@@ -429,6 +440,7 @@ func TestHoldsOfTransactionsSideBySide(t *testing.T) {
 			t.Errorf("%s: %d audit entries, want 1", id, len(es))
 		}
 	}
+	integrate(t, l)
 	if n, err := l.Size(ctx); err != nil || n != 3 {
 		t.Errorf("trail size %d (%v), want 3", n, err)
 	}

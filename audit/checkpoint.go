@@ -114,9 +114,14 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (tlog.Tree, error) {
 	return tlog.Tree{N: size, Hash: h}, nil
 }
 
-// Checkpoint signs and stores a checkpoint of the current tree, unless the
-// latest one already covers it, and returns the latest.
+// Checkpoint integrates what is pending, then signs and stores a checkpoint
+// of the tree, unless the latest one already covers it, and returns the
+// latest.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	// What was recorded before now goes in first.
+	if _, err := l.IntegrateAll(ctx); err != nil {
+		return Checkpoint{}, err
+	}
 	var out Checkpoint
 	err := l.DB.Tx(ctx, func(tx *store.Tx) error {
 		n, err := trailSize(ctx, tx)

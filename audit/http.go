@@ -26,7 +26,7 @@ func (l *Log) Prove(ctx context.Context, cp Checkpoint, entries []Entry) ([]Prov
 	out := make([]ProvenEntry, 0, len(entries))
 	r := hashReader{ctx, l.DB.Reader, l.DB.Engine}
 	for _, e := range entries {
-		if e.Seq >= cp.TreeSize {
+		if e.Pending || e.Seq >= cp.TreeSize {
 			continue
 		}
 		p, err := tlog.ProveRecord(cp.TreeSize, e.Seq, r)

@@ -26,6 +26,13 @@ const (
 	sqlHashCount        = `SELECT COUNT(*) FROM audit_hashes`
 	sqlAllHashes        = `SELECT idx, hash FROM audit_hashes ORDER BY idx`
 	sqlCheckpointNotes  = `SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size`
+
+	// Entries recorded and not yet integrated (integrate.go).
+	fieldColumns      = `time, actor, action, order_id, delivery_id, partner_id, purge_run_id, key_id, request_id, details`
+	sqlInsertPending  = `INSERT INTO audit_pending (` + fieldColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	sqlPending        = `SELECT id, ` + fieldColumns + ` FROM audit_pending ORDER BY id LIMIT $1`
+	sqlPendingOfOrder = `SELECT id, ` + fieldColumns + ` FROM audit_pending WHERE order_id = $1 ORDER BY id LIMIT $2`
+	sqlPendingStats   = `SELECT COUNT(*) AS n, COALESCE(MIN(time), '') AS oldest FROM audit_pending`
 )
 
 // The trail's statements are here, as functions that take the
@@ -108,8 +115,19 @@ func entriesOfOrder(ctx context.Context, q sqlx.QueryerContext, orderID string, 
 	return rows, err
 }
 
+// entryRow is an integrated entry's row, pendingRow one waiting for its
+// place in the tree.
 type entryRow struct {
-	Seq        int64          `db:"seq"`
+	Seq int64 `db:"seq"`
+	entryFields
+}
+
+type pendingRow struct {
+	ID int64 `db:"id"`
+	entryFields
+}
+
+type entryFields struct {
 	Time       string         `db:"time"`
 	Actor      string         `db:"actor"`
 	Action     string         `db:"action"`
@@ -122,12 +140,14 @@ type entryRow struct {
 	Details    string         `db:"details"`
 }
 
-func (r entryRow) entry() (Entry, error) {
+func (r entryRow) entry() (Entry, error) { return r.entryFields.entry(r.Seq) }
+
+func (r entryFields) entry(seq int64) (Entry, error) {
 	t, err := store.ParseTime(r.Time)
 	if err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Seq: r.Seq, Time: t, Actor: r.Actor, Action: r.Action, Subjects: map[string]string{}, Details: map[string]string{}}
+	e := Entry{Seq: seq, Time: t, Actor: r.Actor, Action: r.Action, Subjects: map[string]string{}, Details: map[string]string{}}
 	for k, v := range map[string]sql.NullString{"order_id": r.OrderID, "delivery_id": r.DeliveryID,
 		"partner_id": r.PartnerID, "purge_run_id": r.PurgeRunID, "key_id": r.KeyID, "request_id": r.RequestID} {
 		if v.Valid {
@@ -135,7 +155,7 @@ func (r entryRow) entry() (Entry, error) {
 		}
 	}
 	if err := json.Unmarshal([]byte(r.Details), &e.Details); err != nil {
-		return Entry{}, fmt.Errorf("entry %d: details are not a JSON object of strings", r.Seq)
+		return Entry{}, fmt.Errorf("entry %d: details are not a JSON object of strings", seq)
 	}
 	return e, nil
 }
@@ -149,12 +169,65 @@ func nullable(m map[string]string, k string) any {
 
 // queries are the trail's statements that differ between the engines.
 type queries struct {
-	hashes string // the stored hashes at the indexes $1 (a list)
+	hashes        string // the stored hashes at the indexes $1 (a list)
+	deletePending string // the pending entries $1 (a list), integrated
 }
 
 var statements = store.PerEngine[queries]{
-	SQLite:     queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx IN (SELECT value FROM json_each($1))`},
-	PostgreSQL: queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx = ANY($1)`},
+	SQLite: queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx IN (SELECT value FROM json_each($1))`,
+		deletePending: `DELETE FROM audit_pending WHERE id IN (SELECT value FROM json_each($1))`},
+	PostgreSQL: queries{hashes: `SELECT idx, hash FROM audit_hashes WHERE idx = ANY($1)`,
+		deletePending: `DELETE FROM audit_pending WHERE id = ANY($1)`},
+}
+
+// entryArgs are an entry's column values after its seq or id.
+func entryArgs(e *Entry) []any {
+	details, _ := json.Marshal(e.Details)
+	return []any{store.FormatTime(e.Time), e.Actor, e.Action,
+		nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
+		nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), nullable(e.Subjects, "request_id"), string(details)}
+}
+
+// insertPending writes entries waiting for their place in the tree, in
+// the order given, many rows per statement.
+func insertPending(ctx context.Context, tx *store.Tx, es []*Entry) error {
+	args := make([]any, 0, 10*len(es))
+	for _, e := range es {
+		args = append(args, entryArgs(e)...)
+	}
+	return store.InsertRows(ctx, tx, sqlInsertPending, 10, args)
+}
+
+// pending returns up to limit entries waiting, oldest first.
+func pending(ctx context.Context, q sqlx.QueryerContext, limit int) ([]pendingRow, error) {
+	var rows []pendingRow
+	err := sqlx.SelectContext(ctx, q, &rows, sqlPending, limit)
+	return rows, err
+}
+
+// pendingOfOrder returns up to limit entries naming the order that wait,
+// oldest first.
+func pendingOfOrder(ctx context.Context, q sqlx.QueryerContext, orderID string, limit int) ([]pendingRow, error) {
+	var rows []pendingRow
+	err := sqlx.SelectContext(ctx, q, &rows, sqlPendingOfOrder, orderID, limit)
+	return rows, err
+}
+
+// deletePending removes integrated entries from those waiting.
+func deletePending(ctx context.Context, tx *store.Tx, ids []int64) error {
+	_, err := tx.ExecContext(ctx, statements.For(tx.Engine()).deletePending, tx.List(ids))
+	return err
+}
+
+// pendingStats counts the entries waiting and returns the oldest's time
+// ("" when none waits).
+func pendingStats(ctx context.Context, q sqlx.QueryerContext) (int64, string, error) {
+	var r struct {
+		N      int64  `db:"n"`
+		Oldest string `db:"oldest"`
+	}
+	err := sqlx.GetContext(ctx, q, &r, sqlPendingStats)
+	return r.N, r.Oldest, err
 }
 
 // hashReader reads stored hashes through q (the appending transaction, or
@@ -202,25 +275,17 @@ func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// appendEntries gives the entries the next sequence numbers and writes them
-// with their tree hashes. Appends run one at a time (SQLite's single
-// writer; an advisory lock held to commit on PostgreSQL, where several
-// processes write), so the trail stays one gap-free sequence.
-func appendEntries(ctx context.Context, tx *store.Tx, es []*Entry) error {
+// writeEntries gives the entries the sequence numbers from size on and
+// writes them with their tree hashes. Only the integrator calls it, alone
+// (Integrate), so the trail stays one gap-free sequence.
+func writeEntries(ctx context.Context, tx *store.Tx, size int64, es []*Entry) error {
 	if len(es) == 0 {
 		return nil
-	}
-	if err := store.Serialize(ctx, tx, "audit"); err != nil {
-		return err
-	}
-	size, err := trailSize(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("audit size: %w", err)
 	}
 	// Hashes of earlier entries in es are read from memory, older ones
 	// from the table.
 	r := overlay{fresh: map[int64]tlog.Hash{}, stored: hashReader{ctx, tx, tx.Engine()}}
-	entryArgs := make([]any, 0, 11*len(es))
+	args := make([]any, 0, 11*len(es))
 	var hashArgs []any
 	for i, e := range es {
 		e.Seq = size + int64(i)
@@ -233,12 +298,9 @@ func appendEntries(ctx context.Context, tx *store.Tx, es []*Entry) error {
 			r.fresh[base+int64(k)] = h
 			hashArgs = append(hashArgs, base+int64(k), h[:])
 		}
-		details, _ := json.Marshal(e.Details)
-		entryArgs = append(entryArgs, e.Seq, store.FormatTime(e.Time), e.Actor, e.Action,
-			nullable(e.Subjects, "order_id"), nullable(e.Subjects, "delivery_id"), nullable(e.Subjects, "partner_id"),
-			nullable(e.Subjects, "purge_run_id"), nullable(e.Subjects, "key_id"), nullable(e.Subjects, "request_id"), string(details))
+		args = append(append(args, e.Seq), entryArgs(e)...)
 	}
-	if err := store.InsertRows(ctx, tx, sqlInsertEntry, 11, entryArgs); err != nil {
+	if err := store.InsertRows(ctx, tx, sqlInsertEntry, 11, args); err != nil {
 		return fmt.Errorf("insert audit entries: %w", err)
 	}
 	if err := store.InsertRows(ctx, tx, sqlInsertHash, 2, hashArgs); err != nil {
@@ -281,9 +343,38 @@ func (o overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// ByOrder returns the entries naming an order, oldest first.
+// ByOrder returns up to limit entries naming an order, oldest first: those
+// in the tree, then those still pending (Pending, Seq -1).
+//
+// Both are read in one snapshot, so an entry integrated meanwhile is seen
+// once.
 func (l *Log) ByOrder(ctx context.Context, orderID string, limit int) ([]Entry, error) {
-	rows, err := entriesOfOrder(ctx, l.DB.Reader, orderID, limit)
+	tx, err := l.DB.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	defer tx.Rollback()
+	out, err := integratedOfOrder(ctx, tx, orderID, limit)
+	if err != nil || len(out) == limit {
+		return out, err
+	}
+	rows, err := pendingOfOrder(ctx, tx, orderID, limit-len(out))
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	for _, r := range rows {
+		e, err := r.entry(-1)
+		if err != nil {
+			return nil, err
+		}
+		e.Pending = true
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func integratedOfOrder(ctx context.Context, q sqlx.QueryerContext, orderID string, limit int) ([]Entry, error) {
+	rows, err := entriesOfOrder(ctx, q, orderID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}

@@ -26,16 +26,48 @@ func TestStoreTrail(t *testing.T) {
 	if _, err := latestCheckpoint(ctx, db.Reader); !errors.Is(err, ErrNoCheckpoint) {
 		t.Errorf("latestCheckpoint of none: %v", err)
 	}
+	es := []*Entry{
+		{Time: t0, Actor: "a", Action: "order.created", Subjects: map[string]string{"order_id": "ord_1"}, Details: map[string]string{}},
+		{Time: t0, Actor: "a", Action: "order.viewed", Subjects: map[string]string{"order_id": "ord_2", "partner_id": "ptn_r"},
+			Details: map[string]string{"route": "x"}},
+		{Time: t0.Add(time.Second), Actor: "a", Action: "order.closed", Subjects: map[string]string{"order_id": "ord_1"}, Details: map[string]string{}},
+	}
+	if err := db.Tx(ctx, func(tx *store.Tx) error { return insertPending(ctx, tx, es) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, oldest, err := pendingStats(ctx, db.Reader); err != nil || n != 3 || oldest != store.FormatTime(t0) {
+		t.Errorf("pendingStats: %d %q %v", n, oldest, err)
+	}
+	if rows, err := pendingOfOrder(ctx, db.Reader, "ord_1", 10); err != nil || len(rows) != 2 || rows[1].Action != "order.closed" {
+		t.Errorf("pendingOfOrder: %+v %v", rows, err)
+	}
 	err := db.Tx(ctx, func(tx *store.Tx) error {
-		return appendEntries(ctx, tx, []*Entry{
-			{Time: t0, Actor: "a", Action: "order.created", Subjects: map[string]string{"order_id": "ord_1"}, Details: map[string]string{}},
-			{Time: t0, Actor: "a", Action: "order.viewed", Subjects: map[string]string{"order_id": "ord_2", "partner_id": "ptn_r"},
-				Details: map[string]string{"route": "x"}},
-			{Time: t0, Actor: "a", Action: "order.closed", Subjects: map[string]string{"order_id": "ord_1"}, Details: map[string]string{}},
-		})
+		rows, err := pending(ctx, tx, 10)
+		if err != nil || len(rows) != 3 || rows[0].ID >= rows[1].ID {
+			t.Fatalf("pending: %+v %v", rows, err)
+		}
+		got := make([]*Entry, len(rows))
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			e, err := r.entry(-1)
+			if err != nil {
+				return err
+			}
+			got[i], ids[i] = &e, r.ID
+		}
+		if err := writeEntries(ctx, tx, 0, got); err != nil {
+			return err
+		}
+		return deletePending(ctx, tx, ids)
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n, oldest, err := pendingStats(ctx, db.Reader); err != nil || n != 0 || oldest != "" {
+		t.Errorf("pendingStats once integrated: %d %q %v", n, oldest, err)
+	}
+	if es, err := integratedOfOrder(ctx, db.Reader, "ord_2", 10); err != nil || len(es) != 1 || es[0].Seq != 1 || es[0].Details["route"] != "x" {
+		t.Errorf("integratedOfOrder: %+v %v", es, err)
 	}
 	if n, err := trailSize(ctx, db.Reader); err != nil || n != 3 {
 		t.Errorf("trailSize: %d %v", n, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/milestone/husky/store"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -20,6 +21,11 @@ type Report struct {
 	OutsideVerified bool     `json:"outside_checkpoint_verified,omitempty"`
 	FirstBadEntry   *int64   `json:"first_bad_entry,omitempty"`
 	Problems        []string `json:"problems,omitempty"`
+	// Pending counts the entries recorded and not yet integrated (they are
+	// not in the tree yet, so not verified); OldestPendingSeconds is how
+	// long the oldest has waited.
+	Pending              int64   `json:"pending"`
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 }
 
 func (r *Report) bad(seq int64, format string, args ...any) {
@@ -125,6 +131,14 @@ func (l *Log) verify(ctx context.Context, q sqlx.QueryerContext, outside []byte)
 				rep.OutsideVerified = true
 			}
 		}
+	}
+	n, oldest, err := pendingStats(ctx, q)
+	if err != nil {
+		return rep, fmt.Errorf("read pending audit entries: %w", err)
+	}
+	rep.Pending = n
+	if t, err := store.ParseTime(oldest); err == nil && oldest != "" {
+		rep.OldestPendingSeconds = max(0, l.Clock.Now().Sub(t).Seconds())
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil

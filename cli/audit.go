@@ -70,6 +70,9 @@ func (c *command) auditVerify(ctx context.Context, a *app.App, outside []byte) e
 			if rep.OutsideVerified {
 				fmt.Fprint(w, ", extends the outside checkpoint")
 			}
+			if rep.Pending > 0 {
+				fmt.Fprintf(w, "; %d pending integration (oldest %.1f s)", rep.Pending, rep.OldestPendingSeconds)
+			}
 			fmt.Fprintln(w)
 			return
 		}

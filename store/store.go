@@ -273,8 +273,8 @@ func (db *DB) Snapshot(ctx context.Context) (*Tx, error) {
 // Serialize makes the rest of tx run alone among the transactions that
 // serialize on the same name, until it ends. SQLite's single writer
 // serialises every transaction already; on PostgreSQL it takes a
-// transaction-level advisory lock, which the appends to the audit trail,
-// one gap-free sequence across processes, need.
+// transaction-level advisory lock: the audit trail's integrator, one
+// gap-free sequence across processes, takes it as its fence.
 func Serialize(ctx context.Context, tx *Tx, name string) error {
 	if tx.DriverName() != postgresDriver {
 		return nil

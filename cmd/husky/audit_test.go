@@ -106,7 +106,7 @@ func TestAuditTrailRecordsTheFlowWithoutPersonalData(t *testing.T) {
 	}
 
 	// No personal value anywhere in the audit tables.
-	for _, table := range []string{"audit_entries", "audit_checkpoints"} {
+	for _, table := range []string{"audit_entries", "audit_pending", "audit_checkpoints"} {
 		rows, err := e.app.DB.Reader.Queryx("SELECT * FROM " + table)
 		if err != nil {
 			t.Fatal(err)

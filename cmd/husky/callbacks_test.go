@@ -263,6 +263,9 @@ func TestCallbackRefusesUnknownTypesAndOrdersNotShared(t *testing.T) {
 		t.Errorf("order never sent: %d %s", r.status, r.body)
 	}
 	es, _ := e.app.Audit.ByOrder(context.Background(), id, 100)
+	if _, err := e.app.Audit.IntegrateAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var refused int
 	rows, _ := e.app.DB.Reader.Query(`SELECT COUNT(*) FROM audit_entries WHERE action = 'callback.refused'`)
 	for rows.Next() {

@@ -162,6 +162,9 @@ func TestSubjectRequestsFindThePersonAcrossResellersAndOnlyPrivacyKeysUseThem(t 
 // auditText returns every audit entry as text.
 func auditText(t *testing.T, e *testEnv) string {
 	t.Helper()
+	if _, err := e.app.Audit.IntegrateAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var rows []string
 	if err := e.app.DB.Reader.Select(&rows, `SELECT actor || ' ' || action || ' ' || COALESCE(order_id, '') || ' ' ||
 		COALESCE(request_id, '') || ' ' || details FROM audit_entries ORDER BY seq`); err != nil {
