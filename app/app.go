@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Registry: prometheus.NewRegistry()}
 	a.Audit = &audit.Log{DB: db, Clock: a.Clock, Key: key}
 	a.Registry.MustRegister(a.Audit.Metrics()...)
+	a.Registry.MustRegister(dbMetrics(db.Trips)...)
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.httpMetrics = newHTTPMetrics(a.Registry)
 	a.consoleMetrics = console.NewMetrics(a.Registry)

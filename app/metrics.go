@@ -2,10 +2,13 @@ package app
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/milestone/husky/store"
 )
 
 // httpMetrics counts requests by route template (bounded), method and
@@ -35,4 +38,22 @@ func (m *httpMetrics) middleware(c *gin.Context) {
 	route := routeOf(c)
 	m.requests.WithLabelValues(route, methodOf(c), strconv.Itoa(c.Writer.Status())).Inc()
 	m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// dbMetrics are the counts of what the process asked of PostgreSQL:
+// statements (one round trip each), transactions and connections opened.
+// SQLite, in the process, has none.
+func dbMetrics(t *store.RoundTrips) []prometheus.Collector {
+	if t == nil {
+		return nil
+	}
+	counter := func(name, help string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(n.Load()) })
+	}
+	return []prometheus.Collector{
+		counter("husky_db_statements_total", "Statements sent to PostgreSQL, each one round trip.", &t.Statements),
+		counter("husky_db_transactions_total", "Transactions begun on PostgreSQL.", &t.Begins),
+		counter("husky_db_commits_total", "Transactions committed on PostgreSQL.", &t.Commits),
+		counter("husky_db_connections_opened_total", "Connections opened to PostgreSQL.", &t.Connects),
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -92,12 +93,18 @@ func benchIntakePostgres(cfg benchConfig) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		lat, ok, err := intakeLoad(servers, w.resellerKey, cfg.duration)
+		var before, after [2]float64
+		before[0], before[1], err = trips(servers)
+		lat, ok, lerr := intakeLoad(servers, w.resellerKey, cfg.duration)
+		if err == nil {
+			after[0], after[1], err = trips(servers)
+		}
 		done()
-		if err != nil {
+		if err = errors.Join(lerr, err); err != nil {
 			return nil, err
 		}
 		rows = append(rows, intakeRows(postgresOn(n), lat, floorLat, ok, floorOK, cfg.duration)...)
+		rows = append(rows, tripsRow(postgresOn(n), before, after, ok))
 	}
 	return rows, nil
 }
@@ -146,4 +153,30 @@ func (c benchConfig) pgInstances() []int {
 		return []int{1}
 	}
 	return []int{1, 2}
+}
+
+// trips sums, over servers, the statements sent to PostgreSQL and the
+// transactions committed, as their metrics count them.
+func trips(servers []*server) (statements, commits float64, err error) {
+	for _, s := range servers {
+		st, err := s.metric("husky_db_statements_total")
+		if err != nil {
+			return 0, 0, err
+		}
+		c, err := s.metric("husky_db_commits_total")
+		if err != nil {
+			return 0, 0, err
+		}
+		statements, commits = statements+st, commits+c
+	}
+	return statements, commits, nil
+}
+
+// tripsRow is the round trips and commits each order cost, everything
+// the instances sent while orders came in (the integrator's batches
+// included) over the orders accepted.
+func tripsRow(on string, before, after [2]float64, orders int) row {
+	n := float64(max(orders, 1))
+	return row{fmt.Sprintf("intake on %s: round trips / commits per order (all the instances sent)", on),
+		fmt.Sprintf("%.1f / %.2f", (after[0]-before[0])/n, (after[1]-before[1])/n), "1 / 1", "", ""}
 }

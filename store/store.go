@@ -43,6 +43,8 @@ type DB struct {
 	Path   string
 	Writer *sqlx.DB
 	Reader *sqlx.DB
+	// Trips counts the round trips to PostgreSQL (nil on SQLite).
+	Trips *RoundTrips
 
 	dsn string // as given to Open, password and all
 }
