@@ -6,6 +6,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,25 +73,39 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, o *Order) error
 	if o.ClosedAt != nil {
 		closed.Time = *o.ClosedAt
 	}
+	var wrapped *vault.Wrapped
 	if s.Vault != nil {
-		k, err := s.Vault.Create(ctx, tx, o.ID)
+		k, w, err := s.Vault.Make(o.ID)
 		if err != nil {
 			return err
 		}
-		o.key = k
+		o.key, wrapped = k, &w
 	}
 	k := o.key
-	if err := s.rows().insert(ctx, tx, insertOrderParams{ID: o.ID, ResellerID: o.ResellerID, Status: o.Status,
+	inserted, err := s.rows().insert(ctx, tx, insertOrderParams{ID: o.ID, ResellerID: o.ResellerID, Status: o.Status,
 		Personal: sealPersonal(k, o), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, ClosedAt: closed,
 		EmailHash: o.EmailHash, PhoneHash: o.PhoneHash, Sealed: k != nil,
-		ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: s.lookupVersion()}); err != nil {
+		ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: s.lookupVersion()})
+	switch {
+	case err != nil:
 		return fmt.Errorf("insert order: %w", err)
+	case !inserted:
+		return errDuplicateReference
+	}
+	if wrapped != nil {
+		if err := s.Vault.Put(ctx, tx, *wrapped); err != nil {
+			return err
+		}
 	}
 	if err := s.rows().insertItems(ctx, tx, o.ID, o.Items); err != nil {
 		return fmt.Errorf("insert order items: %w", err)
 	}
 	return nil
 }
+
+// errDuplicateReference is insertOrder's answer when the reseller already
+// has an order with the reference: the unique index let nothing in.
+var errDuplicateReference = errors.New("duplicate reference")
 
 // sealPersonal returns the order's personal columns sealed with k.
 func sealPersonal(k *vault.Key, o *Order) personalColumns {

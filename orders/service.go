@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -204,8 +205,8 @@ func (s *Service) createIn(ctx context.Context, tx *store.Tx, req CreateRequest,
 	}
 	// The unique (reseller, reference) index refuses a duplicate; only
 	// then is the existing order looked up for the 409's Location.
-	if err := store.Guard(ctx, tx, func() error { return s.insertOrder(ctx, tx, o) }); err != nil {
-		if !store.IsUniqueViolation(err) {
+	if err := s.insertOrder(ctx, tx, o); err != nil {
+		if !errors.Is(err, errDuplicateReference) {
 			return Created{}, err
 		}
 		existing, gerr := s.rows().byReference(ctx, tx, req.ResellerID, s.referenceHash(req.ResellerID, o.Reference), o.Reference)

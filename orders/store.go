@@ -21,7 +21,8 @@ const (
 	// bound: the order's recipients' answers and timeline are sealed bound
 	// to their owner (seal.go).
 	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1, $25)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1, $25)
+		ON CONFLICT DO NOTHING`
 	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES ($1, $2, $3, $4)`
 	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
 	sqlOrderByRef   = `SELECT id FROM orders WHERE reseller_id = $1 AND reference_hash IN ($2, $3)`
@@ -118,13 +119,21 @@ type insertOrderParams struct {
 	LookupVersion        uint32
 }
 
-func (q orderRows) insert(ctx context.Context, tx *store.Tx, p insertOrderParams) error {
+// insert stores a new order and reports whether it did: an order the
+// unique (reseller, reference) index refuses is left out, without an error
+// that would end a PostgreSQL transaction (and without the savepoint it
+// would take to go on).
+func (q orderRows) insert(ctx context.Context, tx *store.Tx, p insertOrderParams) (bool, error) {
 	c := p.Personal
-	_, err := tx.ExecContext(ctx, sqlInsertOrder, p.ID, p.ResellerID, c.Reference, p.Status, c.Name, c.Email, c.Phone,
+	res, err := tx.ExecContext(ctx, sqlInsertOrder, p.ID, p.ResellerID, c.Reference, p.Status, c.Name, c.Email, c.Phone,
 		c.Organization, c.Line1, c.Line2, c.City, c.PostalCode, c.Region, c.Country, c.Notes,
 		store.FormatTime(p.CreatedAt), store.FormatTime(p.UpdatedAt), p.ClosedAt, store.Time{}, nil,
 		nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.Sealed, p.ReferenceHash, p.LookupVersion)
-	return err
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // insertItems stores the order's items, numbered from 1, many rows per

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -50,8 +51,15 @@ func TestStoreOrderRows(t *testing.T) {
 			if i == 0 {
 				p.EmailHash, p.PhoneHash = eh, ph
 			}
-			if err := q.insert(ctx, tx, p); err != nil {
-				return err
+			if ok, err := q.insert(ctx, tx, p); err != nil || !ok {
+				return fmt.Errorf("insert %s: %v %v", id, ok, err)
+			}
+			// The same reseller and reference again: refused, with no error
+			// that would end the transaction.
+			dup := p
+			dup.ID = id + "_again"
+			if ok, err := q.insert(ctx, tx, dup); err != nil || ok {
+				return fmt.Errorf("insert of a duplicate reference: %v %v", ok, err)
 			}
 			if err := q.insertItems(ctx, tx, id, []Item{{SKU: "HE150D-4TB", Quantity: 2}, {SKU: "HE150D-8TB", Quantity: 1}}); err != nil {
 				return err

@@ -102,19 +102,38 @@ func (k *Key) Digest(b []byte) string {
 
 // Create makes a data key for a new order inside tx and returns it.
 func (v *Vault) Create(ctx context.Context, tx *store.Tx, orderID string) (*Key, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("vault: data key: %w", err)
-	}
-	wrapped, err := v.Keyring.Seal(raw, wrapAAD(orderID))
+	k, w, err := v.Make(orderID)
 	if err != nil {
 		return nil, err
 	}
-	version, _ := keyring.VersionOf(wrapped)
-	if err := v.rows().insert(ctx, tx, keyRow{OrderID: orderID, Version: version, Wrapped: wrapped}); err != nil {
-		return nil, fmt.Errorf("store data key: %w", err)
+	return k, v.Put(ctx, tx, w)
+}
+
+// Wrapped is a data key wrapped by the keyring, made and not yet stored.
+type Wrapped struct{ row keyRow }
+
+// Make makes a data key for a new order and returns it with its wrapped
+// form, for Put to store once the order is.
+func (v *Vault) Make(orderID string) (*Key, Wrapped, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, Wrapped{}, fmt.Errorf("vault: data key: %w", err)
 	}
-	return v.newKey(orderID, raw)
+	wrapped, err := v.Keyring.Seal(raw, wrapAAD(orderID))
+	if err != nil {
+		return nil, Wrapped{}, err
+	}
+	version, _ := keyring.VersionOf(wrapped)
+	k, err := v.newKey(orderID, raw)
+	return k, Wrapped{keyRow{OrderID: orderID, Version: version, Wrapped: wrapped}}, err
+}
+
+// Put stores a data key Make made, inside tx.
+func (v *Vault) Put(ctx context.Context, tx *store.Tx, w Wrapped) error {
+	if err := v.rows().insert(ctx, tx, w.row); err != nil {
+		return fmt.Errorf("store data key: %w", err)
+	}
+	return nil
 }
 
 // Get returns an order's data key, through q, or ErrNoKey.
