@@ -114,7 +114,7 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, actor, action string, su
 	return nil
 }
 
-// flush writes the entries held on tx as pending, in the order they were
+// flush writes the entries held on tx (pending, or in place: writeAt), in the order they were
 // recorded. Record arranges for it to run just before tx commits.
 func flush(ctx context.Context, tx *store.Tx) error {
 	es := make([]*Entry, len(tx.Audit))
@@ -122,10 +122,31 @@ func flush(ctx context.Context, tx *store.Tx) error {
 		es[i] = &Entry{Time: h.Time, Actor: h.Actor, Action: h.Action, Subjects: h.Subjects, Details: h.Details}
 	}
 	tx.Audit = nil
-	if err := insertPending(ctx, tx, es); err != nil {
+	if err := (*writeAt.For(tx.Engine()))(ctx, tx, es); err != nil {
 		return fmt.Errorf("record audit entries: %w", err)
 	}
 	return nil
+}
+
+// writeAt is where a transaction's entries go at its commit. On
+// PostgreSQL they wait, pending, for the integrator: no transaction waits
+// for another's. SQLite's single writer runs one transaction at a time
+// already, so the committing transaction is the sequencer and gives its
+// entries their place at once; pending rows there only added a write and
+// a read of each entry, and cost a fifth of intake (0.81-1.09x of the
+// floor direct, 0.66-0.71x through the integrator, make bench, same run).
+var writeAt = store.PerEngine[func(ctx context.Context, tx *store.Tx, es []*Entry) error]{
+	SQLite:     appendNow,
+	PostgreSQL: insertPending,
+}
+
+// appendNow gives es their place at the end of the trail, inside tx.
+func appendNow(ctx context.Context, tx *store.Tx, es []*Entry) error {
+	size, err := trailSize(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return writeEntries(ctx, tx, size, es)
 }
 
 func contains(xs []string, s string) bool {
