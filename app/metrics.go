@@ -41,12 +41,17 @@ func (m *httpMetrics) middleware(c *gin.Context) {
 }
 
 // dbMetrics are the counts of what the process asked of PostgreSQL:
-// statements (one round trip each), transactions and connections opened.
-// SQLite, in the process, has none.
+// statements (one round trip each), transactions and connections opened;
+// and how long its transactions held a lock every instance shares. SQLite,
+// in the process, has none of them.
 func dbMetrics(t *store.RoundTrips) []prometheus.Collector {
 	if t == nil {
 		return nil
 	}
+	held := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "husky_db_shared_lock_held_seconds",
+		Help:    "How long a transaction held a lock every instance shares, from taking it to its end, by lock.",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}, []string{"lock"})
+	t.Held = func(lock string, d time.Duration) { held.WithLabelValues(lock).Observe(d.Seconds()) }
 	counter := func(name, help string, n *atomic.Int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(n.Load()) })
 	}
@@ -55,5 +60,6 @@ func dbMetrics(t *store.RoundTrips) []prometheus.Collector {
 		counter("husky_db_transactions_total", "Transactions begun on PostgreSQL.", &t.Begins),
 		counter("husky_db_commits_total", "Transactions committed on PostgreSQL.", &t.Commits),
 		counter("husky_db_connections_opened_total", "Connections opened to PostgreSQL.", &t.Connects),
+		held,
 	}
 }

@@ -139,6 +139,27 @@ func (s *server) peakRSS() int64 {
 	return 0
 }
 
+// metricLines returns the lines of /metrics whose metric name starts with
+// prefix (a histogram's buckets, sum and count; every label).
+func (s *server) metricLines(prefix string) ([]string, error) {
+	res, err := http.Get(s.url() + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
 // metric reads one unlabelled gauge or counter from /metrics.
 func (s *server) metric(name string) (float64, error) {
 	res, err := http.Get(s.url() + "/metrics")

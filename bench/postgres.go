@@ -3,9 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/milestone/husky/store/storetest"
 )
@@ -95,16 +100,21 @@ func benchIntakePostgres(cfg benchConfig) ([]row, error) {
 		}
 		var before, after [2]float64
 		before[0], before[1], err = trips(servers)
+		heldBefore, herr := lockHolds(servers)
 		lat, ok, lerr := intakeLoad(servers, w.resellerKey, cfg.duration)
 		if err == nil {
 			after[0], after[1], err = trips(servers)
 		}
+		// What the integrator still has to do for these orders counts too.
+		time.Sleep(time.Second)
+		heldAfter, herr2 := lockHolds(servers)
+		err = errors.Join(err, herr, herr2)
 		done()
 		if err = errors.Join(lerr, err); err != nil {
 			return nil, err
 		}
 		rows = append(rows, intakeRows(postgresOn(n), lat, floorLat, ok, floorOK, cfg.duration)...)
-		rows = append(rows, tripsRow(postgresOn(n), before, after, ok))
+		rows = append(rows, tripsRow(postgresOn(n), before, after, ok), lockRow(postgresOn(n), heldAfter.since(heldBefore), ok))
 	}
 	return rows, nil
 }
@@ -180,3 +190,84 @@ func tripsRow(on string, before, after [2]float64, orders int) row {
 	return row{fmt.Sprintf("intake on %s: round trips / commits per order (all the instances sent)", on),
 		fmt.Sprintf("%.1f / %.2f", (after[0]-before[0])/n, (after[1]-before[1])/n), "1 / 1", "", ""}
 }
+
+// lockHold is what the instances' transactions spent holding a lock every
+// instance shares (husky_db_shared_lock_held_seconds): the total, how many
+// held one, and each bucket's cumulative count by upper bound.
+type lockHold struct {
+	sum, count float64
+	buckets    map[float64]float64
+}
+
+// lockHolds reads lockHold from every server's metrics and adds them up.
+func lockHolds(servers []*server) (lockHold, error) {
+	h := lockHold{buckets: map[float64]float64{}}
+	const name = "husky_db_shared_lock_held_seconds"
+	for _, s := range servers {
+		lines, err := s.metricLines(name)
+		if err != nil {
+			return h, err
+		}
+		for _, l := range lines {
+			i := strings.LastIndexByte(l, ' ')
+			v, err := strconv.ParseFloat(l[i+1:], 64)
+			if err != nil {
+				return h, fmt.Errorf("metric line %q: %w", l, err)
+			}
+			switch {
+			case strings.HasPrefix(l, name+"_sum"):
+				h.sum += v
+			case strings.HasPrefix(l, name+"_count"):
+				h.count += v
+			case strings.HasPrefix(l, name+"_bucket"):
+				le := l[strings.Index(l, `le="`)+4:]
+				bound, err := strconv.ParseFloat(le[:strings.IndexByte(le, '"')], 64)
+				if err != nil {
+					return h, fmt.Errorf("metric line %q: %w", l, err)
+				}
+				h.buckets[bound] += v
+			}
+		}
+	}
+	return h, nil
+}
+
+// since is what was held between an earlier reading and h.
+func (h lockHold) since(before lockHold) lockHold {
+	d := lockHold{sum: h.sum - before.sum, count: h.count - before.count, buckets: map[float64]float64{}}
+	for b, v := range h.buckets {
+		d.buckets[b] = v - before.buckets[b]
+	}
+	return d
+}
+
+// quantile is the upper bound of the bucket that holds the q-th holding.
+func (h lockHold) quantile(q float64) float64 {
+	bounds := make([]float64, 0, len(h.buckets))
+	for b := range h.buckets {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	for _, b := range bounds {
+		if h.buckets[b] >= q*h.count {
+			return b
+		}
+	}
+	return math.Inf(1)
+}
+
+// lockRow is the time each order spent holding a lock every instance
+// shares: an order's own transaction takes none, so what is shown is the
+// integrator's holding spread over the orders, and each holding's p50 and
+// p99 (bucket bounds).
+func lockRow(on string, h lockHold, orders int) row {
+	perOrder := h.sum / float64(max(orders, 1)) * 1e6
+	held := "none taken"
+	if h.count > 0 {
+		held = fmt.Sprintf("%.0f holdings, p50 ≤ %s, p99 ≤ %s", h.count, ms(secs(h.quantile(0.5))), ms(secs(h.quantile(0.99))))
+	}
+	return row{fmt.Sprintf("intake on %s: µs per order holding a lock all instances share (the order's transaction takes none; the integrator's batches, spread over the orders)", on),
+		fmt.Sprintf("%.1f µs", perOrder), held, "", ""}
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

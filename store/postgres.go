@@ -92,6 +92,15 @@ func RedactURL(dsn string) string {
 // order read them.
 type RoundTrips struct {
 	Statements, Begins, Commits, Connects atomic.Int64
+	// Held, if set, hears how long a transaction held a lock every
+	// instance shares (Serialize), from taking it to its end.
+	Held func(lock string, d time.Duration)
+}
+
+func (t *RoundTrips) held(lock string, d time.Duration) {
+	if t.Held != nil {
+		t.Held(lock, d)
+	}
 }
 
 // pgConnector makes the connections of pgConn.

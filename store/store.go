@@ -62,7 +62,11 @@ type Tx struct {
 
 	engine Engine
 	hooks  []commitHook
-	read   map[string]any
+	// fenced names the lock every instance shares that Serialize took,
+	// held since fencedAt until the transaction ends.
+	fenced   string
+	fencedAt time.Time
+	read     map[string]any
 }
 
 // AuditEntry is an audit entry recorded in a transaction and not yet
@@ -181,6 +185,9 @@ func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		if err != nil {
 			_ = stx.Rollback()
 		}
+		if tx.fenced != "" && db.Trips != nil {
+			db.Trips.held(tx.fenced, time.Since(tx.fencedAt))
+		}
 	}()
 	if err = fn(tx); err != nil {
 		return err
@@ -283,6 +290,9 @@ func Serialize(ctx context.Context, tx *Tx, name string) error {
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(name)); err != nil {
 		return fmt.Errorf("serialize %s: %w", name, err)
+	}
+	if tx.fenced == "" {
+		tx.fenced, tx.fencedAt = name, time.Now()
 	}
 	return nil
 }
