@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -321,43 +320,6 @@ func TestHeldEntriesBuildTheSameTree(t *testing.T) {
 	}
 	if len(a) == 0 || strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Fatalf("held appends stored %d hashes, one-by-one %d, or they differ", len(b), len(a))
-	}
-}
-
-func TestAGuardThatFailsDropsItsEntries(t *testing.T) {
-	t.Parallel()
-	l := newLog(t)
-	ctx := context.Background()
-	rec := func(tx *store.Tx, order string) {
-		if err := l.Record(ctx, tx, "system:test", "order.created", map[string]string{"order_id": order}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := l.DB.Tx(ctx, func(tx *store.Tx) error {
-		rec(tx, "ord_kept")
-		err := store.Guard(ctx, tx, func() error {
-			rec(tx, "ord_rolled_back")
-			return errors.New("fail")
-		})
-		if err == nil {
-			t.Error("Guard lost fn's error")
-		}
-		rec(tx, "ord_kept_too")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	integrate(t, l)
-	var got []string
-	if err := l.DB.Reader.Select(&got, `SELECT order_id FROM audit_entries ORDER BY seq`); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, ",") != "ord_kept,ord_kept_too" {
-		t.Fatalf("appended %v", got)
-	}
-	if rep := verify(t, l, nil); !rep.OK {
-		t.Fatalf("verify: %+v", rep)
 	}
 }
 

@@ -462,9 +462,8 @@ type putIdempotencyParams struct {
 }
 
 func (q orderRows) putIdempotencyKey(ctx context.Context, tx *store.Tx, p putIdempotencyParams) error {
-	_, err := tx.ExecContext(ctx, sqlIdempotencyPut, p.ResellerID, p.Key, p.RequestHash, p.OrderID, p.Status,
+	return tx.Later(ctx, sqlIdempotencyPut, p.ResellerID, p.Key, p.RequestHash, p.OrderID, p.Status,
 		store.FormatTime(p.Created), store.FormatTime(p.Expires))
-	return err
 }
 
 // purgeIdempotencyKeys deletes the keys expired at now and returns how

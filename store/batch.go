@@ -101,6 +101,11 @@ func (b *Batcher) run(group []*batchJob) {
 				return errJobFailed
 			}
 		}
+		// A queued write that fails belongs to some job: which one, the
+		// savepoints of the second try find out.
+		if tx.FlushLater(context.Background()) != nil {
+			return errJobFailed
+		}
 		return nil
 	})
 	if errors.Is(err, errJobFailed) {
@@ -144,9 +149,17 @@ func runSavepoint(ctx context.Context, tx *Tx, fn func(tx *Tx) error) (err error
 		if p := recover(); p != nil {
 			err = fmt.Errorf("batched job panicked: %v", p)
 		}
+		if err == nil {
+			// The job's queued writes go inside its savepoint, so that one
+			// that fails is the job's failure alone.
+			err = tx.FlushLater(ctx)
+		}
 		if err != nil {
-			// The audit entries the job recorded roll back with it.
+			// The audit entries and queued writes the job recorded roll
+			// back with it.
 			tx.Audit = tx.Audit[:held]
+			tx.dropLater()
+			tx.laterErr = nil
 			_, _ = tx.ExecContext(context.Background(), "ROLLBACK TO job")
 		}
 		_, _ = tx.ExecContext(context.Background(), "RELEASE job")

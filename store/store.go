@@ -66,6 +66,12 @@ type Tx struct {
 	// held since fencedAt until the transaction ends.
 	fenced   string
 	fencedAt time.Time
+	// conn is the PostgreSQL connection the transaction runs on, later
+	// the writes queued on it and laterErr the failure of sending them
+	// (later.go).
+	conn     *sqlx.Conn
+	later    []laterWrite
+	laterErr error
 	read     map[string]any
 }
 
@@ -135,6 +141,12 @@ func (tx *Tx) commit(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := tx.FlushLater(ctx); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	if tx.laterErr != nil {
+		return fmt.Errorf("commit transaction: %w", tx.laterErr)
+	}
 	if err := tx.Tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
@@ -172,11 +184,24 @@ func retryable(err error) bool {
 }
 
 func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	stx, err := db.Writer.BeginTxx(ctx, nil)
+	var conn *sqlx.Conn
+	if db.Engine == PostgreSQL {
+		// A connection of its own, to pipeline writes on (later.go).
+		if conn, err = db.Writer.Connx(ctx); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		defer conn.Close()
+	}
+	var stx *sqlx.Tx
+	if conn != nil {
+		stx, err = conn.BeginTxx(ctx, nil)
+	} else {
+		stx, err = db.Writer.BeginTxx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{Tx: stx, engine: db.Engine}
+	tx := &Tx{Tx: stx, engine: db.Engine, conn: conn}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -231,35 +256,6 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		return ErrCheckpointBusy
 	}
 	return nil
-}
-
-// Guard runs fn inside tx so that, should it fail, tx can go on without
-// what fn did: a failed statement ends nothing on SQLite, but aborts a
-// PostgreSQL transaction unless it ran under a savepoint, which Guard then
-// rolls back to. The audit entries fn recorded are dropped on both.
-func Guard(ctx context.Context, tx *Tx, fn func() error) (err error) {
-	held := len(tx.Audit)
-	defer func() {
-		if err != nil {
-			tx.Audit = tx.Audit[:held]
-		}
-	}()
-	if tx.DriverName() != postgresDriver {
-		return fn()
-	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT guard"); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	err = fn()
-	if err != nil {
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT guard"); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-	}
-	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT guard"); rerr != nil {
-		return errors.Join(err, rerr)
-	}
-	return err
 }
 
 // Snapshot begins a read-only transaction that sees one consistent state

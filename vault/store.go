@@ -49,8 +49,7 @@ type keyRow struct {
 }
 
 func (q keyRows) insert(ctx context.Context, tx *store.Tx, k keyRow) error {
-	_, err := tx.ExecContext(ctx, sqlInsertKey, k.OrderID, k.Version, k.Wrapped)
-	return err
+	return tx.Later(ctx, sqlInsertKey, k.OrderID, k.Version, k.Wrapped)
 }
 
 // get returns the keys of those of the orders that have one.
