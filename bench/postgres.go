@@ -100,21 +100,25 @@ func benchIntakePostgres(cfg benchConfig) ([]row, error) {
 		}
 		var before, after [2]float64
 		before[0], before[1], err = trips(servers)
-		heldBefore, herr := lockHolds(servers)
+		const held, lag = "husky_db_shared_lock_held_seconds", "husky_audit_integration_lag_seconds"
+		heldBefore, herr := histogramOf(servers, held)
+		lagBefore, lerr0 := histogramOf(servers, lag)
 		lat, ok, lerr := intakeLoad(servers, w.resellerKey, cfg.duration)
 		if err == nil {
 			after[0], after[1], err = trips(servers)
 		}
 		// What the integrator still has to do for these orders counts too.
 		time.Sleep(time.Second)
-		heldAfter, herr2 := lockHolds(servers)
-		err = errors.Join(err, herr, herr2)
+		heldAfter, herr2 := histogramOf(servers, held)
+		lagAfter, lerr1 := histogramOf(servers, lag)
+		err = errors.Join(err, herr, herr2, lerr0, lerr1)
 		done()
 		if err = errors.Join(lerr, err); err != nil {
 			return nil, err
 		}
 		rows = append(rows, intakeRows(postgresOn(n), lat, floorLat, ok, floorOK, cfg.duration)...)
-		rows = append(rows, tripsRow(postgresOn(n), before, after, ok), lockRow(postgresOn(n), heldAfter.since(heldBefore), ok))
+		rows = append(rows, tripsRow(postgresOn(n), before, after, ok), lockRow(postgresOn(n), heldAfter.since(heldBefore), ok),
+			lagRow(postgresOn(n), lagAfter.since(lagBefore)))
 	}
 	return rows, nil
 }
@@ -191,18 +195,19 @@ func tripsRow(on string, before, after [2]float64, orders int) row {
 		fmt.Sprintf("%.1f / %.2f", (after[0]-before[0])/n, (after[1]-before[1])/n), "1 / 1", "", ""}
 }
 
-// lockHold is what the instances' transactions spent holding a lock every
-// instance shares (husky_db_shared_lock_held_seconds): the total, how many
-// held one, and each bucket's cumulative count by upper bound.
-type lockHold struct {
+// histogram is a histogram metric added up over the instances: the total,
+// the count, and each bucket's cumulative count by upper bound (the
+// shared-lock time, husky_db_shared_lock_held_seconds; the audit
+// integration lag).
+type histogram struct {
 	sum, count float64
 	buckets    map[float64]float64
 }
 
-// lockHolds reads lockHold from every server's metrics and adds them up.
-func lockHolds(servers []*server) (lockHold, error) {
-	h := lockHold{buckets: map[float64]float64{}}
-	const name = "husky_db_shared_lock_held_seconds"
+// histogramOf reads the histogram name from every server's metrics and
+// adds them up.
+func histogramOf(servers []*server, name string) (histogram, error) {
+	h := histogram{buckets: map[float64]float64{}}
 	for _, s := range servers {
 		lines, err := s.metricLines(name)
 		if err != nil {
@@ -233,8 +238,8 @@ func lockHolds(servers []*server) (lockHold, error) {
 }
 
 // since is what was held between an earlier reading and h.
-func (h lockHold) since(before lockHold) lockHold {
-	d := lockHold{sum: h.sum - before.sum, count: h.count - before.count, buckets: map[float64]float64{}}
+func (h histogram) since(before histogram) histogram {
+	d := histogram{sum: h.sum - before.sum, count: h.count - before.count, buckets: map[float64]float64{}}
 	for b, v := range h.buckets {
 		d.buckets[b] = v - before.buckets[b]
 	}
@@ -242,7 +247,7 @@ func (h lockHold) since(before lockHold) lockHold {
 }
 
 // quantile is the upper bound of the bucket that holds the q-th holding.
-func (h lockHold) quantile(q float64) float64 {
+func (h histogram) quantile(q float64) float64 {
 	bounds := make([]float64, 0, len(h.buckets))
 	for b := range h.buckets {
 		bounds = append(bounds, b)
@@ -260,7 +265,7 @@ func (h lockHold) quantile(q float64) float64 {
 // shares: an order's own transaction takes none, so what is shown is the
 // integrator's holding spread over the orders, and each holding's p50 and
 // p99 (bucket bounds).
-func lockRow(on string, h lockHold, orders int) row {
+func lockRow(on string, h histogram, orders int) row {
 	perOrder := h.sum / float64(max(orders, 1)) * 1e6
 	held := "none taken"
 	if h.count > 0 {
@@ -271,3 +276,10 @@ func lockRow(on string, h lockHold, orders int) row {
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// lagRow is the audit integration lag at full intake: from an entry's
+// recording to its place in the tree, p50 and p99 (bucket bounds).
+func lagRow(on string, h histogram) row {
+	return row{fmt.Sprintf("intake on %s: audit integration lag p50 / p99 (%.0f entries)", on, h.count),
+		"≤ " + ms(secs(h.quantile(0.5))) + " / ≤ " + ms(secs(h.quantile(0.99))), "", "", "p99 < 1 s"}
+}
