@@ -32,7 +32,8 @@ func TestScenariosThatWriteTheirOwnDataRunSmall(t *testing.T) {
 }
 
 // TestPostgresScenariosRunSmall runs make bench's PostgreSQL rows, small:
-// one and two instances taking orders and delivering on one database
+// one and two instances taking orders and delivering on one database, and
+// the end-to-end rows (SQLite and PostgreSQL), each on a database
 // created for the run. The figures are not checked; that every order
 // submitted arrives at both recipients is.
 func TestPostgresScenariosRunSmall(t *testing.T) {
@@ -47,7 +48,7 @@ func TestPostgresScenariosRunSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := benchConfig{bin: bin, duration: time.Second, deliveries: 300, postgres: os.Getenv("HUSKY_TEST_POSTGRES"),
-		only: "intake-postgres,delivery-postgres"}
+		only: "intake-postgres,delivery-postgres,end-to-end"}
 	if err := runBench(cfg); err != nil {
 		t.Fatal(err)
 	}
