@@ -1,10 +1,11 @@
 -- The audit trail sequenced after commit (Trillian's sequencer, Certificate
--- Transparency's merge delay): a transaction writes its entries here, in
--- the same transaction as the change they record, without a place in the
--- tree and without waiting for any other transaction. The integrator (the
--- leader) gives them their gap-free sequence numbers and tree hashes in
--- batches, moving them into audit_entries and audit_hashes in one short
--- transaction each. id keeps the order they were written in.
+-- Transparency's merge delay): on PostgreSQL a transaction writes its
+-- entries to audit_pending, and the integrator gives them their places
+-- (migrations/postgres/00005_integration.sql). On SQLite the single writer
+-- already runs one transaction at a time, and the committing transaction
+-- gives its entries their places itself (audit.writeAt): this table stays
+-- empty and is here so that the trail's reads (pending counts, an order's
+-- pending entries) are one text on both engines.
 
 -- +goose Up
 CREATE TABLE audit_pending (
