@@ -18,11 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -77,7 +74,7 @@ type file struct {
 // Keyring is the set of master key versions; the newest seals, every
 // version held opens. It is safe for concurrent use.
 type Keyring struct {
-	path string
+	src Source
 
 	mu       sync.RWMutex
 	id       string
@@ -92,33 +89,31 @@ type Keyring struct {
 // Load reads the keyring at path, creating it (mode 0600) with a first key
 // on first start. It fails when the file cannot be read, is not a keyring,
 // or is readable by others than its owner.
-func Load(path string) (*Keyring, error) {
-	k := &Keyring{path: path}
-	b, err := os.ReadFile(path)
+func Load(path string) (*Keyring, error) { return Open(FileSource(path)) }
+
+// Open reads the keyring kept in src, creating it with a first key when
+// src holds none yet.
+func Open(src Source) (*Keyring, error) {
+	k := &Keyring{src: src}
+	b, err := src.Read()
 	if errors.Is(err, fs.ErrNotExist) {
-		// Two first starts at once create one keyring, not two.
-		unlock, lerr := lockFile(path + ".lock")
-		if lerr != nil {
-			return nil, lerr
-		}
-		defer unlock()
-		b, err = os.ReadFile(path)
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		v, gerr := newVersion(1)
-		if gerr != nil {
-			return nil, gerr
-		}
-		f := file{Format: format, ID: newKeyringID(), Versions: []Version{v}, LookupKey: randomKey()}
-		if err := writeFile(path, f, true); err != nil {
-			return nil, err
-		}
-		k.lookup, k.id = f.LookupKey, f.ID
-		k.touch()
-		return k, k.set(f.Versions)
+		// Two first starts at once create one keyring, not two: the
+		// second finds the first's.
+		err = src.Change(func(old []byte) ([]byte, error) {
+			if old != nil {
+				b = old
+				return nil, nil
+			}
+			v, err := newVersion(1)
+			if err != nil {
+				return nil, err
+			}
+			b, err = encode(file{Format: format, ID: newKeyringID(), Versions: []Version{v}, LookupKey: randomKey()})
+			return b, err
+		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read keyring %s: %w", path, err)
+		return nil, err
 	}
 	if err := k.read(b); err != nil {
 		return nil, err
@@ -131,6 +126,12 @@ func Load(path string) (*Keyring, error) {
 		}
 	}
 	return k, nil
+}
+
+// encode is a keyring's stored form.
+func encode(f file) ([]byte, error) {
+	b, err := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n'), err
 }
 
 // newKeyringID returns a fresh keyring identity.
@@ -152,34 +153,21 @@ func (k *Keyring) ID() string {
 	return k.id
 }
 
-// touch notes what the file holds now, so that Reload knows this
-// process's own writes. The contents, not the modification time: two
-// writes within one tick of the file system's clock have the same time.
-func (k *Keyring) touch() {
-	b, _ := os.ReadFile(k.path)
-	k.mu.Lock()
-	k.digest = sha256.Sum256(b)
-	k.mu.Unlock()
-}
-
 // read takes the keyring from the file's bytes b.
 func (k *Keyring) read(b []byte) error {
-	if err := checkMode(k.path); err != nil {
-		return err
-	}
 	var f file
 	if err := json.Unmarshal(b, &f); err != nil || f.Format != format {
-		return fmt.Errorf("keyring %s is not a %s file", k.path, format)
+		return fmt.Errorf("keyring %s is not a %s file", k.src.Name(), format)
 	}
 	if len(f.Versions) == 0 {
-		return fmt.Errorf("keyring %s holds no key", k.path)
+		return fmt.Errorf("keyring %s holds no key", k.src.Name())
 	}
 	if len(f.LookupKey) != keySize {
-		return fmt.Errorf("keyring %s has no 256-bit lookup key", k.path)
+		return fmt.Errorf("keyring %s has no 256-bit lookup key", k.src.Name())
 	}
 	for _, v := range f.Versions {
 		if v.Check != "" && v.Check != checkValue(v.Key) {
-			return fmt.Errorf("keyring %s: version %d does not match its check value: %w", k.path, v.ID, ErrForeign)
+			return fmt.Errorf("keyring %s: version %d does not match its check value: %w", k.src.Name(), v.ID, ErrForeign)
 		}
 	}
 	if err := k.same(f); err != nil {
@@ -203,7 +191,7 @@ func (k *Keyring) same(f file) error {
 		return nil
 	}
 	if k.id != "" && f.ID != k.id {
-		return fmt.Errorf("keyring %s: %w", k.path, ErrForeign)
+		return fmt.Errorf("keyring %s: %w", k.src.Name(), ErrForeign)
 	}
 	// The lookup key may have been rotated since (ours retired there, or
 	// pruned); a version both hold is the same key.
@@ -212,17 +200,17 @@ func (k *Keyring) same(f file) error {
 	for _, o := range ours {
 		for _, t := range theirs {
 			if o.ID == t.ID && !hmac.Equal(o.Key, t.Key) {
-				return fmt.Errorf("keyring %s: lookup key %d changed: %w", k.path, o.ID, ErrForeign)
+				return fmt.Errorf("keyring %s: lookup key %d changed: %w", k.src.Name(), o.ID, ErrForeign)
 			}
 		}
 	}
 	if max(f.LookupVersion, 1) < max(k.lookupV, 1) {
-		return fmt.Errorf("keyring %s: its lookup key is older than the one in use: %w", k.path, ErrForeign)
+		return fmt.Errorf("keyring %s: its lookup key is older than the one in use: %w", k.src.Name(), ErrForeign)
 	}
 	for _, v := range f.Versions {
 		i := sort.Search(len(k.all), func(i int) bool { return k.all[i].ID >= v.ID })
 		if i < len(k.all) && k.all[i].ID == v.ID && !hmac.Equal(k.all[i].Key, v.Key) {
-			return fmt.Errorf("keyring %s: version %d changed: %w", k.path, v.ID, ErrForeign)
+			return fmt.Errorf("keyring %s: version %d changed: %w", k.src.Name(), v.ID, ErrForeign)
 		}
 	}
 	return nil
@@ -234,9 +222,9 @@ func (k *Keyring) same(f file) error {
 // its place, a key that changed) is not adopted: the keys held stay, and
 // the error says so.
 func (k *Keyring) Reload() (bool, error) {
-	b, err := os.ReadFile(k.path)
+	b, err := k.src.Read()
 	if err != nil {
-		return false, fmt.Errorf("read keyring %s: %w", k.path, err)
+		return false, err
 	}
 	k.mu.RLock()
 	same := k.digest == sha256.Sum256(b)
@@ -312,61 +300,45 @@ func (k *Keyring) change(edit func([]Version) ([]Version, error)) error {
 // changeFile is change for any part of the file: edit changes f and
 // reports whether to write it.
 func (k *Keyring) changeFile(edit func(f *file) (bool, error)) error {
-	unlock, err := lockFile(k.path + ".lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	b, err := os.ReadFile(k.path)
-	if err != nil {
-		return fmt.Errorf("read keyring %s: %w", k.path, err)
-	}
-	if err := k.read(b); err != nil {
-		return err
-	}
-	k.mu.RLock()
-	f := file{Format: format, ID: k.id, Versions: append([]Version(nil), k.all...), LookupKey: k.lookup, LookupVersion: k.lookupV,
-		RetiredLookup: append([]Version(nil), k.retired...)}
-	k.mu.RUnlock()
-	write, err := edit(&f)
-	if err != nil || !write {
-		return err
-	}
-	if f.ID == "" {
-		f.ID = newKeyringID()
-	}
-	for i := range f.Versions {
-		f.Versions[i].Check = checkValue(f.Versions[i].Key)
-	}
-	for i := range f.RetiredLookup {
-		f.RetiredLookup[i].Check = checkValue(f.RetiredLookup[i].Key)
-	}
-	if err := writeFile(k.path, f, false); err != nil {
+	var (
+		wrote []byte
+		f     file
+	)
+	err := k.src.Change(func(old []byte) ([]byte, error) {
+		if old == nil {
+			return nil, fmt.Errorf("keyring %s is gone", k.src.Name())
+		}
+		if err := k.read(old); err != nil {
+			return nil, err
+		}
+		k.mu.RLock()
+		f = file{Format: format, ID: k.id, Versions: append([]Version(nil), k.all...), LookupKey: k.lookup, LookupVersion: k.lookupV,
+			RetiredLookup: append([]Version(nil), k.retired...)}
+		k.mu.RUnlock()
+		write, err := edit(&f)
+		if err != nil || !write {
+			return nil, err
+		}
+		if f.ID == "" {
+			f.ID = newKeyringID()
+		}
+		for i := range f.Versions {
+			f.Versions[i].Check = checkValue(f.Versions[i].Key)
+		}
+		for i := range f.RetiredLookup {
+			f.RetiredLookup[i].Check = checkValue(f.RetiredLookup[i].Key)
+		}
+		wrote, err = encode(f)
+		return wrote, err
+	})
+	if err != nil || wrote == nil {
 		return err
 	}
 	k.mu.Lock()
 	k.id, k.lookup, k.lookupV, k.retired = f.ID, f.LookupKey, max(f.LookupVersion, 1), f.RetiredLookup
+	k.digest = sha256.Sum256(wrote)
 	k.mu.Unlock()
-	next := f.Versions
-	k.touch()
-	return k.set(next)
-}
-
-// lockFile takes an exclusive advisory lock on path (created owner-only),
-// waiting for another process that holds it, and returns its release.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock keyring: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock keyring: %w", err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return k.set(f.Versions)
 }
 
 func randomKey() []byte {
@@ -469,19 +441,8 @@ func (k *Keyring) PruneLookup(cutoff time.Time, inUse map[uint32]bool) ([]uint32
 	return gone, err
 }
 
-// Path is the file the keyring lives in.
-func (k *Keyring) Path() string { return k.path }
-
-func checkMode(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("keyring %s: %w", path, err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("keyring %s is readable by others (mode %v): chmod 600 it", path, st.Mode().Perm())
-	}
-	return nil
-}
+// Path names where the keyring lives (its file).
+func (k *Keyring) Path() string { return k.src.Name() }
 
 func newVersion(id uint32) (Version, error) {
 	key := make([]byte, keySize)
@@ -495,15 +456,15 @@ func (k *Keyring) set(vs []Version) error {
 	m := make(map[uint32]cipher.AEAD, len(vs))
 	for _, v := range vs {
 		if len(v.Key) != keySize || v.ID == 0 {
-			return fmt.Errorf("keyring %s: version %d is not a 256-bit key", k.path, v.ID)
+			return fmt.Errorf("keyring %s: version %d is not a 256-bit key", k.src.Name(), v.ID)
 		}
 		block, err := aes.NewCipher(v.Key)
 		if err != nil {
-			return fmt.Errorf("keyring %s: %w", k.path, err)
+			return fmt.Errorf("keyring %s: %w", k.src.Name(), err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return fmt.Errorf("keyring %s: %w", k.path, err)
+			return fmt.Errorf("keyring %s: %w", k.src.Name(), err)
 		}
 		m[v.ID] = aead
 	}
@@ -512,51 +473,6 @@ func (k *Keyring) set(vs []Version) error {
 	k.mu.Lock()
 	k.versions, k.all = m, sorted
 	k.mu.Unlock()
-	return nil
-}
-
-// writeFile writes f to path atomically with mode 0600: a temporary file
-// in the same directory, synced, renamed over path, and the directory
-// synced, so a crash leaves the old keyring or the new one, never half.
-// With create, an existing file is an error.
-func writeFile(path string, f file, create bool) error {
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if create {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("create keyring %s: it already exists", path)
-		}
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".keyring-*")
-	if err != nil {
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write keyring %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 	return nil
 }
 
