@@ -134,6 +134,11 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return tx.Tx.QueryContext(ctx, query, args...)
 }
 
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	_ = tx.FlushLater(ctx) // as QueryRowxContext
+	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
 func (tx *Tx) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
 	if err := tx.FlushLater(ctx); err != nil {
 		return nil, err
