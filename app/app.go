@@ -87,12 +87,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	key, err := audit.LoadKey(cfg.AuditKey)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	ring, err := keyring.Load(cfg.Keyring)
+	ring, key, root, err := openSecrets(ctx, cfg, db)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -141,7 +136,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Registry.MustRegister(a.Reminders.Sent)
 	a.Keys = &keys.Lifecycle{DB: db, Keyring: ring, Vault: a.Vault, Partners: a.Partners, Orders: a.Orders, Deliveries: a.Deliveries,
 		Outbox: a.Outbox, Holds: a.Holds, Subjects: a.Subjects, Audit: a.Audit, Clock: a.Clock, Logger: logger,
-		KeyringPath: cfg.Keyring, Rotation: cfg.KeyRotation, BackupRetention: cfg.BackupRetention,
+		Root: root, KeyringPath: keyringName(cfg), Rotation: cfg.KeyRotation, BackupRetention: cfg.BackupRetention,
 		Refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "husky_keyring_reload_refused_total",
 			Help: "Keyring files refused on reload because they are not this keyring (another identity, or a changed key)."})}
 	a.Registry.MustRegister(a.Keys.Refused)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/store"
 )
 
@@ -35,11 +36,9 @@ type Key struct {
 func LoadKey(path string) (Key, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		skey, vkey, gerr := note.GenerateKey(rand.Reader, KeyName)
-		if gerr != nil {
-			return Key{}, fmt.Errorf("generate audit key: %w", gerr)
+		if b, err = NewKeyText(); err != nil {
+			return Key{}, err
 		}
-		b = []byte(skey + "\n" + vkey + "\n")
 		f, oerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if oerr != nil {
 			return Key{}, fmt.Errorf("create audit key %s: %w", path, oerr)
@@ -58,17 +57,54 @@ func LoadKey(path string) (Key, error) {
 	} else if err != nil {
 		return Key{}, fmt.Errorf("read audit key %s: %w", path, err)
 	}
+	return ParseKey(path, b)
+}
+
+// OpenKey reads the checkpoint signing key kept in src (the database,
+// sealed by the root key), creating one there on first start; two first
+// starts at once create one key.
+func OpenKey(src keyring.Source) (Key, error) {
+	b, err := src.Read()
+	if errors.Is(err, fs.ErrNotExist) {
+		err = src.Change(func(old []byte) ([]byte, error) {
+			if old != nil {
+				b = old
+				return nil, nil
+			}
+			b, err = NewKeyText()
+			return b, err
+		})
+	}
+	if err != nil {
+		return Key{}, err
+	}
+	return ParseKey(src.Name(), b)
+}
+
+// NewKeyText generates a checkpoint signing key in its stored form: the
+// signer key, and on the second line the verifier key.
+func NewKeyText() ([]byte, error) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, KeyName)
+	if err != nil {
+		return nil, fmt.Errorf("generate audit key: %w", err)
+	}
+	return []byte(skey + "\n" + vkey + "\n"), nil
+}
+
+// ParseKey reads a checkpoint signing key's stored form b; name says where
+// it came from in messages.
+func ParseKey(name string, b []byte) (Key, error) {
 	lines := strings.Fields(string(b))
 	if len(lines) != 2 {
-		return Key{}, fmt.Errorf("audit key %s: want a signer key and a verifier key", path)
+		return Key{}, fmt.Errorf("audit key %s: want a signer key and a verifier key", name)
 	}
 	s, err := note.NewSigner(lines[0])
 	if err != nil {
-		return Key{}, fmt.Errorf("audit key %s: %w", path, err)
+		return Key{}, fmt.Errorf("audit key %s: %w", name, err)
 	}
 	v, err := note.NewVerifier(lines[1])
 	if err != nil {
-		return Key{}, fmt.Errorf("audit key %s: %w", path, err)
+		return Key{}, fmt.Errorf("audit key %s: %w", name, err)
 	}
 	return Key{Signer: s, Verifier: v, Public: lines[1]}, nil
 }

@@ -22,7 +22,7 @@ type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
-	erasureReminders, trustedProxies, secureCookies                              string
+	erasureReminders, trustedProxies, secureCookies, rootKeyFile                 string
 }
 
 // ConfigFrom reads the settings as a command does without flags, from
@@ -42,6 +42,7 @@ func envConfig(getenv func(string) string) rawConfig {
 		allowPrivate:     cmp.Or(getenv("HUSKY_ALLOW_PRIVATE_ENDPOINTS"), "false"),
 		auditKey:         getenv("HUSKY_AUDIT_KEY"),
 		keyring:          getenv("HUSKY_KEYRING"),
+		rootKeyFile:      getenv("HUSKY_ROOT_KEY_FILE"),
 		tlsCert:          getenv("HUSKY_TLS_CERT"),
 		tlsKey:           getenv("HUSKY_TLS_KEY"),
 		rateLimit:        cmp.Or(getenv("HUSKY_RATE_LIMIT"), "100"),
@@ -64,6 +65,8 @@ func envConfig(getenv func(string) string) rawConfig {
 func (r *rawConfig) bind(fs *flag.FlagSet, all bool) {
 	fs.StringVar(&r.db, "db", r.db, "database: a SQLite file, or a postgres:// URL (HUSKY_DB)")
 	fs.StringVar(&r.keyring, "keyring", r.keyring, "keyring file of master keys (HUSKY_KEYRING; default: beside the database)")
+	fs.StringVar(&r.rootKeyFile, "root-key-file", r.rootKeyFile,
+		"root key file: the keyring and the audit key are then kept in the database, sealed by it (HUSKY_ROOT_KEY_FILE)")
 	fs.BoolFunc("allow-private-endpoints", "allow webhook endpoints on loopback and private networks (HUSKY_ALLOW_PRIVATE_ENDPOINTS)",
 		func(string) error { r.allowPrivate = "true"; return nil })
 	if !all {
@@ -102,14 +105,16 @@ func (r rawConfig) config() (app.Config, error) {
 	if c.DB == "" {
 		errs = append(errs, errors.New("HUSKY_DB: must name a database file or a postgres:// URL"))
 	}
-	if store.IsURL(c.DB) {
+	c.RootKeyFile = r.rootKeyFile
+	if store.IsURL(c.DB) && c.RootKeyFile == "" {
 		// Beside a server there is no file to put them next to, and every
-		// instance must use the same two: they are set explicitly.
+		// instance must use the same two: the root key that seals them in
+		// the database, or (as before it) the two files, set explicitly.
 		if r.keyring == "" {
-			errs = append(errs, errors.New("HUSKY_KEYRING: must be set when HUSKY_DB is a PostgreSQL URL (the same keyring file for every instance)"))
-		}
-		if r.auditKey == "" {
-			errs = append(errs, errors.New("HUSKY_AUDIT_KEY: must be set when HUSKY_DB is a PostgreSQL URL (the same key file for every instance)"))
+			errs = append(errs, errors.New("HUSKY_ROOT_KEY_FILE: must be set when HUSKY_DB is a PostgreSQL URL "+
+				"(the same root key file on every instance; or HUSKY_KEYRING and HUSKY_AUDIT_KEY, one shared file each)"))
+		} else if r.auditKey == "" {
+			errs = append(errs, errors.New("HUSKY_AUDIT_KEY: must be set with HUSKY_KEYRING when HUSKY_DB is a PostgreSQL URL (the same key file for every instance)"))
 		}
 	}
 	sched, err := sharing.ParseSchedule(r.retry)

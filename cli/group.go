@@ -27,6 +27,9 @@ type sub struct {
 	// check of its arguments, run before anything is opened, and what it
 	// does with the app. check may be nil.
 	bind func(fs *flag.FlagSet, raw *rawConfig) (check func(pos []string) error, run func(ctx context.Context, a *app.App, pos []string) error)
+	// bare, in place of bind, is a subcommand that does not open the app
+	// (husky keys init-root, import): run gets the settings as given.
+	bare func(fs *flag.FlagSet, raw *rawConfig) (check func(pos []string) error, run func(ctx context.Context, raw rawConfig, pos []string) error)
 }
 
 // group runs `husky NAME SUB [flags] [args]`: "-h" alone lists the
@@ -53,7 +56,16 @@ func (c *command) group(ctx context.Context, name string, args []string, subs []
 	}
 	raw := envConfig(os.Getenv)
 	fs := c.flags(name+" "+s.name, &raw, false)
-	check, run := s.bind(fs, &raw)
+	var (
+		check   func([]string) error
+		run     func(context.Context, *app.App, []string) error
+		runBare func(context.Context, rawConfig, []string) error
+	)
+	if s.bare != nil {
+		check, runBare = s.bare(fs, &raw)
+	} else {
+		check, run = s.bind(fs, &raw)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: husky %s %s %s\n\n%s\n\nFlags:\n", name, s.name, s.args, s.about)
 		fs.PrintDefaults()
@@ -66,6 +78,9 @@ func (c *command) group(ctx context.Context, name string, args []string, subs []
 		if err := check(pos); err != nil {
 			return err
 		}
+	}
+	if runBare != nil {
+		return runBare(ctx, raw, pos)
 	}
 	cfg, err := raw.config()
 	if err != nil {

@@ -142,7 +142,7 @@ func (c *command) partnersSetEnabled(enabled bool) (func([]string) error, func(c
 }
 
 func (c *command) keys(ctx context.Context, args []string) error {
-	return c.group(ctx, "keys", args, []sub{
+	return c.group(ctx, "keys", args, append([]sub{
 		{name: "create", creates: true, args: "--role reseller --partner ID | --role finance | --role admin | --role privacy",
 			about: "Issue an API key, printed once; only its SHA-256 is stored.", bind: c.keysCreate},
 		{name: "list", about: "List every API key record (never the keys).", bind: c.keysList},
@@ -195,7 +195,7 @@ func (c *command) keys(ctx context.Context, args []string) error {
 					return nil
 				}
 			}},
-	})
+	}, c.rootKeySubs()...))
 }
 
 func (c *command) keysCreate(fs *flag.FlagSet, raw *rawConfig) (func([]string) error, func(context.Context, *app.App, []string) error) {

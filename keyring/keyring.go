@@ -453,20 +453,9 @@ func newVersion(id uint32) (Version, error) {
 }
 
 func (k *Keyring) set(vs []Version) error {
-	m := make(map[uint32]cipher.AEAD, len(vs))
-	for _, v := range vs {
-		if len(v.Key) != keySize || v.ID == 0 {
-			return fmt.Errorf("keyring %s: version %d is not a 256-bit key", k.src.Name(), v.ID)
-		}
-		block, err := aes.NewCipher(v.Key)
-		if err != nil {
-			return fmt.Errorf("keyring %s: %w", k.src.Name(), err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return fmt.Errorf("keyring %s: %w", k.src.Name(), err)
-		}
-		m[v.ID] = aead
+	m, err := ciphers(k.src.Name(), vs)
+	if err != nil {
+		return err
 	}
 	sorted := append([]Version(nil), vs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
@@ -474,6 +463,27 @@ func (k *Keyring) set(vs []Version) error {
 	k.versions, k.all = m, sorted
 	k.mu.Unlock()
 	return nil
+}
+
+// ciphers returns an AES-256-GCM cipher for each version, named for
+// messages by name.
+func ciphers(name string, vs []Version) (map[uint32]cipher.AEAD, error) {
+	m := make(map[uint32]cipher.AEAD, len(vs))
+	for _, v := range vs {
+		if len(v.Key) != keySize || v.ID == 0 {
+			return nil, fmt.Errorf("keyring %s: version %d is not a 256-bit key", name, v.ID)
+		}
+		block, err := aes.NewCipher(v.Key)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: %w", name, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: %w", name, err)
+		}
+		m[v.ID] = aead
+	}
+	return m, nil
 }
 
 // Current returns the version new values are sealed with.
@@ -520,6 +530,11 @@ func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
 	id := k.all[len(k.all)-1].ID
 	aead := k.versions[id]
 	k.mu.RUnlock()
+	return seal(aead, id, plaintext, aad)
+}
+
+// seal is Seal with version id's cipher aead.
+func seal(aead cipher.AEAD, id uint32, plaintext, aad []byte) ([]byte, error) {
 	out := make([]byte, headerSize, headerSize+len(plaintext)+aead.Overhead())
 	binary.BigEndian.PutUint32(out, id)
 	if _, err := rand.Read(out[4:headerSize]); err != nil {
@@ -560,6 +575,11 @@ func (k *Keyring) Open(ciphertext, aad []byte) ([]byte, error) {
 			return nil, ErrUnknownVersion
 		}
 	}
+	return open(aead, ciphertext, aad)
+}
+
+// open is Open with the cipher of the version that sealed ciphertext.
+func open(aead cipher.AEAD, ciphertext, aad []byte) ([]byte, error) {
 	out, err := aead.Open(nil, ciphertext[4:headerSize], ciphertext[headerSize:], aad)
 	if err != nil {
 		return nil, ErrCorrupt

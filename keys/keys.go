@@ -43,6 +43,9 @@ type Lifecycle struct {
 	Audit      audit.Recorder
 	Clock      base.Clock
 	Logger     *slog.Logger
+	// Root is the root key that seals the keyring and the audit key in
+	// the database (HUSKY_ROOT_KEY_FILE), nil when they are files.
+	Root *keyring.Root
 	// KeyringPath names the keyring in messages (HUSKY_KEYRING).
 	KeyringPath string
 	// Rotation is the age after which the leader rotates the master key
@@ -310,11 +313,39 @@ func (l *Lifecycle) Prune(ctx context.Context, actor string) ([]uint32, error) {
 	return gone, err
 }
 
+// PruneRoot seals the secrets under the root key's current version and
+// destroys from its file the versions retired longer than the backup
+// retention, and returns them (see the package function PruneRoot).
+func (l *Lifecycle) PruneRoot(ctx context.Context, actor string) ([]uint32, error) {
+	if l.Root == nil {
+		return nil, errors.New("the keyring is not in the database: there is no root key to prune (HUSKY_ROOT_KEY_FILE)")
+	}
+	gone, err := PruneRoot(ctx, l.DB, l.Root, l.Clock.Now().Add(-l.BackupRetention), l.Clock.Now)
+	if err != nil || len(gone) == 0 {
+		return gone, err
+	}
+	names := make([]string, len(gone))
+	for i, v := range gone {
+		names[i] = fmt.Sprint(v)
+	}
+	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
+		return l.Audit.Record(ctx, tx, actor, "keyring.root_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+	})
+	return gone, err
+}
+
 // Reload reads the keyring file if it changed. A file that is
 // not this keyring is refused: the keys held stay in use, the error is
 // logged and husky_keyring_reload_refused_total counts it, so that an
 // operator sees it before anything else goes wrong.
 func (l *Lifecycle) Reload() {
+	if l.Root != nil {
+		if changed, err := l.Root.Reload(); err != nil {
+			l.Logger.Error("reload root key", "root_key", l.Root.Path(), "error", err.Error())
+		} else if changed {
+			l.Logger.Info("root key file changed: reloaded", "root_key", l.Root.Path(), "current_version", l.Root.Current())
+		}
+	}
 	changed, err := l.Keyring.Reload()
 	switch {
 	case errors.Is(err, keyring.ErrForeign):
@@ -342,6 +373,15 @@ func (l *Lifecycle) Maintenance() base.Loop {
 				errs = append(errs, fmt.Errorf("rotate master key: %w", err))
 			} else {
 				l.Logger.Info("master key rotated", "version", res.Version, "data_keys", res.Rewrapped, "took_ms", res.Took.Milliseconds())
+			}
+		}
+		if l.Root != nil {
+			// A root version added to every instance's file: move the
+			// secrets to it, so the old one can be destroyed.
+			if use, err := ResealRoot(ctx, l.DB, l.Root, l.Clock.Now); err != nil {
+				errs = append(errs, fmt.Errorf("reseal under the root key: %w", err))
+			} else if use.Resealed > 0 {
+				l.Logger.Info("secrets sealed under the current root key version", "count", use.Resealed, "root_version", l.Root.Current())
 			}
 		}
 		if time.Since(lastPrune) > 24*time.Hour {
