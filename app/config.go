@@ -21,15 +21,15 @@ type Config struct {
 	RetentionYears        int
 	AllowPrivateEndpoints bool
 	AuditKey              string
-	Keyring               string        // master keys that encrypt secrets at rest
+	Keyring               string // master keys that encrypt secrets at rest
 	// RootKeyFile, when set, keeps the keyring and the audit signing key
 	// in the database, sealed by the root key in this file
 	// (HUSKY_ROOT_KEY_FILE); AuditKey and Keyring then only name files to
 	// import (husky keys import).
 	RootKeyFile string
-	PurgeDaily            time.Duration // time of day of the daily purge; negative = off
-	Demo                  bool
-	LogFormat             string // json or text; default json unless stderr is a terminal
+	PurgeDaily  time.Duration // time of day of the daily purge; negative = off
+	Demo        bool
+	LogFormat   string // json or text; default json unless stderr is a terminal
 	// TLSCert and TLSKey, both set, make serve speak HTTPS itself.
 	TLSCert, TLSKey string
 	// RateLimit is requests per second per API key (bursts of twice
