@@ -1,7 +1,8 @@
 // Package keyring holds the service's master keys: versioned AES-256 keys
 // that encrypt what must stay secret at rest (webhook signing secrets, and
-// wrapped per-order data keys), kept in an owner-only file apart from the
-// database (HUSKY_KEYRING). Encryption is AES-256-GCM from Go's standard
+// wrapped per-order data keys), kept in a Source: an owner-only file apart
+// from the database (HUSKY_KEYRING), or the database itself, sealed by the
+// root key (Root, HUSKY_ROOT_KEY_FILE). Encryption is AES-256-GCM from Go's standard
 // library; every ciphertext names the key version that sealed it, so keys
 // can be rotated without re-encrypting everything at once.
 package keyring

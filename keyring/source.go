@@ -10,7 +10,8 @@ import (
 )
 
 // Source is where a keyring's stored form lives and how it is changed:
-// today an owner-only file (FileSource). Read returns what is stored, or
+// an owner-only file (FileSource), or a row in the database sealed by the
+// root key (keys.DBSource). Read returns what is stored, or
 // an error wrapping fs.ErrNotExist when nothing is yet; Change runs edit
 // on what is stored (nil when nothing is), alone among every process
 // sharing the source, and stores what edit returns (nothing when it
