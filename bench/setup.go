@@ -46,7 +46,13 @@ func newWorldOn(bin, dir, dsn string, rc *receiver, extraEnv ...string) (*world,
 	w.env = append([]string{"HUSKY_DB=" + w.db, "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true", "HUSKY_PURGE_DAILY=off", "HUSKY_LOG_FORMAT=json",
 		"HUSKY_RATE_LIMIT=off"}, extraEnv...)
 	if store.IsURL(dsn) {
-		w.env = append(w.env, "HUSKY_KEYRING="+filepath.Join(dir, "husky.keys"), "HUSKY_AUDIT_KEY="+filepath.Join(dir, "husky.audit-key"))
+		// As several machines run it: the keys in the database, sealed by
+		// one root key.
+		root := filepath.Join(dir, "root.key")
+		if _, err := husky(bin, nil, "keys", "init-root", root); err != nil {
+			return nil, err
+		}
+		w.env = append(w.env, "HUSKY_ROOT_KEY_FILE="+root)
 	}
 	add := func(args ...string) (string, error) {
 		m, err := husky(bin, w.env, append([]string{"partners", "add"}, args...)...)
