@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Clock: a.Clock}
 	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Holds: a.Holds, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
-		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar)}
+		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar), Setup: processingSetup(cfg)}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
 	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,

@@ -22,6 +22,11 @@ type Config struct {
 	AllowPrivateEndpoints bool
 	AuditKey              string
 	Keyring               string // master keys that encrypt secrets at rest
+	// Controller is who is responsible for the processing and how to reach
+	// it and its data-protection officer, as the record of processing,
+	// exports and replies state them (HUSKY_CONTROLLER_NAME, _ADDRESS,
+	// _CONTACT, HUSKY_DPO_CONTACT).
+	ControllerName, ControllerAddress, ControllerContact, DPOContact string
 	// RootKeyFile, when set, keeps the keyring and the audit signing key
 	// in the database, sealed by the root key in this file
 	// (HUSKY_ROOT_KEY_FILE); AuditKey and Keyring then only name files to

@@ -23,6 +23,7 @@ type rawConfig struct {
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
 	erasureReminders, trustedProxies, secureCookies, rootKeyFile                 string
+	controllerName, controllerAddress, controllerContact, dpoContact             string
 }
 
 // ConfigFrom reads the settings as a command does without flags, from
@@ -43,6 +44,10 @@ func envConfig(getenv func(string) string) rawConfig {
 		auditKey:         getenv("HUSKY_AUDIT_KEY"),
 		keyring:          getenv("HUSKY_KEYRING"),
 		rootKeyFile:      getenv("HUSKY_ROOT_KEY_FILE"),
+		controllerName:    cmp.Or(getenv("HUSKY_CONTROLLER_NAME"), "Milestone Systems A/S"),
+		controllerAddress: cmp.Or(getenv("HUSKY_CONTROLLER_ADDRESS"), "Banemarksvej 50, 2605 Brøndby, Denmark"),
+		controllerContact: getenv("HUSKY_CONTROLLER_CONTACT"),
+		dpoContact:        getenv("HUSKY_DPO_CONTACT"),
 		tlsCert:          getenv("HUSKY_TLS_CERT"),
 		tlsKey:           getenv("HUSKY_TLS_KEY"),
 		rateLimit:        cmp.Or(getenv("HUSKY_RATE_LIMIT"), "100"),
@@ -106,6 +111,8 @@ func (r rawConfig) config() (app.Config, error) {
 		errs = append(errs, errors.New("HUSKY_DB: must name a database file or a postgres:// URL"))
 	}
 	c.RootKeyFile = r.rootKeyFile
+	c.ControllerName, c.ControllerAddress = strings.TrimSpace(r.controllerName), strings.TrimSpace(r.controllerAddress)
+	c.ControllerContact, c.DPOContact = strings.TrimSpace(r.controllerContact), strings.TrimSpace(r.dpoContact)
 	if store.IsURL(c.DB) && c.RootKeyFile == "" {
 		// Beside a server there is no file to put them next to, and every
 		// instance must use the same two: the root key that seals them in

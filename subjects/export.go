@@ -24,11 +24,13 @@ type Controller struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	Contact string `json:"contact"`
+	// DPO is how to reach the data-protection officer (Art. 13(1)(b)).
+	DPO string `json:"dpo_contact,omitempty"`
 }
 
 // DefaultController is Milestone Systems A/S.
 var DefaultController = Controller{Name: "Milestone Systems A/S", Address: "Banemarksvej 50, 2605 Brøndby, Denmark",
-	Contact: "the data-protection officer, through the privacy policy's contact address"}
+	Contact: placeholderContact}
 
 // What every export and the record of processing state about the
 // processing: its purpose and its legal basis with the interest named.
@@ -181,7 +183,7 @@ func (s *Service) Export(ctx context.Context, actor, id, after string, limit int
 	for _, p := range ps {
 		byID[p.ID] = p
 	}
-	out := Export{RequestID: id, GeneratedAt: s.Clock.Now(), Controller: DefaultController, Orders: []ExportOrder{},
+	out := Export{RequestID: id, GeneratedAt: s.Clock.Now(), Controller: s.controller(), Orders: []ExportOrder{},
 		Rights: Rights, Portability: Portability}
 	var held []*orders.Order
 	underHold := map[string]bool{}

@@ -74,7 +74,7 @@ func (s *Service) Reply(ctx context.Context, id string) (Reply, error) {
 		names[p.ID] = p.Name
 	}
 	out := Reply{RequestID: r.ID, Type: r.Type, Right: rights[r.Type], Status: r.Status, ReceivedAt: r.ReceivedAt,
-		DueDate: r.DueDate, GeneratedAt: s.Clock.Now(), Controller: DefaultController, Extension: r.Extension,
+		DueDate: r.DueDate, GeneratedAt: s.Clock.Now(), Controller: s.controller(), Extension: r.Extension,
 		Orders: []ReplyOrder{}, Complaint: "You may complain to " + Authority + " (GDPR Art. 77).", Remedy: Remedy}
 	done := stepsByOrder(r.Steps, s.loc())
 	for _, o := range r.Orders {

@@ -31,6 +31,9 @@ type Service struct {
 	// Retention states the retention rule in force (RetentionRule), for
 	// exports.
 	Retention string
+	// Setup is what the record, exports and replies state from the
+	// configuration: the controller, its contacts, the measures in force.
+	Setup Setup
 }
 
 func newRequestID() string {

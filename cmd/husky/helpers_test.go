@@ -59,17 +59,27 @@ type testEnv struct {
 // a test finds them where it looks on either engine.
 func dbEnv(t testing.TB, path string) []string {
 	t.Helper()
+	// The record of processing is refused without the two contacts
+	// (TestTheRecordOfProcessingTellsTheTruth checks that default).
+	contacts := []string{"HUSKY_CONTROLLER_CONTACT=" + testControllerContact, "HUSKY_DPO_CONTACT=" + testDPOContact}
 	if storetest.Engine() == store.SQLite {
-		return []string{"HUSKY_DB=" + path}
+		return append([]string{"HUSKY_DB=" + path}, contacts...)
 	}
-	return []string{"HUSKY_DB=" + storetest.DSN(t), "HUSKY_KEYRING=" + path + ".keys", "HUSKY_AUDIT_KEY=" + path + ".audit-key"}
+	return append([]string{"HUSKY_DB=" + storetest.DSN(t), "HUSKY_KEYRING=" + path + ".keys", "HUSKY_AUDIT_KEY=" + path + ".audit-key"}, contacts...)
 }
+
+// The contacts the tests' record of processing names.
+const (
+	testControllerContact = "privacy@example.com"
+	testDPOContact        = "dpo@example.com, +45 70 00 00 00"
+)
 
 func testConfig(t testing.TB) app.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "husky.db")
 	vars := map[string]string{"HUSKY_DB": path, "HUSKY_ALLOW_PRIVATE_ENDPOINTS": "true",
-		"HUSKY_RETRY_SCHEDULE": "50ms,100ms,200ms", "HUSKY_RATE_LIMIT": "off"}
+		"HUSKY_RETRY_SCHEDULE": "50ms,100ms,200ms", "HUSKY_RATE_LIMIT": "off",
+		"HUSKY_CONTROLLER_CONTACT": testControllerContact, "HUSKY_DPO_CONTACT": testDPOContact}
 	if storetest.Engine() == store.PostgreSQL {
 		vars["HUSKY_DB"], vars["HUSKY_KEYRING"], vars["HUSKY_AUDIT_KEY"] = storetest.DSN(t), path+".keys", path+".audit-key"
 	}
