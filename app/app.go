@@ -126,11 +126,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a.Holds = &retention.Holds{DB: db, Orders: a.Orders, Vault: a.Vault, Audit: a.Audit, Clock: a.Clock}
 	a.Subjects = &subjects.Service{DB: db, Orders: a.Orders, Holds: a.Holds, Sharing: a.Outbox, Disclosures: a.Deliveries, Partners: a.Partners,
-		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar), Setup: processingSetup(cfg)}
+		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar), Setup: processingSetup(cfg),
+		RequestRetention: cfg.RequestRetentionYears}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
-	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar}
+	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Requests: a.Subjects}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
-		Clock: a.Clock, Logger: logger}
+		Clock: a.Clock, Logger: logger, Requests: a.Subjects}
 	a.Reminders = &retention.Reminders{Orders: a.Orders, Outbox: a.Outbox, Deliveries: a.Deliveries, Schedule: cfg.ErasureReminders,
 		Clock: a.Clock, Sent: retention.NewRemindersCounter()}
 	a.Registry.MustRegister(a.Reminders.Sent)

@@ -10,15 +10,18 @@ import (
 // Config is every setting of the service, read from HUSKY_* environment
 // variables and overridden by flags of `husky serve`.
 type Config struct {
-	DB                    string
-	Addr                  string
-	RetrySchedule         sharing.Schedule
-	DeliveryTimeout       time.Duration
-	DeliveryWorkers       int
-	DisableAfter          time.Duration
-	FiscalYearStart       int
-	FiscalTZ              *time.Location
-	RetentionYears        int
+	DB              string
+	Addr            string
+	RetrySchedule   sharing.Schedule
+	DeliveryTimeout time.Duration
+	DeliveryWorkers int
+	DisableAfter    time.Duration
+	FiscalYearStart int
+	FiscalTZ        *time.Location
+	RetentionYears  int
+	// RequestRetentionYears is how long a completed data-subject
+	// request's records are kept (HUSKY_REQUEST_RETENTION_YEARS).
+	RequestRetentionYears int
 	AllowPrivateEndpoints bool
 	AuditKey              string
 	Keyring               string // master keys that encrypt secrets at rest

@@ -46,7 +46,7 @@ var detailKeys = map[string]bool{
 	"status": true, "from": true, "to": true, "reason": true, "reason_sha256": true, "kind": true, "role": true,
 	"grace": true, "items": true, "attempt": true, "attempts": true, "http_status": true, "count": true,
 	"digest": true, "as_of": true, "fiscal_year": true, "route": true, "source": true, "line": true,
-	"orders": true, "recipients": true, "callback_id": true, "carrier": true,
+	"orders": true, "recipients": true, "callback_id": true, "carrier": true, "subject_requests": true,
 	// Transfers (Art. 44-46) and subject requests (Art. 15-21): a keyed
 	// hash stands for the person, field names for what changed.
 	"country": true, "transfer_basis": true, "type": true, "subject_hash": true, "changed": true,

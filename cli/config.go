@@ -24,6 +24,7 @@ type rawConfig struct {
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
 	erasureReminders, trustedProxies, secureCookies, rootKeyFile                 string
 	controllerName, controllerAddress, controllerContact, dpoContact             string
+	requestRetention                                                             string
 }
 
 // ConfigFrom reads the settings as a command does without flags, from
@@ -48,6 +49,7 @@ func envConfig(getenv func(string) string) rawConfig {
 		controllerAddress: cmp.Or(getenv("HUSKY_CONTROLLER_ADDRESS"), "Banemarksvej 50, 2605 Brøndby, Denmark"),
 		controllerContact: getenv("HUSKY_CONTROLLER_CONTACT"),
 		dpoContact:        getenv("HUSKY_DPO_CONTACT"),
+		requestRetention:  cmp.Or(getenv("HUSKY_REQUEST_RETENTION_YEARS"), "3"),
 		tlsCert:           getenv("HUSKY_TLS_CERT"),
 		tlsKey:            getenv("HUSKY_TLS_KEY"),
 		rateLimit:         cmp.Or(getenv("HUSKY_RATE_LIMIT"), "100"),
@@ -143,6 +145,11 @@ func (r rawConfig) config() (app.Config, error) {
 		errs = append(errs, fmt.Errorf("HUSKY_RETENTION_YEARS: %q is not a number of years from 1 to 100", r.retention))
 	} else {
 		c.RetentionYears = n
+	}
+	if n, err := strconv.Atoi(r.requestRetention); err != nil || n < 1 || n > 100 {
+		errs = append(errs, fmt.Errorf("HUSKY_REQUEST_RETENTION_YEARS: %q is not a number of years from 1 to 100", r.requestRetention))
+	} else {
+		c.RequestRetentionYears = n
 	}
 	if b, err := strconv.ParseBool(r.allowPrivate); err != nil {
 		errs = append(errs, fmt.Errorf("HUSKY_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", r.allowPrivate))

@@ -99,8 +99,8 @@ func (c *command) purgeReport(fs *flag.FlagSet, raw *rawConfig) (func([]string) 
 func (c *command) printRun(run retention.Run) {
 	c.print(run, func(w io.Writer) {
 		fmt.Fprintf(w, "purge run %s (%s) as of %s\n", run.ID, run.Status, run.AsOf.Format(time.RFC3339))
-		fmt.Fprintf(w, "orders %d, erased %d, held %d, erasure notices %d\ndigest %s\n", run.Counts.Orders, run.Counts.Erased,
-			run.Counts.Held, run.Counts.Notices, run.Digest)
+		fmt.Fprintf(w, "orders %d, erased %d, held %d, erasure notices %d, subject requests deleted %d\ndigest %s\n", run.Counts.Orders,
+			run.Counts.Erased, run.Counts.Held, run.Counts.Notices, run.Counts.Requests, run.Digest)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "RECIPIENT\tNOTIFIED\tDELIVERED\tACKNOWLEDGED\tPENDING\tDEAD")
 		for _, r := range run.Recipients {

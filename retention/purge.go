@@ -35,6 +35,9 @@ type Purger struct {
 	Audit      *audit.Log
 	Clock      base.Clock
 	Logger     *slog.Logger
+	// Requests deletes the records of completed subject requests past
+	// their retention with each run (subjects'); nil: none.
+	Requests RequestRecords
 	// BatchSize is how many orders one transaction erases; small batches
 	// keep the writer free for the API. Default 200.
 	BatchSize int
@@ -45,6 +48,13 @@ type Purger struct {
 	// so that the API and the dispatcher keep the CPU they need while a
 	// large purge runs. A negative value never rests.
 	Yield float64
+}
+
+// RequestRecords are the records of completed subject requests, kept for
+// their own retention and deleted by the purge (subjects.Service).
+type RequestRecords interface {
+	RequestsDueAsOf(ctx context.Context, asOf time.Time) (RequestsDue, error)
+	DeleteRecords(ctx context.Context, actor string, ids []string) (int, error)
 }
 
 // Run is a purge run and its evidence.
@@ -68,6 +78,9 @@ type RunCounts struct {
 	Erased  int `json:"erased"`
 	Held    int `json:"held"`
 	Notices int `json:"notices"`
+	// Requests counts the completed subject requests whose records the
+	// run deleted, their retention over.
+	Requests int `json:"subject_requests_deleted"`
 }
 
 // RecipientNotices is the state of one recipient's erasure notices for a
@@ -303,6 +316,10 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 			held++
 		}
 	}
+	requests, err := p.deleteRequests(ctx, actor, asOf)
+	if err != nil {
+		return err
+	}
 	if err := p.clearWAL(ctx); err != nil {
 		return err
 	}
@@ -316,18 +333,31 @@ func (p *Purger) finish(ctx context.Context, id, actor string, asOf time.Time) e
 		total += c.Notified
 	}
 	err = p.DB.Tx(ctx, func(tx *store.Tx) error {
-		c := runCounts{Orders: len(ids), Erased: len(erased), Held: held, Notices: total, Digest: digest}
+		c := runCounts{Orders: len(ids), Erased: len(erased), Held: held, Notices: total, Digest: digest, Requests: requests}
 		if err := p.rows().complete(ctx, tx, id, c, p.Clock.Now()); err != nil {
 			return err
 		}
 		return p.Audit.Record(ctx, tx, actor, "purge.completed", map[string]string{"purge_run_id": id}, map[string]string{
-			"as_of": store.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total)})
+			"as_of": store.FormatTime(asOf), "orders": fmt.Sprint(len(erased)), "digest": digest, "count": fmt.Sprint(total), "subject_requests": fmt.Sprint(requests)})
 	})
 	if err != nil {
 		return err
 	}
 	_, err = p.Audit.Checkpoint(ctx)
 	return err
+}
+
+// deleteRequests deletes the records of the completed subject requests
+// due as of asOf, and returns how many.
+func (p *Purger) deleteRequests(ctx context.Context, actor string, asOf time.Time) (int, error) {
+	if p.Requests == nil {
+		return 0, nil
+	}
+	due, err := p.Requests.RequestsDueAsOf(ctx, asOf)
+	if err != nil || len(due.Due) == 0 {
+		return 0, err
+	}
+	return p.Requests.DeleteRecords(ctx, actor, due.Due)
 }
 
 // clearWAL copies the write-ahead log into the database and truncates it,
@@ -399,7 +429,7 @@ func (p *Purger) get(ctx context.Context, id string, evidence bool) (Run, error)
 		return Run{}, ErrRunNotFound
 	}
 	run := Run{ID: r.ID, AsOf: r.AsOf.Time, Actor: r.Actor, Status: r.Status, StartedAt: r.Started.Time,
-		Counts: RunCounts{Orders: r.Orders, Erased: r.Erased, Held: r.Held, Notices: r.Notices}, Digest: r.Digest, Error: r.Error,
+		Counts: RunCounts{Orders: r.Orders, Erased: r.Erased, Held: r.Held, Notices: r.Notices, Requests: r.Requests}, Digest: r.Digest, Error: r.Error,
 		OrderIDs: []string{}, Recipients: []RecipientNotices{}}
 	if !r.Finished.IsZero() {
 		t := r.Finished.Time

@@ -25,6 +25,21 @@ type Report struct {
 	// StaleAction says how an operator closes a stale order, when there
 	// are any.
 	StaleAction string `json:"stale_action,omitempty"`
+	// SubjectRequests are the completed data-subject requests whose
+	// records the purge would delete (their own retention over), and how
+	// many past it are kept.
+	SubjectRequests RequestsDue `json:"subject_requests"`
+}
+
+// RequestsDue is what a purge as of a date would do to the records of
+// completed subject requests.
+type RequestsDue struct {
+	RetentionYears int `json:"retention_years"`
+	// Due are the requests past their retention that nothing needs.
+	Due []string `json:"due"`
+	// Kept counts those past it that a restriction still in force, an
+	// erasure still scheduled or a legal hold keeps.
+	Kept int `json:"kept"`
 }
 
 // Row is one order of a report: what orders knows of it, and whether a
@@ -52,6 +67,8 @@ type Reporter struct {
 	Orders   *orders.Service
 	Holds    *Holds
 	Calendar Calendar
+	// Requests are the subject requests' records (nil: not reported).
+	Requests RequestRecords
 }
 
 // counter collects a report's counts per fiscal year.
@@ -144,6 +161,12 @@ func (r *Reporter) Report(ctx context.Context, asOf time.Time) (Report, error) {
 	rep.FiscalYears = counts.sorted()
 	if len(rep.Stale) > 0 {
 		rep.StaleAction = staleAction
+	}
+	rep.SubjectRequests = RequestsDue{Due: []string{}}
+	if r.Requests != nil {
+		if rep.SubjectRequests, err = r.Requests.RequestsDueAsOf(ctx, asOf); err != nil {
+			return Report{}, err
+		}
 	}
 	return rep, nil
 }

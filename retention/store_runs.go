@@ -14,7 +14,7 @@ import (
 // statements.go.
 const (
 	sqlInsertRun = `INSERT INTO purge_runs (id, as_of, actor, status, started_at) VALUES ($1, $2, $3, 'running', $4)`
-	sqlGetRun    = `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held, notices, digest, error
+	sqlGetRun    = `SELECT id, as_of, actor, status, started_at, finished_at, orders, erased, held, notices, requests, digest, error
 		FROM purge_runs WHERE id = $1`
 	sqlFailRun     = `UPDATE purge_runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3`
 	sqlAddRunOrder = `INSERT INTO purge_run_orders (run_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
@@ -25,7 +25,7 @@ const (
 	sqlUndecided   = `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome IS NULL ORDER BY order_id LIMIT $2`
 	sqlOutcomes    = `SELECT order_id, outcome FROM purge_run_orders WHERE run_id = $1 ORDER BY order_id`
 	sqlCompleteRun = `UPDATE purge_runs SET status = 'completed', finished_at = $1, orders = $2, erased = $3, held = $4,
-		notices = $5, digest = $6 WHERE id = $7`
+		notices = $5, digest = $6, requests = $7 WHERE id = $8`
 	sqlRunningRuns = `SELECT id FROM purge_runs WHERE status = 'running'`
 	sqlRunErased   = `SELECT order_id FROM purge_run_orders WHERE run_id = $1 AND outcome = 'erased' ORDER BY order_id`
 	sqlLatestRuns  = `SELECT id FROM purge_runs ORDER BY started_at DESC, id DESC LIMIT $1`
@@ -46,14 +46,15 @@ type runRow struct {
 	Erased   int        `db:"erased"`
 	Held     int        `db:"held"`
 	Notices  int        `db:"notices"`
+	Requests int        `db:"requests"`
 	Digest   string     `db:"digest"`
 	Error    string     `db:"error"`
 }
 
 // runCounts is what a run records as it ends.
 type runCounts struct {
-	Orders, Erased, Held, Notices int
-	Digest                        string
+	Orders, Erased, Held, Notices, Requests int
+	Digest                                  string
 }
 
 // insert starts the run id as of asOf; a unique violation means another
@@ -141,7 +142,7 @@ func (q runRows) outcomes(ctx context.Context, id string) (map[string]string, []
 
 // complete records the run's end at t and its counts.
 func (q runRows) complete(ctx context.Context, tx *store.Tx, id string, c runCounts, t time.Time) error {
-	if _, err := tx.ExecContext(ctx, sqlCompleteRun, store.FormatTime(t), c.Orders, c.Erased, c.Held, c.Notices, c.Digest, id); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlCompleteRun, store.FormatTime(t), c.Orders, c.Erased, c.Held, c.Notices, c.Digest, c.Requests, id); err != nil {
 		return fmt.Errorf("complete run: %w", err)
 	}
 	return nil

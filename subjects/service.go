@@ -31,6 +31,9 @@ type Service struct {
 	// Retention states the retention rule in force (RetentionRule), for
 	// exports.
 	Retention string
+	// RequestRetention is how many years a completed request's records
+	// are kept (HUSKY_REQUEST_RETENTION_YEARS; 0: DefaultRequestRetention).
+	RequestRetention int
 	// Setup is what the record, exports and replies state from the
 	// configuration: the controller, its contacts, the measures in force.
 	Setup Setup

@@ -129,4 +129,45 @@ func TestStoreRequestRows(t *testing.T) {
 	if r, _, _ := q.get(ctx, db.Reader, "sr_2"); string(r.PhoneHash) != "\x03" || r.EmailHash != nil || r.Lookup != 3 {
 		t.Errorf("after rehash: %+v", r)
 	}
+	// The records of completed requests, deleted past their retention.
+	if ids, err := q.completedBefore(ctx, db.Reader, t0, 10); err != nil || len(ids) != 0 {
+		t.Errorf("completedBefore its completion: %v %v", ids, err)
+	}
+	if ids, err := q.completedBefore(ctx, db.Reader, t0.Add(2*time.Hour), 10); err != nil || !slices.Equal(ids, []string{"sr_1"}) {
+		t.Errorf("completedBefore (the open one never): %v %v", ids, err)
+	}
+	if n, err := q.erasuresOf(ctx, db.Reader, "sr_2"); err != nil || n != 1 {
+		t.Errorf("erasuresOf: %d %v", n, err)
+	}
+	if n, err := q.erasuresOf(ctx, db.Reader, "sr_1"); err != nil || n != 0 {
+		t.Errorf("erasuresOf none: %d %v", n, err)
+	}
+	tx(func(tx *store.Tx) error {
+		if err := q.addStep(ctx, tx, stepParams{RequestID: "sr_2", Time: t0, Actor: "dpo", Action: "opened", Details: `{}`}); err != nil {
+			return err
+		}
+		if gone, err := q.deleteRequest(ctx, tx, "sr_2"); err != nil || gone {
+			t.Errorf("deleteRequest of an open request: %v %v", gone, err)
+		}
+		return nil
+	})
+	if steps, _ := q.steps(ctx, db.Reader, "sr_2"); len(steps) == 0 {
+		t.Error("deleteRequest of an open request deleted its steps")
+	}
+	tx(func(tx *store.Tx) error {
+		gone, err := q.deleteRequest(ctx, tx, "sr_1")
+		if err != nil || !gone {
+			t.Errorf("deleteRequest: %v %v", gone, err)
+		}
+		return err
+	})
+	if _, ok, _ := q.get(ctx, db.Reader, "sr_1"); ok {
+		t.Error("the deleted request is still there")
+	}
+	if steps, _ := q.steps(ctx, db.Reader, "sr_1"); len(steps) != 0 {
+		t.Errorf("its steps are still there: %v", steps)
+	}
+	if cands, _ := q.candidates(ctx, db.Reader, "sr_1"); len(cands) != 0 {
+		t.Errorf("its candidates are still there: %v", cands)
+	}
 }
