@@ -199,6 +199,10 @@ func (c *command) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	c.print(map[string]any{"file": pos[0], "bytes": n}, func(w io.Writer) {
+		if cfg.RootKeyFile != "" {
+			fmt.Fprintf(w, "%s: %d bytes; it holds the keyring sealed by the root key (%s): keep the root key apart from it\n", pos[0], n, cfg.RootKeyFile)
+			return
+		}
 		fmt.Fprintf(w, "%s: %d bytes; keep the keyring (%s) apart from it\n", pos[0], n, cfg.Keyring)
 	})
 	return nil
