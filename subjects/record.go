@@ -124,6 +124,9 @@ type RecordRetention struct {
 	// done: bookkeeping, a legal obligation.
 	Purpose    string `json:"purpose"`
 	LegalBasis string `json:"legal_basis"`
+	// Requests is how long the records of a completed data-subject
+	// request are kept.
+	Requests string `json:"subject_requests"`
 }
 
 // What keeping an order after fulfilment is for, and its basis.
@@ -165,7 +168,10 @@ func (s *Service) Record(ctx context.Context, cal retention.Calendar) (RecordOfP
 		Data:         Categories, Sources: []RecordSource{}, Recipients: []RecordRecipient{},
 		Measures: append(slices.Clone(Measures), s.Setup.Measures...),
 		Retention: RecordRetention{Rule: RetentionRule(cal), FiscalYearStart: cal.StartMonth.String(), TimeZone: cal.Location.String(),
-			Years: cal.Years, Purpose: RetentionPurpose, LegalBasis: RetentionLegalBasis}}
+			Years: cal.Years, Purpose: RetentionPurpose, LegalBasis: RetentionLegalBasis,
+			Requests: fmt.Sprintf("A data-subject request's records (its steps and the keyed hashes of the identifiers it names) are kept %d years "+
+				"after it is completed (the limitation period), then deleted by the purge; longer only while it still restricts sharing, "+
+				"has an erasure scheduled or covers an order under a legal hold.", s.requestYears())}}
 	if demo && rec.Controller.DPO == "" {
 		rec.Controller.DPO = "(demo: set HUSKY_DPO_CONTACT)"
 	}
@@ -223,8 +229,8 @@ func (r RecordOfProcessing) WriteMarkdown(w io.Writer) error {
 	for _, p := range r.Recipients {
 		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s | %s |\n", p.Name, p.PartnerID, p.Kind, p.Country, p.Transfer, strings.Join(p.Fields, ", "))
 	}
-	fmt.Fprintf(&b, "\n## Retention\n\n%s\n\n%s %s\n\n## Technical and organisational measures\n\n", r.Retention.Rule,
-		r.Retention.Purpose, r.Retention.LegalBasis)
+	fmt.Fprintf(&b, "\n## Retention\n\n%s\n\n%s %s\n\n%s\n\n## Technical and organisational measures\n\n", r.Retention.Rule,
+		r.Retention.Purpose, r.Retention.LegalBasis, r.Retention.Requests)
 	for _, m := range r.Measures {
 		fmt.Fprintf(&b, "- %s\n", m)
 	}

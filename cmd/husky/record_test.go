@@ -38,7 +38,7 @@ func TestTheRecordOfProcessingTellsTheTruth(t *testing.T) {
 	}
 	ret := rec["retention"].(map[string]any)
 	if !strings.Contains(fmt.Sprint(ret["legal_basis"]), "Art. 6(1)(c)") || !strings.Contains(fmt.Sprint(ret["legal_basis"]), "bogføringsloven") ||
-		!strings.Contains(fmt.Sprint(ret["purpose"]), "Bookkeeping") {
+		!strings.Contains(fmt.Sprint(ret["purpose"]), "Bookkeeping") || !strings.Contains(fmt.Sprint(ret["subject_requests"]), "kept 3 years") {
 		t.Errorf("retention: %v", ret)
 	}
 	measures := fmt.Sprint(rec["technical_and_organisational_measures"])
