@@ -162,13 +162,19 @@ func (r *Reporter) Report(ctx context.Context, asOf time.Time) (Report, error) {
 	if len(rep.Stale) > 0 {
 		rep.StaleAction = staleAction
 	}
-	rep.SubjectRequests = RequestsDue{Due: []string{}}
-	if r.Requests != nil {
-		if rep.SubjectRequests, err = r.Requests.RequestsDueAsOf(ctx, asOf); err != nil {
-			return Report{}, err
-		}
+	if rep.SubjectRequests, err = r.requestsDue(ctx, asOf); err != nil {
+		return Report{}, err
 	}
 	return rep, nil
+}
+
+// requestsDue is the report's part on the records of completed subject
+// requests.
+func (r *Reporter) requestsDue(ctx context.Context, asOf time.Time) (RequestsDue, error) {
+	if r.Requests == nil {
+		return RequestsDue{Due: []string{}}, nil
+	}
+	return r.Requests.RequestsDueAsOf(ctx, asOf)
 }
 
 // WriteCSV writes the report with one row per order and a category column.
@@ -249,6 +255,9 @@ func (r *Reporter) Summary(ctx context.Context, asOf time.Time) (Report, error) 
 	rep.FiscalYears = counts.sorted()
 	if len(rep.Stale) > 0 {
 		rep.StaleAction = staleAction
+	}
+	if rep.SubjectRequests, err = r.requestsDue(ctx, asOf); err != nil {
+		return Report{}, err
 	}
 	return rep, nil
 }

@@ -260,6 +260,9 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		do(t, ctx, "chart", chromedp.WaitVisible(chromedp.CSS("svg.chart rect.bar-purgeable")))
 		summary := text(t, ctx, "main > p:nth-of-type(1)")
+		if got := text(t, ctx, "main"); !strings.Contains(got, "Records of completed data-subject requests the purge would delete (kept 3 years") {
+			t.Errorf("the finance page does not show the request records due: %.600s", got)
+		}
 		screenshot(t, ctx, "finance")
 		do(t, ctx, "drill down", chromedp.Click(chromedp.CSS("td a[href*='category=purgeable']")), shows("Ids, dates and status only"))
 		if rows := text(t, ctx, "main table tbody"); !strings.Contains(rows, "ord_") || strings.Contains(rows, "@") {
