@@ -7,7 +7,7 @@ BIN := bin/husky
 .PHONY: run build test bench bench-go crash fuzz lint clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/husky
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/husky
 
 # The demo has a database of its own, so that husky.db is never a demo one.
 run: build

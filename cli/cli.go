@@ -14,10 +14,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
+	"golang.org/x/mod/module"
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/app"
@@ -37,6 +40,9 @@ Usage:
   husky keys list
   husky keys revoke ID
   husky keys rotate | prune          add a master key version and re-wrap every data key under it; destroy retired ones
+  husky keys rotate-lookup           a new lookup key, every live order's keyed hashes made again under it
+  husky keys init-root FILE | rotate-root [FILE] | prune-root | import
+                                      the root key that seals the keyring and the audit key kept in the database
   husky backup FILE                   an online, consistent copy of the database (sealed like the database)
   husky deliveries list [--status pending|delivered|dead] [--order ID]
   husky deliveries replay ID | --since TIME
@@ -54,6 +60,8 @@ Usage:
   husky subjects rectify ID --file CHANGES.json | erase|restrict|lift|complete ID
   husky privacy record [--format json|markdown]   the record of processing (Art. 30)
 
+  husky --version
+
 Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
 Run "husky COMMAND -h" for a command's subcommands and flags.
 `
@@ -62,6 +70,10 @@ Run "husky COMMAND -h" for a command's subcommands and flags.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -115,6 +127,39 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "husky: %v\n", err)
 	return 1
+}
+
+// version says which build this is: its release tag when built from one,
+// the commit it was built from (and whether the tree had changes), and the
+// Go release.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "husky (unknown build) " + runtime.Version()
+	}
+	out := "husky"
+	if v := info.Main.Version; v != "" && v != "(devel)" && !module.IsPseudoVersion(strings.TrimSuffix(v, "+dirty")) {
+		out += " " + v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	switch {
+	case len(rev) >= 12:
+		out += " commit " + rev[:12]
+		if dirty {
+			out += " with local changes"
+		}
+	default:
+		out += " (built without version control information)"
+	}
+	return out + " " + runtime.Version()
 }
 
 var errUsage = errors.New("usage")

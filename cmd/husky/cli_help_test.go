@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 var commands = map[string][]string{
 	"serve": nil, "migrate": nil,
 	"partners":   {"add", "list", "rotate-secret", "enable", "disable"},
-	"keys":       {"create", "list", "revoke", "rotate", "prune"},
+	"keys":       {"create", "list", "revoke", "rotate", "prune", "rotate-lookup", "init-root", "rotate-root", "prune-root", "import"},
 	"backup":     nil,
 	"deliveries": {"list", "replay"},
 	"orders":     {"import", "hold", "release", "close", "conflicts"},
@@ -106,5 +107,17 @@ func TestRejectedImportSaysNothingWasImported(t *testing.T) {
 	code, stdout, stderr := runExit(t, env, "orders", "import", file)
 	if code == 0 || strings.Contains(stdout, "skipped 0") || !strings.Contains(stderr, "nothing imported") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+// husky --version names the build and exits 0, as every CLI of its kind
+// does; it needs no database.
+func TestVersionNamesTheBuild(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"--version", "version"} {
+		code, stdout, stderr := runExit(t, []string{"HUSKY_DB=" + filepath.Join(t.TempDir(), "none.db")}, arg)
+		if code != 0 || !strings.HasPrefix(stdout, "husky ") || !strings.Contains(stdout, runtime.Version()) || stderr != "" {
+			t.Errorf("husky %s: exit %d, %q %q", arg, code, stdout, stderr)
+		}
 	}
 }
