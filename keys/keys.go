@@ -288,29 +288,29 @@ func (l *Lifecycle) Prune(ctx context.Context, actor string) ([]uint32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(lookupGone) > 0 {
-		names := make([]string, len(lookupGone))
-		for i, v := range lookupGone {
-			names[i] = fmt.Sprint(v)
-		}
-		if err := l.DB.Tx(ctx, func(tx *store.Tx) error {
-			return l.Audit.Record(ctx, tx, actor, "keyring.lookup_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
-		}); err != nil {
-			return nil, err
-		}
+	if err := l.recordPruned(ctx, actor, "keyring.lookup_pruned", lookupGone); err != nil {
+		return nil, err
 	}
 	gone, err := l.Keyring.Prune(cutoff, inUse)
-	if err != nil || len(gone) == 0 {
+	if err != nil {
 		return gone, err
+	}
+	return gone, l.recordPruned(ctx, actor, "keyring.pruned", gone)
+}
+
+// recordPruned records in the audit trail that the key versions gone
+// were destroyed (nothing when none were).
+func (l *Lifecycle) recordPruned(ctx context.Context, actor, action string, gone []uint32) error {
+	if len(gone) == 0 {
+		return nil
 	}
 	names := make([]string, len(gone))
 	for i, v := range gone {
 		names[i] = fmt.Sprint(v)
 	}
-	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
-		return l.Audit.Record(ctx, tx, actor, "keyring.pruned", nil, map[string]string{"from": strings.Join(names, ",")})
+	return l.DB.Tx(ctx, func(tx *store.Tx) error {
+		return l.Audit.Record(ctx, tx, actor, action, nil, map[string]string{"from": strings.Join(names, ",")})
 	})
-	return gone, err
 }
 
 // PruneRoot seals the secrets under the root key's current version and
@@ -321,17 +321,10 @@ func (l *Lifecycle) PruneRoot(ctx context.Context, actor string) ([]uint32, erro
 		return nil, errors.New("the keyring is not in the database: there is no root key to prune (HUSKY_ROOT_KEY_FILE)")
 	}
 	gone, err := PruneRoot(ctx, l.DB, l.Root, l.Clock.Now().Add(-l.BackupRetention), l.Clock.Now)
-	if err != nil || len(gone) == 0 {
+	if err != nil {
 		return gone, err
 	}
-	names := make([]string, len(gone))
-	for i, v := range gone {
-		names[i] = fmt.Sprint(v)
-	}
-	err = l.DB.Tx(ctx, func(tx *store.Tx) error {
-		return l.Audit.Record(ctx, tx, actor, "keyring.root_pruned", nil, map[string]string{"from": strings.Join(names, ",")})
-	})
-	return gone, err
+	return gone, l.recordPruned(ctx, actor, "keyring.root_pruned", gone)
 }
 
 // Reload reads the keyring file if it changed. A file that is
