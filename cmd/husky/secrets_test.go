@@ -25,19 +25,7 @@ func TestInstancesNeedOnlyTheDatabaseAndTheRootKey(t *testing.T) {
 	p := husky(t, fileEnv, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	key := husky(t, fileEnv, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
 	s := startServer(t, fileEnv)
-	submit := func(s *server, ref string) string {
-		t.Helper()
-		req, _ := http.NewRequest("POST", s.url+"/v1/orders", strings.NewReader(sampleOrder(t, withRef(ref))))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil || res.StatusCode != 201 {
-			t.Fatalf("submit: %v %v", res, err)
-		}
-		var o struct{ ID string }
-		jsonDecode(res, &o)
-		return o.ID
-	}
+	submit := func(s *server, ref string) string { return s.submit(t, key, ref) }
 	readable := func(s *server, id string) bool {
 		t.Helper()
 		req, _ := http.NewRequest("GET", s.url+"/v1/orders/"+id, nil)

@@ -267,18 +267,7 @@ func TestRotationFromTheCLITakesEffectInTheRunningService(t *testing.T) {
 	p := husky(t, env, "partners", "add", "--kind", "reseller", "--name", "Shop")["partner"].(map[string]any)
 	key := husky(t, env, "keys", "create", "--role", "reseller", "--partner", p["id"].(string))["api_key"].(string)
 	s := startServer(t, env)
-	submit := func(ref string) string {
-		req, _ := http.NewRequest("POST", s.url+"/v1/orders", strings.NewReader(sampleOrder(t, withRef(ref))))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil || res.StatusCode != 201 {
-			t.Fatalf("submit: %v %v", res, err)
-		}
-		var o struct{ ID string }
-		jsonDecode(res, &o)
-		return o.ID
-	}
+	submit := func(ref string) string { return s.submit(t, key, ref) }
 	first := submit("PO-BEFORE")
 	rot := husky(t, env, "keys", "rotate")
 	if rot["version"] != float64(2) || rot["data_keys_rewrapped"] != float64(1) {
@@ -390,6 +379,22 @@ func rawFilesCheckpointed(t *testing.T, a *app.App) []byte {
 		t.Fatal(err)
 	}
 	return rawFiles(t, a.Config.DB)
+}
+
+// submit posts the sample order with reference ref to the running
+// service with key, and returns its id; anything but 201 fails t.
+func (s *server) submit(t *testing.T, key, ref string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+"/v1/orders", strings.NewReader(sampleOrder(t, withRef(ref))))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("submit: %v %v", res, err)
+	}
+	var o struct{ ID string }
+	jsonDecode(res, &o)
+	return o.ID
 }
 
 func jsonDecode(res *http.Response, v any) {
