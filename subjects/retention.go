@@ -22,24 +22,11 @@ import (
 // kept by default: the Danish limitation period of 3 years.
 const DefaultRequestRetention = 3
 
-// requestCutoff is when a request must have completed before to be due as
-// of asOf.
-func (s *Service) requestCutoff(asOf time.Time) time.Time {
-	years := s.RequestRetention
-	if years <= 0 {
-		years = DefaultRequestRetention
-	}
-	return asOf.AddDate(-years, 0, 0)
-}
-
 // RequestsDueAsOf returns the completed requests whose records are due for
 // deletion as of asOf, and how many past their retention are kept.
 func (s *Service) RequestsDueAsOf(ctx context.Context, asOf time.Time) (retention.RequestsDue, error) {
-	out := retention.RequestsDue{RetentionYears: s.RequestRetention, Due: []string{}}
-	if out.RetentionYears <= 0 {
-		out.RetentionYears = DefaultRequestRetention
-	}
-	ids, err := s.rows().completedBefore(ctx, s.DB.Reader, s.requestCutoff(asOf), 1_000_000)
+	out := retention.RequestsDue{RetentionYears: s.requestYears(), Due: []string{}}
+	ids, err := s.rows().completedBefore(ctx, s.DB.Reader, asOf.AddDate(-out.RetentionYears, 0, 0), 1_000_000)
 	if err != nil {
 		return out, err
 	}
