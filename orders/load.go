@@ -85,7 +85,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, o *Order) error
 	inserted, err := s.rows().insert(ctx, tx, insertOrderParams{ID: o.ID, ResellerID: o.ResellerID, Status: o.Status,
 		Personal: sealPersonal(k, o), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, ClosedAt: closed,
 		EmailHash: o.EmailHash, PhoneHash: o.PhoneHash, Sealed: k != nil,
-		ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: s.lookupVersion()})
+		ReferenceHash: s.referenceHash(o.ResellerID, o.Reference), LookupVersion: s.lookupVersion(), Country: o.ShipTo.Country})
 	switch {
 	case err != nil:
 		return fmt.Errorf("insert order: %w", err)

@@ -131,7 +131,7 @@ func (s *Service) Rectify(ctx context.Context, tx *store.Tx, actor string, ids [
 		o.UpdatedAt = now
 		k := o.key
 		if err := s.rows().rectify(ctx, tx, rectifyParams{ID: id, Personal: sealPersonal(k, o), EmailHash: o.EmailHash,
-			PhoneHash: o.PhoneHash, LookupVersion: o.LookupVersion, UpdatedAt: now}); err != nil {
+			PhoneHash: o.PhoneHash, LookupVersion: o.LookupVersion, UpdatedAt: now, Country: o.ShipTo.Country}); err != nil {
 			return nil, fmt.Errorf("rectify order: %w", err)
 		}
 		names := strings.Join(changed, ",")

@@ -33,7 +33,7 @@ const (
 	// and the original may name a person.
 	eraseOrdersSet = `UPDATE orders SET customer_name = '', customer_email = '', customer_phone = '',
 		ship_organization = '', ship_line1 = '', ship_line2 = '', ship_city = '', ship_postal_code = '', ship_region = '',
-		ship_country = '', notes = '', email_hash = NULL, phone_hash = NULL, erased_at = $1, `
+		ship_country = '', notes = '', email_hash = NULL, phone_hash = NULL, country = NULL, erased_at = $1, `
 	stateColumns = `id, reseller_id, reference, status, created_at, updated_at, closed_at, erased_at, close_reason, sealed`
 	answersFrom  = `SELECT order_id, partner_id, status, estimated_ship_date, reason_code, message, carrier,
 		tracking_number, tracking_url, delivered_at, erasure_confirmed_at, updated_at FROM order_recipients`

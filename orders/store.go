@@ -20,8 +20,10 @@ const (
 	retentionColumns = `id, reseller_id, status, created_at, closed_at`
 	// bound: the order's recipients' answers and timeline are sealed bound
 	// to their owner (seal.go).
-	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1, $25)
+	// country: the delivery country's code in the clear, which a breach's
+	// impact counts (breaches); cleared by erasure.
+	sqlInsertOrder = `INSERT INTO orders (` + orderColumns + `, bound, lookup_version, country)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1, $25, $26)
 		ON CONFLICT DO NOTHING`
 	sqlInsertItem   = `INSERT INTO order_items (order_id, line, sku, quantity) VALUES ($1, $2, $3, $4)`
 	sqlSelectOrder  = `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
@@ -37,7 +39,7 @@ const (
 	sqlReceived = `SELECT id FROM orders WHERE status = 'received' AND id > $1 ORDER BY id LIMIT $2`
 	sqlRectify  = `UPDATE orders SET customer_name = $1, customer_email = $2, customer_phone = $3, ship_organization = $4,
 		ship_line1 = $5, ship_line2 = $6, ship_city = $7, ship_postal_code = $8, ship_region = $9, ship_country = $10,
-		email_hash = $11, phone_hash = $12, lookup_version = $13, updated_at = $14 WHERE id = $15 AND erased_at IS NULL`
+		email_hash = $11, phone_hash = $12, lookup_version = $13, updated_at = $14, country = $15 WHERE id = $16 AND erased_at IS NULL`
 	sqlToRehash = `SELECT ` + orderColumns + ` FROM orders WHERE id > $1 AND lookup_version != $2 AND erased_at IS NULL
 		ORDER BY id LIMIT $3`
 	sqlRehash = `UPDATE orders SET email_hash = $1, phone_hash = $2, reference_hash = $3, lookup_version = $4
@@ -117,6 +119,8 @@ type insertOrderParams struct {
 	Sealed               bool
 	ReferenceHash        any
 	LookupVersion        uint32
+	// Country is the delivery country's ISO code, kept in the clear.
+	Country string
 }
 
 // insert stores a new order and reports whether it did: an order the
@@ -128,7 +132,7 @@ func (q orderRows) insert(ctx context.Context, tx *store.Tx, p insertOrderParams
 	res, err := tx.ExecContext(ctx, sqlInsertOrder, p.ID, p.ResellerID, c.Reference, p.Status, c.Name, c.Email, c.Phone,
 		c.Organization, c.Line1, c.Line2, c.City, c.PostalCode, c.Region, c.Country, c.Notes,
 		store.FormatTime(p.CreatedAt), store.FormatTime(p.UpdatedAt), p.ClosedAt, store.Time{}, nil,
-		nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.Sealed, p.ReferenceHash, p.LookupVersion)
+		nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.Sealed, p.ReferenceHash, p.LookupVersion, countryOrNil(p.Country))
 	if err != nil {
 		return false, err
 	}
@@ -253,13 +257,14 @@ type rectifyParams struct {
 	EmailHash, PhoneHash []byte
 	LookupVersion        uint32
 	UpdatedAt            time.Time
+	Country              string
 }
 
 func (q orderRows) rectify(ctx context.Context, tx *store.Tx, p rectifyParams) error {
 	c := p.Personal
 	_, err := tx.ExecContext(ctx, sqlRectify, c.Name, c.Email, c.Phone, c.Organization, c.Line1, c.Line2, c.City,
 		c.PostalCode, c.Region, c.Country, nilIfEmpty(p.EmailHash), nilIfEmpty(p.PhoneHash), p.LookupVersion,
-		store.FormatTime(p.UpdatedAt), p.ID)
+		store.FormatTime(p.UpdatedAt), countryOrNil(p.Country), p.ID)
 	return err
 }
 
@@ -476,9 +481,48 @@ func (q orderRows) purgeIdempotencyKeys(ctx context.Context, tx *store.Tx, now t
 	return res.RowsAffected()
 }
 
+// countryOrNil stores an unknown country as NULL.
+func countryOrNil(c string) any {
+	if c == "" {
+		return nil
+	}
+	return c
+}
+
 func nilIfEmpty(b []byte) any {
 	if len(b) == 0 {
 		return nil
 	}
 	return b
+}
+
+// sqlHoldings reads, for a breach's impact, every order taken up to $3
+// with its person hashes, its country and whether and when its personal
+// data was erased here and acknowledged as erased by the recipient $2
+// (none for ''): before the window's start $1 (2), since (1), or not (0).
+// (SQLite numbers parameters in the order they first appear.)
+const sqlHoldings = `SELECT o.id, o.email_hash, o.phone_hash, COALESCE(o.country, '') AS country,
+	CASE WHEN o.erased_at IS NULL THEN 0 WHEN o.erased_at < $1 THEN 2 ELSE 1 END AS erased,
+	CASE WHEN r.erasure_confirmed_at IS NULL THEN 0 WHEN r.erasure_confirmed_at < $1 THEN 2 ELSE 1 END AS acked
+	FROM orders o LEFT JOIN order_recipients r ON r.order_id = o.id AND r.partner_id = $2
+	WHERE o.created_at <= $3`
+
+// holdings calls fn with each order taken up to to, read as sqlHoldings
+// says, in no particular order.
+func (q orderRows) holdings(ctx context.Context, partnerID string, from, to time.Time, fn func(Holding) error) error {
+	rows, err := q.db.Reader.QueryContext(ctx, sqlHoldings, store.FormatTime(from), partnerID, store.FormatTime(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h Holding
+		if err := rows.Scan(&h.OrderID, &h.EmailHash, &h.PhoneHash, &h.Country, &h.Erased, &h.Acked); err != nil {
+			return err
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -305,5 +306,63 @@ func TestStoreOrderRows(t *testing.T) {
 	}
 	if evs, _ := q.events(ctx, "ord_1"); len(evs) != 1 || evs[0].Details != "{}" {
 		t.Errorf("events after erase: %+v", evs)
+	}
+}
+
+// holdings: what a breach counts, relative to a window starting at from
+// and ending at to: an order taken after to is not read; erasures and
+// recipients' acknowledgements are placed before or since from.
+func TestStoreHoldings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.Open(t)
+	ps := &partners.Store{DB: db, Clock: time.Now}
+	for _, p := range []partners.NewPartner{{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"},
+		{ID: "ptn_l", Kind: partners.KindReseller, Name: "l"}} {
+		if _, _, err := ps.Add(ctx, "test", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := orderRows{db}
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	from, to := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+	inTx(t, db, func(tx *store.Tx) error {
+		for i, id := range []string{"ord_1", "ord_2", "ord_3", "ord_4"} {
+			p := insertOrderParams{ID: id, ResellerID: "ptn_r", Status: StatusReceived, Personal: plainPersonal("PO-"+id, id+"@example.com"),
+				CreatedAt: t0.Add(time.Duration(i) * 20 * time.Hour), UpdatedAt: t0, ReferenceHash: []byte("ref-" + id), LookupVersion: 1,
+				EmailHash: []byte(id), Country: "DK"}
+			if i == 1 {
+				p.Country = ""
+			}
+			if ok, err := q.insert(ctx, tx, p); err != nil || !ok {
+				return fmt.Errorf("insert %s: %v %v", id, ok, err)
+			}
+		}
+		// ord_1 erased here before the window, ord_2 since its start; the
+		// recipient acknowledged ord_1's erasure before, ord_3's since.
+		if _, err := q.erase(ctx, tx, from.Add(-time.Hour), []string{"ord_1"}); err != nil {
+			return err
+		}
+		if _, err := q.erase(ctx, tx, from.Add(time.Hour), []string{"ord_2"}); err != nil {
+			return err
+		}
+		if err := q.confirmErasure(ctx, tx, "ord_1", "ptn_l", from.Add(-time.Minute)); err != nil {
+			return err
+		}
+		return q.confirmErasure(ctx, tx, "ord_3", "ptn_l", from)
+	})
+	got := map[string]string{}
+	err := q.holdings(ctx, "ptn_l", from, to, func(h Holding) error {
+		got[h.OrderID] = fmt.Sprintf("%s|%s|%d|%d", h.EmailHash, h.Country, h.Erased, h.Acked)
+		return nil
+	})
+	// ord_4 was taken at t0+60h, after the window.
+	want := map[string]string{"ord_1": "||2|2", "ord_2": "||1|0", "ord_3": "ord_3|DK|0|1"}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("holdings at ptn_l: %v %v, want %v", got, err, want)
+	}
+	clear(got)
+	if err := q.holdings(ctx, "", from, to, func(h Holding) error { got[h.OrderID] = fmt.Sprint(h.Acked); return nil }); err != nil || len(got) != 3 || got["ord_1"] != "0" {
+		t.Errorf("holdings here: %v %v", got, err)
 	}
 }

@@ -292,6 +292,18 @@ func (s *Deliveries) Disclosures(ctx context.Context, orderIDs []string) ([]Disc
 	return out, nil
 }
 
+// HeldBy calls fn with every disclosure of personal data to the recipient
+// partnerID made, or maybe made (delivered, attempted or in flight), at or
+// before until: the order, the fields it carried ("" for none) and
+// whether an earlier system made it (husky orders import), whose fields
+// are not known. A breach's impact is counted from it.
+func (s *Deliveries) HeldBy(ctx context.Context, partnerID string, until time.Time, fn func(orderID, fields string, imported bool) error) error {
+	if err := s.rows().heldBy(ctx, partnerID, until, fn); err != nil {
+		return fmt.Errorf("disclosures to %s: %w", partnerID, err)
+	}
+	return nil
+}
+
 // AllDelivered returns those of the given orders whose every
 // order.created delivery has arrived (and that have some).
 func (s *Deliveries) AllDelivered(ctx context.Context, orderIDs []string) ([]string, error) {

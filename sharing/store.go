@@ -439,6 +439,36 @@ func (q deliveryRows) disclosures(ctx context.Context, orderIDs []string) ([]dis
 	return rows, err
 }
 
+// sqlHeldBy is what one recipient received, or may have, of personal
+// data up to a time: the same disclosures as disclosuresSelect, through
+// the recipient's index.
+const sqlHeldBy = `SELECT order_id, fields, length(payload) = 0 AND attempts = 0 AS imported FROM deliveries
+	WHERE partner_id = $1 AND event_type IN ('` + EventOrderCreated + `', '` + EventOrderUpdated + `')
+		AND (status = 'delivered' OR attempts > 0 OR lease_owner IS NOT NULL) AND created_at <= $2`
+
+// heldBy calls fn with each disclosure of personal data to partnerID made,
+// or maybe made, at or before until, in no particular order.
+func (q deliveryRows) heldBy(ctx context.Context, partnerID string, until time.Time, fn func(orderID, fields string, imported bool) error) error {
+	rows, err := q.db.Reader.QueryContext(ctx, sqlHeldBy, partnerID, store.FormatTime(until))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		orderID, fields string
+		imported        bool
+	)
+	for rows.Next() {
+		if err := rows.Scan(&orderID, &fields, &imported); err != nil {
+			return err
+		}
+		if err := fn(orderID, fields, imported); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 type holderRow struct {
 	OrderID   string `db:"order_id"`
 	PartnerID string `db:"partner_id"`

@@ -2,6 +2,9 @@ package sharing
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -198,6 +201,17 @@ func TestStoreDeliveryRows(t *testing.T) {
 	}
 	if ds, err := q.disclosures(ctx, ord); err != nil || len(ds) != 3 || !ds[len(ds)-1].Imported {
 		t.Errorf("disclosures: %+v %v", ds, err)
+	}
+	held := map[string]string{}
+	err = q.heldBy(ctx, "ptn_b", t0, func(orderID, fields string, imported bool) error {
+		held[orderID] = fmt.Sprintf("%s/%v", fields, imported)
+		return nil
+	})
+	if want := map[string]string{ord[0]: "address/false", ord[2]: "/true"}; err != nil || !maps.Equal(held, want) {
+		t.Errorf("heldBy ptn_b: %v %v, want %v", held, err, want)
+	}
+	if err := q.heldBy(ctx, "ptn_b", t0.Add(-2*time.Hour), func(string, string, bool) error { return errors.New("called") }); err != nil {
+		t.Errorf("heldBy before any disclosure: %v", err)
 	}
 
 	// Erasure notices and their reminders.
