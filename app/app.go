@@ -18,6 +18,7 @@ import (
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
+	"github.com/milestone/husky/breaches"
 	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/keyring"
 	"github.com/milestone/husky/keys"
@@ -50,6 +51,7 @@ type App struct {
 	Holds      *retention.Holds
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
+	Breaches   *breaches.Service
 	Reminders  *retention.Reminders
 	Keys       *keys.Lifecycle
 	Clock      base.Clock
@@ -129,6 +131,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Audit: a.Audit, Clock: a.Clock, Location: a.Calendar.Location, Retention: subjects.RetentionRule(a.Calendar), Setup: processingSetup(cfg),
 		RequestRetention: cfg.RequestRetentionYears}
 	a.Registry.MustRegister(subjects.Collector{Service: a.Subjects})
+	a.Breaches = &breaches.Service{DB: db, Orders: a.Orders, Disclosures: a.Deliveries, Partners: a.Partners, Audit: a.Audit,
+		Clock: a.Clock, Controller: breachController(cfg)}
+	a.Registry.MustRegister(breaches.Collector{Service: a.Breaches})
 	a.Reporter = &retention.Reporter{Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Requests: a.Subjects}
 	a.Purger = &retention.Purger{DB: db, Orders: a.Orders, Holds: a.Holds, Calendar: a.Calendar, Outbox: a.Outbox, Deliveries: a.Deliveries, Audit: a.Audit,
 		Clock: a.Clock, Logger: logger, Requests: a.Subjects}

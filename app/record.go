@@ -32,3 +32,14 @@ func processingSetup(cfg Config) subjects.Setup {
 	keys += fmt.Sprintf(" retired versions are destroyed %s after retirement, the longest backups are kept.", cfg.BackupRetention)
 	return subjects.Setup{Demo: s.Demo, Controller: s.Controller, Measures: append(s.Measures, keys)}
 }
+
+// breachController is who notifies a breach, as configured: the default
+// controller's name and address where none is set, the contacts only as
+// configured (the notification says when the DPO's is missing).
+func breachController(cfg Config) subjects.Controller {
+	c := processingSetup(cfg).Controller
+	if c.Name == "" {
+		c.Name, c.Address = subjects.DefaultController.Name, subjects.DefaultController.Address
+	}
+	return c
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
+	"github.com/milestone/husky/breaches"
 	"github.com/milestone/husky/console"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
@@ -87,6 +88,7 @@ func (a *App) Handler() http.Handler {
 	(&sharing.API{Deliveries: a.Deliveries, Actor: actorOf}).Register(admin)
 	privacy := r.Group("", auth.Require(partners.RolePrivacy), limit)
 	(&subjects.API{Service: a.Subjects, Calendar: a.Calendar, Actor: actorOf}).Register(privacy)
+	(&breaches.API{Service: a.Breaches, Actor: actorOf}).Register(privacy)
 	a.console().Register(r)
 	(&audit.API{Log: a.Audit}).Register(admin)
 	return r

@@ -54,6 +54,8 @@ var detailKeys = map[string]bool{
 	// Candidates of a request, deadlines and lifted restrictions: states,
 	// identifier names and times; a DPO's reasons stay with the request.
 	"adequacy_framework": true, "first_order_id": true, "last_order_id": true, "needs_review": true, "matched_on": true, "state": true, "previous_due_at": true, "person_told_at": true,
+	// The breach register (Art. 33, 34): its id, where, when, and figures.
+	"breach_id": true, "scope": true, "aware_at": true, "persons": true, "at": true, "late": true,
 }
 
 // maxDetail bounds a detail value: ids, field lists and hashes are short.

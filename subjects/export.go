@@ -306,11 +306,11 @@ var exportTemplate = template.Must(template.New("export").Funcs(template.FuncMap
 
 // ExportCSP is the export page's Content-Security-Policy: nothing but its
 // own inline stylesheet, allowed by its hash, and no script.
-var ExportCSP = styleOnlyCSP(exportHTML)
+var ExportCSP = StyleOnlyCSP(exportHTML)
 
-// styleOnlyCSP allows a page's one inline stylesheet, by its hash, and
-// nothing else.
-func styleOnlyCSP(page string) string {
+// StyleOnlyCSP allows a page's one inline stylesheet, by its hash, and
+// nothing else: the policy of every printable page.
+func StyleOnlyCSP(page string) string {
 	start := strings.Index(page, "<style>") + len("<style>")
 	end := strings.Index(page, "</style>")
 	sum := sha256.Sum256([]byte(page[start:end]))

@@ -195,7 +195,7 @@ var replyTemplate = template.Must(template.New("reply").Funcs(template.FuncMap{
 
 // ReplyCSP is the reply page's Content-Security-Policy: its own inline
 // stylesheet only, no script.
-var ReplyCSP = styleOnlyCSP(replyHTML)
+var ReplyCSP = StyleOnlyCSP(replyHTML)
 
 // WriteHTML writes the reply as a printable letter.
 func (r Reply) WriteHTML(w io.Writer) error { return replyTemplate.Execute(w, r) }

@@ -1,0 +1,327 @@
+package breaches
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/milestone/husky/orders"
+	"github.com/milestone/husky/partners"
+	"github.com/milestone/husky/subjects"
+)
+
+// Impact is what a breach touched, as the service's own records tell it:
+// figures only. At a recipient, an order counts when its personal data was
+// disclosed to the recipient (delivered, attempted or in flight) before
+// the window ended and the recipient had not acknowledged erasing it
+// before the window began. At this service, an order counts when it was
+// taken before the window ended and not erased before it began.
+type Impact struct {
+	ComputedAt time.Time `json:"computed_at"`
+	Orders     int       `json:"orders"`
+	// Persons counts distinct persons: orders with the same keyed email
+	// hash (or, without one, phone hash) are one person's. An order
+	// erased here since has lost its hashes and counts as a person of its
+	// own, so Persons is an upper bound where ErasedOrders is not 0.
+	Persons int `json:"persons"`
+	// PersonsContactable are the persons with an order still held here,
+	// who can be written to (Art. 34); ErasedOrders the orders erased
+	// here since, whose persons cannot be.
+	PersonsContactable int            `json:"persons_contactable"`
+	ErasedOrders       int            `json:"erased_orders"`
+	Fields             []FieldCount   `json:"fields"`
+	Countries          []CountryCount `json:"countries"`
+	// StillHeld counts the orders whose data is held there today: no
+	// erasure acknowledged by the recipient (erased here, for this
+	// service); StillHeldShare is its share of Orders.
+	StillHeld      int     `json:"still_held"`
+	StillHeldShare float64 `json:"still_held_share"`
+	// Recipients breaks a breach at several recipients down.
+	Recipients []RecipientImpact `json:"recipients,omitempty"`
+}
+
+// RecipientImpact is one recipient's part of a breach.
+type RecipientImpact struct {
+	PartnerID string       `json:"partner_id"`
+	Name      string       `json:"name"`
+	Country   string       `json:"country"`
+	Orders    int          `json:"orders"`
+	Persons   int          `json:"persons"`
+	StillHeld int          `json:"still_held"`
+	Fields    []FieldCount `json:"fields"`
+}
+
+// FieldCount is how many orders had a field held, with its category of
+// personal data (Art. 33(3)(a)).
+type FieldCount struct {
+	Field    string `json:"field"`
+	Category string `json:"category"`
+	Orders   int    `json:"orders"`
+}
+
+// CountryCount is how many orders went to a delivery country ("unknown"
+// for orders taken before the country was kept, or erased since).
+type CountryCount struct {
+	Country string `json:"country"`
+	Orders  int    `json:"orders"`
+}
+
+// fieldBits are the fields an order had held, as bits.
+type fieldBits uint8
+
+// The fields, in the order they are reported.
+var fieldNames = []struct {
+	name, category string
+}{
+	{"email", "customer.email"},
+	{"phone", "customer.phone"},
+	{"address", "ship_to"},
+	{"name", "customer.name"},
+	{"notes", "notes"},
+	{"unknown", ""},
+}
+
+const (
+	bitEmail fieldBits = 1 << iota
+	bitPhone
+	bitAddress
+	bitName
+	bitNotes
+	// bitUnknown: an earlier system disclosed the order (husky orders
+	// import) and which fields it sent is not known.
+	bitUnknown
+)
+
+// serviceBits are the fields every order holds here.
+const serviceBits = bitEmail | bitPhone | bitAddress | bitName | bitNotes
+
+// parseFields reads a delivery's field list (partners.FieldsString).
+func parseFields(s string, imported bool) fieldBits {
+	var b fieldBits
+	if imported {
+		b |= bitUnknown
+	}
+	for f := range strings.SplitSeq(s, ",") {
+		switch partners.Field(f) {
+		case partners.FieldEmail:
+			b |= bitEmail
+		case partners.FieldPhone:
+			b |= bitPhone
+		case partners.FieldAddress:
+			b |= bitAddress
+		}
+	}
+	return b
+}
+
+// names lists the fields in b.
+func (b fieldBits) names() []string {
+	var out []string
+	for i, f := range fieldNames {
+		if b&(1<<i) != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// category describes a field's category of personal data in the words of
+// the record of processing.
+func category(i int) string {
+	key := fieldNames[i].category
+	if key == "" {
+		return "not known: disclosed by an earlier system before this service took the order over (husky orders import)"
+	}
+	for _, c := range subjects.Categories {
+		if c.Field == key {
+			return c.Category
+		}
+	}
+	return key
+}
+
+// touched is one order a breach touched.
+type touched struct {
+	orders.Holding
+	bits fieldBits
+	// held: still held there today.
+	held bool
+}
+
+// person is the key persons are counted by: the email's keyed hash, else
+// the phone's, else the order itself (erased, or holding neither).
+func (t touched) person() string {
+	switch {
+	case len(t.EmailHash) > 0:
+		return "e" + string(t.EmailHash)
+	case len(t.PhoneHash) > 0:
+		return "p" + string(t.PhoneHash)
+	}
+	return "o" + t.OrderID
+}
+
+// walk calls fn with every order the breach touched at one place: the
+// recipient partnerID, or this service for "".
+func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time, fn func(touched)) error {
+	if partnerID == "" {
+		return s.Orders.Holdings(ctx, "", from, to, func(h orders.Holding) error {
+			if h.Erased != orders.Before {
+				fn(touched{Holding: h, bits: serviceBits, held: h.Erased == orders.NotYet})
+			}
+			return nil
+		})
+	}
+	disclosed := map[string]fieldBits{}
+	parsed := map[string]fieldBits{}
+	err := s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
+		key := fields
+		if imported {
+			key += "+imported"
+		}
+		b, ok := parsed[key]
+		if !ok {
+			b = parseFields(fields, imported)
+			parsed[key] = b
+		}
+		if b != 0 {
+			disclosed[orderID] |= b
+		}
+		return nil
+	})
+	if err != nil || len(disclosed) == 0 {
+		return err
+	}
+	return s.Orders.Holdings(ctx, partnerID, from, to, func(h orders.Holding) error {
+		if b, ok := disclosed[h.OrderID]; ok && h.Acked != orders.Before {
+			fn(touched{Holding: h, bits: b, held: h.Acked == orders.NotYet})
+		}
+		return nil
+	})
+}
+
+// tally adds up the orders of one place, or of all of them.
+type tally struct {
+	orders, erased, held int
+	persons, contactable map[string]struct{}
+	fields               [6]int
+	countries            map[string]int
+}
+
+func newTally() *tally {
+	return &tally{persons: map[string]struct{}{}, contactable: map[string]struct{}{}, countries: map[string]int{}}
+}
+
+func (t *tally) add(o touched) {
+	t.orders++
+	p := o.person()
+	t.persons[p] = struct{}{}
+	if o.Erased == orders.NotYet {
+		t.contactable[p] = struct{}{}
+	} else {
+		t.erased++
+	}
+	if o.held {
+		t.held++
+	}
+	for i := range fieldNames {
+		if o.bits&(1<<i) != 0 {
+			t.fields[i]++
+		}
+	}
+	c := o.Country
+	if c == "" {
+		c = "unknown"
+	}
+	t.countries[c]++
+}
+
+func (t *tally) fieldCounts() []FieldCount {
+	out := []FieldCount{}
+	for i, f := range fieldNames {
+		if t.fields[i] > 0 {
+			out = append(out, FieldCount{Field: f.name, Category: category(i), Orders: t.fields[i]})
+		}
+	}
+	return out
+}
+
+func (t *tally) impact(now time.Time) *Impact {
+	im := &Impact{ComputedAt: now, Orders: t.orders, Persons: len(t.persons), PersonsContactable: len(t.contactable),
+		ErasedOrders: t.erased, Fields: t.fieldCounts(), Countries: []CountryCount{}, StillHeld: t.held}
+	for c, n := range t.countries {
+		im.Countries = append(im.Countries, CountryCount{Country: c, Orders: n})
+	}
+	slices.SortFunc(im.Countries, func(a, b CountryCount) int {
+		return cmp.Or(cmp.Compare(b.Orders, a.Orders), cmp.Compare(a.Country, b.Country))
+	})
+	if t.orders > 0 {
+		im.StillHeldShare = float64(t.held) / float64(t.orders)
+	}
+	return im
+}
+
+// compute works out the breach's impact from the records as they are now.
+func (s *Service) compute(ctx context.Context, b *Breach) (*Impact, error) {
+	now := s.Clock.Now()
+	if b.Scope == ScopeService {
+		t := newTally()
+		if err := s.walk(ctx, "", b.WindowFrom, b.WindowTo, t.add); err != nil {
+			return nil, err
+		}
+		return t.impact(now), nil
+	}
+	names, err := s.recipientNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Over several recipients an order counts once, with every field any
+	// of them held, and as still held where any still holds it.
+	total := newTally()
+	var union map[string]touched
+	if len(b.Recipients) > 1 {
+		union = map[string]touched{}
+	}
+	var parts []RecipientImpact
+	for _, pid := range b.Recipients {
+		t := newTally()
+		err := s.walk(ctx, pid, b.WindowFrom, b.WindowTo, func(o touched) {
+			t.add(o)
+			if union == nil {
+				total.add(o)
+				return
+			}
+			if prev, ok := union[o.OrderID]; ok {
+				o.bits |= prev.bits
+				o.held = o.held || prev.held
+			}
+			union[o.OrderID] = o
+		})
+		if err != nil {
+			return nil, err
+		}
+		p := names[pid]
+		parts = append(parts, RecipientImpact{PartnerID: pid, Name: p.Name, Country: p.Country, Orders: t.orders,
+			Persons: len(t.persons), StillHeld: t.held, Fields: t.fieldCounts()})
+	}
+	for _, o := range union {
+		total.add(o)
+	}
+	im := total.impact(now)
+	im.Recipients = parts
+	return im, nil
+}
+
+// recipientNames reads every partner by id.
+func (s *Service) recipientNames(ctx context.Context) (map[string]partners.Partner, error) {
+	ps, err := s.Partners.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]partners.Partner, len(ps))
+	for _, p := range ps {
+		out[p.ID] = p
+	}
+	return out, nil
+}
