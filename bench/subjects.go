@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/milestone/husky/orders/orderstest"
+	"github.com/milestone/husky/sharing/sharingtest"
 	"github.com/milestone/husky/store"
 )
 
@@ -39,6 +40,9 @@ func benchSubjects(cfg benchConfig) ([]row, error) {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "  %d orders written in %v\n", cfg.subjects, time.Since(start).Round(time.Millisecond))
+	if err := writeDisclosures(w, cfg.subjects+100); err != nil {
+		return nil, err
+	}
 	s, err := startServerWithin(cfg.bin, w.env, freeAddr(), filepath.Join(dir, "serve.log"), 30*time.Minute) // seals the plain orders first
 	if err != nil {
 		return nil, err
@@ -111,7 +115,12 @@ func benchSubjects(cfg benchConfig) ([]row, error) {
 		!strings.Contains(string(b), `"order_id"`) {
 		return nil, fmt.Errorf("lookup after the rotation: %d %.200s %v", st, b, err)
 	}
+	breach, err := benchBreach(w, cfg.subjects+100, func(method, path, body string) (int, []byte, error) { return call(method, path, key, body) })
+	if err != nil {
+		return nil, err
+	}
 	return []row{
+		breach,
 		{fmt.Sprintf("subject request: lookup by email and phone among %d orders (and the request logged), p50 / p99", cfg.subjects),
 			ms(lookup.pct(50)) + " / " + ms(lookup.pct(99)), ms(floor.pct(50)) + " / " + ms(floor.pct(99)) + " (GET /v1/orders/{id}, same database)", "", "p99 < 10 ms"},
 		{fmt.Sprintf("subject request: access export of a person with %d orders, p50 / p99", len(r.Orders)),
@@ -161,4 +170,74 @@ func writeSubjectOrders(w *world, n int) error {
 		return err
 	}
 	return db.Checkpoint(context.Background())
+}
+
+// writeDisclosures records every order as disclosed to both recipients, as
+// the dispatcher would have: phone and address to the carrier, email to
+// the maker.
+func writeDisclosures(w *world, n int) error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, w.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	const at = "2026-06-01T10:00:01.000000Z"
+	if err := sharingtest.WriteDisclosures(ctx, db, n, w.logistics, "phone,address", at, "dla_"); err != nil {
+		return err
+	}
+	if err := sharingtest.WriteDisclosures(ctx, db, n, w.manufacturer, "email", at, "dlb_"); err != nil {
+		return err
+	}
+	return db.Checkpoint(ctx)
+}
+
+// benchBreach: a breach at the carrier over this year, among n orders all
+// disclosed to it: its impact computed when it is recorded and again on
+// demand, against a plain count of the same disclosures joined to their
+// orders on the same database.
+func benchBreach(w *world, n int, call func(method, path, body string) (int, []byte, error)) (row, error) {
+	from := time.Date(time.Now().Year(), 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	impact := &latencies{}
+	t0 := time.Now()
+	st, b, err := call("POST", "/v1/breaches", fmt.Sprintf(`{"where":[%q],"from":%q,"aware_at":%q,"description":"bench"}`,
+		w.logistics, from, time.Now().UTC().Format(time.RFC3339)))
+	if err != nil || st != 201 {
+		return row{}, fmt.Errorf("open breach: %d %.200s %v", st, b, err)
+	}
+	impact.add(time.Since(t0))
+	var br struct {
+		ID     string
+		Impact struct{ Orders, Persons int }
+	}
+	json.Unmarshal(b, &br)
+	if br.Impact.Orders != n {
+		return row{}, fmt.Errorf("the breach counts %d orders, want %d: %.300s", br.Impact.Orders, n, b)
+	}
+	for range 4 {
+		t0 := time.Now()
+		if st, b, err := call("POST", "/v1/breaches/"+br.ID+"/impact", ""); err != nil || st != 200 {
+			return row{}, fmt.Errorf("recompute: %d %.200s %v", st, b, err)
+		}
+		impact.add(time.Since(t0))
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, w.db)
+	if err != nil {
+		return row{}, err
+	}
+	defer db.Close()
+	floor := &latencies{}
+	for range 5 {
+		var count int
+		t0 := time.Now()
+		if err := db.Reader.GetContext(ctx, &count, `SELECT COUNT(*) FROM deliveries d JOIN orders o ON o.id = d.order_id
+			WHERE d.partner_id = $1 AND d.event_type = 'order.created'`, w.logistics); err != nil || count != n {
+			return row{}, fmt.Errorf("floor count: %d %v", count, err)
+		}
+		floor.add(time.Since(t0))
+	}
+	return row{fmt.Sprintf("breach impact at one recipient over a year among %d orders (%d persons), p50 / max of 5", n, br.Impact.Persons),
+		ms(impact.pct(50)) + " / " + ms(impact.pct(100)), ms(floor.pct(50)) + " (COUNT(*) of its disclosures joined to their orders)",
+		fmt.Sprintf("%.1f×", float64(impact.pct(50))/float64(max(floor.pct(50), 1))), "< 2 s"}, nil
 }

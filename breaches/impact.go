@@ -150,20 +150,10 @@ type touched struct {
 	held bool
 }
 
-// person is the key persons are counted by: the email's keyed hash, else
-// the phone's, else the order itself (erased, or holding neither).
-func (t touched) person() string {
-	switch {
-	case len(t.EmailHash) > 0:
-		return "e" + string(t.EmailHash)
-	case len(t.PhoneHash) > 0:
-		return "p" + string(t.PhoneHash)
-	}
-	return "o" + t.OrderID
-}
-
 // walk calls fn with every order the breach touched at one place: the
-// recipient partnerID, or this service for "".
+// recipient partnerID, or this service for "". At a recipient, what it
+// was sent and what each order holds are read at once, on two
+// connections, and joined here by order id.
 func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time, fn func(touched)) error {
 	if partnerID == "" {
 		return s.Orders.Holdings(ctx, "", from, to, func(h orders.Holding) error {
@@ -176,14 +166,13 @@ func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time
 	disclosed := map[string]fieldBits{}
 	parsed := map[string]fieldBits{}
 	err := s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
-		key := fields
-		if imported {
-			key += "+imported"
-		}
-		b, ok := parsed[key]
+		b, ok := parsed[fields]
 		if !ok {
-			b = parseFields(fields, imported)
-			parsed[key] = b
+			b = parseFields(fields, false)
+			parsed[fields] = b
+		}
+		if imported {
+			b |= bitUnknown
 		}
 		if b != 0 {
 			disclosed[orderID] |= b
@@ -204,22 +193,28 @@ func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time
 // tally adds up the orders of one place, or of all of them.
 type tally struct {
 	orders, erased, held int
-	persons, contactable map[string]struct{}
-	fields               [6]int
-	countries            map[string]int
+	// persons holds each person's fingerprint, true where an order of
+	// theirs is still held here (they can be written to); orders with no
+	// person (erased) count one each in alone.
+	persons   map[uint64]bool
+	alone     int
+	fields    [6]int
+	countries map[string]int
 }
 
 func newTally() *tally {
-	return &tally{persons: map[string]struct{}{}, contactable: map[string]struct{}{}, countries: map[string]int{}}
+	return &tally{persons: map[uint64]bool{}, countries: map[string]int{}}
 }
 
 func (t *tally) add(o touched) {
 	t.orders++
-	p := o.person()
-	t.persons[p] = struct{}{}
-	if o.Erased == orders.NotYet {
-		t.contactable[p] = struct{}{}
+	live := o.Erased == orders.NotYet
+	if o.Person == 0 {
+		t.alone++
 	} else {
+		t.persons[o.Person] = t.persons[o.Person] || live
+	}
+	if !live {
 		t.erased++
 	}
 	if o.held {
@@ -237,6 +232,18 @@ func (t *tally) add(o touched) {
 	t.countries[c]++
 }
 
+func (t *tally) personCount() int { return len(t.persons) + t.alone }
+
+func (t *tally) contactable() int {
+	n := 0
+	for _, live := range t.persons {
+		if live {
+			n++
+		}
+	}
+	return n
+}
+
 func (t *tally) fieldCounts() []FieldCount {
 	out := []FieldCount{}
 	for i, f := range fieldNames {
@@ -248,7 +255,7 @@ func (t *tally) fieldCounts() []FieldCount {
 }
 
 func (t *tally) impact(now time.Time) *Impact {
-	im := &Impact{ComputedAt: now, Orders: t.orders, Persons: len(t.persons), PersonsContactable: len(t.contactable),
+	im := &Impact{ComputedAt: now, Orders: t.orders, Persons: t.personCount(), PersonsContactable: t.contactable(),
 		ErasedOrders: t.erased, Fields: t.fieldCounts(), Countries: []CountryCount{}, StillHeld: t.held}
 	for c, n := range t.countries {
 		im.Countries = append(im.Countries, CountryCount{Country: c, Orders: n})
@@ -303,7 +310,7 @@ func (s *Service) compute(ctx context.Context, b *Breach) (*Impact, error) {
 		}
 		p := names[pid]
 		parts = append(parts, RecipientImpact{PartnerID: pid, Name: p.Name, Country: p.Country, Orders: t.orders,
-			Persons: len(t.persons), StillHeld: t.held, Fields: t.fieldCounts()})
+			Persons: t.personCount(), StillHeld: t.held, Fields: t.fieldCounts()})
 	}
 	for _, o := range union {
 		total.add(o)

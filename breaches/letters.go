@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func (s *Service) Letters(ctx context.Context, actor, id, after string, limit in
 		return Letters{}, ErrNotHighRisk
 	}
 	limit = min(max(limit, 1), MaxLetters)
-	byPerson := map[string]*group{}
+	byPerson := map[uint64]*group{}
 	erased := map[string]struct{}{}
 	places := b.Recipients
 	if b.Scope == ScopeService {
@@ -89,10 +90,17 @@ func (s *Service) Letters(ctx context.Context, actor, id, after string, limit in
 				erased[o.OrderID] = struct{}{}
 				return
 			}
-			g := byPerson[o.person()]
+			key := o.Person
+			if key == 0 {
+				// A live order with neither email nor phone: its own person.
+				h := fnv.New64a()
+				h.Write([]byte(o.OrderID))
+				key = h.Sum64() &^ 1
+			}
+			g := byPerson[key]
 			if g == nil {
 				g = &group{first: o.OrderID}
-				byPerson[o.person()] = g
+				byPerson[key] = g
 			}
 			g.bits |= o.bits
 			if !slices.Contains(g.ids, o.OrderID) {

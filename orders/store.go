@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -496,30 +497,63 @@ func nilIfEmpty(b []byte) any {
 	return b
 }
 
-// sqlHoldings reads, for a breach's impact, every order taken up to $3
-// with its person hashes, its country and whether and when its personal
-// data was erased here and acknowledged as erased by the recipient $2
-// (none for ''): before the window's start $1 (2), since (1), or not (0).
-// (SQLite numbers parameters in the order they first appear.)
-const sqlHoldings = `SELECT o.id, o.email_hash, o.phone_hash, COALESCE(o.country, '') AS country,
-	CASE WHEN o.erased_at IS NULL THEN 0 WHEN o.erased_at < $1 THEN 2 ELSE 1 END AS erased,
-	CASE WHEN r.erasure_confirmed_at IS NULL THEN 0 WHEN r.erasure_confirmed_at < $1 THEN 2 ELSE 1 END AS acked
-	FROM orders o LEFT JOIN order_recipients r ON r.order_id = o.id AND r.partner_id = $2
-	WHERE o.created_at <= $3`
+// sqlHoldings reads, for a breach's impact, every order taken up to $2:
+// its id, the keyed email hash (else the phone's), its country, and
+// whether its personal data was erased here before the window's start $1
+// (2), since (1) or not (0). sqlAcks reads the few orders the recipient $2
+// acknowledged erasing, the same way. (SQLite numbers parameters in the
+// order they first appear.)
+const (
+	sqlHoldings = `SELECT id, COALESCE(email_hash, phone_hash) AS person, COALESCE(country, '') AS country,
+		CASE WHEN erased_at IS NULL THEN 0 WHEN erased_at < $1 THEN 2 ELSE 1 END AS erased
+		FROM orders WHERE created_at <= $2`
+	sqlAcks = `SELECT order_id, CASE WHEN erasure_confirmed_at < $1 THEN 2 ELSE 1 END AS acked FROM order_recipients
+		WHERE partner_id = $2 AND erasure_confirmed_at IS NOT NULL`
+)
+
+// acks reads when the recipient partnerID acknowledged erasing orders,
+// relative to from.
+func (q orderRows) acks(ctx context.Context, partnerID string, from time.Time) (map[string]Moment, error) {
+	var rows []struct {
+		OrderID string `db:"order_id"`
+		Acked   Moment `db:"acked"`
+	}
+	if err := q.db.Reader.SelectContext(ctx, &rows, sqlAcks, store.FormatTime(from), partnerID); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Moment, len(rows))
+	for _, r := range rows {
+		out[r.OrderID] = r.Acked
+	}
+	return out, nil
+}
 
 // holdings calls fn with each order taken up to to, read as sqlHoldings
-// says, in no particular order.
-func (q orderRows) holdings(ctx context.Context, partnerID string, from, to time.Time, fn func(Holding) error) error {
-	rows, err := q.db.Reader.QueryContext(ctx, sqlHoldings, store.FormatTime(from), partnerID, store.FormatTime(to))
+// says, in no particular order. The person hash is read without a copy
+// and kept only as its fingerprint.
+func (q orderRows) holdings(ctx context.Context, from, to time.Time, fn func(Holding) error) error {
+	rows, err := q.db.Reader.QueryContext(ctx, sqlHoldings, store.FormatTime(from), store.FormatTime(to))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var (
+		person, country sql.RawBytes
+		erased          int
+		countries       = map[string]string{}
+	)
 	for rows.Next() {
 		var h Holding
-		if err := rows.Scan(&h.OrderID, &h.EmailHash, &h.PhoneHash, &h.Country, &h.Erased, &h.Acked); err != nil {
+		if err := rows.Scan(&h.OrderID, &person, &country, &erased); err != nil {
 			return err
 		}
+		h.Person = fingerprint(person)
+		c, ok := countries[string(country)]
+		if !ok {
+			c = string(country)
+			countries[c] = c
+		}
+		h.Country, h.Erased = c, Moment(erased)
 		if err := fn(h); err != nil {
 			return err
 		}

@@ -330,7 +330,7 @@ func TestStoreHoldings(t *testing.T) {
 		for i, id := range []string{"ord_1", "ord_2", "ord_3", "ord_4"} {
 			p := insertOrderParams{ID: id, ResellerID: "ptn_r", Status: StatusReceived, Personal: plainPersonal("PO-"+id, id+"@example.com"),
 				CreatedAt: t0.Add(time.Duration(i) * 20 * time.Hour), UpdatedAt: t0, ReferenceHash: []byte("ref-" + id), LookupVersion: 1,
-				EmailHash: []byte(id), Country: "DK"}
+				EmailHash: []byte(id + "-hash-of-the-email"), Country: "DK"}
 			if i == 1 {
 				p.Country = ""
 			}
@@ -352,17 +352,21 @@ func TestStoreHoldings(t *testing.T) {
 		return q.confirmErasure(ctx, tx, "ord_3", "ptn_l", from)
 	})
 	got := map[string]string{}
-	err := q.holdings(ctx, "ptn_l", from, to, func(h Holding) error {
-		got[h.OrderID] = fmt.Sprintf("%s|%s|%d|%d", h.EmailHash, h.Country, h.Erased, h.Acked)
+	acks, err := q.acks(ctx, "ptn_l", from)
+	if err != nil || !maps.Equal(acks, map[string]Moment{"ord_1": Before, "ord_3": Since}) {
+		t.Errorf("acks at ptn_l: %v %v", acks, err)
+	}
+	err = q.holdings(ctx, from, to, func(h Holding) error {
+		got[h.OrderID] = fmt.Sprintf("%v|%s|%d|%d", h.Person == fingerprint([]byte(h.OrderID+"-hash-of-the-email")), h.Country, h.Erased, acks[h.OrderID])
 		return nil
 	})
 	// ord_4 was taken at t0+60h, after the window.
-	want := map[string]string{"ord_1": "||2|2", "ord_2": "||1|0", "ord_3": "ord_3|DK|0|1"}
+	want := map[string]string{"ord_1": "false||2|2", "ord_2": "false||1|0", "ord_3": "true|DK|0|1"}
 	if err != nil || !maps.Equal(got, want) {
 		t.Errorf("holdings at ptn_l: %v %v, want %v", got, err, want)
 	}
 	clear(got)
-	if err := q.holdings(ctx, "", from, to, func(h Holding) error { got[h.OrderID] = fmt.Sprint(h.Acked); return nil }); err != nil || len(got) != 3 || got["ord_1"] != "0" {
-		t.Errorf("holdings here: %v %v", got, err)
+	if acks, err := q.acks(ctx, "ptn_none", from); err != nil || len(acks) != 0 {
+		t.Errorf("acks of a partner without any: %v %v", acks, err)
 	}
 }

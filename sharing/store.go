@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -455,14 +456,21 @@ func (q deliveryRows) heldBy(ctx context.Context, partnerID string, until time.T
 	}
 	defer rows.Close()
 	var (
-		orderID, fields string
-		imported        bool
+		orderID  string
+		fields   sql.RawBytes
+		imported bool
+		seen     = map[string]string{} // a few field lists, read once each
 	)
 	for rows.Next() {
 		if err := rows.Scan(&orderID, &fields, &imported); err != nil {
 			return err
 		}
-		if err := fn(orderID, fields, imported); err != nil {
+		f, ok := seen[string(fields)]
+		if !ok {
+			f = string(fields)
+			seen[f] = f
+		}
+		if err := fn(orderID, f, imported); err != nil {
 			return err
 		}
 	}

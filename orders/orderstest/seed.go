@@ -79,8 +79,8 @@ type Person struct {
 
 const sqlInsertShared = `INSERT INTO orders (id, reseller_id, reference, status, customer_name, customer_email, customer_phone,
 	ship_organization, ship_line1, ship_line2, ship_city, ship_postal_code, ship_region, ship_country, notes,
-	created_at, updated_at, email_hash, phone_hash, reference_hash)
-	VALUES ($1, $2, $3, 'shared', $4, $5, $6, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', $7, $7, $8, $9, $10)`
+	created_at, updated_at, email_hash, phone_hash, reference_hash, country)
+	VALUES ($1, $2, $3, 'shared', $4, $5, $6, '', 'Industrivej 1', '', 'Brøndby', '2605', '', 'DK', '', $7, $7, $8, $9, $10, 'DK')`
 
 // WriteShared writes an order of reseller for each person, shared and
 // created at at, 50,000 to a transaction.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/milestone/husky/keyring"
+	"github.com/milestone/husky/orders/orderstest"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
@@ -32,6 +34,19 @@ func TestWrittenDeliveriesAreReadLikeTheService(t *testing.T) {
 	}
 	if n, oldest, err := (&sharing.Deliveries{DB: backlog}).Backlog(ctx); err != nil || n != 7 || oldest.IsZero() {
 		t.Fatalf("backlog %d since %v (%v), want 7", n, oldest, err)
+	}
+	disclosed, a, _ := recipients(t)
+	orderstest.Closed(t, disclosed, 5)
+	if err := WriteDisclosures(ctx, disclosed, 5, a, "phone,address", at, "dla_"); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]string{}
+	err = (&sharing.Deliveries{DB: disclosed}).HeldBy(ctx, a, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), func(id, fields string, imported bool) error {
+		held[id] = fields
+		return nil
+	})
+	if err != nil || len(held) != 5 || held[orderstest.ClosedID(5)] != "phone,address" {
+		t.Fatalf("disclosures read back: %v %v", held, err)
 	}
 }
 
