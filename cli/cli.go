@@ -59,6 +59,8 @@ Usage:
   husky subjects list [--open] | show ID | export ID [--format json|html]
   husky subjects rectify ID --file CHANGES.json | erase|restrict|lift|complete ID
   husky privacy record [--format json|markdown]   the record of processing (Art. 30)
+  husky breaches open --where service|PARTNER_ID,… --from TIME --aware-at TIME --description TEXT
+  husky breaches list | show ID [--recompute] [--format json|html] | notified ID [--late-reason TEXT]
 
   husky --version
 
@@ -101,6 +103,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmd.subjects(ctx, args[1:])
 	case "privacy":
 		err = cmd.privacy(ctx, args[1:])
+	case "breaches":
+		err = cmd.breaches(ctx, args[1:])
 	case "backup":
 		err = cmd.backup(ctx, args[1:])
 	default:

@@ -197,3 +197,32 @@ func TestBreachRegisterCountsWhatEachRecipientHeld(t *testing.T) {
 		}
 	}
 }
+
+// The register from the command line: open, list, show as the
+// authority's notification, notified.
+func TestBreachesCLI(t *testing.T) {
+	t.Parallel()
+	env := append(dbEnv(t, t.TempDir()+"/husky.db"), "HUSKY_ALLOW_PRIVATE_ENDPOINTS=true")
+	carrier := husky(t, env, "partners", "add", "--kind", "logistics", "--name", "Carrier", "--endpoint", "http://127.0.0.1:9/h")["partner"].(map[string]any)
+	aware := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	b := husky(t, env, "breaches", "open", "--where", carrier["id"].(string), "--from", "2026-01-01T00:00:00Z", "--aware-at", aware,
+		"--description", "A stolen laptop at the carrier.")
+	id, _ := b["id"].(string)
+	if !strings.HasPrefix(id, "brc_") || b["impact"].(map[string]any)["orders"] != float64(0) || b["overdue"] != false {
+		t.Fatalf("open: %v", b)
+	}
+	if code, _, stderr := runExit(t, env, "breaches", "open", "--where", "ptn_nope", "--from", "2026-01-01T00:00:00Z", "--aware-at", aware,
+		"--description", "x"); code != 1 || !strings.Contains(stderr, "husky:") {
+		t.Errorf("an unknown recipient: exit %d %s", code, stderr)
+	}
+	if code, out, _ := runExit(t, env, "breaches", "list"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "no") {
+		t.Errorf("list: %d %s", code, out)
+	}
+	if code, out, _ := runExit(t, env, "breaches", "show", id, "--recompute", "--format", "html"); code != 0 ||
+		!strings.Contains(out, "Notification of a personal data breach") || !strings.Contains(out, "dpo@example.com") {
+		t.Errorf("show --format html: %d %.300s", code, out)
+	}
+	if n := husky(t, env, "breaches", "notified", id); n["notified_at"] == nil || n["late"] != false {
+		t.Errorf("notified: %v", n)
+	}
+}

@@ -24,6 +24,7 @@ var commands = map[string][]string{
 	"audit":      {"checkpoint", "verify"},
 	"subjects":   {"request", "list", "show", "export", "rectify", "erase", "restrict", "lift", "complete"},
 	"privacy":    {"record"},
+	"breaches":   {"open", "list", "show", "notified"},
 }
 
 func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
@@ -64,6 +65,7 @@ func TestEveryCommandAnswersHelpAndWritesNothing(t *testing.T) {
 		{"subjects", "request", "--type", "gossip", "--email", "a@b.dk"}, {"subjects", "request", "--type", "access"},
 		{"subjects", "rectify", "dsr_x"}, {"subjects", "export", "dsr_x", "--format", "pdf"}, {"privacy", "record", "--format", "xml"},
 		{"partners", "add", "--kind", "logistics", "--name", "X", "--endpoint", "https://hooks.example.com/h", "--country", "CN"},
+		{"breaches", "show"}, {"breaches", "show", "brc_x", "--format", "pdf"}, {"breaches", "open", "extra"}, {"breaches", "notified"},
 	} {
 		if code, _, _ := runExit(t, env, args...); code == 0 {
 			t.Errorf("husky %s succeeded", strings.Join(args, " "))
