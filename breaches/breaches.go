@@ -101,10 +101,10 @@ const maxText = 4000
 
 // opening is a NewBreach checked.
 type opening struct {
-	scope                Scope
-	recipients           []string
-	from, to, aware      time.Time
-	description          string
+	scope                  Scope
+	recipients             []string
+	from, to, aware        time.Time
+	description            string
 	consequences, measures string
 }
 
