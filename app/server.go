@@ -96,7 +96,7 @@ func (a *App) Handler() http.Handler {
 
 // console builds the web console over the app's services.
 func (a *App) console() *console.Console {
-	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects,
+	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects, Breaches: a.Breaches,
 		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Clock: a.Clock, Secure: a.Config.TLSCert != "" || a.Config.SecureCookies,
 		HTTPS: a.viaHTTPS, Limit: a.limiter.Middleware(func(c *gin.Context) string { return c.GetString("key_id") }), Metrics: a.consoleMetrics,
 		Background: a.background(), Spawn: a.spawn}

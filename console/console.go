@@ -23,6 +23,7 @@ import (
 
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
+	"github.com/milestone/husky/breaches"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/retention"
 	"github.com/milestone/husky/sharing"
@@ -40,6 +41,7 @@ type Console struct {
 	Reporter   *retention.Reporter
 	Purger     *retention.Purger
 	Subjects   *subjects.Service
+	Breaches   *breaches.Service
 	Deliveries *sharing.Deliveries
 	Audit      *audit.Log
 	Logger     *slog.Logger
@@ -116,6 +118,12 @@ func (c *Console) Register(r gin.IRouter) {
 	dpo.POST("/requests/:id/lift", c.csrf, c.lift)
 	dpo.POST("/requests/:id/:action", c.csrf, c.requestAction)
 	dpo.GET("/record", c.record)
+	dpo.GET("/breaches", c.breachList)
+	dpo.POST("/breaches", c.csrf, c.newBreach)
+	dpo.GET("/breaches/:id", c.breach)
+	dpo.GET("/breaches/:id/notification", c.notification)
+	dpo.GET("/breaches/:id/letters", c.letters)
+	dpo.POST("/breaches/:id/:action", c.csrf, c.breachAction)
 
 	ops := g.Group("", c.session(partners.RoleAdmin), c.limit)
 	ops.GET("/deliveries", c.deliveries)

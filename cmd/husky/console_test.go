@@ -379,6 +379,49 @@ func TestConsoleInABrowser(t *testing.T) {
 		signOut(t, ctx)
 	})
 
+	t.Run("dpo_records_a_breach_notifies_and_writes_letters", func(t *testing.T) {
+		var carrier string
+		ps, _ := w.app.Partners.List(context.Background())
+		for _, p := range ps {
+			if p.Name == "Live Carrier" {
+				carrier = p.ID
+			}
+		}
+		signIn(t, ctx, w, w.privacy)
+		do(t, ctx, "the register", chromedp.Navigate(w.url("/console/privacy/breaches")), chromedp.WaitVisible(chromedp.CSS("#description")))
+		do(t, ctx, "record nothing", chromedp.Submit(chromedp.CSS("#description")), shows("The breach was not recorded"))
+		if got := text(t, ctx, "main form"); !strings.Contains(got, "name the recipients") || !strings.Contains(got, "describe the nature") {
+			t.Errorf("the refused form names no field: %s", got)
+		}
+		do(t, ctx, "record a breach at the carrier", chromedp.Click(chromedp.CSS("input[name=where][value='"+carrier+"']")),
+			chromedp.SetValue(chromedp.CSS("#from"), "2020-01-01T00:00"), chromedp.SetValue(chromedp.CSS("#aware_at"), "2026-12-01T09:00"),
+			chromedp.SendKeys(chromedp.CSS("#description"), "The carrier's label printer share was open."),
+			chromedp.Submit(chromedp.CSS("#description")), shows("What it touched"))
+		if got := text(t, ctx, "main"); !strings.Contains(got, "overdue") || !strings.Contains(got, "Live Carrier") ||
+			!strings.Contains(got, "contact details: phone number") || strings.Contains(got, "jane@") {
+			t.Errorf("the breach page: %.800s", got)
+		}
+		screenshot(t, ctx, "breach")
+		do(t, ctx, "late without a reason", chromedp.Submit(chromedp.CSS("#late_reason")), shows("give the reasons for the delay"))
+		do(t, ctx, "notified late", chromedp.SendKeys(chromedp.CSS("#late_reason"), "The carrier told us late."),
+			chromedp.Submit(chromedp.CSS("#late_reason")), shows("(late: The carrier told us late.)"))
+		do(t, ctx, "high risk", chromedp.SetValue(chromedp.CSS("#high"), "yes"), chromedp.SendKeys(chromedp.CSS("#reason"), "Phone and address together."),
+			chromedp.SendKeys(chromedp.CSS("#advice"), "Be wary of calls about a delivery."), chromedp.Submit(chromedp.CSS("#advice")),
+			shows("high: Phone and address together."))
+		do(t, ctx, "letters", chromedp.Click(chromedp.CSS("a[href$='/letters']")), shows("Dear "))
+		if got := text(t, ctx, "main"); !strings.Contains(got, "jane@example.dk") || !strings.Contains(got, "Be wary of calls about a delivery.") {
+			t.Errorf("letters: %.500s", got)
+		}
+		do(t, ctx, "the register again", chromedp.Navigate(w.url("/console/privacy/breaches")), chromedp.WaitVisible(chromedp.CSS("main table")))
+		if got := text(t, ctx, "main table tbody"); !strings.Contains(got, "(late)") {
+			t.Errorf("register: %s", got)
+		}
+		if doc := w.get(t, ctx, "/console/privacy/breaches/"+strings.TrimPrefix(text(t, ctx, "main table tbody tr:first-child code"), "")+"/notification"); !strings.Contains(doc, "Notification of a personal data breach") {
+			t.Errorf("notification page: %.300s", doc)
+		}
+		signOut(t, ctx)
+	})
+
 	t.Run("operators_filter_page_replay_and_verify", func(t *testing.T) {
 		signIn(t, ctx, w, w.admin)
 		screenshot(t, ctx, "operators")
