@@ -144,7 +144,7 @@ var Measures = []string{
 	"A tamper-evident audit trail (a Merkle tree with signed checkpoints) of every disclosure, change and administrative action, holding no personal values.",
 	"Erasure at the end of the retention period: every copy in the database, every recipient notified and reminded until it confirms; erasure on request where bookkeeping allows.",
 	"Restriction of sharing on request: deliveries carrying the person's data wait until it is lifted.",
-	"A breach register is not yet kept by this service: breaches are documented outside it (Art. 33(5)).",
+	"A breach register (Art. 33(5)): each breach with what it touched, counted from the records of every disclosure and acknowledged erasure, its 72-hour notification deadline, the notification to the authority and, where the risk is high, a letter to each person (Art. 34).",
 	"API keys per role, stored as hashes, rate-limited; console sessions that end when idle; webhook endpoints on internal addresses refused.",
 	"Personal data never in a log line, an error message, a URL or the audit trail; lookups by keyed hashes, whose key is rotated and pruned like the master keys.",
 }

@@ -42,7 +42,7 @@ func TestTheRecordOfProcessingTellsTheTruth(t *testing.T) {
 		t.Errorf("retention: %v", ret)
 	}
 	measures := fmt.Sprint(rec["technical_and_organisational_measures"])
-	for _, want := range []string{"NOT ENCRYPTED", "Encryption at rest per order", "keyring file", "rotated every 720h0m0s", "840h0m0s"} {
+	for _, want := range []string{"NOT ENCRYPTED", "Encryption at rest per order", "keyring file", "rotated every 720h0m0s", "840h0m0s", "A breach register (Art. 33(5))"} {
 		if !strings.Contains(measures, want) {
 			t.Errorf("measures without TLS lack %q: %s", want, measures)
 		}
