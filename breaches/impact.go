@@ -3,8 +3,10 @@ package breaches
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/milestone/husky/orders"
@@ -163,31 +165,47 @@ func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time
 			return nil
 		})
 	}
-	disclosed := map[string]fieldBits{}
-	parsed := map[string]fieldBits{}
-	err := s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
-		b, ok := parsed[fields]
-		if !ok {
-			b = parseFields(fields, false)
-			parsed[fields] = b
-		}
-		if imported {
-			b |= bitUnknown
-		}
-		if b != 0 {
-			disclosed[orderID] |= b
-		}
-		return nil
+	var (
+		disclosed = map[string]fieldBits{}
+		held      []orders.Holding
+		wg        sync.WaitGroup
+		errs      [2]error
+	)
+	wg.Go(func() {
+		parsed := map[string]fieldBits{}
+		errs[0] = s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
+			b, ok := parsed[fields]
+			if !ok {
+				b = parseFields(fields, false)
+				parsed[fields] = b
+			}
+			if imported {
+				b |= bitUnknown
+			}
+			if b != 0 {
+				disclosed[orderID] |= b
+			}
+			return nil
+		})
 	})
-	if err != nil || len(disclosed) == 0 {
+	wg.Go(func() {
+		errs[1] = s.Orders.Holdings(ctx, partnerID, from, to, func(h orders.Holding) error {
+			if h.Acked != orders.Before {
+				held = append(held, h)
+			}
+			return nil
+		})
+	})
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
-	return s.Orders.Holdings(ctx, partnerID, from, to, func(h orders.Holding) error {
-		if b, ok := disclosed[h.OrderID]; ok && h.Acked != orders.Before {
+	for _, h := range held {
+		if b, ok := disclosed[h.OrderID]; ok {
 			fn(touched{Holding: h, bits: b, held: h.Acked == orders.NotYet})
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // tally adds up the orders of one place, or of all of them.
