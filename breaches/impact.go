@@ -3,10 +3,8 @@ package breaches
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/milestone/husky/orders"
@@ -165,63 +163,101 @@ func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time
 			return nil
 		})
 	}
-	var (
-		disclosed = map[string]fieldBits{}
-		held      []orders.Holding
-		wg        sync.WaitGroup
-		errs      [2]error
-	)
-	wg.Go(func() {
-		parsed := map[string]fieldBits{}
-		errs[0] = s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
-			b, ok := parsed[fields]
-			if !ok {
-				b = parseFields(fields, false)
-				parsed[fields] = b
-			}
-			if imported {
-				b |= bitUnknown
-			}
-			if b != 0 {
-				disclosed[orderID] |= b
-			}
-			return nil
-		})
+	// What the recipient was sent is read first, into a flat list sorted
+	// by order id (it arrives nearly sorted: ids begin with their time);
+	// then every order is read and looked up in it, in passing. At a
+	// million orders a map keyed by id costs more than the reading, and
+	// two readers at once are slower than one after the other.
+	type disclosure struct {
+		orderID string
+		bits    fieldBits
+	}
+	var disclosed blocks[disclosure]
+	parsed := map[string]fieldBits{}
+	err := s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
+		b, ok := parsed[fields]
+		if !ok {
+			b = parseFields(fields, false)
+			parsed[fields] = b
+		}
+		if imported {
+			b |= bitUnknown
+		}
+		if b != 0 {
+			disclosed.add(disclosure{orderID, b})
+		}
+		return nil
 	})
-	wg.Go(func() {
-		errs[1] = s.Orders.Holdings(ctx, partnerID, from, to, func(h orders.Holding) error {
-			if h.Acked != orders.Before {
-				held = append(held, h)
-			}
-			return nil
-		})
-	})
-	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
+	if err != nil || disclosed.n == 0 {
 		return err
 	}
-	for _, h := range held {
-		if b, ok := disclosed[h.OrderID]; ok {
+	byID := func(d disclosure, id string) int { return strings.Compare(d.orderID, id) }
+	ds := disclosed.sorted(func(a, b disclosure) int { return strings.Compare(a.orderID, b.orderID) })
+	next := 0
+	return s.Orders.Holdings(ctx, partnerID, from, to, func(h orders.Holding) error {
+		if h.Acked == orders.Before {
+			return nil
+		}
+		i := next
+		if i >= len(ds) || ds[i].orderID != h.OrderID {
+			i, _ = slices.BinarySearchFunc(ds, h.OrderID, byID)
+		}
+		var b fieldBits
+		for ; i < len(ds) && ds[i].orderID == h.OrderID; i++ {
+			b |= ds[i].bits
+		}
+		next = i
+		if b != 0 {
 			fn(touched{Holding: h, bits: b, held: h.Acked == orders.NotYet})
 		}
+		return nil
+	})
+}
+
+// blocks is a list grown in blocks of a fixed size, so that growing it
+// to a million never copies what it holds; sorted joins the blocks into
+// one slice, once, and sorts it.
+type blocks[T any] struct {
+	all [][]T
+	n   int
+}
+
+const blockSize = 1 << 15
+
+func (b *blocks[T]) add(v T) {
+	if len(b.all) == 0 || len(b.all[len(b.all)-1]) == blockSize {
+		b.all = append(b.all, make([]T, 0, blockSize))
 	}
-	return nil
+	last := &b.all[len(b.all)-1]
+	*last = append(*last, v)
+	b.n++
+}
+
+func (b *blocks[T]) sorted(cmp func(a, b T) int) []T {
+	out := make([]T, 0, b.n)
+	for _, blk := range b.all {
+		out = append(out, blk...)
+	}
+	b.all = nil
+	slices.SortFunc(out, cmp)
+	return out
 }
 
 // tally adds up the orders of one place, or of all of them.
 type tally struct {
 	orders, erased, held int
-	// persons holds each person's fingerprint, true where an order of
-	// theirs is still held here (they can be written to); orders with no
-	// person (erased) count one each in alone.
-	persons   map[uint64]bool
-	alone     int
-	fields    [6]int
-	countries map[string]int
+	// persons holds each order's person fingerprint, live those of the
+	// orders still held here (their persons can be written to), counted
+	// distinct at the end; orders with no person (erased) count one each
+	// in alone.
+	persons, live []uint64
+	alone         int
+	fields        [6]int
+	countries     map[string]int
 }
 
 func newTally() *tally {
-	return &tally{persons: map[uint64]bool{}, countries: map[string]int{}}
+	return &tally{countries: map[string]int{}}
 }
 
 func (t *tally) add(o touched) {
@@ -230,7 +266,10 @@ func (t *tally) add(o touched) {
 	if o.Person == 0 {
 		t.alone++
 	} else {
-		t.persons[o.Person] = t.persons[o.Person] || live
+		t.persons = append(t.persons, o.Person)
+		if live {
+			t.live = append(t.live, o.Person)
+		}
 	}
 	if !live {
 		t.erased++
@@ -250,17 +289,17 @@ func (t *tally) add(o touched) {
 	t.countries[c]++
 }
 
-func (t *tally) personCount() int { return len(t.persons) + t.alone }
-
-func (t *tally) contactable() int {
-	n := 0
-	for _, live := range t.persons {
-		if live {
-			n++
-		}
-	}
-	return n
+// distinct counts the distinct values of *s, leaving them sorted and
+// compacted in *s (so that counting again gives the same).
+func distinct(s *[]uint64) int {
+	slices.Sort(*s)
+	*s = slices.Compact(*s)
+	return len(*s)
 }
+
+func (t *tally) personCount() int { return distinct(&t.persons) + t.alone }
+
+func (t *tally) contactable() int { return distinct(&t.live) }
 
 func (t *tally) fieldCounts() []FieldCount {
 	out := []FieldCount{}
@@ -311,10 +350,12 @@ func (s *Service) compute(ctx context.Context, b *Breach) (*Impact, error) {
 	var parts []RecipientImpact
 	for _, pid := range b.Recipients {
 		t := newTally()
+		if union == nil {
+			t = total // one recipient: its figures are the total
+		}
 		err := s.walk(ctx, pid, b.WindowFrom, b.WindowTo, func(o touched) {
 			t.add(o)
 			if union == nil {
-				total.add(o)
 				return
 			}
 			if prev, ok := union[o.OrderID]; ok {
