@@ -54,6 +54,10 @@ type Config struct {
 	// console's cookies Secure even without TLS here (a proxy terminates it).
 	TrustedProxies []netip.Prefix
 	SecureCookies  bool
+	// ConsoleIdle ends a console session this long after its last use
+	// (default 15m, the company's policy); ConsoleLifetime this long after
+	// sign-in however it is used (default 8h).
+	ConsoleIdle, ConsoleLifetime time.Duration
 	// ErasureReminders are the delays after an erasure notice at which it
 	// is sent again while the recipient has not confirmed it; empty: never.
 	ErasureReminders []time.Duration

@@ -99,7 +99,7 @@ func (a *App) console() *console.Console {
 	return &console.Console{DB: a.DB, Partners: a.Partners, Reporter: a.Reporter, Purger: a.Purger, Subjects: a.Subjects, Breaches: a.Breaches,
 		Deliveries: a.Deliveries, Audit: a.Audit, Logger: a.Logger, Clock: a.Clock, Secure: a.Config.TLSCert != "" || a.Config.SecureCookies,
 		HTTPS: a.viaHTTPS, Limit: a.limiter.Middleware(func(c *gin.Context) string { return c.GetString("key_id") }), Metrics: a.consoleMetrics,
-		Background: a.background(), Spawn: a.spawn}
+		Background: a.background(), Spawn: a.spawn, Idle: a.Config.ConsoleIdle, Lifetime: a.Config.ConsoleLifetime}
 }
 
 // trustedProxies returns the configured proxies as gin takes them.

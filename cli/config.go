@@ -22,6 +22,7 @@ type rawConfig struct {
 	timeout, workers, disableAfter, purgeDaily                                   string
 	db, addr, retry, fyStart, fyTZ, retention, allowPrivate, auditKey, logFormat string
 	keyring, tlsCert, tlsKey, rateLimit, pprofAddr, keyRotation, backupRetention string
+	consoleIdle, consoleLifetime                                                 string
 	erasureReminders, trustedProxies, secureCookies, rootKeyFile                 string
 	controllerName, controllerAddress, controllerContact, dpoContact             string
 	requestRetention                                                             string
@@ -59,6 +60,8 @@ func envConfig(getenv func(string) string) rawConfig {
 		trustedProxies:    getenv("HUSKY_TRUSTED_PROXIES"),
 		secureCookies:     cmp.Or(getenv("HUSKY_SECURE_COOKIES"), "false"),
 		backupRetention:   cmp.Or(getenv("HUSKY_BACKUP_RETENTION"), "840h"),
+		consoleIdle:       cmp.Or(getenv("HUSKY_CONSOLE_IDLE"), "15m"),
+		consoleLifetime:   cmp.Or(getenv("HUSKY_CONSOLE_LIFETIME"), "8h"),
 		timeout:           cmp.Or(getenv("HUSKY_DELIVERY_TIMEOUT"), "15s"),
 		workers:           cmp.Or(getenv("HUSKY_DELIVERY_WORKERS"), "32"),
 		disableAfter:      cmp.Or(getenv("HUSKY_DISABLE_AFTER"), "120h"),
@@ -232,6 +235,16 @@ func (r rawConfig) config() (app.Config, error) {
 		} else {
 			c.ErasureReminders = ds
 		}
+	}
+	if d, err := time.ParseDuration(r.consoleIdle); err != nil || d < time.Minute {
+		errs = append(errs, fmt.Errorf("HUSKY_CONSOLE_IDLE: %q is not a duration of a minute or more, such as 15m", r.consoleIdle))
+	} else {
+		c.ConsoleIdle = d
+	}
+	if d, err := time.ParseDuration(r.consoleLifetime); err != nil || d < c.ConsoleIdle {
+		errs = append(errs, fmt.Errorf("HUSKY_CONSOLE_LIFETIME: %q is not a duration at least HUSKY_CONSOLE_IDLE, such as 8h", r.consoleLifetime))
+	} else {
+		c.ConsoleLifetime = d
 	}
 	if d, err := time.ParseDuration(r.backupRetention); err != nil || d < 0 {
 		errs = append(errs, fmt.Errorf("HUSKY_BACKUP_RETENTION: %q is not a duration such as 840h", r.backupRetention))

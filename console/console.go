@@ -10,6 +10,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"html/template"
@@ -60,13 +61,26 @@ type Console struct {
 	// Spawn runs it so that shutdown waits for it.
 	Background context.Context
 	Spawn      func(func())
+	// Idle and Lifetime end a session after so long unused, and so long
+	// after sign-in (HUSKY_CONSOLE_IDLE, HUSKY_CONSOLE_LIFETIME); zero
+	// means DefaultIdle, DefaultLifetime.
+	Idle, Lifetime time.Duration
 
 	pages    map[string]*template.Template
 	throttle throttle
 }
 
-// IdleTimeout ends a session this long after its last use.
-const IdleTimeout = 30 * time.Minute
+// DefaultIdle ends a session this long after its last use, unless
+// Idle says otherwise: the company's policy, 15 minutes of inactivity.
+// DefaultLifetime ends it this long after sign-in, however it is used.
+const (
+	DefaultIdle     = 15 * time.Minute
+	DefaultLifetime = 8 * time.Hour
+)
+
+func (c *Console) idle() time.Duration { return cmp.Or(c.Idle, DefaultIdle) }
+
+func (c *Console) lifetime() time.Duration { return cmp.Or(c.Lifetime, DefaultLifetime) }
 
 // sessions is the console's own table.
 func (c *Console) sessions() sessions { return sessions{db: c.DB} }
@@ -96,6 +110,7 @@ func (c *Console) Register(r gin.IRouter) {
 	g.GET("/sign-in", c.signInForm)
 	g.POST("/sign-in", c.signIn)
 	g.POST("/sign-out", c.session(), c.limit, c.csrf, c.signOut)
+	g.POST("/stay", c.session(), c.limit, c.csrf, c.stay)
 
 	fin := g.Group("/finance", c.session(partners.RoleFinance), c.limit)
 	fin.GET("", c.financeReport)

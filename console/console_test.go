@@ -206,9 +206,32 @@ func TestFormsNeedTheSessionTokenAndSessionsEndWhenIdle(t *testing.T) {
 	if code, _, _ := s.get(b, "/console/deliveries"); code != http.StatusOK {
 		t.Fatalf("the refused form ended the session: %d", code)
 	}
-	s.clock.Advance(IdleTimeout + time.Minute)
+	if DefaultIdle != 15*time.Minute || DefaultLifetime != 8*time.Hour {
+		t.Fatalf("sessions end after %v idle and %v in all, not the policy's 15 minutes and 8 hours", DefaultIdle, DefaultLifetime)
+	}
+	s.clock.Advance(DefaultIdle + time.Minute)
 	if code, loc, _ := s.get(b, "/console/deliveries"); code != http.StatusSeeOther || loc != "/console/sign-in" {
 		t.Errorf("an idle session: %d to %q, want sent to sign in", code, loc)
+	}
+	// Stay signed in renews the session; however it is used, it ends
+	// after its lifetime.
+	if code, loc := s.signIn(b, s.keys[partners.RoleAdmin]); code != http.StatusSeeOther || loc != "/console/deliveries" {
+		t.Fatalf("signing in again: %d to %q", code, loc)
+	}
+	for i := range int(DefaultLifetime/(10*time.Minute)) - 1 { // to 7 h 50 min
+		s.clock.Advance(10 * time.Minute)
+		_, _, page = s.get(b, "/console/deliveries")
+		m := csrfField.FindStringSubmatch(page)
+		if m == nil || !strings.Contains(page, "Signed in until") {
+			t.Fatalf("after %d renewals, a page of a live session does not say when it ends: %.300s", i, page)
+		}
+		if code, loc, _ := s.post(b, "/console/stay", url.Values{"csrf": {m[1]}, "back": {"/console/audit"}}, s.srv.URL); code != http.StatusSeeOther || loc != "/console/audit" {
+			t.Fatalf("stay signed in: %d to %q", code, loc)
+		}
+	}
+	s.clock.Advance(11 * time.Minute) // 11 minutes idle, 8 h 1 min since sign-in
+	if code, loc, _ := s.get(b, "/console/deliveries"); code != http.StatusSeeOther || loc != "/console/sign-in" {
+		t.Errorf("a session past its lifetime: %d to %q, want sent to sign in", code, loc)
 	}
 	// Signed in again, signing out ends the session for good.
 	s.signIn(b, s.keys[partners.RoleAdmin])

@@ -23,9 +23,14 @@ type view struct {
 	Path    string
 	Data    any
 	Problem string
+	// Ends is when the session ends unless used again; Idle is the idle
+	// timeout that says so.
+	Ends time.Time
+	Idle time.Duration
 }
 
 var funcs = template.FuncMap{
+	"minutes": func(d time.Duration) int { return int(d.Minutes()) },
 	"date": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -105,7 +110,7 @@ func (c *Console) parse() {
 func (c *Console) render(g *gin.Context, status int, page, title string, data any) {
 	v := view{Title: title, Path: g.Request.URL.Path, Data: data}
 	if s, ok := c.current(g); ok {
-		v.Role, v.CSRF = s.Role, s.CSRF
+		v.Role, v.CSRF, v.Ends, v.Idle = s.Role, s.CSRF, c.ends(s), c.idle()
 	}
 	if m, ok := data.(map[string]any); ok {
 		if p, ok := m["Problem"].(string); ok {

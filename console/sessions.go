@@ -32,7 +32,18 @@ type session struct {
 	KeyID    string
 	Role     partners.Role
 	CSRF     string
+	created  time.Time
 	lastSeen time.Time
+}
+
+// ends is when the session ends unless used again: its idle time after
+// its last use, or its lifetime after sign-in, whichever comes first.
+func (c *Console) ends(s session) time.Time {
+	idle, life := s.lastSeen.Add(c.idle()), s.created.Add(c.lifetime())
+	if life.Before(idle) {
+		return life
+	}
+	return idle
 }
 
 // Actor names the person in the audit trail, like their key does in the API.
@@ -60,7 +71,8 @@ func (c *Console) cookie(g *gin.Context, name, value string, maxAge int) {
 }
 
 // current reads the request's session, if it has a live one: not idle for
-// IdleTimeout, and its key neither revoked nor of another role since.
+// the idle timeout, not older than its lifetime, and its key neither
+// revoked nor of another role since.
 func (c *Console) current(g *gin.Context) (session, bool) {
 	if s, ok := g.Get(sessionKey); ok {
 		return s.(session), true
@@ -78,7 +90,7 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 		return session{}, false
 	}
 	now := c.Clock.Now()
-	if now.Sub(s.lastSeen) > IdleTimeout {
+	if now.After(c.ends(s)) {
 		c.end(g, s)
 		return session{}, false
 	}
@@ -90,7 +102,9 @@ func (c *Console) current(g *gin.Context) (session, bool) {
 	// Written at most once a minute, so that reading pages does not keep
 	// the database's one writer busy.
 	if now.Sub(s.lastSeen) > time.Minute {
-		_ = c.sessions().touch(ctx, s.hash, now)
+		if c.sessions().touch(ctx, s.hash, now) == nil {
+			s.lastSeen = now
+		}
 	}
 	g.Set(sessionKey, s)
 	g.Set("key_id", s.KeyID)
@@ -191,7 +205,7 @@ func (c *Console) signIn(g *gin.Context) {
 	token, csrf, now := randomToken(), randomToken(), c.Clock.Now()
 	err = c.DB.Tx(ctx, func(tx *store.Tx) error {
 		s := newSession{TokenHash: tokenHash(token), KeyID: p.KeyID, Role: p.Role, CSRF: csrf, At: now}
-		if err := c.sessions().open(ctx, tx, s, now.Add(-IdleTimeout)); err != nil {
+		if err := c.sessions().open(ctx, tx, s, now.Add(-c.idle())); err != nil {
 			return err
 		}
 		return c.Audit.Record(ctx, tx, p.Actor(), "console.signed_in", map[string]string{"key_id": p.KeyID},
@@ -204,6 +218,21 @@ func (c *Console) signIn(g *gin.Context) {
 	c.cookie(g, signInCookieName, "", -1)
 	c.cookie(g, cookieName, token, 0)
 	g.Redirect(http.StatusSeeOther, homeOf(p.Role))
+}
+
+// stay renews the session ("stay signed in"), then shows the page it was
+// asked from again.
+func (c *Console) stay(g *gin.Context) {
+	s, _ := c.current(g)
+	if err := c.sessions().touch(g.Request.Context(), s.hash, c.Clock.Now()); err != nil {
+		c.internal(g, err)
+		return
+	}
+	back := g.PostForm("back")
+	if !strings.HasPrefix(back, "/console/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
+		back = homeOf(s.Role)
+	}
+	g.Redirect(http.StatusSeeOther, back)
 }
 
 func (c *Console) signOut(g *gin.Context) {

@@ -14,7 +14,7 @@ import (
 // stored). Its statements are here, as methods of sessions.
 const (
 	sqlInsertSession = `INSERT INTO console_sessions (token_hash, key_id, role, csrf, created_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6)`
-	sqlGetSession    = `SELECT key_id, role, csrf, last_seen FROM console_sessions WHERE token_hash = $1`
+	sqlGetSession    = `SELECT key_id, role, csrf, created_at, last_seen FROM console_sessions WHERE token_hash = $1`
 	sqlTouchSession  = `UPDATE console_sessions SET last_seen = $1 WHERE token_hash = $2`
 	sqlEndSession    = `DELETE FROM console_sessions WHERE token_hash = $1`
 	sqlEndIdle       = `DELETE FROM console_sessions WHERE last_seen < $1`
@@ -52,6 +52,7 @@ func (q sessions) get(ctx context.Context, hash []byte) (s session, ok bool, err
 		KeyID    string     `db:"key_id"`
 		Role     string     `db:"role"`
 		CSRF     string     `db:"csrf"`
+		Created  store.Time `db:"created_at"`
 		LastSeen store.Time `db:"last_seen"`
 	}
 	if err := q.db.Reader.GetContext(ctx, &row, sqlGetSession, hash); err != nil {
@@ -60,7 +61,8 @@ func (q sessions) get(ctx context.Context, hash []byte) (s session, ok bool, err
 		}
 		return session{}, false, fmt.Errorf("read session: %w", err)
 	}
-	return session{hash: hash, KeyID: row.KeyID, Role: partners.Role(row.Role), CSRF: row.CSRF, lastSeen: row.LastSeen.Time}, true, nil
+	return session{hash: hash, KeyID: row.KeyID, Role: partners.Role(row.Role), CSRF: row.CSRF, created: row.Created.Time,
+		lastSeen: row.LastSeen.Time}, true, nil
 }
 
 // touch records that the session with hash was used at t.
