@@ -22,8 +22,16 @@ test:
 	@if [ -n "$$HUSKY_TEST_POSTGRES" ]; then \
 		echo "PostgreSQL half: the suite again, each test on a database of its own"; \
 		HUSKY_TEST_ENGINE=postgres $(GO) test -count=1 -timeout 20m ./...; \
-	else \
-		echo "PostgreSQL half skipped: HUSKY_TEST_POSTGRES is not set"; \
+	fi
+	@# What did not run, and how to run it (the browser tests look where
+	@# TestConsoleInABrowser looks).
+	@if [ -z "$$HUSKY_TEST_POSTGRES" ]; then \
+		echo "SKIPPED: the PostgreSQL half. Set HUSKY_TEST_POSTGRES=postgres://user@host:5432/postgres?sslmode=disable to run it."; \
+	fi
+	@found="$$HUSKY_TEST_CHROMIUM"; for b in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do \
+		[ -x "$$b" ] && found="$$b"; done; \
+	if [ -z "$$found" ]; then \
+		echo "SKIPPED: the console's browser tests (no Chromium). apt-get install chromium, or set HUSKY_TEST_CHROMIUM to a browser."; \
 	fi
 
 # The real binary on loopback, every figure beside its floor from the same
