@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -341,4 +343,26 @@ func checkRefs(t *testing.T, doc []byte) {
 		}
 	}
 	walk(root)
+}
+
+// Clients that accept gzip get it; others get the plain body.
+func TestResponsesAreCompressedForClientsThatAcceptIt(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/openapi.json", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	zr, err := gzip.NewReader(res.Body)
+	if res.Header.Get("Content-Encoding") != "gzip" || err != nil {
+		t.Fatalf("with Accept-Encoding: gzip: %q %v", res.Header.Get("Content-Encoding"), err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	plain := e.do(t, "GET", "/openapi.json", "", nil, "Accept-Encoding", "identity")
+	if plain.header.Get("Content-Encoding") != "" || !bytes.Equal(unzipped, plain.body) || !bytes.HasPrefix(plain.body, []byte("{")) {
+		t.Errorf("the gzipped body differs from the plain one (%d and %d bytes)", len(unzipped), len(plain.body))
+	}
 }

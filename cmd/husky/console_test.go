@@ -491,7 +491,13 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Errorf("the page does not say when the session ends: %q", got)
 		}
 		w.clock.Advance(10 * time.Minute)
-		do(t, ctx, "stay signed in", chromedp.Click(chromedp.CSS("form[action='/console/stay'] button")), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		before, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.querySelector('header .session time').getAttribute('datetime')"))
+		if err != nil || before == "" {
+			t.Fatalf("the session's end: %q %v", before, err)
+		}
+		// The page comes back with a later end: the renewal was made.
+		do(t, ctx, "stay signed in", chromedp.Click(chromedp.CSS("form[action='/console/stay'] button")),
+			until(fmt.Sprintf("!!document.querySelector('header .session time') && document.querySelector('header .session time').getAttribute('datetime') !== %q", before)))
 		w.clock.Advance(10 * time.Minute)
 		do(t, ctx, "20 minutes after sign-in, 10 after staying", chromedp.Navigate(w.url("/console/deliveries")), chromedp.WaitVisible(chromedp.CSS("main table")))
 		w.clock.Advance(console.DefaultIdle + time.Minute)
