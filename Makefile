@@ -62,9 +62,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzProjectionLeaksNothing$$' -fuzztime $(FUZZTIME) ./sharing
 	$(GO) test -run '^$$' -fuzz '^FuzzLeafDataMatchesEncodingJSON$$' -fuzztime $(FUZZTIME) ./audit
 
+# gofmt, go vet, and openapi.json under Spectral's spectral:oas (no error,
+# no warning) and Redocly's recommended rules (no error), at pinned versions
+# installed once under .lint/ (npm).
+SPECTRAL := @stoplight/spectral-cli@6.16.3
+REDOCLY := @redocly/cli@2.77.0
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@[ -x .lint/node_modules/.bin/spectral ] && [ -x .lint/node_modules/.bin/redocly ] || \
+		npm install --prefix .lint --no-audit --no-fund --silent $(SPECTRAL) $(REDOCLY)
+	.lint/node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity warn app/openapi.json
+	.lint/node_modules/.bin/redocly lint --extends recommended app/openapi.json
 
 clean:
 	rm -rf bin
