@@ -98,11 +98,8 @@ const (
 const serviceBits = bitEmail | bitPhone | bitAddress | bitName | bitNotes
 
 // parseFields reads a delivery's field list (partners.FieldsString).
-func parseFields(s string, imported bool) fieldBits {
+func parseFields(s string) fieldBits {
 	var b fieldBits
-	if imported {
-		b |= bitUnknown
-	}
 	for f := range strings.SplitSeq(s, ",") {
 		switch partners.Field(f) {
 		case partners.FieldEmail:
@@ -177,7 +174,7 @@ func (s *Service) walk(ctx context.Context, partnerID string, from, to time.Time
 	err := s.Disclosures.HeldBy(ctx, partnerID, to, func(orderID, fields string, imported bool) error {
 		b, ok := parsed[fields]
 		if !ok {
-			b = parseFields(fields, false)
+			b = parseFields(fields)
 			parsed[fields] = b
 		}
 		if imported {
