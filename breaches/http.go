@@ -2,7 +2,6 @@ package breaches
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -114,11 +113,8 @@ func (a *API) document(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	if c.Query("format") == "html" || strings.Contains(c.GetHeader("Accept"), "text/html") {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.Header("Content-Security-Policy", DocumentCSP)
-		c.Status(http.StatusOK)
-		_ = d.WriteHTML(c.Writer)
+	if c.Query("format") == "html" || api.WantsHTML(c) {
+		api.Printable(c, DocumentCSP, d.WriteHTML)
 		return
 	}
 	c.JSON(http.StatusOK, d)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/breaches"
 	"github.com/milestone/husky/partners"
 )
@@ -138,10 +139,7 @@ func (c *Console) notification(g *gin.Context) {
 		c.problem(g, err)
 		return
 	}
-	g.Header("Content-Security-Policy", breaches.DocumentCSP)
-	g.Header("Content-Type", "text/html; charset=utf-8")
-	g.Status(http.StatusOK)
-	_ = d.WriteHTML(g.Writer)
+	api.Printable(g, breaches.DocumentCSP, d.WriteHTML)
 }
 
 // letters shows a page of the letters to persons, each audited as

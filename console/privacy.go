@@ -107,10 +107,7 @@ func (c *Console) export(g *gin.Context) {
 		c.problem(g, err)
 		return
 	}
-	g.Header("Content-Security-Policy", subjects.ExportCSP)
-	g.Status(http.StatusOK)
-	g.Header("Content-Type", "text/html; charset=utf-8")
-	_ = e.WriteHTML(g.Writer)
+	api.Printable(g, subjects.ExportCSP, e.WriteHTML)
 }
 
 // rectify applies the form's corrections, validated exactly as the API
@@ -158,10 +155,7 @@ func (c *Console) reply(g *gin.Context) {
 		c.problem(g, err)
 		return
 	}
-	g.Header("Content-Security-Policy", subjects.ReplyCSP)
-	g.Header("Content-Type", "text/html; charset=utf-8")
-	g.Status(http.StatusOK)
-	_ = rp.WriteHTML(g.Writer)
+	api.Printable(g, subjects.ReplyCSP, rp.WriteHTML)
 }
 
 // decide includes and excludes the candidate orders chosen in the form:

@@ -131,11 +131,8 @@ func (a *API) export(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	if strings.Contains(c.GetHeader("Accept"), "text/html") {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.Header("Content-Security-Policy", ExportCSP)
-		c.Status(http.StatusOK)
-		_ = e.WriteHTML(c.Writer)
+	if api.WantsHTML(c) {
+		api.Printable(c, ExportCSP, e.WriteHTML)
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="`+e.RequestID+`.json"`)
@@ -253,11 +250,8 @@ func (a *API) reply(c *gin.Context) {
 		api.Abort(c, err)
 		return
 	}
-	if strings.Contains(c.GetHeader("Accept"), "text/html") {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.Header("Content-Security-Policy", ReplyCSP)
-		c.Status(http.StatusOK)
-		_ = rp.WriteHTML(c.Writer)
+	if api.WantsHTML(c) {
+		api.Printable(c, ReplyCSP, rp.WriteHTML)
 		return
 	}
 	c.JSON(http.StatusOK, rp)
