@@ -30,17 +30,25 @@ func plainPersonal(ref, email string) personalColumns {
 		Line1: "Line 1", Line2: "", City: "City", PostalCode: "2605", Region: "", Country: "DK", Notes: ""}
 }
 
-func TestStoreOrderRows(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// twoPartners opens a database with the partners ptn_r and ptn_l that
+// orders and recipients' answers refer to.
+func twoPartners(t *testing.T) *store.DB {
+	t.Helper()
 	db := storetest.Open(t)
 	ps := &partners.Store{DB: db, Clock: time.Now}
 	for _, p := range []partners.NewPartner{{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"},
 		{ID: "ptn_l", Kind: partners.KindReseller, Name: "l"}} {
-		if _, _, err := ps.Add(ctx, "test", p); err != nil {
+		if _, _, err := ps.Add(context.Background(), "test", p); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return db
+}
+
+func TestStoreOrderRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := twoPartners(t)
 	q := orderRows{db}
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	ids := []string{"ord_1", "ord_2", "ord_3"}
@@ -315,14 +323,7 @@ func TestStoreOrderRows(t *testing.T) {
 func TestStoreHoldings(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.Open(t)
-	ps := &partners.Store{DB: db, Clock: time.Now}
-	for _, p := range []partners.NewPartner{{ID: "ptn_r", Kind: partners.KindReseller, Name: "r"},
-		{ID: "ptn_l", Kind: partners.KindReseller, Name: "l"}} {
-		if _, _, err := ps.Add(ctx, "test", p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := twoPartners(t)
 	q := orderRows{db}
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	from, to := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
