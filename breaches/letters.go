@@ -127,15 +127,19 @@ func (s *Service) Letters(ctx context.Context, actor, id, after string, limit in
 		groups = groups[:limit]
 		out.HasMore, out.NextCursor = true, api.Cursor(groups[limit-1].first)
 	}
+	// The letters are written from the read pool; only their audit
+	// entries take the writer, together, once every letter is written.
+	for _, g := range groups {
+		l, err := s.letter(ctx, b, g)
+		if err != nil {
+			return Letters{}, fmt.Errorf("breach letters: %w", err)
+		}
+		out.Letters = append(out.Letters, l)
+	}
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		for _, g := range groups {
-			l, err := s.letter(ctx, tx, b, g)
-			if err != nil {
-				return err
-			}
-			out.Letters = append(out.Letters, l)
+		for i, g := range groups {
 			if err := s.Audit.Record(ctx, tx, actor, "breach.letter_written", map[string]string{"order_id": g.first},
-				map[string]string{"breach_id": id, "orders": strconv.Itoa(len(g.ids)), "fields": strings.Join(l.Fields, ",")}); err != nil {
+				map[string]string{"breach_id": id, "orders": strconv.Itoa(len(g.ids)), "fields": strings.Join(out.Letters[i].Fields, ",")}); err != nil {
 				return err
 			}
 		}
@@ -149,11 +153,11 @@ func (s *Service) Letters(ctx context.Context, actor, id, after string, limit in
 
 // letter writes one person's letter from their live orders, addressed as
 // the latest of them names the person.
-func (s *Service) letter(ctx context.Context, tx *store.Tx, b *Breach, g *group) (Letter, error) {
+func (s *Service) letter(ctx context.Context, b *Breach, g *group) (Letter, error) {
 	slices.Sort(g.ids)
 	var latest *orders.Order
 	for _, oid := range g.ids {
-		o, err := s.Orders.GetTx(ctx, tx, oid)
+		o, err := s.Orders.GetTx(ctx, s.DB.Reader, oid)
 		if err != nil {
 			return Letter{}, err
 		}
