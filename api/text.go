@@ -1,6 +1,9 @@
 package api
 
-import "unicode"
+import (
+	"fmt"
+	"unicode"
+)
 
 // Text problems CheckText reports.
 const (
@@ -33,4 +36,16 @@ func CheckText(s string, multiline bool) string {
 func invisible(r rune) bool {
 	return (r >= '\u200b' && r <= '\u200f') || (r >= '\u202a' && r <= '\u202e') ||
 		(r >= '\u2060' && r <= '\u2064') || (r >= '\u2066' && r <= '\u2069') || r == '\ufeff' || r == '\u061c'
+}
+
+// TextField checks an optional free-text field of a request at pointer
+// ptr: at most max bytes, multiline, and readable as it is (CheckText).
+func TextField(ptr, s string, max int) []FieldError {
+	if len(s) > max {
+		return []FieldError{{Pointer: ptr, Code: "too_long", Detail: fmt.Sprintf("must be at most %d bytes", max)}}
+	}
+	if why := CheckText(s, true); why != "" {
+		return []FieldError{{Pointer: ptr, Code: "invalid_text", Detail: why}}
+	}
+	return nil
 }

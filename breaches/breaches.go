@@ -175,17 +175,8 @@ func (n NewBreach) check(now time.Time, isRecipient func(id string) bool) (openi
 	return o, bad
 }
 
-// checkText reports a DPO's text that is too long or holds characters
-// that make it read differently from what it is.
-func checkText(ptr, s string) []api.FieldError {
-	if len(s) > maxText {
-		return []api.FieldError{{Pointer: ptr, Code: "too_long", Detail: "at most 4000 bytes"}}
-	}
-	if why := api.CheckText(s, true); why != "" {
-		return []api.FieldError{{Pointer: ptr, Code: "invalid_text", Detail: why}}
-	}
-	return nil
-}
+// checkText checks one of the DPO's texts.
+func checkText(ptr, s string) []api.FieldError { return api.TextField(ptr, s, maxText) }
 
 // Notification is the DPO's record that the supervisory authority was
 // notified (Art. 33(1)), with the reason for any delay past 72 hours.

@@ -260,17 +260,11 @@ func (d Decision) problems() []api.FieldError {
 
 // checkReason validates a reason the DPO gives: required, one paragraph.
 func checkReason(reason, pointer string) []api.FieldError {
-	switch r := strings.TrimSpace(reason); {
-	case r == "":
+	r := strings.TrimSpace(reason)
+	if r == "" {
 		return []api.FieldError{{Pointer: pointer, Code: "required", Detail: "give the reason"}}
-	case len(r) > 2000:
-		return []api.FieldError{{Pointer: pointer, Code: "too_long", Detail: "must be at most 2000 bytes"}}
-	default:
-		if msg := api.CheckText(r, true); msg != "" {
-			return []api.FieldError{{Pointer: pointer, Code: "invalid_text", Detail: msg}}
-		}
 	}
-	return nil
+	return api.TextField(pointer, r, 2000)
 }
 
 // Decide includes and excludes candidate orders of an open request. An
