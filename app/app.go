@@ -28,6 +28,7 @@ import (
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/subjects"
+	"github.com/milestone/husky/tracing"
 	"github.com/milestone/husky/vault"
 )
 
@@ -93,6 +94,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	// Every line logged with a request's or a span's context names its
+	// trace.
+	if _, ok := logger.Handler().(tracing.LogHandler); !ok {
+		logger = slog.New(tracing.LogHandler{Handler: logger.Handler()})
 	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Keyring: ring, Vault: &vault.Vault{DB: db, Keyring: ring}, Clock: time.Now,
 		Registry: prometheus.NewRegistry()}

@@ -51,7 +51,7 @@ func (a *App) Handler() http.Handler {
 	// (HUSKY_TRUSTED_PROXIES); from anyone else, a client could claim any
 	// address, or HTTPS.
 	_ = r.SetTrustedProxies(a.trustedProxies())
-	r.Use(a.requestID, a.accessLog, a.httpMetrics.middleware, gin.CustomRecovery(func(c *gin.Context, _ any) {
+	r.Use(a.traced, a.requestID, a.accessLog, a.httpMetrics.middleware, gin.CustomRecovery(func(c *gin.Context, _ any) {
 		api.Abort(c, api.New(http.StatusInternalServerError, "internal", "the server could not complete the request; it has been logged"))
 	}))
 	if a.Config.TLSCert != "" {

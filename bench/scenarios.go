@@ -58,7 +58,7 @@ func runBench(cfg benchConfig) error {
 	for _, sc := range []struct {
 		name string
 		run  func(benchConfig) ([]row, error)
-	}{{"intake", benchIntake}, {"delivery", benchDelivery}, {"intake-postgres", benchIntakePostgres}, {"delivery-postgres", benchDeliveryPostgres}, {"end-to-end", benchEndToEnd}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}, {"keys", benchKeys}} {
+	}{{"intake", benchIntake}, {"tracing", benchTracing}, {"delivery", benchDelivery}, {"intake-postgres", benchIntakePostgres}, {"delivery-postgres", benchDeliveryPostgres}, {"end-to-end", benchEndToEnd}, {"latency", benchLatency}, {"backlog", benchBacklog}, {"purge", benchPurge}, {"subjects", benchSubjects}, {"console", benchConsole}, {"keys", benchKeys}} {
 		if !cfg.wants(sc.name) {
 			continue
 		}

@@ -18,12 +18,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"golang.org/x/mod/module"
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/app"
+	"github.com/milestone/husky/tracing"
 )
 
 const usage = `husky — Husky order fulfilment and partner data-sharing service
@@ -80,8 +82,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	shutdown, err := tracing.Setup(ctx, version(), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "husky: %v\n", err)
+		return 2
+	}
+	defer func() {
+		// The last spans are sent before the process ends, or given up.
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdown(flush)
+	}()
 	cmd := &command{stdin: os.Stdin, stdout: stdout, stderr: stderr}
-	var err error
 	switch args[0] {
 	case "serve":
 		err = cmd.serve(ctx, args[1:])

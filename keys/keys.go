@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
@@ -26,6 +27,7 @@ import (
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/subjects"
+	"github.com/milestone/husky/tracing"
 	"github.com/milestone/husky/vault"
 )
 
@@ -148,7 +150,9 @@ type RotationResult struct {
 // finished, not followed by another version: while data keys wait under an
 // older version, rotating re-wraps them under the current one first, so
 // versions never pile up and the keyring stays one consistent set.
-func (l *Lifecycle) Rotate(ctx context.Context, actor string, settle time.Duration) (RotationResult, error) {
+func (l *Lifecycle) Rotate(ctx context.Context, actor string, settle time.Duration) (_ RotationResult, err error) {
+	ctx, span := tracing.Start(ctx, "keys.rotate", trace.SpanKindInternal)
+	defer func() { tracing.End(span, err) }()
 	start := time.Now()
 	if err := l.Check(ctx); err != nil {
 		return RotationResult{}, fmt.Errorf("rotate: %w", err)
@@ -224,7 +228,9 @@ type LookupRotation struct {
 // within seconds; a pass after settle hashes again what they hashed with
 // the old one meanwhile. The old key keeps matching until pruned with the
 // master keys (Prune), once nothing was hashed with it.
-func (l *Lifecycle) RotateLookup(ctx context.Context, actor string, settle time.Duration) (LookupRotation, error) {
+func (l *Lifecycle) RotateLookup(ctx context.Context, actor string, settle time.Duration) (_ LookupRotation, err error) {
+	ctx, span := tracing.Start(ctx, "keys.rotate_lookup", trace.SpanKindInternal)
+	defer func() { tracing.End(span, err) }()
 	start := time.Now()
 	v, err := l.Keyring.RotateLookup(l.Clock.Now())
 	if err != nil {
@@ -274,7 +280,9 @@ func (l *Lifecycle) lookupVersionsInUse(ctx context.Context) (map[uint32]bool, e
 // Prune destroys the master key versions, and the lookup keys, retired
 // longer than the backup retention that nothing live still needs, and
 // returns the master key versions destroyed.
-func (l *Lifecycle) Prune(ctx context.Context, actor string) ([]uint32, error) {
+func (l *Lifecycle) Prune(ctx context.Context, actor string) (_ []uint32, err error) {
+	ctx, span := tracing.Start(ctx, "keys.prune", trace.SpanKindInternal)
+	defer func() { tracing.End(span, err) }()
 	inUse, err := l.versionsInUse(ctx)
 	if err != nil {
 		return nil, err

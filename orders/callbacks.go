@@ -11,6 +11,9 @@ import (
 
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Callback event types recipients send.
@@ -128,9 +131,12 @@ type callbackAck struct {
 // that contradict a cancelled or rejected order are recorded as conflicts,
 // and impossible ones get 409. An order the partner was never sent is 404.
 // Every callback lands in the timeline and the audit trail.
-func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string, cb Callback) (CallbackResult, error) {
+func (s *Service) ApplyCallback(ctx context.Context, partnerID, webhookID string, cb Callback) (_ CallbackResult, err error) {
+	ctx, span := tracing.Start(ctx, "callback.apply", trace.SpanKindInternal, attribute.String("husky.partner_id", partnerID),
+		attribute.String("husky.callback_type", string(cb.Type)))
+	defer func() { tracing.End(span, err) }()
 	var res CallbackResult
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		switch prev, ok, err := s.rows().receipt(ctx, tx, partnerID, webhookID); {
 		case err != nil:
 			return fmt.Errorf("read callback receipt: %w", err)

@@ -21,6 +21,9 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Purger runs purges: it erases the personal data of every order past its
@@ -132,7 +135,9 @@ func (p *Purger) Resume(ctx context.Context, id string) error { return p.carry(c
 
 // carry is Resume; interrupted says the run was found left running, which
 // is logged once this process takes it up.
-func (p *Purger) carry(ctx context.Context, id string, interrupted bool) error {
+func (p *Purger) carry(ctx context.Context, id string, interrupted bool) (err error) {
+	ctx, span := tracing.Start(ctx, "purge.run", trace.SpanKindInternal, attribute.String("husky.run_id", id), attribute.Bool("husky.resumed", interrupted))
+	defer func() { tracing.End(span, err) }()
 	// One carrier per run: this process's, by the map; across the
 	// processes on one PostgreSQL database, by a lease their death frees,
 	// so a run whose process died is taken up by the leader's next

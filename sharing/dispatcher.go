@@ -9,15 +9,20 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
 	"github.com/milestone/husky/vault"
 )
 
@@ -435,8 +440,18 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 	r = result{c: c, started: d.Clock.Now()}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.Timeout)
 	defer cancel()
+	// Each attempt is a client span, a child of the work that queued the
+	// delivery (the reseller's order request, a subject request, a
+	// purge), even days later; the webhook carries it on.
+	actx, span := tracing.Start(tracing.Continue(actx, c.TraceParent), "webhook "+c.EventType, trace.SpanKindClient,
+		attribute.String("husky.delivery_id", c.ID), attribute.String("husky.partner_id", c.PartnerID),
+		attribute.String("husky.order_id", c.OrderID), attribute.String("husky.event", c.EventType),
+		attribute.Int("husky.attempt", c.Attempts+1))
 	start := time.Now()
-	defer func() { r.duration = time.Since(start) }()
+	defer func() {
+		r.duration = time.Since(start)
+		endAttempt(span, r)
+	}()
 
 	ep, err := d.endpointOf(actx, c.PartnerID)
 	if err != nil {
@@ -464,6 +479,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "husky-webhooks/1")
+	tracing.Inject(actx, req.Header)
 	if err := partners.SetHeaders(req.Header, ep.secrets, c.ID, r.started, body); err != nil {
 		r.err = "no signing secret"
 		return r
@@ -479,6 +495,22 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (r result) {
 	r.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	return r
+}
+
+// endAttempt ends an attempt's span with its outcome: the status the
+// recipient answered, or that no answer came. The error's text, which
+// names the endpoint, stays in the attempt log.
+func endAttempt(span trace.Span, r result) {
+	switch {
+	case r.status != 0:
+		span.SetAttributes(attribute.Int("http.response.status_code", r.status))
+		if r.status < 200 || r.status > 299 {
+			span.SetStatus(codes.Error, "the recipient answered "+strconv.Itoa(r.status))
+		}
+	case r.err != "":
+		span.SetStatus(codes.Error, "no answer")
+	}
+	span.End()
 }
 
 // describe turns a transport error into a short message for the attempt

@@ -15,6 +15,7 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
 	"github.com/milestone/husky/vault"
 )
 
@@ -326,6 +327,8 @@ func (o *Outbox) prepare(partnerID, orderID, event string, data any, sent []part
 // insert writes deliveries in one statement and audits each.
 func (o *Outbox) insert(ctx context.Context, tx *store.Tx, actor string, qs ...queued) error {
 	rows := make([]newDelivery, len(qs))
+	// Each delivery continues the trace of the work that queued it.
+	parent := tracing.Parent(ctx)
 	for i, q := range qs {
 		body := q.body
 		if q.key != nil {
@@ -337,7 +340,8 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, actor string, qs ...q
 			qs[i].hash = q.hash
 		}
 		rows[i] = newDelivery{ID: q.id, PartnerID: q.partnerID, OrderID: q.orderID, Event: q.event, Payload: body,
-			PayloadSHA256: q.hash, Fields: q.fields, At: q.at, OrderErased: q.orderErased, Held: q.held && q.disclosure}
+			PayloadSHA256: q.hash, Fields: q.fields, At: q.at, OrderErased: q.orderErased, Held: q.held && q.disclosure,
+			TraceParent: parent}
 	}
 	if err := o.rows().insert(ctx, tx, rows); err != nil {
 		return fmt.Errorf("insert delivery: %w", err)

@@ -99,7 +99,7 @@ var statements = store.PerEngine[queries]{
 			AND NOT EXISTS (SELECT 1 FROM deliveries AS e INDEXED BY deliveries_order WHERE e.order_id = d.order_id
 				AND e.partner_id = d.partner_id AND e.status = 'pending' AND e.id < d.id
 				AND (e.held = 0 OR d.event_type NOT IN ('` + EventOrderRestricted + `', '` + EventOrderRestrictionLifted + `')))
-			RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`,
+			RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step, trace_parent`,
 		held: `SELECT id, order_erased FROM deliveries WHERE lease_owner = $1 AND id IN (SELECT value FROM json_each($2))`,
 		delivered: `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, step = step + 1, delivered_at = $1,
 			updated_at = $2, last_status = $3, last_error = '', lease_owner = NULL, lease_until = NULL
@@ -169,7 +169,7 @@ var statements = store.PerEngine[queries]{
 			AND NOT EXISTS (SELECT 1 FROM deliveries AS e WHERE e.order_id = d.order_id
 				AND e.partner_id = d.partner_id AND e.status = 'pending' AND e.id < d.id
 				AND (e.held = 0 OR d.event_type NOT IN ('` + EventOrderRestricted + `', '` + EventOrderRestrictionLifted + `')))
-			RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step`,
+			RETURNING id, partner_id, COALESCE(order_id, '') AS order_id, event_type, payload, fields, payload_sha256, attempts, step, trace_parent`,
 		held: `SELECT id, order_erased FROM deliveries WHERE lease_owner = $1 AND id = ANY($2)`,
 		delivered: `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, step = step + 1, delivered_at = $1,
 			updated_at = $2, last_status = $3, last_error = '', lease_owner = NULL, lease_until = NULL

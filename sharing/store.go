@@ -20,8 +20,8 @@ import (
 const (
 	deliveryColumns   = `id, partner_id, order_id, event_type, payload_sha256, fields, status, attempts, next_attempt_at, created_at, delivered_at, dead_at, last_status, last_error`
 	sqlInsertDelivery = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
-		status, attempts, next_attempt_at, created_at, updated_at, order_erased, held)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		status, attempts, next_attempt_at, created_at, updated_at, order_erased, held, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	sqlRecipientsOfOrder        = `SELECT DISTINCT partner_id FROM deliveries WHERE order_id = $1 AND event_type = $2 ORDER BY partner_id`
 	sqlInsertImportedDisclosure = `INSERT INTO deliveries (id, partner_id, order_id, event_type, payload, payload_sha256, fields,
 		status, attempts, next_attempt_at, created_at, updated_at, delivered_at)
@@ -81,6 +81,7 @@ type claimed struct {
 	PayloadSHA256 string `db:"payload_sha256"`
 	Attempts      int    `db:"attempts"`
 	Step          int    `db:"step"`
+	TraceParent   string `db:"trace_parent"` // the trace it continues
 
 	leaseUntil time.Time
 	key        *vault.Key // opens a sealed payload
@@ -110,11 +111,12 @@ type newDelivery struct {
 	PayloadSHA256, Fields         string
 	At                            time.Time
 	OrderErased, Held             bool
+	TraceParent                   string // the W3C traceparent of the work that queued it
 }
 
 // insert queues the deliveries, many rows per statement.
 func (q deliveryRows) insert(ctx context.Context, tx *store.Tx, ds []newDelivery) error {
-	args := make([]any, 0, 14*len(ds))
+	args := make([]any, 0, 15*len(ds))
 	for _, d := range ds {
 		var oid any
 		if d.OrderID != "" {
@@ -122,9 +124,9 @@ func (q deliveryRows) insert(ctx context.Context, tx *store.Tx, ds []newDelivery
 		}
 		at := store.FormatTime(d.At)
 		args = append(args, d.ID, d.PartnerID, oid, d.Event, d.Payload, d.PayloadSHA256, d.Fields, StatusPending, 0, at, at, at,
-			d.OrderErased, d.Held)
+			d.OrderErased, d.Held, d.TraceParent)
 	}
-	return store.InsertRows(ctx, tx, sqlInsertDelivery, 14, args)
+	return store.InsertRows(ctx, tx, sqlInsertDelivery, 15, args)
 }
 
 // insertImported records, as a delivered order.created with no payload,

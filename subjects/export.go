@@ -16,6 +16,9 @@ import (
 	"github.com/milestone/husky/partners"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Controller is who is responsible for the processing (Art. 4(7)), as an
@@ -171,7 +174,9 @@ type Erasure struct {
 // time: at most limit orders (PageSize by default) after order id after,
 // and the audit trail records the page, once, with its order count and
 // its first and last order (the step lists every order id).
-func (s *Service) Export(ctx context.Context, actor, id, after string, limit int) (Export, error) {
+func (s *Service) Export(ctx context.Context, actor, id, after string, limit int) (_ Export, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.export", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
 	if limit <= 0 || limit > PageSize {
 		limit = PageSize
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrNotRestricted is returned by Lift when the request restricts nothing.
@@ -35,9 +38,11 @@ func (s *Service) acting(ctx context.Context, tx *store.Tx, actor, id string, ac
 // the request that is not erased, in one transaction; every recipient that
 // received a changed field is sent its new value (order.updated). It
 // returns what changed per order.
-func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.Rectification) ([]orders.Rectified, error) {
+func (s *Service) Rectify(ctx context.Context, actor, id string, change orders.Rectification) (_ []orders.Rectified, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.rectify", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
 	var out []orders.Rectified
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionRectify)
 		if err != nil {
 			return err
@@ -93,9 +98,11 @@ func classify(o Order, now time.Time) Outcome {
 // the date and reason (and restricted meanwhile, a restriction no request
 // lifts), or scheduled to be decided when it closes. It returns the
 // outcome per order.
-func (s *Service) Erase(ctx context.Context, actor, id string) ([]Outcome, error) {
+func (s *Service) Erase(ctx context.Context, actor, id string) (_ []Outcome, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.erase", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
 	var out []Outcome
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionErase)
 		if err != nil {
 			return err
@@ -166,8 +173,10 @@ func (s *Service) erase(ctx context.Context, tx *store.Tx, actor string, ids []s
 // carrying it wait, any order placed meanwhile with one of the person's
 // identifiers is held for review, and every recipient that received it is
 // told (order.restricted).
-func (s *Service) Restrict(ctx context.Context, actor, id string) (*Request, error) {
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+func (s *Service) Restrict(ctx context.Context, actor, id string) (_ *Request, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.restrict", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, inc, err := s.acting(ctx, tx, actor, id, ActionRestrict)
 		if err != nil {
 			return err
@@ -259,11 +268,13 @@ func ParseWhen(s string, loc *time.Location) (time.Time, error) {
 // every recipient that received the data is told
 // (order.restriction_lifted). A restriction that keeps a retained erasure
 // is never lifted (409).
-func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (*Request, error) {
+func (s *Service) Lift(ctx context.Context, actor, id string, l Lifting) (_ *Request, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.lift", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
 	if bad := l.check(s.Clock.Now()); len(bad) > 0 {
 		return nil, api.Invalid(bad)
 	}
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.openFor(ctx, tx, id, ActionLift)
 		if err != nil {
 			return err

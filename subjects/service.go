@@ -13,6 +13,9 @@ import (
 	"github.com/milestone/husky/base"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/store"
+	"github.com/milestone/husky/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Service is the data-subject requests over the database.
@@ -136,7 +139,9 @@ func (s *Service) present(r *Request, now time.Time) {
 // Open logs a request and finds the person's candidate orders across every
 // reseller. An objection restricts sharing of the included ones at once
 // (Art. 21). It fails with a 422 problem for an invalid request.
-func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (*Request, error) {
+func (s *Service) Open(ctx context.Context, actor string, n NewRequest) (_ *Request, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.open", trace.SpanKindInternal, attribute.String("husky.request_type", string(n.Type)))
+	defer func() { tracing.End(span, err) }()
 	now := s.Clock.Now()
 	email, phone, err := n.check(now)
 	if err != nil {
@@ -302,8 +307,10 @@ func (s *Service) List(ctx context.Context, status Status, limit int) ([]*Reques
 }
 
 // Complete closes a request. It fails with ErrNotFound or ErrCompleted.
-func (s *Service) Complete(ctx context.Context, actor, id string) (*Request, error) {
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+func (s *Service) Complete(ctx context.Context, actor, id string) (_ *Request, err error) {
+	ctx, span := tracing.Start(ctx, "subjects.complete", trace.SpanKindInternal, attribute.String("husky.request_id", id))
+	defer func() { tracing.End(span, err) }()
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := s.openFor(ctx, tx, id, ActionComplete); err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	http.DefaultTransport = c
+	recordSpans()
 	code := m.Run()
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "openapi.json: %d JSON responses checked\n", c.count())
