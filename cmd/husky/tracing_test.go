@@ -19,7 +19,9 @@ import (
 // the binary with it).
 var spans = tracetest.NewSpanRecorder()
 
-func recordSpans() { otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))) }
+func recordSpans() {
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+}
 
 // The trace a reseller's system sends with its order.
 const (
