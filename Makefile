@@ -4,7 +4,7 @@ export CGO_ENABLED := 1
 GO ?= go
 BIN := bin/husky
 
-.PHONY: run build test bench bench-go crash fuzz lint clean
+.PHONY: run build test bench bench-go crash fuzz lint axe clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/husky
@@ -32,6 +32,8 @@ test:
 		[ -x "$$b" ] && found="$$b"; done; \
 	if [ -z "$$found" ]; then \
 		echo "SKIPPED: the console's browser tests (no Chromium). apt-get install chromium, or set HUSKY_TEST_CHROMIUM to a browser."; \
+	elif [ -z "$$HUSKY_TEST_AXE" ] && [ ! -f .lint/node_modules/axe-core/axe.min.js ]; then \
+		echo "SKIPPED: the console's accessibility check (no axe-core). Run make axe (npm), or set HUSKY_TEST_AXE to axe.min.js."; \
 	fi
 
 # The real binary on loopback, every figure beside its floor from the same
@@ -74,6 +76,13 @@ lint:
 		npm install --prefix .lint --no-audit --no-fund --silent $(SPECTRAL) $(REDOCLY)
 	.lint/node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity warn app/openapi.json
 	.lint/node_modules/.bin/redocly lint --extends recommended app/openapi.json
+
+# axe-core, for the console's accessibility check in the browser tests
+# (TestConsoleInABrowser), at a pinned version under .lint/ (npm).
+AXE := axe-core@4.14.1
+axe:
+	@[ -f .lint/node_modules/axe-core/axe.min.js ] && grep -q "axe v4.14.1" .lint/node_modules/axe-core/axe.min.js || \
+		npm install --prefix .lint --no-audit --no-fund --silent $(AXE)
 
 clean:
 	rm -rf bin

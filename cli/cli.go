@@ -64,9 +64,10 @@ Usage:
   husky breaches open --where service|PARTNER_ID,… --from TIME --aware-at TIME --description TEXT
   husky breaches list | show ID [--recompute] [--format json|html] | notified ID [--late-reason TEXT]
 
-  husky --version
+  husky --version | version          the build: module version, commit, Go release
 
-Every command takes --db FILE (HUSKY_DB) and prints JSON with --json.
+Every command takes --db FILE|URL (HUSKY_DB: a SQLite file, or a postgres:// URL) and prints JSON
+with --json. Tracing is set by the standard OTEL_* variables (docs/operations.md).
 Run "husky COMMAND -h" for a command's subcommands and flags.
 `
 

@@ -513,6 +513,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		do(t, ctx, "after revocation", chromedp.Navigate(w.url("/console/audit")), chromedp.WaitVisible(chromedp.CSS("#key")))
 	})
 
+	t.Run("every_page_passes_axe_at_1280_and_390_px", func(t *testing.T) {
+		n := checkEveryPage(t, ctx, w, map[string]string{"finance": w.finance, "privacy": w.privacy, "admin": w.admin})
+		t.Logf("axe-core %s ran on %d page views", axeVersion, n)
+	})
+
 	t.Run("no_personal_value_in_any_url", func(t *testing.T) {
 		all := urls.all()
 		if len(all) < 20 {
