@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -64,7 +65,9 @@ func Setup(ctx context.Context, version string, console io.Writer) (func(context
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(traceContext)
+	// W3C traceparent only, for any library that asks the global
+	// propagator: baggage is never read or sent.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	return tp.Shutdown, nil
 }
 

@@ -11,22 +11,19 @@ package tracing
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // scope names the service's instrumentation.
 const scope = "github.com/milestone/husky"
-
-// traceContext is the only propagator: W3C traceparent. Baggage is never
-// read or sent, and a caller's tracestate is dropped on the way in.
-var traceContext = propagation.TraceContext{}
 
 // Start begins a span named name under the one in ctx. It is taken from
 // the global provider at each call, so that a test's recorder (or the
@@ -52,30 +49,36 @@ func Parent(ctx context.Context) string {
 	if !sc.IsValid() {
 		return ""
 	}
-	h := http.Header{}
-	traceContext.Inject(trace.ContextWithSpanContext(ctx, sc.WithTraceState(trace.TraceState{})), propagation.HeaderCarrier(h))
-	return h.Get(traceParentHeader)
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + (sc.TraceFlags() & trace.FlagsSampled).String()
 }
 
 // traceParentHeader is the W3C header's name.
 const traceParentHeader = "traceparent"
 
-// validParent reports whether h is a traceparent this service continues:
-// version 00 in its exact length. Anything else (another version, a
-// header of the wrong length or characters, all-zero ids) starts a new
-// trace; the propagator rejects the rest.
-func validParent(h string) bool {
-	return len(h) == 55 && h[:3] == "00-"
-}
-
 // Continue returns ctx under the remote span of the traceparent h (a
-// request's header, or one kept with an outbox row). A header that is not
-// valid leaves ctx as it is, so the next span starts a new trace.
+// request's header, or one kept with an outbox row). Only version 00 in
+// its exact 55 characters is continued, lower-case hex with ids that are
+// not all zero; anything else leaves ctx as it is, so that the next span
+// starts a new trace. (It parses h itself rather than through the
+// propagator: every delivery attempt does this.)
 func Continue(ctx context.Context, h string) context.Context {
-	if !validParent(h) {
+	if len(h) != 55 || h[:3] != "00-" || h[35] != '-' || h[52] != '-' || strings.ToLower(h) != h {
 		return ctx
 	}
-	return traceContext.Extract(ctx, propagation.HeaderCarrier(http.Header{"Traceparent": {h}}))
+	tid, err := trace.TraceIDFromHex(h[3:35])
+	if err != nil {
+		return ctx
+	}
+	sid, err := trace.SpanIDFromHex(h[36:52])
+	if err != nil {
+		return ctx
+	}
+	flags, err := hex.DecodeString(h[53:55])
+	if err != nil {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]) & trace.FlagsSampled, Remote: true}))
 }
 
 // Limits past which a caller's trace headers are taken as noise, and the
