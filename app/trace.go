@@ -13,9 +13,10 @@ import (
 
 // traced makes every request a server span, continuing the caller's
 // trace when it sent a valid traceparent (the caller's tracestate and
-// baggage are not kept; oversized ones start a new trace). The span is named after the route template and
-// carries the method, the route, the status and the service's own ids:
-// never the path, a query or a header, which may hold anything.
+// baggage are not kept; oversized ones start a new trace). The span is
+// named after the route template and carries the method, the route, the
+// status and the service's own ids: never the path, a query or a header,
+// which may hold anything.
 func (a *App) traced(c *gin.Context) {
 	method, route := methodOf(c), routeOf(c)
 	ctx := tracing.FromRequest(c.Request.Context(), c.Request.Header)

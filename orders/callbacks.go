@@ -9,11 +9,12 @@ import (
 	"regexp"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Callback event types recipients send.

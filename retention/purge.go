@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/audit"
 	"github.com/milestone/husky/base"
@@ -22,8 +25,6 @@ import (
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Purger runs purges: it erases the personal data of every order past its

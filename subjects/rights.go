@@ -6,13 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/milestone/husky/api"
 	"github.com/milestone/husky/orders"
 	"github.com/milestone/husky/sharing"
 	"github.com/milestone/husky/store"
 	"github.com/milestone/husky/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrNotRestricted is returned by Lift when the request restricts nothing.
