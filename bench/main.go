@@ -16,7 +16,7 @@ func main() {
 	flag.IntVar(&cfg.deliveries, "deliveries", 40_000, "orders in the delivery scenarios (two webhooks each)")
 	flag.StringVar(&cfg.postgres, "postgres", postgresServer(), "PostgreSQL server URL the PostgreSQL rows create a database per scenario on (default $HUSKY_BENCH_POSTGRES, else $HUSKY_TEST_POSTGRES; empty skips those rows)")
 	flag.IntVar(&cfg.instances, "instances", 2, "the most instances in the PostgreSQL rows (1 or 2)")
-	flag.StringVar(&cfg.only, "only", "", "run only these scenarios (comma-separated: intake,delivery,intake-postgres,delivery-postgres,end-to-end,latency,backlog,purge,subjects,console,keys)")
+	flag.StringVar(&cfg.only, "only", "", "run only these scenarios (comma-separated: intake,tracing,delivery,intake-postgres,delivery-postgres,end-to-end,latency,backlog,purge,subjects,console,keys)")
 	flag.Parse()
 	if err := runBench(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
